@@ -1,0 +1,62 @@
+"""Settings, read once from ``INVEKTO_*`` environment variables (and ``.env`` if present)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="INVEKTO_", env_file=".env", extra="ignore")
+
+    # When unset, an embedded PostgreSQL server is started with its data under ``data_dir``.
+    database_url: str | None = None
+    data_dir: Path = Path("var")
+
+    # Signs nothing by itself; derives the key that encrypts channel credentials and other
+    # secrets at rest. Generated into ``data_dir/secret_key`` on first start when unset.
+    secret_key: str | None = None
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Set behind HTTPS; off by default so the demo works on http://127.0.0.1.
+    cookie_secure: bool = False
+    session_days: int = 14
+
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
+
+    db_pool_size: int = 10
+    log_level: str = "INFO"
+    log_json: bool | None = None  # None: JSON when stderr is not a terminal
+
+    default_phone_region: str = "TR"
+    default_language: str = "tr"
+
+    storage_backend: str = "local"
+    storage_dir: Path | None = None  # defaults to data_dir/attachments
+    max_attachment_bytes: int = Field(default=100 * 1024 * 1024)
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self.storage_dir or self.data_dir / "attachments"
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, or one generated once and kept under the data directory."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

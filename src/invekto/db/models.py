@@ -1,0 +1,23 @@
+"""Imports every model so that metadata (Alembic, relationships) sees the whole schema."""
+
+from invekto.audit.models import AuditEvent
+from invekto.channels.models import Channel
+from invekto.contacts.models import Contact, ContactIdentity, CustomFieldDefinition, Tag
+from invekto.db.base import Base
+from invekto.inbox.models import Attachment, Conversation, Message, Note
+from invekto.tenants.models import PlatformOperator, Tenant
+from invekto.users.models import AgentGroup, ApiKey, GroupMembership, LoginAttempt, User, UserSession
+
+__all__ = [
+    "AgentGroup", "ApiKey", "Attachment", "AuditEvent", "Base", "Channel", "Contact",
+    "ContactIdentity", "Conversation", "CustomFieldDefinition", "GroupMembership", "LoginAttempt",
+    "Message", "Note", "PlatformOperator", "Tag", "Tenant", "User", "UserSession",
+]
+
+
+def tenant_owned_tables() -> list[str]:
+    return sorted(
+        mapper.local_table.name
+        for mapper in Base.registry.mappers
+        if getattr(mapper.class_, "__tenant_owned__", False)
+    )

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, Index, String, UniqueConstraint, func, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from invekto.db.base import Base, IdMixin, TenantMixin, TimestampMixin, tenant_fk, tenant_unique_id
+
+CONVERSATION_STATUSES = ("open", "pending", "closed")
+DIRECTIONS = ("inbound", "outbound")
+SENDER_KINDS = ("contact", "agent", "bot", "system")
+CONTENT_KINDS = (
+    "text", "image", "audio", "video", "document", "location", "contact", "template",
+    "interactive", "call",
+)
+DELIVERY_STATUSES = ("pending", "sent", "delivered", "read", "failed")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+class Conversation(IdMixin, TenantMixin, TimestampMixin, Base):
+    __tablename__ = "conversations"
+    __table_args__ = (
+        tenant_unique_id("conversations"),
+        tenant_fk("contact_id", "contacts"),
+        tenant_fk("channel_id", "channels"),
+        tenant_fk("assignee_id", "users", ondelete="SET NULL"),
+        tenant_fk("group_id", "agent_groups", ondelete="SET NULL"),
+        CheckConstraint(_one_of("status", CONVERSATION_STATUSES), name="status_valid"),
+        # At most one conversation not closed per contact and channel: ingest reuses it.
+        Index("uq_conversations_active", "tenant_id", "contact_id", "channel_id", unique=True,
+              postgresql_where=text("status <> 'closed'")),
+        # The inbox lists: newest activity first, per queue.
+        Index("ix_conversations_status_recent", "tenant_id", "status",
+              text("last_message_at DESC"), text("id DESC")),
+        Index("ix_conversations_assignee_recent", "tenant_id", "assignee_id", "status",
+              text("last_message_at DESC")),
+        Index("ix_conversations_group_recent", "tenant_id", "group_id", "status",
+              text("last_message_at DESC")),
+        Index("ix_conversations_contact", "tenant_id", "contact_id"),
+        Index("ix_conversations_tags", "tags", postgresql_using="gin"),
+    )
+
+    contact_id: Mapped[uuid.UUID]
+    channel_id: Mapped[uuid.UUID]
+    status: Mapped[str] = mapped_column(String(10), server_default="open")
+    assignee_id: Mapped[uuid.UUID | None]
+    group_id: Mapped[uuid.UUID | None]
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(50)), server_default="{}")
+    opened_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    first_response_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    last_message_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    last_message_preview: Mapped[str] = mapped_column(String(200), server_default="")
+    # Inbound messages since an agent last read the thread.
+    unread_count: Mapped[int] = mapped_column(server_default="0")
+
+
+class Attachment(IdMixin, TenantMixin, Base):
+    __tablename__ = "attachments"
+    __table_args__ = (tenant_unique_id("attachments"),)
+
+    storage_key: Mapped[str] = mapped_column(String(300))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(150))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class Message(IdMixin, TenantMixin, Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        tenant_fk("conversation_id", "conversations"),
+        tenant_fk("contact_id", "contacts"),
+        tenant_fk("channel_id", "channels"),
+        tenant_fk("sender_user_id", "users", ondelete="SET NULL"),
+        tenant_fk("attachment_id", "attachments", ondelete="SET NULL"),
+        CheckConstraint(_one_of("direction", DIRECTIONS), name="direction_valid"),
+        CheckConstraint(_one_of("sender_kind", SENDER_KINDS), name="sender_kind_valid"),
+        CheckConstraint(_one_of("content_kind", CONTENT_KINDS), name="content_kind_valid"),
+        CheckConstraint(_one_of("status", DELIVERY_STATUSES), name="status_valid"),
+        # A provider's retry of the same event finds this and adds nothing.
+        UniqueConstraint("tenant_id", "channel_id", "provider_message_id"),
+        # A double click or client retry of the same send finds this and adds nothing.
+        UniqueConstraint("tenant_id", "client_message_id"),
+        Index("ix_messages_conversation", "tenant_id", "conversation_id", "created_at", "id"),
+        Index("ix_messages_contact", "tenant_id", "contact_id", "created_at", "id"),
+    )
+
+    conversation_id: Mapped[uuid.UUID]
+    contact_id: Mapped[uuid.UUID]
+    channel_id: Mapped[uuid.UUID]
+    direction: Mapped[str] = mapped_column(String(10))
+    sender_kind: Mapped[str] = mapped_column(String(10))
+    sender_user_id: Mapped[uuid.UUID | None]
+    content_kind: Mapped[str] = mapped_column(String(20), server_default="text")
+    body: Mapped[str] = mapped_column(server_default="")
+    attachment_id: Mapped[uuid.UUID | None]
+    # Kind-specific structure: location coordinates, template name and variables, buttons...
+    payload: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    client_message_id: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(10))
+    error_code: Mapped[str | None] = mapped_column(String(50))
+    error_message: Mapped[str | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    status_changed_at: Mapped[datetime | None]
+
+
+class Note(IdMixin, TenantMixin, TimestampMixin, Base):
+    """An internal note about a contact, optionally made in one conversation. Never sent out."""
+
+    __tablename__ = "notes"
+    __table_args__ = (
+        tenant_fk("contact_id", "contacts"),
+        tenant_fk("conversation_id", "conversations", ondelete="SET NULL"),
+        tenant_fk("author_id", "users", ondelete="SET NULL"),
+        Index("ix_notes_contact", "tenant_id", "contact_id", "created_at"),
+    )
+
+    contact_id: Mapped[uuid.UUID]
+    conversation_id: Mapped[uuid.UUID | None]
+    author_id: Mapped[uuid.UUID | None]
+    body: Mapped[str]
+
