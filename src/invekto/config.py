@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     default_phone_region: str = "TR"
     default_language: str = "tr"
 
+    # npm-installed front-end libraries (package.json at the repository root).
+    assets_dir: Path = Path("node_modules")
+
     storage_backend: str = "local"
     storage_dir: Path | None = None  # defaults to data_dir/attachments
     max_attachment_bytes: int = Field(default=100 * 1024 * 1024)

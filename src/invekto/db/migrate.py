@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
@@ -30,6 +31,7 @@ def downgrade(url: str, revision: str) -> None:
     command.downgrade(alembic_config(url), revision)
 
 
+@lru_cache
 def head_revision() -> str:
     return ScriptDirectory.from_config(alembic_config("postgresql://unused")).get_current_head()
 

@@ -1,12 +1,13 @@
 """Imports every model so that metadata (Alembic, relationships) sees the whole schema."""
 
 from invekto.audit.models import AuditEvent
+from invekto.auth.models import ApiKey, LoginAttempt, UserSession
 from invekto.channels.models import Channel
 from invekto.contacts.models import Contact, ContactIdentity, CustomFieldDefinition, Tag
 from invekto.db.base import Base
 from invekto.inbox.models import Attachment, Conversation, Message, Note
 from invekto.tenants.models import PlatformOperator, Tenant
-from invekto.users.models import AgentGroup, ApiKey, GroupMembership, LoginAttempt, User, UserSession
+from invekto.users.models import AgentGroup, GroupMembership, User
 
 __all__ = [
     "AgentGroup", "ApiKey", "Attachment", "AuditEvent", "Base", "Channel", "Contact",

@@ -28,7 +28,9 @@ def provision(server: embedded.EmbeddedServer, database: str = APP_DATABASE) -> 
                          .format(sql.Identifier(database), sql.Identifier(APP_ROLE)))
     with psycopg.connect(server.superuser_url(database), autocommit=True) as conn:
         for extension in EXTENSIONS:
-            conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(extension)))
+            conn.execute(
+                sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(extension))
+            )
     return app_url(server, database)
 
 

@@ -111,6 +111,9 @@ class Message(IdMixin, TenantMixin, Base):
     error_message: Mapped[str | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     status_changed_at: Mapped[datetime | None]
+    # Set just before an outbound message is handed to the provider, in its own commit: a retry
+    # that finds it set (and no result) knows the earlier attempt died mid-send.
+    dispatched_at: Mapped[datetime | None]
 
 
 class Note(IdMixin, TenantMixin, TimestampMixin, Base):

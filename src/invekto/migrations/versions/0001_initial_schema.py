@@ -299,6 +299,7 @@ def upgrade() -> None:
     sa.Column('error_message', sa.String(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('status_changed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('dispatched_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
     sa.CheckConstraint("content_kind IN ('text', 'image', 'audio', 'video', 'document', 'location', 'contact', 'template', 'interactive', 'call')", name=op.f('ck_messages_content_kind_valid')),

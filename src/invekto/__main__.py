@@ -1,0 +1,3 @@
+from invekto.cli import main
+
+main()

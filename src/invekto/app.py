@@ -1,0 +1,60 @@
+"""The FastAPI application: routers, middleware and the per-process lifespan."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from invekto import runtime, tasks  # noqa: F401 - registers job tasks for deferring
+from invekto.auth.api import router as auth_router
+from invekto.channels.api import router as channels_router
+from invekto.contacts.api import router as contacts_router
+from invekto.core import jobs
+from invekto.core.realtime import Hub
+from invekto.db.provision import to_libpq_url
+from invekto.http import errors
+from invekto.http.middleware import RequestContextMiddleware
+from invekto.http.ws import router as ws_router
+from invekto.inbox.api import router as inbox_router
+from invekto.ops.api import router as ops_router
+from invekto.users.api import router as users_router
+from invekto.web.views import router as web_router
+
+# Only each package's built files are served, never node_modules as a whole.
+_ASSETS = {"tabler": "@tabler/core/dist", "htmx": "htmx.org/dist",
+           "htmx-ext-ws": "htmx-ext-ws/dist", "alpinejs": "alpinejs/dist"}
+
+
+def create_app(rt: runtime.Runtime) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        runtime.install(rt)
+        hub = Hub(to_libpq_url(rt.db.url))
+        await hub.start()
+        app.state.hub = hub
+        async with jobs.opened(to_libpq_url(rt.db.url), max_size=2):
+            yield
+        await hub.stop()
+        await rt.db.dispose()
+
+    app = FastAPI(title="Invekto API", version="1", lifespan=lifespan,
+                  description="Customer messaging CRM. Authenticate with a tenant API key "
+                              "(`Authorization: Bearer ivk_...`) or a browser session.")
+    runtime.install(rt)
+    errors.install(app)
+    app.add_middleware(RequestContextMiddleware)
+
+    api = APIRouter(prefix="/api/v1")
+    for router in (auth_router, users_router, channels_router, contacts_router, inbox_router):
+        api.include_router(router)
+    app.include_router(api)
+    app.include_router(ops_router)
+    app.include_router(ws_router)
+    app.include_router(web_router)
+    for mount, relative in _ASSETS.items():
+        directory = rt.settings.assets_dir / relative
+        if directory.is_dir():
+            app.mount(f"/static/{mount}", StaticFiles(directory=directory), name=mount)
+    return app

@@ -1,0 +1,32 @@
+"""The audit trail: one call for every security-relevant change."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invekto.audit.models import AuditEvent
+from invekto.core.actor import Actor
+
+
+async def record(session: AsyncSession, actor: Actor, action: str, *,
+                 target_type: str | None = None, target_id: uuid.UUID | None = None,
+                 data: dict[str, Any] | None = None) -> None:
+    session.add(AuditEvent(
+        tenant_id=actor.tenant_id, actor_kind=actor.kind, actor_id=actor.id_for_audit,
+        action=action, target_type=target_type, target_id=target_id, data=data or {},
+        ip=actor.ip,
+    ))
+
+
+async def recent(session: AsyncSession, actor: Actor, *, limit: int = 100,
+                 action: str | None = None) -> list[AuditEvent]:
+    actor.require("admin")
+    query = (select(AuditEvent).where(AuditEvent.tenant_id == actor.tenant_id)
+             .order_by(AuditEvent.occurred_at.desc()).limit(limit))
+    if action:
+        query = query.where(AuditEvent.action == action)
+    return list((await session.scalars(query)).all())

@@ -1,0 +1,16 @@
+"""Provider adapters by channel kind. Kinds without an adapter yet fail their sends visibly."""
+
+from __future__ import annotations
+
+from invekto.channels.adapters.base import MessagingAdapter
+from invekto.channels.adapters.webchat import WebchatAdapter
+
+_ADAPTERS: dict[str, MessagingAdapter] = {adapter.kind: adapter for adapter in [WebchatAdapter()]}
+
+
+def adapter_for(kind: str) -> MessagingAdapter | None:
+    return _ADAPTERS.get(kind)
+
+
+def register(adapter: MessagingAdapter) -> None:
+    _ADAPTERS[adapter.kind] = adapter

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ChannelKind = Literal["whatsapp_cloud", "whatsapp_bsp", "instagram", "messenger", "telegram",
+                      "sms_twilio", "sms_netgsm", "voice", "webchat"]
+
+
+class ChannelCreate(BaseModel):
+    kind: ChannelKind
+    name: str = Field(min_length=1, max_length=100)
+    external_id: str | None = Field(default=None, max_length=200)
+    settings: dict[str, Any] = {}
+    # Write-only: stored encrypted, never returned.
+    credentials: dict[str, str] | None = None
+
+
+class ChannelUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    external_id: str | None = Field(default=None, max_length=200)
+    settings: dict[str, Any] | None = None
+    credentials: dict[str, str] | None = None
+    is_active: bool | None = None
+
+
+class ChannelOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    kind: ChannelKind
+    name: str
+    external_id: str | None
+    settings: dict[str, Any]
+    is_active: bool
+    has_credentials: bool
+    created_at: datetime

@@ -1,0 +1,90 @@
+"""A tenant's channels (WhatsApp numbers, Instagram accounts, the web widget...). Credentials are
+encrypted at rest and only ever decrypted for a provider adapter."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invekto.audit import service as audit
+from invekto.channels.models import Channel
+from invekto.channels.schemas import ChannelCreate, ChannelUpdate
+from invekto.core.actor import Actor
+from invekto.core.crypto import secret_box
+from invekto.core.errors import Conflict, NotFound
+
+
+async def list_channels(session: AsyncSession, actor: Actor) -> list[Channel]:
+    return list((await session.scalars(select(Channel).where(
+        Channel.tenant_id == actor.tenant_id).order_by(Channel.name))).all())
+
+
+async def get_channel(session: AsyncSession, actor: Actor, channel_id: uuid.UUID) -> Channel:
+    channel = await session.scalar(select(Channel).where(
+        Channel.tenant_id == actor.tenant_id, Channel.id == channel_id))
+    if channel is None:
+        raise NotFound("channel not found")
+    return channel
+
+
+async def create_channel(session: AsyncSession, actor: Actor, data: ChannelCreate) -> Channel:
+    actor.require("admin")
+    channel = Channel(tenant_id=actor.tenant_id, kind=data.kind, name=data.name.strip(),
+                      external_id=data.external_id, settings=data.settings)
+    if data.credentials is not None:
+        channel.credentials_encrypted = secret_box().encrypt_json(data.credentials)
+    await _flush_unique_name(session, channel)
+    await audit.record(session, actor, "channel.created", target_type="channel",
+                       target_id=channel.id, data={"kind": data.kind, "name": channel.name})
+    return channel
+
+
+async def update_channel(session: AsyncSession, actor: Actor, channel_id: uuid.UUID,
+                         data: ChannelUpdate) -> Channel:
+    actor.require("admin")
+    channel = await get_channel(session, actor, channel_id)
+    changes = data.model_dump(exclude_unset=True, exclude={"credentials"})
+    for name, value in changes.items():
+        setattr(channel, name, value)
+    if data.credentials is not None:
+        channel.credentials_encrypted = secret_box().encrypt_json(data.credentials)
+    await _flush_unique_name(session, channel)
+    await audit.record(session, actor, "channel.updated", target_type="channel",
+                       target_id=channel.id, data={
+                           "fields": sorted(changes) + (["credentials"] if data.credentials
+                                                        is not None else [])})
+    return channel
+
+
+async def delete_channel(session: AsyncSession, actor: Actor, channel_id: uuid.UUID) -> None:
+    """Only a channel without conversations can go; others are deactivated, keeping history."""
+    actor.require("admin")
+    from invekto.inbox import service as inbox
+
+    channel = await get_channel(session, actor, channel_id)
+    if await inbox.channel_has_conversations(session, actor, channel.id):
+        raise Conflict("this channel has conversations; deactivate it instead",
+                       field="channel_id")
+    await session.delete(channel)
+    await session.flush()
+    await audit.record(session, actor, "channel.deleted", target_type="channel",
+                       target_id=channel_id)
+
+
+def credentials_of(channel: Channel) -> dict[str, Any]:
+    if not channel.credentials_encrypted:
+        return {}
+    return secret_box().decrypt_json(channel.credentials_encrypted)
+
+
+async def _flush_unique_name(session: AsyncSession, channel: Channel) -> None:
+    try:
+        async with session.begin_nested():
+            session.add(channel)
+            await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"a channel named '{channel.name}' exists", field="name") from exc

@@ -1,0 +1,214 @@
+"""``invekto`` command line: serve, worker, run, migrate, demo, create-tenant, create-api-key."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from invekto.config import Settings, get_settings
+from invekto.core import logging as app_logging
+
+cli = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Invekto: customer messaging CRM.")
+
+
+def _settings() -> Settings:
+    settings = get_settings()
+    app_logging.configure(settings.log_level, settings.log_json)
+    return settings
+
+
+def _database(settings: Settings, *, require_head: bool = True):
+    from invekto.db import connect, migrate
+
+    server, url = connect.resolve(settings)
+    try:
+        connect.check_role(url)
+        if require_head and not migrate.is_at_head(url):
+            raise typer.BadParameter("the database schema is not up to date: run `invekto "
+                                     "migrate` first")
+    except BaseException:
+        if server:
+            server.stop()
+        raise
+    return server, url
+
+
+@cli.command()
+def serve(host: Annotated[str | None, typer.Option()] = None,
+          port: Annotated[int | None, typer.Option()] = None) -> None:
+    """Run one web process (HTTP API, pages and WebSocket). Run several behind a load balancer
+    to scale; live events cross processes through PostgreSQL."""
+    import uvicorn
+
+    from invekto import runtime
+    from invekto.app import create_app
+
+    settings = _settings()
+    server, url = _database(settings)
+    try:
+        rt = runtime.build(settings, url, application_name="invekto-serve")
+        config = uvicorn.Config(create_app(rt), host=host or settings.host,
+                                port=port or settings.port, log_config=None,
+                                proxy_headers=True, ws_ping_interval=20,
+                                timeout_graceful_shutdown=10)
+        uvicorn.Server(config).run()
+    finally:
+        if server:
+            server.stop()
+
+
+@cli.command()
+def worker(concurrency: Annotated[int, typer.Option(min=1, max=64)] = 8) -> None:
+    """Run one job worker (queues ingest, outbound, default, and periodic jobs)."""
+    from invekto import runtime, tasks  # noqa: F401
+    from invekto.core import jobs
+    from invekto.db.provision import to_libpq_url
+
+    settings = _settings()
+    server, url = _database(settings)
+    rt = runtime.build(settings, url, application_name="invekto-worker")
+    runtime.install(rt)
+
+    async def work() -> None:
+        async with jobs.opened(to_libpq_url(url), max_size=concurrency + 2) as app:
+            await app.run_worker_async(queues=list(jobs.QUEUES), concurrency=concurrency,
+                                       name=f"worker-{os.getpid()}")
+        await rt.db.dispose()
+
+    try:
+        asyncio.run(work())
+    finally:
+        if server:
+            server.stop()
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply all database migrations."""
+    from invekto.db import migrate as migrations
+
+    settings = _settings()
+    server, url = _database(settings, require_head=False)
+    try:
+        migrations.upgrade(url)
+        typer.echo("database is at the latest schema")
+    finally:
+        if server:
+            server.stop()
+
+
+@cli.command()
+def demo() -> None:
+    """Seed the demo company (code `demo`) unless it exists; print its logins."""
+    from invekto import demo as demo_data
+
+    settings = _settings()
+    server, url = _database(settings)
+    try:
+        typer.echo(asyncio.run(demo_data.seed_and_describe(settings, url)))
+    finally:
+        if server:
+            server.stop()
+
+
+@cli.command("create-tenant")
+def create_tenant(slug: str,
+                  name: Annotated[str, typer.Option(help="Company name")],
+                  admin: Annotated[str, typer.Option(help="Admin username")] = "admin") -> None:
+    """Create a company with an admin user; print the admin password and an API key."""
+    from invekto import provisioning
+
+    settings = _settings()
+    server, url = _database(settings)
+    try:
+        result = asyncio.run(provisioning.create_tenant(settings, url, slug=slug, name=name,
+                                                        admin_username=admin))
+    finally:
+        if server:
+            server.stop()
+    typer.echo(f"company:        {result.slug}\nadmin user:     {result.admin_username}\n"
+               f"admin password: {result.admin_password}\napi key:        {result.api_key}")
+
+
+@cli.command("create-api-key")
+def create_api_key(slug: str, name: Annotated[str, typer.Option()] = "cli",
+                   role: Annotated[str, typer.Option()] = "admin") -> None:
+    """Create another API key for a company; print it (it is not stored in clear)."""
+    from invekto import provisioning
+
+    settings = _settings()
+    server, url = _database(settings)
+    try:
+        key = asyncio.run(provisioning.create_api_key(settings, url, slug=slug, name=name,
+                                                      role=role))
+    finally:
+        if server:
+            server.stop()
+    typer.echo(key)
+
+
+@cli.command()
+def run() -> None:
+    """Development all-in-one: database, migrations, demo data, one web process and one worker.
+    Ctrl-C stops everything."""
+    from invekto import demo as demo_data
+    from invekto.db import migrate as migrations
+
+    settings = _settings()
+    server, url = _database(settings, require_head=False)
+    children: list[subprocess.Popen] = []
+    try:
+        migrations.upgrade(url)
+        typer.echo(asyncio.run(demo_data.seed_and_describe(settings, url)))
+        env = {**os.environ, "INVEKTO_DATABASE_URL": url}
+        for command in ("serve", "worker"):
+            children.append(subprocess.Popen(  # noqa: S603 - our own entry point
+                [sys.executable, "-m", "invekto", command], env=env))
+        typer.echo(f"Invekto is running on http://{settings.host}:{settings.port} "
+                   "(Ctrl-C to stop)")
+        _wait_for_signal_or_exit(children)
+    finally:
+        _stop_children(children)
+        if server:
+            server.stop()
+
+
+def _wait_for_signal_or_exit(children: list[subprocess.Popen]) -> None:
+    stop = False
+
+    def request_stop(_signum, _frame) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    while not stop:
+        if any(child.poll() is not None for child in children):
+            typer.echo("a process exited; stopping", err=True)
+            return
+        time.sleep(0.2)
+
+
+def _stop_children(children: list[subprocess.Popen]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel
+
+from invekto.contacts import service
+from invekto.contacts.schemas import (
+    ContactCreate,
+    ContactOut,
+    ContactUpdate,
+    CustomFieldCreate,
+    CustomFieldOut,
+    CustomFieldUpdate,
+    TagCreate,
+    TagOut,
+    TagUpdate,
+)
+from invekto.core.errors import ValidationFailed
+from invekto.http.deps import Scoped
+from invekto.inbox import service as inbox
+
+router = APIRouter(tags=["contacts"])
+
+
+class ContactPage(BaseModel):
+    items: list[ContactOut]
+    next_cursor: str | None
+
+
+@router.get("/contacts", response_model=ContactPage)
+async def search_contacts(
+    ctx: Scoped, q: Annotated[str | None, Query(max_length=200)] = None, tag: str | None = None,
+    custom_field: Annotated[str | None, Query(description="key=value")] = None,
+    cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50,
+):
+    field_filter = None
+    if custom_field:
+        key, sep, value = custom_field.partition("=")
+        if not sep or not key:
+            raise ValidationFailed("custom_field must look like key=value", field="custom_field")
+        field_filter = (key, value)
+    items, next_cursor = await service.search_contacts(
+        ctx.session, ctx.actor, q=q, tag=tag, custom_field=field_filter, cursor=cursor,
+        limit=limit)
+    return ContactPage(items=items, next_cursor=next_cursor)
+
+
+@router.post("/contacts", response_model=ContactOut, status_code=status.HTTP_201_CREATED)
+async def create_contact(body: ContactCreate, ctx: Scoped):
+    return await service.create_contact(ctx.session, ctx.actor, body)
+
+
+@router.get("/contacts/{contact_id}", response_model=ContactOut)
+async def get_contact(contact_id: uuid.UUID, ctx: Scoped):
+    return await service.get_contact(ctx.session, ctx.actor, contact_id)
+
+
+@router.patch("/contacts/{contact_id}", response_model=ContactOut)
+async def update_contact(contact_id: uuid.UUID, body: ContactUpdate, ctx: Scoped):
+    return await service.update_contact(ctx.session, ctx.actor, contact_id, body)
+
+
+@router.delete("/contacts/{contact_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_contact(contact_id: uuid.UUID, ctx: Scoped) -> None:
+    await service.delete_contact(ctx.session, ctx.actor, contact_id)
+
+
+@router.get("/tags", response_model=list[TagOut])
+async def list_tags(ctx: Scoped):
+    return await service.list_tags(ctx.session, ctx.actor)
+
+
+@router.post("/tags", response_model=TagOut, status_code=status.HTTP_201_CREATED)
+async def create_tag(body: TagCreate, ctx: Scoped):
+    return await service.create_tag(ctx.session, ctx.actor, body)
+
+
+@router.patch("/tags/{tag_id}", response_model=TagOut)
+async def update_tag(tag_id: uuid.UUID, body: TagUpdate, ctx: Scoped):
+    return await service.update_tag(ctx.session, ctx.actor, tag_id, body)
+
+
+@router.delete("/tags/{tag_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_tag(tag_id: uuid.UUID, ctx: Scoped) -> None:
+    tag = await service.delete_tag(ctx.session, ctx.actor, tag_id)
+    await inbox.remove_tag_everywhere(ctx.session, ctx.actor, tag.name)
+
+
+@router.get("/custom-fields", response_model=list[CustomFieldOut])
+async def list_custom_fields(ctx: Scoped):
+    return await service.list_custom_fields(ctx.session, ctx.actor)
+
+
+@router.post("/custom-fields", response_model=CustomFieldOut,
+             status_code=status.HTTP_201_CREATED)
+async def create_custom_field(body: CustomFieldCreate, ctx: Scoped):
+    return await service.create_custom_field(ctx.session, ctx.actor, body)
+
+
+@router.patch("/custom-fields/{field_id}", response_model=CustomFieldOut)
+async def update_custom_field(field_id: uuid.UUID, body: CustomFieldUpdate, ctx: Scoped):
+    return await service.update_custom_field(ctx.session, ctx.actor, field_id, body)
+
+
+@router.delete("/custom-fields/{field_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_custom_field(field_id: uuid.UUID, ctx: Scoped) -> None:
+    await service.delete_custom_field(ctx.session, ctx.actor, field_id)

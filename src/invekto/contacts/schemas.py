@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+FieldType = Literal["text", "number", "date", "boolean", "select", "url", "email"]
+
+
+class ContactCreate(BaseModel):
+    name: str = Field(default="", max_length=200)
+    phone: str | None = Field(default=None, max_length=40)
+    email: EmailStr | None = None
+    language: Literal["tr", "en"] | None = None
+    tags: list[str] = []
+    custom_fields: dict[str, Any] = {}
+
+
+class ContactUpdate(BaseModel):
+    name: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=40)
+    email: EmailStr | None = None
+    language: Literal["tr", "en"] | None = None
+    tags: list[str] | None = None
+    custom_fields: dict[str, Any] | None = None
+
+
+class ContactOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    phone: str | None
+    email: str | None
+    language: str | None
+    tags: list[str]
+    custom_fields: dict[str, Any]
+    created_at: datetime
+    last_activity_at: datetime | None
+
+
+class CustomFieldCreate(BaseModel):
+    key: str = Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    label: str = Field(min_length=1, max_length=100)
+    field_type: FieldType
+    options: list[str] = []
+    position: int = 0
+
+
+class CustomFieldUpdate(BaseModel):
+    label: str | None = Field(default=None, min_length=1, max_length=100)
+    options: list[str] | None = None
+    position: int | None = None
+
+
+class CustomFieldOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    key: str
+    label: str
+    field_type: FieldType
+    options: list[str]
+    position: int
+
+
+class TagCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=50)
+    color: str = Field(default="#6c757d", pattern=r"^#[0-9a-fA-F]{6}$")
+
+
+class TagUpdate(BaseModel):
+    color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
+
+
+class TagOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    color: str

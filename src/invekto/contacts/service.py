@@ -1,0 +1,357 @@
+"""Contacts, their channel identities, custom field definitions and the tag catalogue."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invekto.audit import service as audit
+from invekto.contacts.models import (
+    MAX_CUSTOM_FIELDS,
+    Contact,
+    ContactIdentity,
+    CustomFieldDefinition,
+    Tag,
+)
+from invekto.contacts.schemas import (
+    ContactCreate,
+    ContactUpdate,
+    CustomFieldCreate,
+    CustomFieldUpdate,
+    TagCreate,
+    TagUpdate,
+)
+from invekto.core.actor import Actor
+from invekto.core.errors import Conflict, NotFound, ValidationFailed
+from invekto.core.pagination import decode_cursor, encode_cursor
+from invekto.core.phone import to_e164
+from invekto.core.text import fold, like_pattern
+from invekto.db.base import new_id
+
+_URL = re.compile(r"^https?://\S+$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+# ---- contacts ----------------------------------------------------------------------------------
+
+async def get_contact(session: AsyncSession, actor: Actor, contact_id: uuid.UUID) -> Contact:
+    contact = await session.scalar(select(Contact).where(
+        Contact.tenant_id == actor.tenant_id, Contact.id == contact_id))
+    if contact is None:
+        raise NotFound("contact not found")
+    return contact
+
+
+async def search_contacts(
+    session: AsyncSession, actor: Actor, *, q: str | None = None, tag: str | None = None,
+    custom_field: tuple[str, str] | None = None, cursor: str | None = None, limit: int = 50,
+) -> tuple[list[Contact], str | None]:
+    """Name, phone or e-mail fragment (Turkish letters folded: 'sukru' finds 'Şükrü'), tag, or
+    ``custom_field=(key, value)``; newest first, keyset-paginated."""
+    query = select(Contact).where(Contact.tenant_id == actor.tenant_id)
+    if q and q.strip():
+        needle = like_pattern(fold(q))
+        digits = re.sub(r"\D", "", q)
+        conditions = [func.lower(func.unaccent(Contact.name)).like(needle),
+                      func.lower(Contact.email).like(needle)]
+        if len(digits) >= 3:
+            conditions.append(Contact.phone.like(f"%{digits}%"))
+        query = query.where(or_(*conditions))
+    if tag:
+        query = query.where(Contact.tags.any(tag))
+    if custom_field:
+        key, value = custom_field
+        query = query.where(Contact.custom_fields[key].astext == value)
+    if cursor:
+        moment, row_id = decode_cursor(cursor)
+        query = query.where((Contact.created_at, Contact.id) < (moment, row_id))
+    rows = list((await session.scalars(
+        query.order_by(Contact.created_at.desc(), Contact.id.desc()).limit(limit + 1))).all())
+    next_cursor = (encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id)
+                   if len(rows) > limit else None)
+    return rows[:limit], next_cursor
+
+
+async def create_contact(session: AsyncSession, actor: Actor, data: ContactCreate) -> Contact:
+    contact = Contact(
+        tenant_id=actor.tenant_id, name=data.name.strip(),
+        phone=to_e164(data.phone) if data.phone else None,
+        email=data.email.lower() if data.email else None, language=data.language,
+        tags=await checked_tags(session, actor, data.tags),
+        custom_fields=await _checked_custom_fields(session, actor, data.custom_fields),
+    )
+    await _flush_unique_phone(session, contact)
+    await audit.record(session, actor, "contact.created", target_type="contact",
+                       target_id=contact.id)
+    return contact
+
+
+async def update_contact(session: AsyncSession, actor: Actor, contact_id: uuid.UUID,
+                         data: ContactUpdate) -> Contact:
+    contact = await get_contact(session, actor, contact_id)
+    changes = data.model_dump(exclude_unset=True)
+    if "name" in changes:
+        contact.name = (data.name or "").strip()
+    if "phone" in changes:
+        contact.phone = to_e164(data.phone) if data.phone else None
+    if "email" in changes:
+        contact.email = data.email.lower() if data.email else None
+    if "language" in changes:
+        contact.language = data.language
+    if data.tags is not None:
+        contact.tags = await checked_tags(session, actor, data.tags)
+    if data.custom_fields is not None:
+        # A partial update: given keys are set, keys given as null are cleared.
+        merged = {**contact.custom_fields, **data.custom_fields}
+        contact.custom_fields = await _checked_custom_fields(
+            session, actor, {k: v for k, v in merged.items() if v is not None})
+    await _flush_unique_phone(session, contact)
+    await audit.record(session, actor, "contact.updated", target_type="contact",
+                       target_id=contact.id, data={"fields": sorted(changes)})
+    return contact
+
+
+async def delete_contact(session: AsyncSession, actor: Actor, contact_id: uuid.UUID) -> None:
+    """Deletes the contact with its conversations and messages (supervisors and up)."""
+    actor.require("supervisor")
+    contact = await get_contact(session, actor, contact_id)
+    await session.delete(contact)
+    await session.flush()
+    await audit.record(session, actor, "contact.deleted", target_type="contact",
+                       target_id=contact_id)
+
+
+async def find_or_create_for_channel(
+    session: AsyncSession, tenant_id: uuid.UUID, *, channel_id: uuid.UUID, handle: str,
+    phone: str | None = None, name: str | None = None,
+) -> Contact:
+    """The contact behind a channel handle, created on first contact. A phone number links the
+    handle to an existing contact (the same person on WhatsApp, SMS and calls)."""
+    contact = await session.scalar(select(Contact).join(
+        ContactIdentity, ContactIdentity.contact_id == Contact.id).where(
+        ContactIdentity.tenant_id == tenant_id, ContactIdentity.channel_id == channel_id,
+        ContactIdentity.handle == handle))
+    if contact is not None:
+        if name and not contact.name:
+            contact.name = name
+        return contact
+    e164 = to_e164(phone) if phone else None
+    if e164:
+        # INSERT ... ON CONFLICT keeps two concurrent first messages from one number to one row.
+        await session.execute(insert(Contact).values(
+            id=new_id(), tenant_id=tenant_id, phone=e164, name=name or "",
+        ).on_conflict_do_nothing(index_elements=["tenant_id", "phone"],
+                                 index_where=Contact.phone.isnot(None)))
+        contact = await session.scalar(select(Contact).where(
+            Contact.tenant_id == tenant_id, Contact.phone == e164))
+    else:
+        contact = Contact(tenant_id=tenant_id, name=name or "")
+        session.add(contact)
+        await session.flush()
+    assert contact is not None
+    await session.execute(insert(ContactIdentity).values(
+        id=new_id(), tenant_id=tenant_id, contact_id=contact.id, channel_id=channel_id,
+        handle=handle,
+    ).on_conflict_do_nothing(index_elements=["tenant_id", "channel_id", "handle"]))
+    return contact
+
+
+async def handle_on_channel(session: AsyncSession, tenant_id: uuid.UUID, contact_id: uuid.UUID,
+                            channel_id: uuid.UUID) -> str | None:
+    return await session.scalar(select(ContactIdentity.handle).where(
+        ContactIdentity.tenant_id == tenant_id, ContactIdentity.contact_id == contact_id,
+        ContactIdentity.channel_id == channel_id).limit(1))
+
+
+async def touch_activity(session: AsyncSession, tenant_id: uuid.UUID, contact_id: uuid.UUID
+                         ) -> None:
+    await session.execute(update(Contact).where(
+        Contact.tenant_id == tenant_id, Contact.id == contact_id).values(
+        last_activity_at=func.now()))
+
+
+async def _flush_unique_phone(session: AsyncSession, contact: Contact) -> None:
+    try:
+        async with session.begin_nested():
+            session.add(contact)
+            await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"a contact with phone {contact.phone} exists", field="phone") from exc
+
+
+# ---- tags --------------------------------------------------------------------------------------
+
+async def list_tags(session: AsyncSession, actor: Actor) -> list[Tag]:
+    return list((await session.scalars(select(Tag).where(
+        Tag.tenant_id == actor.tenant_id).order_by(Tag.name))).all())
+
+
+async def create_tag(session: AsyncSession, actor: Actor, data: TagCreate) -> Tag:
+    actor.require("supervisor")
+    tag = Tag(tenant_id=actor.tenant_id, name=data.name.strip(), color=data.color)
+    try:
+        async with session.begin_nested():
+            session.add(tag)
+            await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"tag '{tag.name}' exists", field="name") from exc
+    return tag
+
+
+async def update_tag(session: AsyncSession, actor: Actor, tag_id: uuid.UUID, data: TagUpdate
+                     ) -> Tag:
+    actor.require("supervisor")
+    tag = await _get_tag(session, actor, tag_id)
+    if data.color is not None:
+        tag.color = data.color
+    await session.flush()
+    return tag
+
+
+async def delete_tag(session: AsyncSession, actor: Actor, tag_id: uuid.UUID) -> Tag:
+    """Removes the tag from the catalogue and from every contact. Returns the deleted tag so the
+    caller can clear it elsewhere (conversations)."""
+    actor.require("supervisor")
+    tag = await _get_tag(session, actor, tag_id)
+    await session.execute(update(Contact).where(
+        Contact.tenant_id == actor.tenant_id, Contact.tags.any(tag.name)).values(
+        tags=func.array_remove(Contact.tags, tag.name)))
+    await session.delete(tag)
+    await session.flush()
+    return tag
+
+
+async def _get_tag(session: AsyncSession, actor: Actor, tag_id: uuid.UUID) -> Tag:
+    tag = await session.scalar(select(Tag).where(Tag.tenant_id == actor.tenant_id,
+                                                 Tag.id == tag_id))
+    if tag is None:
+        raise NotFound("tag not found")
+    return tag
+
+
+async def checked_tags(session: AsyncSession, actor: Actor, names: list[str]) -> list[str]:
+    """Deduplicated tag names, each one in the tenant's catalogue (else a 422 on ``tags``)."""
+    wanted = list(dict.fromkeys(name.strip() for name in names if name.strip()))
+    if not wanted:
+        return []
+    known = set((await session.scalars(select(Tag.name).where(
+        Tag.tenant_id == actor.tenant_id, Tag.name.in_(wanted)))).all())
+    if unknown := [name for name in wanted if name not in known]:
+        raise ValidationFailed(f"unknown tag '{unknown[0]}'; create it first", field="tags")
+    return wanted
+
+
+# ---- custom fields -----------------------------------------------------------------------------
+
+async def list_custom_fields(session: AsyncSession, actor: Actor) -> list[CustomFieldDefinition]:
+    return list((await session.scalars(select(CustomFieldDefinition).where(
+        CustomFieldDefinition.tenant_id == actor.tenant_id).order_by(
+        CustomFieldDefinition.position, CustomFieldDefinition.key))).all())
+
+
+async def create_custom_field(session: AsyncSession, actor: Actor, data: CustomFieldCreate
+                              ) -> CustomFieldDefinition:
+    actor.require("admin")
+    count = await session.scalar(select(func.count()).select_from(CustomFieldDefinition).where(
+        CustomFieldDefinition.tenant_id == actor.tenant_id))
+    if count >= MAX_CUSTOM_FIELDS:
+        raise ValidationFailed(f"a company can define at most {MAX_CUSTOM_FIELDS} custom fields",
+                               field="key")
+    if data.field_type == "select" and not data.options:
+        raise ValidationFailed("a select field needs options", field="options")
+    definition = CustomFieldDefinition(
+        tenant_id=actor.tenant_id, key=data.key, label=data.label, field_type=data.field_type,
+        options=data.options, position=data.position)
+    try:
+        async with session.begin_nested():
+            session.add(definition)
+            await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"custom field '{data.key}' exists", field="key") from exc
+    await audit.record(session, actor, "custom_field.created", target_type="custom_field",
+                       target_id=definition.id, data={"key": data.key})
+    return definition
+
+
+async def update_custom_field(session: AsyncSession, actor: Actor, field_id: uuid.UUID,
+                              data: CustomFieldUpdate) -> CustomFieldDefinition:
+    actor.require("admin")
+    definition = await _get_custom_field(session, actor, field_id)
+    for name, value in data.model_dump(exclude_unset=True).items():
+        setattr(definition, name, value)
+    await session.flush()
+    return definition
+
+
+async def delete_custom_field(session: AsyncSession, actor: Actor, field_id: uuid.UUID) -> None:
+    actor.require("admin")
+    definition = await _get_custom_field(session, actor, field_id)
+    await session.execute(update(Contact).where(
+        Contact.tenant_id == actor.tenant_id, Contact.custom_fields.has_key(definition.key)
+    ).values(custom_fields=Contact.custom_fields - definition.key))
+    await session.delete(definition)
+    await session.flush()
+    await audit.record(session, actor, "custom_field.deleted", target_type="custom_field",
+                       target_id=field_id, data={"key": definition.key})
+
+
+async def _get_custom_field(session: AsyncSession, actor: Actor, field_id: uuid.UUID
+                            ) -> CustomFieldDefinition:
+    definition = await session.scalar(select(CustomFieldDefinition).where(
+        CustomFieldDefinition.tenant_id == actor.tenant_id, CustomFieldDefinition.id == field_id))
+    if definition is None:
+        raise NotFound("custom field not found")
+    return definition
+
+
+async def _checked_custom_fields(session: AsyncSession, actor: Actor, values: dict[str, Any]
+                                 ) -> dict[str, Any]:
+    if not values:
+        return {}
+    definitions = {d.key: d for d in await list_custom_fields(session, actor)}
+    checked: dict[str, Any] = {}
+    for key, value in values.items():
+        definition = definitions.get(key)
+        field = f"custom_fields.{key}"
+        if definition is None:
+            raise ValidationFailed(f"no custom field '{key}' is defined", field=field)
+        checked[key] = _coerce(definition, value, field)
+    return checked
+
+
+def _coerce(definition: CustomFieldDefinition, value: Any, field: str) -> Any:
+    kind = definition.field_type
+    try:
+        if kind == "number":
+            if isinstance(value, bool):
+                raise ValueError
+            number = float(str(value).replace(",", "."))  # Turkish decimal comma
+            return int(number) if number.is_integer() else number
+        if kind == "boolean":
+            if isinstance(value, bool):
+                return value
+            raise ValueError
+        if kind == "date":
+            return date.fromisoformat(str(value)).isoformat()
+        text = str(value).strip()
+        if kind == "select" and text not in definition.options:
+            raise ValueError
+        if kind == "url" and not _URL.match(text):
+            raise ValueError
+        if kind == "email" and not _EMAIL.match(text):
+            raise ValueError
+        if len(text) > 1000:
+            raise ValueError
+        return text
+    except ValueError as exc:
+        expected = {"number": "a number", "boolean": "true or false", "date": "a date YYYY-MM-DD",
+                    "select": "one of " + ", ".join(definition.options), "url": "an http(s) URL",
+                    "email": "an e-mail address"}.get(kind, "text up to 1000 characters")
+        raise ValidationFailed(f"'{definition.label}' must be {expected}", field=field) from exc

@@ -1,0 +1,152 @@
+"""Live events: published with NOTIFY inside the writing transaction (so they are delivered at
+commit, or never), fanned out by one LISTEN connection per web process to that process's sockets.
+
+Payloads carry ids and the few fields needed to decide who may see the event; clients fetch
+details through the API, so NOTIFY's 8 kB limit is never near.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+import structlog
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invekto.core.actor import Actor
+
+log = structlog.get_logger(__name__)
+
+CHANNEL = "invekto_events"
+_QUEUE_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class Event:
+    tenant_id: uuid.UUID
+    type: str  # message.created, message.status, conversation.updated, presence.changed...
+    data: dict[str, Any] = field(default_factory=dict)
+    # Audience for restricted events: agents see them when assigned to the conversation, in its
+    # group, or when it has neither (the tenant-wide queue); supervisors and admins see all.
+    assignee_id: uuid.UUID | None = None
+    group_id: uuid.UUID | None = None
+    restricted: bool = True
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "tenant_id": str(self.tenant_id), "type": self.type, "data": self.data,
+            "assignee_id": str(self.assignee_id) if self.assignee_id else None,
+            "group_id": str(self.group_id) if self.group_id else None,
+            "restricted": self.restricted,
+        }, default=str)
+
+    @classmethod
+    def from_json(cls, raw: str) -> Event:
+        body = json.loads(raw)
+        return cls(
+            tenant_id=uuid.UUID(body["tenant_id"]), type=body["type"], data=body["data"],
+            assignee_id=uuid.UUID(body["assignee_id"]) if body["assignee_id"] else None,
+            group_id=uuid.UUID(body["group_id"]) if body["group_id"] else None,
+            restricted=body["restricted"],
+        )
+
+    def visible_to(self, actor: Actor) -> bool:
+        if actor.tenant_id != self.tenant_id:
+            return False
+        if not self.restricted or actor.sees_whole_tenant:
+            return True
+        if self.assignee_id is None and self.group_id is None:
+            return True  # the tenant-wide queue (mirrors inbox.service's visibility rule)
+        return (self.assignee_id is not None and self.assignee_id == actor.user_id) or (
+            self.group_id is not None and self.group_id in actor.group_ids
+        )
+
+    def client_message(self) -> dict[str, Any]:
+        return {"type": self.type, "data": self.data}
+
+
+async def publish(session: AsyncSession, event: Event) -> None:
+    """Queue ``event`` for delivery when ``session``'s transaction commits."""
+    await session.execute(
+        text("SELECT pg_notify(:channel, :payload)"),
+        {"channel": CHANNEL, "payload": event.to_json()},
+    )
+
+
+@dataclass(eq=False)
+class Subscription:
+    actor: Actor
+    queue: asyncio.Queue[Event] = field(default_factory=lambda: asyncio.Queue(_QUEUE_LIMIT))
+    overflowed: bool = False
+
+
+class Hub:
+    """One per web process: listens on the database and hands events to local subscribers."""
+
+    def __init__(self, libpq_url: str):
+        self._url = libpq_url
+        self._subscriptions: set[Subscription] = set()
+        self._task: asyncio.Task | None = None
+        self._ready = asyncio.Event()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen_forever(), name="realtime-hub")
+        await asyncio.wait_for(self._ready.wait(), timeout=30)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def subscribe(self, actor: Actor) -> Subscription:
+        subscription = Subscription(actor)
+        self._subscriptions.add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self._subscriptions.discard(subscription)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscriptions)
+
+    def dispatch(self, event: Event) -> None:
+        for subscription in list(self._subscriptions):
+            if not event.visible_to(subscription.actor):
+                continue
+            try:
+                subscription.queue.put_nowait(event)
+            except asyncio.QueueFull:
+                # A stalled client must not hold memory for ever: it is told to reload.
+                subscription.overflowed = True
+
+    async def _listen_forever(self) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self._url, autocommit=True
+                ) as connection:
+                    await connection.execute(f"LISTEN {CHANNEL}")
+                    self._ready.set()
+                    backoff = 0.5
+                    async for notify in connection.notifies():
+                        try:
+                            self.dispatch(Event.from_json(notify.payload))
+                        except (ValueError, KeyError):
+                            log.warning("realtime.bad_payload")
+            except asyncio.CancelledError:
+                raise
+            except psycopg.Error as exc:
+                # Events published while disconnected are lost to this process; clients get a
+                # "resync" on reconnect of their socket. Keep trying.
+                log.warning("realtime.listen_failed", error=str(exc), retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10)

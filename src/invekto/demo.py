@@ -1,0 +1,157 @@
+"""The demo company: a dental clinic in İstanbul with a small team and a few real-looking chats.
+
+Seeded once; the generated passwords are kept in ``<data_dir>/demo-credentials.txt`` (mode 600)
+so every later ``make run`` can print them again.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from invekto import runtime
+from invekto.channels import service as channels
+from invekto.channels.schemas import ChannelCreate
+from invekto.config import Settings
+from invekto.contacts import service as contacts
+from invekto.contacts.schemas import ContactUpdate, CustomFieldCreate, TagCreate
+from invekto.core import security
+from invekto.core.actor import Actor
+from invekto.db.session import Database
+from invekto.inbox import service as inbox
+from invekto.inbox.schemas import InboundMessage
+from invekto.provisioning import provision_tenant
+from invekto.tenants import service as tenants
+from invekto.users import service as users
+from invekto.users.schemas import GroupCreate, UserCreate
+
+SLUG = "demo"
+
+# (customer name, phone, channel, [(minutes ago, "in"/"out", text)], tags, assignee, status)
+CONVERSATIONS = [
+    ("Ayşe Yılmaz", "+905321234567", "whatsapp", [
+        (180, "in", "Merhaba, implant tedavisi hakkında bilgi alabilir miyim?"),
+        (175, "out", "Merhaba Ayşe Hanım, tabii. Önce ücretsiz muayene randevusu ayarlayalım; "
+                     "hangi gün size uygun?"),
+        (160, "in", "Perşembe öğleden sonra olur mu?"),
+    ], ["implant"], "agent1", "open"),
+    ("Mehmet Öztürk", "+905339876543", "whatsapp", [
+        (90, "in", "İyi günler, diş beyazlatma fiyatınız nedir?"),
+    ], ["fiyat"], None, "open"),
+    ("Şükrü Çelik", "+905441112233", "instagram", [
+        (300, "in", "Kliniğiniz Kadıköy'de mi? Cumartesi açık mısınız?"),
+        (290, "out", "Evet Şükrü Bey, Kadıköy Moda'dayız; cumartesi 10:00-16:00 açığız."),
+        (285, "in", "Teşekkürler, görüşmek üzere 🙏"),
+    ], [], "agent2", "closed"),
+    ("Zeynep Arslan", "+905055554433", "web", [
+        (30, "in", "Randevumu yarına ertelemem mümkün mü? Ağrım arttı."),
+    ], ["acil"], None, "open"),
+    ("Emily Carter", "+447700900123", "whatsapp", [
+        (45, "in", "Hello! Do you offer dental tourism packages with hotel transfer?"),
+        (40, "out", "Hello Emily, yes we do. I'll send you our package details shortly."),
+    ], ["turist"], "agent1", "pending"),
+]
+
+
+def _credentials_file(settings: Settings):
+    return settings.data_dir / "demo-credentials.txt"
+
+
+async def seed(db: Database, settings: Settings) -> bool:
+    """Create the demo company unless it exists. Returns whether it was created."""
+    async with db.system_session() as session:
+        if await tenants.find_by_slug(session, SLUG):
+            return False
+
+    passwords = {name: security.generate_password(12) for name in
+                 ("admin", "supervisor", "agent1", "agent2")}
+    provisioned = await provision_tenant(db, slug=SLUG, name="Gülüş Diş Kliniği",
+                                         admin_username="admin", admin_display_name="Can Demir",
+                                         admin_password=passwords["admin"])
+    async with db.system_session() as session:
+        tenant = await tenants.find_by_slug(session, SLUG)
+    assert tenant is not None
+    owner = Actor.system(tenant.id)
+    now = datetime.now(UTC)
+    async with db.tenant_session(tenant.id) as session:
+        people = {}
+        for username, display, role in (("supervisor", "Elif Kaya", "supervisor"),
+                                        ("agent1", "Ahmet Şahin", "agent"),
+                                        ("agent2", "Gizem Aydın", "agent")):
+            people[username], _ = await users.create_user(session, owner, UserCreate(
+                username=username, display_name=display, role=role,
+                password=passwords[username]))
+        reception = await users.create_group(session, owner, GroupCreate(
+            name="Resepsiyon", description="Randevu ve genel sorular",
+            member_ids=[people["agent1"].id, people["agent2"].id]))
+        await users.create_group(session, owner, GroupCreate(
+            name="Uluslararası Hastalar", description="International patients",
+            member_ids=[people["agent1"].id]))
+        for name, color in (("implant", "#0054a6"), ("fiyat", "#f59f00"), ("acil", "#d63939"),
+                            ("turist", "#2fb344")):
+            await contacts.create_tag(session, owner, TagCreate(name=name, color=color))
+        await contacts.create_custom_field(session, owner, CustomFieldCreate(
+            key="tc_kimlik_son4", label="T.C. kimlik son 4 hane", field_type="text"))
+        await contacts.create_custom_field(session, owner, CustomFieldCreate(
+            key="sigorta", label="Sigorta", field_type="select",
+            options=["SGK", "Özel", "Yok"]))
+        channel_by_key = {
+            "whatsapp": await channels.create_channel(session, owner, ChannelCreate(
+                kind="whatsapp_cloud", name="WhatsApp · 0216 555 01 02",
+                external_id="demo-phone-number-id")),
+            "instagram": await channels.create_channel(session, owner, ChannelCreate(
+                kind="instagram", name="Instagram · @gulusdis", external_id="demo-ig-id")),
+            "web": await channels.create_channel(session, owner, ChannelCreate(
+                kind="webchat", name="Web sitesi sohbet")),
+        }
+        for index, (name, phone, channel_key, lines, tags, assignee, status) in enumerate(
+                CONVERSATIONS):
+            channel = channel_by_key[channel_key]
+            conversation = None
+            for position, (minutes_ago, direction, text) in enumerate(lines):
+                sent_at = now - timedelta(minutes=minutes_ago)
+                if direction == "in":
+                    message, _ = await inbox.receive_inbound(session, tenant.id, InboundMessage(
+                        channel_id=channel.id, handle=phone.lstrip("+"),
+                        provider_message_id=f"demo-{index}-{position}", phone=phone,
+                        contact_name=name, body=text, sent_at=sent_at))
+                    conversation = await inbox.get_conversation(session, owner,
+                                                                message.conversation_id)
+                else:
+                    assert conversation is not None
+                    await inbox.import_outbound(
+                        session, owner, conversation.id, body=text, sent_at=sent_at,
+                        sender_user_id=people[assignee].id if assignee else None)
+            assert conversation is not None
+            if tags:
+                await inbox.change_tags(session, owner, conversation.id, add=tags, remove=[])
+                await contacts.update_contact(session, owner, conversation.contact_id,
+                                              ContactUpdate(tags=tags))
+            if channel_key == "whatsapp":
+                await inbox.transfer(session, owner, conversation.id,
+                                     user_id=people[assignee].id if assignee else None,
+                                     group_id=reception.id)
+            elif assignee:
+                await inbox.assign(session, owner, conversation.id, people[assignee].id)
+            if status != "open":
+                await inbox.set_status(session, owner, conversation.id, status)
+    lines = [f"Demo company code: {SLUG}  ({provisioned.slug})",
+             *(f"  {username:<11} password: {password}" for username, password
+               in passwords.items()),
+             f"  API key:    {provisioned.api_key}"]
+    path = _credentials_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
+    return True
+
+
+async def seed_and_describe(settings: Settings, url: str) -> str:
+    rt = runtime.build(settings, url, application_name="invekto-demo")
+    try:
+        created = await seed(rt.db, settings)
+    finally:
+        await rt.db.dispose()
+    path = _credentials_file(settings)
+    heading = "Demo data created." if created else "Demo data already present."
+    logins = path.read_text() if path.exists() else "(credentials file not found)\n"
+    return f"{heading}\n{logins}Log in at http://{settings.host}:{settings.port}/login"

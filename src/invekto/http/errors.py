@@ -1,0 +1,52 @@
+"""One JSON error shape for every failure: ``{"error": {"code", "message", "field"?}}``."""
+
+from __future__ import annotations
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from invekto.core.errors import AppError
+
+log = structlog.get_logger(__name__)
+
+
+def _field_of(location: tuple) -> str | None:
+    parts = [str(p) for p in location if p not in ("body", "query", "path", "header", "cookie")]
+    return ".".join(parts) or None
+
+
+async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
+    return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=exc.headers)
+
+
+async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    details = [{"field": _field_of(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
+    first = details[0] if details else {"field": None, "message": "invalid request"}
+    body = {"code": "validation_failed", "message": first["message"], "field": first["field"],
+            "details": details}
+    return JSONResponse({"error": body}, status_code=422)
+
+
+async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated",
+             403: "forbidden", 413: "payload_too_large"}
+    return JSONResponse(
+        {"error": {"code": codes.get(exc.status_code, "http_error"), "message": str(exc.detail)}},
+        status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("request.unhandled_error", error_type=type(exc).__name__)
+    return JSONResponse({"error": {"code": "internal_error",
+                                   "message": "something went wrong on our side"}},
+                        status_code=500)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,84 @@
+"""``/ws``: one WebSocket per browser tab, carrying the live events its user may see."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from urllib.parse import urlsplit
+
+import structlog
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketState
+
+from invekto import runtime
+from invekto.auth import service as auth
+from invekto.core.errors import AppError
+from invekto.core.realtime import Hub
+from invekto.http.deps import SESSION_COOKIE
+
+log = structlog.get_logger(__name__)
+router = APIRouter()
+
+_POLICY_VIOLATION = 1008
+_TRY_AGAIN_LATER = 1013
+
+
+def _same_origin(websocket: WebSocket) -> bool:
+    """Browsers send cookies with cross-site WebSocket handshakes: check Origin ourselves."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True  # not a browser (API clients, tests); the session cookie still decides
+    return urlsplit(origin).netloc == websocket.headers.get("host")
+
+
+@router.websocket("/ws")
+async def events(websocket: WebSocket) -> None:
+    hub: Hub = websocket.app.state.hub
+    cookie = websocket.cookies.get(SESSION_COOKIE)
+    if not cookie or not _same_origin(websocket):
+        await websocket.close(code=_POLICY_VIOLATION)
+        return
+    try:
+        tenant_id, secret = auth.split_credential(cookie)
+        async with runtime.current().db.tenant_session(tenant_id) as session:
+            actor = await auth.authenticate_session(session, tenant_id, secret)
+    except AppError:
+        await websocket.close(code=_POLICY_VIOLATION)
+        return
+
+    await websocket.accept()
+    subscription = hub.subscribe(actor)
+    await websocket.send_json({"type": "hello", "data": {"user_id": str(actor.user_id)}})
+
+    async def pump_events() -> None:
+        while True:
+            event = await subscription.queue.get()
+            if subscription.overflowed:
+                await websocket.send_json({"type": "resync", "data": {}})
+                await websocket.close(code=_TRY_AGAIN_LATER)
+                return
+            await websocket.send_json(event.client_message())
+
+    async def read_client() -> None:
+        # Clients only ping; reading also notices a closed socket promptly.
+        while True:
+            message = await websocket.receive_json()
+            if isinstance(message, dict) and message.get("type") == "ping":
+                await websocket.send_json({"type": "pong", "data": {}})
+
+    tasks = [asyncio.create_task(pump_events()), asyncio.create_task(read_client())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        hub.unsubscribe(subscription)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError,
+                                     ValueError):
+                await task
+        if websocket.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(RuntimeError):
+                await websocket.close()

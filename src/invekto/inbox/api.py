@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Response, UploadFile, status
+from pydantic import BaseModel
+
+from invekto import runtime
+from invekto.http.deps import Scoped
+from invekto.inbox import service
+from invekto.inbox.schemas import (
+    AssignIn,
+    AttachmentOut,
+    ConversationFilters,
+    ConversationOut,
+    ConversationStatus,
+    MessageOut,
+    MessageSend,
+    NoteCreate,
+    NoteOut,
+    TagsIn,
+    TransferIn,
+)
+
+router = APIRouter(tags=["inbox"])
+Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+class ConversationPage(BaseModel):
+    items: list[ConversationOut]
+    next_cursor: str | None
+
+
+class MessagePage(BaseModel):
+    items: list[MessageOut]
+    next_cursor: str | None
+
+
+class StatusIn(BaseModel):
+    status: ConversationStatus
+
+
+@router.get("/conversations", response_model=ConversationPage)
+async def list_conversations(ctx: Scoped, filters: Annotated[ConversationFilters, Query()],
+                             cursor: str | None = None, limit: Limit = 50):
+    items, next_cursor = await service.list_conversations(ctx.session, ctx.actor, filters,
+                                                          cursor=cursor, limit=limit)
+    return ConversationPage(items=items, next_cursor=next_cursor)
+
+
+@router.get("/conversations/{conversation_id}", response_model=ConversationOut)
+async def get_conversation(conversation_id: uuid.UUID, ctx: Scoped):
+    return await service.get_conversation(ctx.session, ctx.actor, conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/assign", response_model=ConversationOut)
+async def assign(conversation_id: uuid.UUID, body: AssignIn, ctx: Scoped):
+    return await service.assign(ctx.session, ctx.actor, conversation_id, body.assignee_id)
+
+
+@router.post("/conversations/{conversation_id}/transfer", response_model=ConversationOut)
+async def transfer(conversation_id: uuid.UUID, body: TransferIn, ctx: Scoped):
+    return await service.transfer(ctx.session, ctx.actor, conversation_id,
+                                  user_id=body.user_id, group_id=body.group_id)
+
+
+@router.post("/conversations/{conversation_id}/close", response_model=ConversationOut)
+async def close(conversation_id: uuid.UUID, ctx: Scoped):
+    return await service.close(ctx.session, ctx.actor, conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/reopen", response_model=ConversationOut)
+async def reopen(conversation_id: uuid.UUID, ctx: Scoped):
+    return await service.reopen(ctx.session, ctx.actor, conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/status", response_model=ConversationOut)
+async def set_status(conversation_id: uuid.UUID, body: StatusIn, ctx: Scoped):
+    return await service.set_status(ctx.session, ctx.actor, conversation_id, body.status)
+
+
+@router.post("/conversations/{conversation_id}/tags", response_model=ConversationOut)
+async def change_tags(conversation_id: uuid.UUID, body: TagsIn, ctx: Scoped):
+    return await service.change_tags(ctx.session, ctx.actor, conversation_id, add=body.add,
+                                     remove=body.remove)
+
+
+@router.post("/conversations/{conversation_id}/read", response_model=ConversationOut)
+async def mark_read(conversation_id: uuid.UUID, ctx: Scoped):
+    return await service.mark_read(ctx.session, ctx.actor, conversation_id)
+
+
+@router.get("/conversations/{conversation_id}/messages", response_model=MessagePage)
+async def list_messages(conversation_id: uuid.UUID, ctx: Scoped, cursor: str | None = None,
+                        limit: Limit = 50):
+    items, next_cursor = await service.list_messages(ctx.session, ctx.actor, conversation_id,
+                                                     cursor=cursor, limit=limit)
+    return MessagePage(items=items, next_cursor=next_cursor)
+
+
+@router.post("/conversations/{conversation_id}/messages", response_model=MessageOut,
+             status_code=status.HTTP_201_CREATED)
+async def send_message(conversation_id: uuid.UUID, body: MessageSend, ctx: Scoped,
+                       response: Response):
+    message, created = await service.send_message(ctx.session, ctx.actor, conversation_id, body)
+    if not created:
+        response.status_code = status.HTTP_200_OK  # a retry: the first send's message
+    return message
+
+
+@router.get("/contacts/{contact_id}/messages", response_model=MessagePage)
+async def contact_history(contact_id: uuid.UUID, ctx: Scoped, cursor: str | None = None,
+                          limit: Limit = 50):
+    items, next_cursor = await service.contact_history(ctx.session, ctx.actor, contact_id,
+                                                       cursor=cursor, limit=limit)
+    return MessagePage(items=items, next_cursor=next_cursor)
+
+
+@router.get("/contacts/{contact_id}/notes", response_model=list[NoteOut])
+async def list_notes(contact_id: uuid.UUID, ctx: Scoped):
+    return await service.list_notes(ctx.session, ctx.actor, contact_id)
+
+
+@router.post("/contacts/{contact_id}/notes", response_model=NoteOut,
+             status_code=status.HTTP_201_CREATED)
+async def add_contact_note(contact_id: uuid.UUID, body: NoteCreate, ctx: Scoped):
+    return await service.add_note(ctx.session, ctx.actor, contact_id=contact_id, body=body.body)
+
+
+@router.post("/conversations/{conversation_id}/notes", response_model=NoteOut,
+             status_code=status.HTTP_201_CREATED)
+async def add_conversation_note(conversation_id: uuid.UUID, body: NoteCreate, ctx: Scoped):
+    return await service.add_note(ctx.session, ctx.actor, conversation_id=conversation_id,
+                                  body=body.body)
+
+
+@router.post("/attachments", response_model=AttachmentOut, status_code=status.HTTP_201_CREATED)
+async def upload_attachment(file: UploadFile, ctx: Scoped):
+    rt = runtime.current()
+    data = await file.read(rt.settings.max_attachment_bytes + 1)
+    return await service.store_attachment(
+        ctx.session, ctx.actor, rt.storage, filename=file.filename or "file",
+        content_type=file.content_type or "application/octet-stream", data=data,
+        max_bytes=rt.settings.max_attachment_bytes)
+
+
+@router.get("/attachments/{attachment_id}")
+async def download_attachment(attachment_id: uuid.UUID, ctx: Scoped) -> Response:
+    attachment = await service.get_attachment(ctx.session, ctx.actor, attachment_id)
+    data = await runtime.current().storage.get(attachment.storage_key)
+    # Served as a download with a fixed type: an uploaded HTML file must not run on our origin.
+    filename = quote(attachment.filename, safe="")
+    return Response(data, media_type=attachment.content_type, headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{filename}",
+        "X-Content-Type-Options": "nosniff"})

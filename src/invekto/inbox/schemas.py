@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ConversationStatus = Literal["open", "pending", "closed"]
+ContentKind = Literal["text", "image", "audio", "video", "document", "location", "contact",
+                      "template", "interactive", "call"]
+
+
+class ConversationFilters(BaseModel):
+    status: ConversationStatus | None = None
+    channel_id: uuid.UUID | None = None
+    # A user id, or "me" / "none" (unassigned).
+    assignee: str | None = None
+    group_id: uuid.UUID | None = None
+    tag: str | None = None
+    contact_id: uuid.UUID | None = None
+    q: str | None = Field(default=None, max_length=200)
+
+
+class ConversationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    contact_id: uuid.UUID
+    channel_id: uuid.UUID
+    status: ConversationStatus
+    assignee_id: uuid.UUID | None
+    group_id: uuid.UUID | None
+    tags: list[str]
+    opened_at: datetime
+    first_response_at: datetime | None
+    closed_at: datetime | None
+    last_message_at: datetime
+    last_message_preview: str
+    unread_count: int
+
+
+class AssignIn(BaseModel):
+    assignee_id: uuid.UUID | None = None
+
+
+class TransferIn(BaseModel):
+    """To a colleague, to a group's queue, or both (a colleague within a group)."""
+
+    user_id: uuid.UUID | None = None
+    group_id: uuid.UUID | None = None
+
+
+class TagsIn(BaseModel):
+    add: list[str] = []
+    remove: list[str] = []
+
+
+class MessageSend(BaseModel):
+    body: str = Field(default="", max_length=4096)
+    content_kind: Literal["text", "image", "audio", "video", "document"] = "text"
+    attachment_id: uuid.UUID | None = None
+    # Set by the client per compose action: a retry or double click with the same id sends once.
+    client_message_id: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    contact_id: uuid.UUID
+    channel_id: uuid.UUID
+    direction: Literal["inbound", "outbound"]
+    sender_kind: Literal["contact", "agent", "bot", "system"]
+    sender_user_id: uuid.UUID | None
+    content_kind: ContentKind
+    body: str
+    attachment_id: uuid.UUID | None
+    payload: dict[str, Any]
+    status: Literal["pending", "sent", "delivered", "read", "failed"]
+    error_code: str | None
+    error_message: str | None
+    client_message_id: str | None
+    created_at: datetime
+
+
+class NoteCreate(BaseModel):
+    body: str = Field(min_length=1, max_length=10000)
+
+
+class NoteOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    contact_id: uuid.UUID
+    conversation_id: uuid.UUID | None
+    author_id: uuid.UUID | None
+    body: str
+    created_at: datetime
+
+
+class AttachmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    created_at: datetime
+
+
+class InboundMessage(BaseModel):
+    """A provider's message, normalised by its adapter: what ingest stores."""
+
+    channel_id: uuid.UUID
+    handle: str = Field(min_length=1, max_length=200)  # the sender's id on the channel
+    provider_message_id: str = Field(min_length=1, max_length=200)
+    phone: str | None = None
+    contact_name: str | None = None
+    content_kind: ContentKind = "text"
+    body: str = ""
+    payload: dict[str, Any] = {}
+    attachment_id: uuid.UUID | None = None
+    sent_at: datetime | None = None

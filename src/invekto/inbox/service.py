@@ -1,0 +1,635 @@
+"""Conversations, messages and notes: the inbox.
+
+Visibility: supervisors and admins see the whole tenant; an agent sees conversations assigned to
+them, those in their groups' queues, and unassigned ones with no group (the shared queue). Anything
+else is a 404, exactly like another tenant's id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, exists, false, func, or_, select, true, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
+
+from invekto.audit import service as audit
+from invekto.channels import service as channels
+from invekto.channels.adapters.base import (
+    ChannelAccount,
+    OutboundMessage,
+    PermanentFailure,
+    Sent,
+    TemporaryFailure,
+)
+from invekto.contacts import service as contacts
+from invekto.contacts.models import Contact
+from invekto.core import jobs, realtime
+from invekto.core.actor import Actor
+from invekto.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from invekto.core.pagination import decode_cursor, encode_cursor
+from invekto.core.storage import Storage
+from invekto.core.text import fold, like_pattern
+from invekto.db.base import new_id
+from invekto.inbox.models import Attachment, Conversation, Message, Note
+from invekto.inbox.schemas import ConversationFilters, InboundMessage, MessageSend
+from invekto.users import service as users
+
+_PREVIEW_LENGTH = 200
+# Delivery statuses only move forward: a late "delivered" never overwrites "read".
+_STATUS_ORDER = {"pending": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def visible_clause(actor: Actor) -> ColumnElement[bool]:
+    if actor.sees_whole_tenant:
+        return true()
+    mine = Conversation.assignee_id == actor.user_id if actor.user_id else false()
+    in_my_groups = (Conversation.group_id.in_(actor.group_ids) if actor.group_ids else false())
+    shared_queue = and_(Conversation.assignee_id.is_(None), Conversation.group_id.is_(None))
+    return or_(mine, in_my_groups, shared_queue)
+
+
+# ---- conversations -----------------------------------------------------------------------------
+
+async def get_conversation(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID,
+                           *, for_update: bool = False) -> Conversation:
+    query = select(Conversation).where(
+        Conversation.tenant_id == actor.tenant_id, Conversation.id == conversation_id,
+        visible_clause(actor))
+    if for_update:
+        query = query.with_for_update()
+    conversation = await session.scalar(query)
+    if conversation is None:
+        raise NotFound("conversation not found")
+    return conversation
+
+
+def _filtered(actor: Actor, filters: ConversationFilters):
+    query = select(Conversation).where(Conversation.tenant_id == actor.tenant_id,
+                                       visible_clause(actor))
+    if filters.status:
+        query = query.where(Conversation.status == filters.status)
+    if filters.channel_id:
+        query = query.where(Conversation.channel_id == filters.channel_id)
+    if filters.assignee == "me":
+        query = query.where(Conversation.assignee_id == actor.user_id)
+    elif filters.assignee == "none":
+        query = query.where(Conversation.assignee_id.is_(None))
+    elif filters.assignee:
+        try:
+            query = query.where(Conversation.assignee_id == uuid.UUID(filters.assignee))
+        except ValueError as exc:
+            raise ValidationFailed("assignee must be a user id, 'me' or 'none'",
+                                   field="assignee") from exc
+    if filters.group_id:
+        query = query.where(Conversation.group_id == filters.group_id)
+    if filters.tag:
+        query = query.where(Conversation.tags.any(filters.tag))
+    if filters.contact_id:
+        query = query.where(Conversation.contact_id == filters.contact_id)
+    if filters.q and filters.q.strip():
+        query = query.where(_text_match(actor, filters.q))
+    return query
+
+
+async def list_conversations(session: AsyncSession, actor: Actor, filters: ConversationFilters,
+                             *, cursor: str | None = None, limit: int = 50
+                             ) -> tuple[list[Conversation], str | None]:
+    """Most recent activity first, keyset-paginated on (last_message_at, id)."""
+    query = _filtered(actor, filters)
+    if cursor:
+        moment, row_id = decode_cursor(cursor)
+        query = query.where((Conversation.last_message_at, Conversation.id) < (moment, row_id))
+    rows = list((await session.scalars(query.order_by(
+        Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit + 1))).all())
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor(last.last_message_at, last.id)
+    return rows[:limit], next_cursor
+
+
+async def count_conversations(session: AsyncSession, actor: Actor, filters: ConversationFilters
+                              ) -> int:
+    subquery = _filtered(actor, filters).with_only_columns(Conversation.id).subquery()
+    return await session.scalar(select(func.count()).select_from(subquery)) or 0
+
+
+def _text_match(actor: Actor, q: str) -> ColumnElement[bool]:
+    # Plain folded substring match for now; the inbox issue replaces it with full-text search.
+    needle = like_pattern(fold(q))
+    digits = re.sub(r"\D", "", q)
+    contact_match = [func.lower(func.unaccent(Contact.name)).like(needle)]
+    if len(digits) >= 3:
+        contact_match.append(Contact.phone.like(f"%{digits}%"))
+    return or_(
+        exists().where(Contact.tenant_id == actor.tenant_id,
+                       Contact.id == Conversation.contact_id, or_(*contact_match)),
+        exists().where(Message.tenant_id == actor.tenant_id,
+                       Message.conversation_id == Conversation.id,
+                       func.lower(func.unaccent(Message.body)).like(needle)),
+    )
+
+
+async def assign(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID,
+                 assignee_id: uuid.UUID | None) -> Conversation:
+    """Agents may take a conversation they can see or hand back their own; supervisors may
+    assign anything to anyone."""
+    conversation = await get_conversation(session, actor, conversation_id, for_update=True)
+    if not actor.sees_whole_tenant:
+        takes_it = assignee_id == actor.user_id
+        releases_own = assignee_id is None and conversation.assignee_id == actor.user_id
+        if not (takes_it or releases_own):
+            raise PermissionDenied("agents can take a conversation or release their own; "
+                                   "use transfer to hand it to a colleague")
+    if assignee_id is not None:
+        await _require_active_user(session, actor, assignee_id, field="assignee_id")
+    conversation.assignee_id = assignee_id
+    await _changed(session, actor, conversation, "conversation.assigned",
+                   {"assignee_id": str(assignee_id) if assignee_id else None})
+    return conversation
+
+
+async def transfer(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID, *,
+                   user_id: uuid.UUID | None, group_id: uuid.UUID | None) -> Conversation:
+    """Hand a conversation to a colleague and/or a group's queue. Agents may transfer what is
+    theirs or unassigned; supervisors anything."""
+    if user_id is None and group_id is None:
+        raise ValidationFailed("give a user_id, a group_id or both", field="user_id")
+    conversation = await get_conversation(session, actor, conversation_id, for_update=True)
+    if not actor.sees_whole_tenant and conversation.assignee_id not in (None, actor.user_id):
+        raise PermissionDenied("only the assignee or a supervisor can transfer this conversation")
+    if user_id is not None:
+        await _require_active_user(session, actor, user_id, field="user_id")
+    if group_id is not None:
+        await users.get_group(session, actor, group_id)
+    previous = (conversation.assignee_id, conversation.group_id)
+    conversation.assignee_id = user_id
+    if group_id is not None:
+        conversation.group_id = group_id
+    await _changed(session, actor, conversation, "conversation.transferred", {
+        "from_user_id": str(previous[0]) if previous[0] else None,
+        "from_group_id": str(previous[1]) if previous[1] else None,
+        "user_id": str(user_id) if user_id else None,
+        "group_id": str(conversation.group_id) if conversation.group_id else None,
+    }, previous_audience=previous)
+    return conversation
+
+
+async def close(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID) -> Conversation:
+    conversation = await get_conversation(session, actor, conversation_id, for_update=True)
+    if conversation.status != "closed":
+        conversation.status = "closed"
+        conversation.closed_at = _now()
+        await _changed(session, actor, conversation, "conversation.closed", {})
+    return conversation
+
+
+async def reopen(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID) -> Conversation:
+    conversation = await get_conversation(session, actor, conversation_id, for_update=True)
+    if conversation.status == "closed":
+        conversation.status = "open"
+        conversation.closed_at = None
+        try:
+            async with session.begin_nested():
+                await session.flush()
+        except IntegrityError as exc:
+            raise Conflict("this contact has a newer open conversation on this channel",
+                           field="conversation_id") from exc
+        await _changed(session, actor, conversation, "conversation.reopened", {})
+    return conversation
+
+
+async def set_status(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID,
+                     status: str) -> Conversation:
+    if status == "closed":
+        return await close(session, actor, conversation_id)
+    conversation = await reopen(session, actor, conversation_id)
+    if conversation.status != status:
+        conversation.status = status
+        await _changed(session, actor, conversation, "conversation.status_changed",
+                       {"status": status})
+    return conversation
+
+
+async def change_tags(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID, *,
+                      add: list[str], remove: list[str]) -> Conversation:
+    conversation = await get_conversation(session, actor, conversation_id, for_update=True)
+    added = await contacts.checked_tags(session, actor, add)
+    tags = [t for t in conversation.tags if t not in set(remove)]
+    conversation.tags = tags + [t for t in added if t not in tags]
+    await _changed(session, actor, conversation, "conversation.tagged",
+                   {"tags": conversation.tags}, audit_it=False)
+    return conversation
+
+
+async def remove_tag_everywhere(session: AsyncSession, actor: Actor, tag: str) -> None:
+    await session.execute(update(Conversation).where(
+        Conversation.tenant_id == actor.tenant_id, Conversation.tags.any(tag)).values(
+        tags=func.array_remove(Conversation.tags, tag)))
+
+
+async def mark_read(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID
+                    ) -> Conversation:
+    conversation = await get_conversation(session, actor, conversation_id, for_update=True)
+    if conversation.unread_count:
+        conversation.unread_count = 0
+        await _changed(session, actor, conversation, "conversation.read", {}, audit_it=False)
+    return conversation
+
+
+async def channel_has_conversations(session: AsyncSession, actor: Actor, channel_id: uuid.UUID
+                                    ) -> bool:
+    return bool(await session.scalar(select(exists().where(
+        Conversation.tenant_id == actor.tenant_id, Conversation.channel_id == channel_id))))
+
+
+async def _require_active_user(session: AsyncSession, actor: Actor, user_id: uuid.UUID,
+                               *, field: str) -> None:
+    try:
+        user = await users.get_user(session, actor, user_id)
+    except NotFound as exc:
+        raise ValidationFailed("no such user", field=field) from exc
+    if not user.is_active:
+        raise ValidationFailed("this user is deactivated", field=field)
+
+
+async def _changed(session: AsyncSession, actor: Actor, conversation: Conversation,
+                   action: str, data: dict, *, audit_it: bool = True,
+                   previous_audience: tuple[uuid.UUID | None, uuid.UUID | None] | None = None
+                   ) -> None:
+    await session.flush()
+    event_data = {"conversation_id": str(conversation.id), "status": conversation.status, **data}
+    await _publish(session, conversation, "conversation.updated", {"action": action,
+                                                                   **event_data})
+    if previous_audience and previous_audience != (conversation.assignee_id,
+                                                   conversation.group_id):
+        # Those who could see it before must also hear that it left their queue.
+        await realtime.publish(session, realtime.Event(
+            tenant_id=conversation.tenant_id, type="conversation.updated",
+            data={"action": action, **event_data}, assignee_id=previous_audience[0],
+            group_id=previous_audience[1]))
+    if audit_it:
+        await audit.record(session, actor, action, target_type="conversation",
+                           target_id=conversation.id, data=data)
+
+
+async def _publish(session: AsyncSession, conversation: Conversation, event_type: str,
+                   data: dict) -> None:
+    await realtime.publish(session, realtime.Event(
+        tenant_id=conversation.tenant_id, type=event_type, data=data,
+        assignee_id=conversation.assignee_id, group_id=conversation.group_id))
+
+
+# ---- messages ----------------------------------------------------------------------------------
+
+async def list_messages(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID, *,
+                        cursor: str | None = None, limit: int = 50
+                        ) -> tuple[list[Message], str | None]:
+    """Newest first; ``next_cursor`` pages to older messages."""
+    await get_conversation(session, actor, conversation_id)
+    return await _page_messages(session, Message.conversation_id == conversation_id, actor,
+                                cursor, limit)
+
+
+async def contact_history(session: AsyncSession, actor: Actor, contact_id: uuid.UUID, *,
+                          cursor: str | None = None, limit: int = 50
+                          ) -> tuple[list[Message], str | None]:
+    """Every message with a contact, over all channels and conversations, newest first. An agent
+    who can see any conversation with the contact sees the whole history: that is the context."""
+    await contacts.get_contact(session, actor, contact_id)
+    if not actor.sees_whole_tenant and not await session.scalar(select(exists().where(
+            Conversation.tenant_id == actor.tenant_id, Conversation.contact_id == contact_id,
+            visible_clause(actor)))):
+        raise NotFound("contact not found")
+    return await _page_messages(session, Message.contact_id == contact_id, actor, cursor, limit)
+
+
+async def _page_messages(session: AsyncSession, condition: ColumnElement[bool], actor: Actor,
+                         cursor: str | None, limit: int) -> tuple[list[Message], str | None]:
+    query = select(Message).where(Message.tenant_id == actor.tenant_id, condition)
+    if cursor:
+        moment, row_id = decode_cursor(cursor)
+        query = query.where((Message.created_at, Message.id) < (moment, row_id))
+    rows = list((await session.scalars(query.order_by(
+        Message.created_at.desc(), Message.id.desc()).limit(limit + 1))).all())
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor(last.created_at, last.id)
+    return rows[:limit], next_cursor
+
+
+async def send_message(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID,
+                       data: MessageSend) -> tuple[Message, bool]:
+    """Store an agent's reply and defer its delivery in the same transaction.
+    Returns (message, created); a repeated ``client_message_id`` returns the first message."""
+    if data.client_message_id:
+        existing = await session.scalar(select(Message).where(
+            Message.tenant_id == actor.tenant_id,
+            Message.client_message_id == data.client_message_id))
+        if existing is not None:
+            if existing.conversation_id != conversation_id:
+                raise Conflict("client_message_id was used for another conversation",
+                               field="client_message_id")
+            return existing, False
+    conversation = await get_conversation(session, actor, conversation_id, for_update=True)
+    if conversation.status == "closed":
+        raise Conflict("this conversation is closed; reopen it to reply", field="conversation_id")
+    if not actor.sees_whole_tenant and conversation.assignee_id not in (None, actor.user_id):
+        raise PermissionDenied("this conversation is assigned to a colleague")
+    body = data.body.strip()
+    if data.content_kind == "text" and not body:
+        raise ValidationFailed("message is empty", field="body")
+    if data.content_kind != "text" and data.attachment_id is None:
+        raise ValidationFailed(f"a {data.content_kind} message needs an attachment",
+                               field="attachment_id")
+    if data.attachment_id:
+        await get_attachment(session, actor, data.attachment_id)
+
+    now = _now()
+    message_id = new_id()
+    inserted = await session.scalar(insert(Message).values(
+        id=message_id, tenant_id=actor.tenant_id, conversation_id=conversation.id,
+        contact_id=conversation.contact_id, channel_id=conversation.channel_id,
+        direction="outbound", sender_kind="agent" if actor.user_id else "system",
+        sender_user_id=actor.user_id, content_kind=data.content_kind, body=body,
+        attachment_id=data.attachment_id, client_message_id=data.client_message_id,
+        status="pending", created_at=now,
+    ).on_conflict_do_nothing(index_elements=["tenant_id", "client_message_id"]).returning(
+        Message.id))
+    if inserted is None:  # a concurrent request with the same client_message_id won
+        message = await session.scalar(select(Message).where(
+            Message.tenant_id == actor.tenant_id,
+            Message.client_message_id == data.client_message_id))
+        assert message is not None
+        return message, False
+    message = await session.get_one(Message, message_id)
+
+    if conversation.assignee_id is None and actor.user_id and not actor.sees_whole_tenant:
+        conversation.assignee_id = actor.user_id  # replying from the queue takes the chat
+    if conversation.first_response_at is None:
+        conversation.first_response_at = now
+    conversation.last_message_at = now
+    conversation.last_message_preview = _preview(body, data.content_kind)
+    conversation.unread_count = 0
+    await session.flush()
+
+    from invekto.inbox import tasks
+
+    await jobs.defer(session, tasks.deliver_message, tenant_id=str(actor.tenant_id),
+                     message_id=str(message.id))
+    await _publish(session, conversation, "message.created", {
+        "conversation_id": str(conversation.id), "message_id": str(message.id),
+        "direction": "outbound"})
+    return message, True
+
+
+async def deliver_outbound(session: AsyncSession, tenant_id: uuid.UUID, message_id: uuid.UUID
+                           ) -> str:
+    """Phase 1 of a send (the worker's job): claim the message. Returns 'send' when the caller
+    should hand it to the provider now, or why not."""
+    message = await session.scalar(select(Message).where(
+        Message.tenant_id == tenant_id, Message.id == message_id).with_for_update())
+    if message is None or message.status != "pending":
+        return "done"  # already sent (a job run twice), or the message is gone
+    if message.dispatched_at is not None:
+        # An earlier attempt died while the provider had the message: it may have gone out.
+        # Not resending is the safe side: a customer must never get it twice.
+        await _set_status(session, message, "failed", code="delivery_unknown",
+                          error="sending was interrupted; check before sending again")
+        return "unknown"
+    message.dispatched_at = _now()
+    return "send"
+
+
+async def outbound_request(session: AsyncSession, tenant_id: uuid.UUID, message_id: uuid.UUID
+                           ) -> tuple[str, ChannelAccount, OutboundMessage]:
+    """What the provider adapter needs for a claimed message: channel kind, account, message."""
+    message = await session.get_one(Message, message_id)
+    system = Actor.system(tenant_id)
+    channel = await channels.get_channel(session, system, message.channel_id)
+    contact = await contacts.get_contact(session, system, message.contact_id)
+    handle = await contacts.handle_on_channel(session, tenant_id, contact.id, channel.id)
+    account = ChannelAccount(kind=channel.kind, external_id=channel.external_id,
+                             settings=channel.settings,
+                             credentials=channels.credentials_of(channel))
+    return channel.kind, account, OutboundMessage(
+        message_id=message.id, recipient_handle=handle or contact.phone or "",
+        recipient_phone=contact.phone, content_kind=message.content_kind, body=message.body,
+        payload=message.payload)
+
+
+async def record_send_result(session: AsyncSession, tenant_id: uuid.UUID, message_id: uuid.UUID,
+                             result: Sent | TemporaryFailure | PermanentFailure | None) -> None:
+    """Phase 2: store what the provider said. A temporary failure un-claims the message so the
+    job's retry sends it again."""
+    message = await session.scalar(select(Message).where(
+        Message.tenant_id == tenant_id, Message.id == message_id).with_for_update())
+    if message is None or message.status != "pending":
+        return
+    if isinstance(result, Sent):
+        message.provider_message_id = result.provider_message_id
+        await _set_status(session, message, "sent")
+    elif isinstance(result, TemporaryFailure):
+        message.dispatched_at = None
+    elif isinstance(result, PermanentFailure):
+        await _set_status(session, message, "failed", code=result.code, error=result.message)
+    else:
+        await _set_status(session, message, "failed", code="channel_not_supported",
+                          error="sending on this channel kind is not available yet")
+
+
+async def update_delivery_status(session: AsyncSession, tenant_id: uuid.UUID, *,
+                                 channel_id: uuid.UUID, provider_message_id: str, status: str,
+                                 error_code: str | None = None, error: str | None = None
+                                 ) -> Message | None:
+    """A provider's status callback. Out-of-order and repeated callbacks change nothing."""
+    message = await session.scalar(select(Message).where(
+        Message.tenant_id == tenant_id, Message.channel_id == channel_id,
+        Message.provider_message_id == provider_message_id).with_for_update())
+    if message is None:
+        return None
+    if _STATUS_ORDER[status] > _STATUS_ORDER[message.status] or (
+            status == "failed" and message.status != "failed"):
+        await _set_status(session, message, status, code=error_code, error=error)
+    return message
+
+
+async def _set_status(session: AsyncSession, message: Message, status: str, *,
+                      code: str | None = None, error: str | None = None) -> None:
+    message.status = status
+    message.status_changed_at = _now()
+    if status == "failed":
+        message.error_code = code
+        message.error_message = error
+    await session.flush()
+    conversation = await session.get_one(Conversation, message.conversation_id)
+    await _publish(session, conversation, "message.status", {
+        "conversation_id": str(message.conversation_id), "message_id": str(message.id),
+        "status": status, "error_code": code})
+
+
+def _preview(body: str, content_kind: str) -> str:
+    if body:
+        return body[:_PREVIEW_LENGTH]
+    return f"[{content_kind}]"
+
+
+# ---- ingest ------------------------------------------------------------------------------------
+
+async def receive_inbound(session: AsyncSession, tenant_id: uuid.UUID, inbound: InboundMessage
+                          ) -> tuple[Message, bool]:
+    """Store a customer's message: contact, conversation (opened if none is active), message.
+    Idempotent on the provider's message id: a retried webhook returns the stored message."""
+    existing = await session.scalar(select(Message).where(
+        Message.tenant_id == tenant_id, Message.channel_id == inbound.channel_id,
+        Message.provider_message_id == inbound.provider_message_id))
+    if existing is not None:
+        return existing, False
+    contact = await contacts.find_or_create_for_channel(
+        session, tenant_id, channel_id=inbound.channel_id, handle=inbound.handle,
+        phone=inbound.phone, name=inbound.contact_name)
+    conversation = await _active_conversation(session, tenant_id, contact.id, inbound.channel_id)
+    now = inbound.sent_at or _now()
+    message_id = new_id()
+    inserted = await session.scalar(insert(Message).values(
+        id=message_id, tenant_id=tenant_id, conversation_id=conversation.id,
+        contact_id=contact.id, channel_id=inbound.channel_id, direction="inbound",
+        sender_kind="contact", content_kind=inbound.content_kind, body=inbound.body,
+        payload=inbound.payload, attachment_id=inbound.attachment_id,
+        provider_message_id=inbound.provider_message_id, status="delivered", created_at=now,
+    ).on_conflict_do_nothing(
+        index_elements=["tenant_id", "channel_id", "provider_message_id"]).returning(Message.id))
+    if inserted is None:  # the same event, ingested concurrently by another worker
+        message = await session.scalar(select(Message).where(
+            Message.tenant_id == tenant_id, Message.channel_id == inbound.channel_id,
+            Message.provider_message_id == inbound.provider_message_id))
+        assert message is not None
+        return message, False
+    if conversation.status == "pending":
+        conversation.status = "open"  # the customer answered
+    conversation.last_message_at = max(conversation.last_message_at, now)
+    conversation.last_message_preview = _preview(inbound.body, inbound.content_kind)
+    conversation.unread_count += 1
+    await contacts.touch_activity(session, tenant_id, contact.id)
+    await session.flush()
+    await _publish(session, conversation, "message.created", {
+        "conversation_id": str(conversation.id), "message_id": str(message_id),
+        "direction": "inbound"})
+    return await session.get_one(Message, message_id), True
+
+
+async def _active_conversation(session: AsyncSession, tenant_id: uuid.UUID,
+                               contact_id: uuid.UUID, channel_id: uuid.UUID) -> Conversation:
+    """The contact's open or pending conversation on the channel, opened if there is none. The
+    partial unique index settles races between two first messages."""
+    await session.execute(insert(Conversation).values(
+        id=new_id(), tenant_id=tenant_id, contact_id=contact_id, channel_id=channel_id,
+        status="open",
+    ).on_conflict_do_nothing(index_elements=["tenant_id", "contact_id", "channel_id"],
+                             index_where=Conversation.status != "closed"))
+    conversation = await session.scalar(select(Conversation).where(
+        Conversation.tenant_id == tenant_id, Conversation.contact_id == contact_id,
+        Conversation.channel_id == channel_id, Conversation.status != "closed"
+    ).with_for_update())
+    assert conversation is not None
+    return conversation
+
+
+# ---- notes -------------------------------------------------------------------------------------
+
+async def add_note(session: AsyncSession, actor: Actor, *, body: str,
+                   contact_id: uuid.UUID | None = None,
+                   conversation_id: uuid.UUID | None = None) -> Note:
+    """A note on a conversation (and so its contact), or on a contact directly."""
+    if conversation_id:
+        conversation = await get_conversation(session, actor, conversation_id)
+        contact_id = conversation.contact_id
+    elif contact_id:
+        await _require_contact_visible(session, actor, contact_id)
+    else:
+        raise ValidationFailed("a note belongs to a contact or a conversation", field="contact_id")
+    note = Note(tenant_id=actor.tenant_id, contact_id=contact_id, conversation_id=conversation_id,
+                author_id=actor.user_id, body=body.strip())
+    if not note.body:
+        raise ValidationFailed("note is empty", field="body")
+    session.add(note)
+    await session.flush()
+    return note
+
+
+async def list_notes(session: AsyncSession, actor: Actor, contact_id: uuid.UUID) -> list[Note]:
+    await _require_contact_visible(session, actor, contact_id)
+    return list((await session.scalars(select(Note).where(
+        Note.tenant_id == actor.tenant_id, Note.contact_id == contact_id).order_by(
+        Note.created_at.desc()))).all())
+
+
+async def _require_contact_visible(session: AsyncSession, actor: Actor, contact_id: uuid.UUID
+                                   ) -> None:
+    await contacts.get_contact(session, actor, contact_id)
+
+
+# ---- attachments -------------------------------------------------------------------------------
+
+async def store_attachment(session: AsyncSession, actor: Actor, storage: Storage, *,
+                           filename: str, content_type: str, data: bytes,
+                           max_bytes: int) -> Attachment:
+    if not data:
+        raise ValidationFailed("the file is empty", field="file")
+    if len(data) > max_bytes:
+        raise ValidationFailed(f"the file is larger than {max_bytes // (1024 * 1024)} MB",
+                               field="file")
+    attachment_id = new_id()
+    key = f"{actor.tenant_id}/{attachment_id}"
+    await storage.put(key, data)
+    attachment = Attachment(
+        id=attachment_id, tenant_id=actor.tenant_id, storage_key=key,
+        filename=(filename or "file")[:255], content_type=content_type or
+        "application/octet-stream", size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+    session.add(attachment)
+    await session.flush()
+    return attachment
+
+
+async def get_attachment(session: AsyncSession, actor: Actor, attachment_id: uuid.UUID
+                         ) -> Attachment:
+    attachment = await session.scalar(select(Attachment).where(
+        Attachment.tenant_id == actor.tenant_id, Attachment.id == attachment_id))
+    if attachment is None:
+        raise NotFound("attachment not found")
+    return attachment
+
+
+async def import_outbound(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID, *,
+                          body: str, sent_at: datetime, sender_user_id: uuid.UUID | None
+                          ) -> Message:
+    """Record a reply that was already delivered elsewhere (history imports, demo data): stored
+    as read, never sent again."""
+    actor.require("admin")
+    conversation = await get_conversation(session, actor, conversation_id, for_update=True)
+    message = Message(
+        tenant_id=actor.tenant_id, conversation_id=conversation.id,
+        contact_id=conversation.contact_id, channel_id=conversation.channel_id,
+        direction="outbound", sender_kind="agent" if sender_user_id else "system",
+        sender_user_id=sender_user_id, content_kind="text", body=body, status="read",
+        created_at=sent_at, status_changed_at=sent_at)
+    session.add(message)
+    if conversation.first_response_at is None:
+        conversation.first_response_at = sent_at
+    if sent_at >= conversation.last_message_at:
+        conversation.last_message_at = sent_at
+        conversation.last_message_preview = _preview(body, "text")
+        conversation.unread_count = 0
+    await session.flush()
+    return message

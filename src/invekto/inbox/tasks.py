@@ -1,0 +1,41 @@
+"""Jobs of the inbox: delivering outbound messages."""
+
+from __future__ import annotations
+
+import uuid
+
+import procrastinate
+import structlog
+
+from invekto import runtime
+from invekto.channels.adapters import adapter_for
+from invekto.channels.adapters.base import TemporaryFailure
+from invekto.inbox import service
+
+log = structlog.get_logger(__name__)
+blueprint = procrastinate.Blueprint()
+
+
+class ProviderUnavailable(Exception):
+    """Raised to have procrastinate retry a send the provider could not take just now."""
+
+
+@blueprint.task(name="deliver_message", queue="outbound",
+                retry=procrastinate.RetryStrategy(max_attempts=8, exponential_wait=2,
+                                                  retry_exceptions={ProviderUnavailable}))
+async def deliver_message(tenant_id: str, message_id: str) -> None:
+    """Send one outbound message through its channel's provider. Safe to run twice: the claim in
+    phase 1 commits before the provider is called, and a sent message is never sent again."""
+    tenant, message = uuid.UUID(tenant_id), uuid.UUID(message_id)
+    db = runtime.current().db
+    async with db.tenant_session(tenant) as session:
+        if await service.deliver_outbound(session, tenant, message) != "send":
+            return
+        kind, account, outbound = await service.outbound_request(session, tenant, message)
+    adapter = adapter_for(kind)
+    result = await adapter.send(account, outbound) if adapter else None
+    async with db.tenant_session(tenant) as session:
+        await service.record_send_result(session, tenant, message, result)
+    if isinstance(result, TemporaryFailure):
+        log.info("outbound.retry", message_id=message_id, reason=result.reason)
+        raise ProviderUnavailable(result.reason)

@@ -1,0 +1,232 @@
+"""Users and agent groups of a tenant. Everyone may list them (agents transfer chats to
+colleagues); only admins change them."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invekto.audit import service as audit
+from invekto.core import security
+from invekto.core.actor import Actor
+from invekto.core.errors import Conflict, NotFound, ValidationFailed
+from invekto.users.models import AgentGroup, GroupMembership, User
+from invekto.users.schemas import USERNAME_PATTERN, GroupCreate, GroupUpdate, UserCreate, UserUpdate
+
+_USERNAME = re.compile(USERNAME_PATTERN)
+
+
+def normalize_username(username: str) -> str:
+    username = username.strip().lower()
+    if not _USERNAME.match(username):
+        raise ValidationFailed(
+            "username must be 2-64 characters: a-z, 0-9, '.', '_' or '-' (no Turkish letters)",
+            field="username",
+        )
+    return username
+
+
+def check_password_strength(password: str, *, username: str, field: str = "password") -> None:
+    if len(password) < 10:
+        raise ValidationFailed("password must be at least 10 characters", field=field)
+    if username and username.lower() in password.lower():
+        raise ValidationFailed("password must not contain the username", field=field)
+
+
+# ---- users -------------------------------------------------------------------------------------
+
+async def list_users(session: AsyncSession, actor: Actor, *, include_inactive: bool = False
+                     ) -> list[User]:
+    query = select(User).where(User.tenant_id == actor.tenant_id).order_by(User.display_name)
+    if not include_inactive:
+        query = query.where(User.is_active)
+    return list((await session.scalars(query)).all())
+
+
+async def get_user(session: AsyncSession, actor: Actor, user_id: uuid.UUID) -> User:
+    user = await session.scalar(
+        select(User).where(User.tenant_id == actor.tenant_id, User.id == user_id)
+    )
+    if user is None:
+        raise NotFound("user not found")
+    return user
+
+
+async def find_by_username(session: AsyncSession, tenant_id: uuid.UUID, username: str
+                           ) -> User | None:
+    return await session.scalar(
+        select(User).where(User.tenant_id == tenant_id, User.username == username.strip().lower())
+    )
+
+
+async def create_user(session: AsyncSession, actor: Actor, data: UserCreate
+                      ) -> tuple[User, str | None]:
+    """Returns the user and, when no password was given, the generated one (shown once)."""
+    actor.require("admin")
+    username = normalize_username(data.username)
+    generated = None
+    password = data.password
+    if password is None:
+        password = generated = security.generate_password()
+    check_password_strength(password, username=username)
+    user = User(
+        tenant_id=actor.tenant_id, username=username, display_name=data.display_name.strip(),
+        role=data.role, email=data.email, language=data.language,
+        password_hash=security.hash_password(password),
+    )
+    try:
+        async with session.begin_nested():
+            session.add(user)
+            await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"username '{username}' is taken", field="username") from exc
+    await _set_user_groups(session, actor, user.id, data.group_ids)
+    await audit.record(session, actor, "user.created", target_type="user", target_id=user.id,
+                       data={"username": username, "role": data.role})
+    return user, generated
+
+
+async def update_user(session: AsyncSession, actor: Actor, user_id: uuid.UUID, data: UserUpdate
+                      ) -> User:
+    actor.require("admin")
+    user = await get_user(session, actor, user_id)
+    changes = data.model_dump(exclude_unset=True, exclude={"group_ids"})
+    if user.id == actor.user_id and (changes.get("role", "admin") != "admin"
+                                     or changes.get("is_active") is False):
+        raise ValidationFailed("you cannot demote or deactivate yourself", field="role")
+    for name, value in changes.items():
+        setattr(user, name, value)
+    if data.group_ids is not None:
+        await _set_user_groups(session, actor, user.id, data.group_ids)
+    if changes.get("is_active") is False:
+        from invekto.auth import service as auth
+
+        await auth.end_all_sessions(session, actor, user.id)
+    await session.flush()
+    await audit.record(session, actor, "user.updated", target_type="user", target_id=user.id,
+                       data={k: v for k, v in changes.items() if k != "email"})
+    return user
+
+
+# ---- groups ------------------------------------------------------------------------------------
+
+async def list_groups(session: AsyncSession, actor: Actor) -> list[AgentGroup]:
+    return list((await session.scalars(
+        select(AgentGroup).where(AgentGroup.tenant_id == actor.tenant_id).order_by(AgentGroup.name)
+    )).all())
+
+
+async def get_group(session: AsyncSession, actor: Actor, group_id: uuid.UUID) -> AgentGroup:
+    group = await session.scalar(select(AgentGroup).where(
+        AgentGroup.tenant_id == actor.tenant_id, AgentGroup.id == group_id))
+    if group is None:
+        raise NotFound("group not found")
+    return group
+
+
+async def create_group(session: AsyncSession, actor: Actor, data: GroupCreate) -> AgentGroup:
+    actor.require("admin")
+    group = AgentGroup(tenant_id=actor.tenant_id, name=data.name.strip(),
+                       description=data.description)
+    try:
+        async with session.begin_nested():
+            session.add(group)
+            await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"a group named '{group.name}' exists", field="name") from exc
+    await _set_group_members(session, actor, group.id, data.member_ids)
+    await audit.record(session, actor, "group.created", target_type="group", target_id=group.id)
+    return group
+
+
+async def update_group(session: AsyncSession, actor: Actor, group_id: uuid.UUID,
+                       data: GroupUpdate) -> AgentGroup:
+    actor.require("admin")
+    group = await get_group(session, actor, group_id)
+    changes = data.model_dump(exclude_unset=True, exclude={"member_ids"})
+    for name, value in changes.items():
+        setattr(group, name, value.strip() if name == "name" else value)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"a group named '{group.name}' exists", field="name") from exc
+    if data.member_ids is not None:
+        await _set_group_members(session, actor, group.id, data.member_ids)
+    await audit.record(session, actor, "group.updated", target_type="group", target_id=group.id)
+    return group
+
+
+async def delete_group(session: AsyncSession, actor: Actor, group_id: uuid.UUID) -> None:
+    actor.require("admin")
+    group = await get_group(session, actor, group_id)
+    await session.delete(group)
+    await session.flush()
+    await audit.record(session, actor, "group.deleted", target_type="group", target_id=group_id)
+
+
+async def group_ids_of(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID
+                       ) -> frozenset[uuid.UUID]:
+    rows = await session.scalars(select(GroupMembership.group_id).where(
+        GroupMembership.tenant_id == tenant_id, GroupMembership.user_id == user_id))
+    return frozenset(rows.all())
+
+
+async def members_by_group(session: AsyncSession, actor: Actor,
+                           group_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+    rows = await session.execute(select(GroupMembership.group_id, GroupMembership.user_id).where(
+        GroupMembership.tenant_id == actor.tenant_id,
+        GroupMembership.group_id.in_(list(group_ids))))
+    members: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    for group_id, user_id in rows:
+        members[group_id].append(user_id)
+    return members
+
+
+async def groups_by_user(session: AsyncSession, actor: Actor,
+                         user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+    rows = await session.execute(select(GroupMembership.user_id, GroupMembership.group_id).where(
+        GroupMembership.tenant_id == actor.tenant_id,
+        GroupMembership.user_id.in_(list(user_ids))))
+    groups: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    for user_id, group_id in rows:
+        groups[user_id].append(group_id)
+    return groups
+
+
+async def _existing_ids(session: AsyncSession, actor: Actor, model, ids: list[uuid.UUID],
+                        field: str) -> set[uuid.UUID]:
+    wanted = set(ids)
+    if not wanted:
+        return wanted
+    found = set((await session.scalars(select(model.id).where(
+        model.tenant_id == actor.tenant_id, model.id.in_(wanted)))).all())
+    if missing := wanted - found:
+        raise ValidationFailed(f"unknown id: {sorted(map(str, missing))[0]}", field=field)
+    return wanted
+
+
+async def _set_user_groups(session: AsyncSession, actor: Actor, user_id: uuid.UUID,
+                           group_ids: list[uuid.UUID]) -> None:
+    wanted = await _existing_ids(session, actor, AgentGroup, group_ids, "group_ids")
+    await session.execute(delete(GroupMembership).where(
+        GroupMembership.tenant_id == actor.tenant_id, GroupMembership.user_id == user_id))
+    session.add_all(GroupMembership(tenant_id=actor.tenant_id, group_id=g, user_id=user_id)
+                    for g in wanted)
+    await session.flush()
+
+
+async def _set_group_members(session: AsyncSession, actor: Actor, group_id: uuid.UUID,
+                             user_ids: list[uuid.UUID]) -> None:
+    wanted = await _existing_ids(session, actor, User, user_ids, "member_ids")
+    await session.execute(delete(GroupMembership).where(
+        GroupMembership.tenant_id == actor.tenant_id, GroupMembership.group_id == group_id))
+    session.add_all(GroupMembership(tenant_id=actor.tenant_id, group_id=group_id, user_id=u)
+                    for u in wanted)
+    await session.flush()
