@@ -15,7 +15,7 @@ import typer
 from invekto.config import Settings, get_settings
 from invekto.core import logging as app_logging
 
-cli = typer.Typer(add_completion=False, no_args_is_help=True,
+cli = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Invekto: customer messaging CRM.")
 
 

@@ -45,7 +45,7 @@ CONVERSATIONS = [
     ("Zeynep Arslan", "+905055554433", "web", [
         (30, "in", "Randevumu yarına ertelemem mümkün mü? Ağrım arttı."),
     ], ["acil"], None, "open"),
-    ("Emily Carter", "+447700900123", "whatsapp", [
+    ("Emily Carter", "+447911123456", "whatsapp", [
         (45, "in", "Hello! Do you offer dental tourism packages with hotel transfer?"),
         (40, "out", "Hello Emily, yes we do. I'll send you our package details shortly."),
     ], ["turist"], "agent1", "pending"),
@@ -64,15 +64,13 @@ async def seed(db: Database, settings: Settings) -> bool:
 
     passwords = {name: security.generate_password(12) for name in
                  ("admin", "supervisor", "agent1", "agent2")}
-    provisioned = await provision_tenant(db, slug=SLUG, name="Gülüş Diş Kliniği",
-                                         admin_username="admin", admin_display_name="Can Demir",
-                                         admin_password=passwords["admin"])
-    async with db.system_session() as session:
-        tenant = await tenants.find_by_slug(session, SLUG)
-    assert tenant is not None
-    owner = Actor.system(tenant.id)
     now = datetime.now(UTC)
-    async with db.tenant_session(tenant.id) as session:
+    # One transaction: a failure half-way leaves no half-made demo company behind.
+    async with db.transaction() as session:
+        tenant, provisioned = await provision_tenant(
+            session, slug=SLUG, name="Gülüş Diş Kliniği", admin_username="admin",
+            admin_display_name="Can Demir", admin_password=passwords["admin"])
+        owner = Actor.system(tenant.id)
         people = {}
         for username, display, role in (("supervisor", "Elif Kaya", "supervisor"),
                                         ("agent1", "Ahmet Şahin", "agent"),

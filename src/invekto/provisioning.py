@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from invekto import runtime
 from invekto.auth import service as auth
 from invekto.config import Settings
 from invekto.core.actor import Actor
 from invekto.core.errors import NotFound
-from invekto.db.session import Database
+from invekto.db.session import set_tenant_scope
 from invekto.tenants import service as tenants
+from invekto.tenants.models import Tenant
 from invekto.users import service as users
 from invekto.users.schemas import UserCreate
 
@@ -23,27 +26,32 @@ class ProvisionedTenant:
     api_key: str
 
 
-async def provision_tenant(db: Database, *, slug: str, name: str, admin_username: str,
+async def provision_tenant(session: AsyncSession, *, slug: str, name: str, admin_username: str,
                            admin_display_name: str = "Yönetici",
-                           admin_password: str | None = None) -> ProvisionedTenant:
-    async with db.system_session() as session:
-        tenant = await tenants.create_tenant(session, slug=slug, name=name)
+                           admin_password: str | None = None
+                           ) -> tuple[Tenant, ProvisionedTenant]:
+    """Company, admin and API key in the caller's transaction (all or nothing); the session is
+    left scoped to the new tenant."""
+    tenant = await tenants.create_tenant(session, slug=slug, name=name)
+    await set_tenant_scope(session, tenant.id)
     owner = Actor.system(tenant.id)
-    async with db.tenant_session(tenant.id) as session:
-        admin, generated = await users.create_user(session, owner, UserCreate(
-            username=admin_username, display_name=admin_display_name, role="admin",
-            password=admin_password))
-        _, key = await auth.create_api_key(session, owner, name="provisioning", role="admin")
-    return ProvisionedTenant(slug=tenant.slug, admin_username=admin.username,
-                             admin_password=admin_password or generated or "", api_key=key)
+    admin, generated = await users.create_user(session, owner, UserCreate(
+        username=admin_username, display_name=admin_display_name, role="admin",
+        password=admin_password))
+    _, key = await auth.create_api_key(session, owner, name="provisioning", role="admin")
+    return tenant, ProvisionedTenant(slug=tenant.slug, admin_username=admin.username,
+                                     admin_password=admin_password or generated or "",
+                                     api_key=key)
 
 
 async def create_tenant(settings: Settings, url: str, *, slug: str, name: str,
                         admin_username: str) -> ProvisionedTenant:
     rt = runtime.build(settings, url, application_name="invekto-cli")
     try:
-        return await provision_tenant(rt.db, slug=slug, name=name,
-                                      admin_username=admin_username)
+        async with rt.db.transaction() as session:
+            _, provisioned = await provision_tenant(session, slug=slug, name=name,
+                                                    admin_username=admin_username)
+        return provisioned
     finally:
         await rt.db.dispose()
 

@@ -48,6 +48,8 @@ def configure(level: str = "INFO", json_output: bool | None = None) -> None:
     root.setLevel(level)
     # uvicorn's access log duplicates our request log line, which carries ids as well.
     logging.getLogger("uvicorn.access").disabled = True
+    # Alembic narrates every migration context it opens (/readyz opens one per call).
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
     for name in ("uvicorn", "uvicorn.error", "procrastinate"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

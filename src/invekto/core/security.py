@@ -13,6 +13,14 @@ _hasher = PasswordHasher()
 # and "wrong password" alike, so the response time does not reveal valid usernames.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
+
+def configure_hasher(*, time_cost: int, memory_cost: int, parallelism: int) -> None:
+    """Change argon2's cost (tests lower it; production keeps argon2-cffi's defaults)."""
+    global _hasher, _DUMMY_HASH
+    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost,
+                             parallelism=parallelism)
+    _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
 _PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 

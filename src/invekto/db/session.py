@@ -40,6 +40,12 @@ class Database:
         await self.engine.dispose()
 
     @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A transaction with no scope yet: sees no tenant's rows until one is set."""
+        async with self.sessionmaker() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
     async def tenant_session(self, tenant_id: uuid.UUID) -> AsyncIterator[AsyncSession]:
         """One transaction scoped to ``tenant_id``: commits on success, rolls back on error."""
         async with self.sessionmaker() as session, session.begin():

@@ -499,8 +499,9 @@ async def receive_inbound(session: AsyncSession, tenant_id: uuid.UUID, inbound: 
     contact = await contacts.find_or_create_for_channel(
         session, tenant_id, channel_id=inbound.channel_id, handle=inbound.handle,
         phone=inbound.phone, name=inbound.contact_name)
-    conversation = await _active_conversation(session, tenant_id, contact.id, inbound.channel_id)
     now = inbound.sent_at or _now()
+    conversation = await _active_conversation(session, tenant_id, contact.id,
+                                              inbound.channel_id, at=now)
     message_id = new_id()
     inserted = await session.scalar(insert(Message).values(
         id=message_id, tenant_id=tenant_id, conversation_id=conversation.id,
@@ -530,12 +531,13 @@ async def receive_inbound(session: AsyncSession, tenant_id: uuid.UUID, inbound: 
 
 
 async def _active_conversation(session: AsyncSession, tenant_id: uuid.UUID,
-                               contact_id: uuid.UUID, channel_id: uuid.UUID) -> Conversation:
+                               contact_id: uuid.UUID, channel_id: uuid.UUID, *, at: datetime
+                               ) -> Conversation:
     """The contact's open or pending conversation on the channel, opened if there is none. The
     partial unique index settles races between two first messages."""
     await session.execute(insert(Conversation).values(
         id=new_id(), tenant_id=tenant_id, contact_id=contact_id, channel_id=channel_id,
-        status="open",
+        status="open", opened_at=at, last_message_at=at,
     ).on_conflict_do_nothing(index_elements=["tenant_id", "contact_id", "channel_id"],
                              index_where=Conversation.status != "closed"))
     conversation = await session.scalar(select(Conversation).where(
