@@ -1,0 +1,131 @@
+"""Live events cross web processes: written through one `invekto serve`, delivered by another."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+
+from invekto.http.deps import SESSION_COOKIE
+from invekto.inbox import service as inbox
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def two_servers(database_url, settings):
+    env = {**os.environ, "INVEKTO_DATABASE_URL": database_url, "INVEKTO_LOG_LEVEL": "WARNING"}
+    ports = [_free_port(), _free_port()]
+    processes = [subprocess.Popen([sys.executable, "-m", "invekto", "serve", "--port", str(p)],
+                                  env=env) for p in ports]
+    try:
+        deadline = time.monotonic() + 60
+        for port in ports:
+            while True:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "servers did not start"
+                assert all(p.poll() is None for p in processes), "a server exited"
+                time.sleep(0.1)
+        yield [f"127.0.0.1:{port}" for port in ports]
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=20)
+
+
+def _cookie(person) -> str:
+    return f"{SESSION_COOKIE}={person.client.cookies[SESSION_COOKIE]}"
+
+
+async def _socket(address: str, person):
+    websocket = await connect(f"ws://{address}/ws", additional_headers={"Cookie": _cookie(person)})
+    hello = json.loads(await asyncio.wait_for(websocket.recv(), 5))
+    assert hello == {"type": "hello", "data": {"user_id": str(person.user_id)}}
+    return websocket
+
+
+async def _next_event(websocket, *, timeout: float = 10.0) -> dict:
+    return json.loads(await asyncio.wait_for(websocket.recv(), timeout))
+
+
+async def _drain(websocket) -> None:
+    while True:
+        try:
+            await asyncio.wait_for(websocket.recv(), 0.3)
+        except TimeoutError:
+            return
+
+
+async def test_an_event_written_through_one_process_reaches_clients_of_another(world,
+                                                                               two_servers):
+    server_a, server_b = two_servers
+    home = world.home
+    conversation_id = (await home.inbound("Merhaba, randevu?")).conversation_id
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        await inbox.transfer(session, home.system, conversation_id, user_id=None,
+                             group_id=home.group_id)
+
+    sockets = {name: await _socket(server_b, person) for name, person in
+               [("sevgi", home.sevgi), ("bora", home.bora), ("deniz", home.deniz),
+                ("charlie", world.charlie.ayla)]}
+    try:
+        for websocket in sockets.values():
+            await _drain(websocket)
+
+        async with httpx.AsyncClient(base_url=f"http://{server_a}") as http:
+            response = await http.post(
+                f"/api/v1/conversations/{conversation_id}/messages",
+                json={"body": "Perşembe 14:00 uygun mu?"},
+                headers={"Cookie": _cookie(home.sevgi), "x-csrf-token": home.sevgi.csrf})
+        assert response.status_code == 201, response.text
+        message_id = response.json()["id"]
+
+        expected = {"type": "message.created", "data": {
+            "conversation_id": str(conversation_id), "message_id": message_id,
+            "direction": "outbound"}}
+        assert await _next_event(sockets["sevgi"]) == expected  # supervisor: whole tenant
+        assert await _next_event(sockets["bora"]) == expected   # agent in the group
+
+        # A marker every agent of the home company may see (the shared queue), and one for
+        # Charlie: if the reply had leaked to Deniz or Charlie it would arrive before these.
+        marker = await home.inbound("Herkese açık kuyruk")
+        charlie_marker = await world.charlie.inbound("Charlie")
+        deniz_event = await _next_event(sockets["deniz"])
+        charlie_event = await _next_event(sockets["charlie"])
+        assert deniz_event["data"]["conversation_id"] == str(marker.conversation_id)
+        assert charlie_event["data"]["conversation_id"] == str(charlie_marker.conversation_id)
+    finally:
+        for websocket in sockets.values():
+            await websocket.close()
+
+
+async def test_sockets_need_a_valid_session_and_the_same_origin(world, two_servers):
+    address = two_servers[1]
+    with pytest.raises(Exception, match="1008|403|rejected"):
+        async with connect(f"ws://{address}/ws") as websocket:
+            await asyncio.wait_for(websocket.recv(), 5)
+    with pytest.raises(Exception, match="1008|403|rejected"):
+        async with connect(f"ws://{address}/ws",
+                           additional_headers={"Cookie": f"{SESSION_COOKIE}=garbage"}) as ws:
+            await asyncio.wait_for(ws.recv(), 5)
+    with pytest.raises(Exception, match="1008|403|rejected"):
+        async with connect(f"ws://{address}/ws", origin="http://evil.example",
+                           additional_headers={"Cookie": _cookie(world.home.sevgi)}) as ws:
+            await asyncio.wait_for(ws.recv(), 5)
