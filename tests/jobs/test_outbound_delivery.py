@@ -95,8 +95,9 @@ async def test_a_rolled_back_request_leaves_no_job_and_no_message(world, rt):
 
     with pytest.raises(Abort):
         async with rt.db.tenant_session(world.home.tenant_id) as session:
-            message, _ = await inbox.send_message(session, world.home.system, conversation_id,
-                                                  MessageSend(body="x", client_message_id=client_id))
+            message, _ = await inbox.send_message(
+                session, world.home.system, conversation_id,
+                MessageSend(body="x", client_message_id=client_id))
             message_id = message.id
             assert await session.scalar(text(
                 "SELECT count(*) FROM procrastinate_jobs WHERE args->>'message_id' = :id"),
