@@ -7,6 +7,7 @@ keeps apart, so tests can commit for real and still never see each other's data.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -38,6 +39,7 @@ def pg_server():
     server = embedded.start(_DATA_DIR / "postgres")
     yield server
     server.stop()
+    shutil.rmtree(_DATA_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,17 @@ LATENCY = Histogram("invekto_http_request_duration_seconds", "HTTP request laten
 _QUIET_PATHS = {"/healthz", "/readyz", "/metrics"}
 
 
+def _route_template(scope: Scope) -> str:
+    """``/api/v1/users/{user_id}`` for a matched request (bounded metric labels), else
+    'unmatched'. Rebuilt from the path because nested routers only know their own suffix."""
+    if "route" not in scope:
+        return "unmatched"
+    path = scope["path"]
+    for name, value in (scope.get("path_params") or {}).items():
+        path = path.replace(f"/{value}", f"/{{{name}}}", 1)
+    return path
+
+
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -46,8 +57,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            template = getattr(route, "path", "unmatched")
+            template = _route_template(scope)
             REQUESTS.labels(scope["method"], template, str(status_code)).inc()
             LATENCY.labels(scope["method"], template).observe(elapsed)
             if scope["path"] not in _QUIET_PATHS:

@@ -1,0 +1,128 @@
+"""`invekto run` (what `make run` starts) and the embedded server's lifecycle, end to end."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+from invekto.db import embedded
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _postgres_processes(data_dir: Path) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["name", "cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if process.info["name"] == "postgres" and str(data_dir.resolve()) in cmdline:
+            found.append(process)
+    return found
+
+
+def _wait_until(predicate, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_run_serves_the_demo_and_ctrl_c_stops_everything(tmp_path):
+    port = _free_port()
+    env = {key: value for key, value in os.environ.items() if key != "INVEKTO_DATABASE_URL"}
+    env.pop("INVEKTO_SECRET_KEY")  # generated under the data dir, as on a fresh machine
+    env.update({"INVEKTO_DATA_DIR": str(tmp_path / "var"), "INVEKTO_PORT": str(port),
+                "INVEKTO_LOG_LEVEL": "WARNING"})
+
+    def start() -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "invekto", "run"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def wait_ready(process: subprocess.Popen) -> str:
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if "Invekto is running" in line:
+                break
+        _wait_until(lambda: _healthy(port), timeout=60)
+        return "".join(lines)
+
+    with start() as process:
+        try:
+            banner = wait_ready(process)
+            password = re.search(r"supervisor\s+password: (\S+)", banner).group(1)
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+                login = http.post("/api/v1/auth/login", json={
+                    "company": "demo", "username": "supervisor", "password": password})
+                assert login.status_code == 200
+                conversations = http.get("/api/v1/conversations").json()["items"]
+                assert len(conversations) == 5
+                page = http.get("/")
+                assert "Elif Kaya" in page.text
+            assert _postgres_processes(tmp_path / "var" / "postgres")
+        finally:
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=60) == 0
+    assert _postgres_processes(tmp_path / "var" / "postgres") == []
+
+    # A second run reuses the data: same passwords, no second seeding.
+    with start() as process:
+        try:
+            banner = wait_ready(process)
+            assert "Demo data already present." in banner
+            assert re.search(r"supervisor\s+password: (\S+)", banner).group(1) == password
+        finally:
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=60) == 0
+    assert _postgres_processes(tmp_path / "var" / "postgres") == []
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def test_a_killed_owner_leaves_no_orphan_and_no_lock_that_blocks_the_next_start(tmp_path):
+    data_dir = tmp_path / "pg"
+    owner = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import time
+        from pathlib import Path
+        from invekto.core import logging
+        from invekto.db import embedded
+        logging.configure("WARNING")
+        server = embedded.start(Path({str(data_dir)!r}))
+        print(server.process.pid, flush=True)
+        time.sleep(600)
+    """)], stdout=subprocess.PIPE, text=True)
+    with owner:
+        postgres_pid = int(owner.stdout.readline())
+        assert psutil.pid_exists(postgres_pid)
+        owner.send_signal(signal.SIGKILL)  # no cleanup code runs in the owner
+        owner.wait()
+    _wait_until(lambda: not psutil.pid_exists(postgres_pid)
+                or psutil.Process(postgres_pid).status() == psutil.STATUS_ZOMBIE)
+
+    server = embedded.start(data_dir)
+    try:
+        import psycopg
+
+        with psycopg.connect(server.superuser_url()) as connection:
+            assert connection.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        server.stop()
+    assert _postgres_processes(data_dir) == []
