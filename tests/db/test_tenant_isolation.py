@@ -8,6 +8,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from invekto.contacts.models import Contact
 from invekto.db.session import set_tenant_scope
+from invekto.inbox import service as inbox
 from invekto.inbox.models import Conversation, Message
 
 
@@ -82,3 +83,20 @@ async def test_an_unknown_tenant_scope_sees_nothing(world, rt):
     await world.home.inbound("Merhaba")
     async with rt.db.tenant_session(uuid.uuid4()) as session:
         assert (await session.execute(text("SELECT count(*) FROM messages"))).scalar_one() == 0
+
+
+async def test_ingest_keeps_working_once_psycopg_prepares_its_statements(world, rt):
+    """psycopg prepares a statement after 5 runs and PostgreSQL then plans it generically; the
+    ON CONFLICT clauses must still match their partial indexes (not so with a bound parameter)."""
+    from invekto.inbox.schemas import InboundMessage
+
+    async with rt.db.tenant_session(world.home.tenant_id) as session:
+        for index in range(20):
+            message, created = await inbox.receive_inbound(
+                session, world.home.tenant_id, InboundMessage(
+                    channel_id=world.home.channel_id, handle=f"prepared-{index}",
+                    provider_message_id=f"prepared-{index}", phone=f"+9053200000{index:02d}",
+                    body="Merhaba"))
+            assert created
+        count = await session.scalar(text("SELECT count(*) FROM conversations"))
+    assert count == 20

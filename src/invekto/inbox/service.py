@@ -12,7 +12,7 @@ import re
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, exists, false, func, or_, select, true, update
+from sqlalchemy import and_, exists, false, func, or_, select, text, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -539,7 +539,9 @@ async def _active_conversation(session: AsyncSession, tenant_id: uuid.UUID,
         id=new_id(), tenant_id=tenant_id, contact_id=contact_id, channel_id=channel_id,
         status="open", opened_at=at, last_message_at=at,
     ).on_conflict_do_nothing(index_elements=["tenant_id", "contact_id", "channel_id"],
-                             index_where=Conversation.status != "closed"))
+                             # A literal, not a bound parameter: once psycopg prepares the
+                             # statement, a parameter no longer matches the partial index.
+                             index_where=text("status <> 'closed'")))
     conversation = await session.scalar(select(Conversation).where(
         Conversation.tenant_id == tenant_id, Conversation.contact_id == contact_id,
         Conversation.channel_id == channel_id, Conversation.status != "closed"

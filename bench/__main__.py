@@ -1,0 +1,8 @@
+"""`make bench`: run every benchmark; each writes bench/results/<name>.json."""
+
+import json
+
+from bench import api_read, job_queue
+
+for benchmark in (api_read, job_queue):
+    print(json.dumps(benchmark.run(), indent=2))

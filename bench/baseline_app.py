@@ -1,0 +1,39 @@
+"""The bare baseline: Starlette + one psycopg pool query returning the same rows as JSON, no auth,
+no ORM, no tenant scope. What our endpoint is compared with."""
+
+import os
+
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+pool = AsyncConnectionPool(os.environ["BENCH_DATABASE_URL"], min_size=4, max_size=10, open=False)
+TENANT = os.environ["BENCH_TENANT_ID"]
+
+
+async def conversations(_request):
+    async with pool.connection() as connection, connection.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT id, contact_id, channel_id, status, assignee_id, group_id, tags, opened_at, "
+            "first_response_at, closed_at, last_message_at, last_message_preview, unread_count "
+            "FROM conversations WHERE tenant_id = %s AND status = 'open' "
+            "ORDER BY last_message_at DESC, id DESC LIMIT 50", (TENANT,))
+        rows = await cur.fetchall()
+    return JSONResponse({"items": [{k: str(v) if v is not None else None for k, v in r.items()}
+                                   for r in rows]})
+
+
+async def healthz(_request):
+    return JSONResponse({"status": "ok"})
+
+
+async def lifespan(_app):
+    await pool.open()
+    yield
+    await pool.close()
+
+
+app = Starlette(routes=[Route("/conversations", conversations), Route("/healthz", healthz)],
+                lifespan=lifespan)
