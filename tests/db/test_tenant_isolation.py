@@ -92,7 +92,7 @@ async def test_ingest_keeps_working_once_psycopg_prepares_its_statements(world, 
 
     async with rt.db.tenant_session(world.home.tenant_id) as session:
         for index in range(20):
-            message, created = await inbox.receive_inbound(
+            _, created = await inbox.receive_inbound(
                 session, world.home.tenant_id, InboundMessage(
                     channel_id=world.home.channel_id, handle=f"prepared-{index}",
                     provider_message_id=f"prepared-{index}", phone=f"+9053200000{index:02d}",
