@@ -7,7 +7,6 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.audit import service as audit
@@ -15,7 +14,8 @@ from invekto.channels.models import Channel
 from invekto.channels.schemas import ChannelCreate, ChannelUpdate
 from invekto.core.actor import Actor
 from invekto.core.crypto import secret_box
-from invekto.core.errors import Conflict, NotFound
+from invekto.core.errors import Conflict
+from invekto.db.queries import flush_unique, get_in_tenant
 
 
 async def list_channels(session: AsyncSession, actor: Actor) -> list[Channel]:
@@ -24,11 +24,7 @@ async def list_channels(session: AsyncSession, actor: Actor) -> list[Channel]:
 
 
 async def get_channel(session: AsyncSession, actor: Actor, channel_id: uuid.UUID) -> Channel:
-    channel = await session.scalar(select(Channel).where(
-        Channel.tenant_id == actor.tenant_id, Channel.id == channel_id))
-    if channel is None:
-        raise NotFound("channel not found")
-    return channel
+    return await get_in_tenant(session, Channel, actor.tenant_id, channel_id, what="channel")
 
 
 async def create_channel(session: AsyncSession, actor: Actor, data: ChannelCreate) -> Channel:
@@ -82,9 +78,5 @@ def credentials_of(channel: Channel) -> dict[str, Any]:
 
 
 async def _flush_unique_name(session: AsyncSession, channel: Channel) -> None:
-    try:
-        async with session.begin_nested():
-            session.add(channel)
-            await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"a channel named '{channel.name}' exists", field="name") from exc
+    session.add(channel)
+    await flush_unique(session, conflict=f"a channel named '{channel.name}' exists", field="name")

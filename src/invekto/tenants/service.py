@@ -6,10 +6,10 @@ import re
 import uuid
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invekto.core.errors import Conflict, NotFound, ValidationFailed
+from invekto.core.errors import NotFound, ValidationFailed
+from invekto.db.queries import flush_unique
 from invekto.tenants.models import Tenant
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
@@ -31,12 +31,8 @@ async def create_tenant(session: AsyncSession, *, slug: str, name: str,
     if not name.strip():
         raise ValidationFailed("company name is required", field="name")
     tenant = Tenant(slug=slug, name=name.strip(), default_language=default_language)
-    try:
-        async with session.begin_nested():
-            session.add(tenant)
-            await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"company code '{slug}' is taken", field="slug") from exc
+    session.add(tenant)
+    await flush_unique(session, conflict=f"company code '{slug}' is taken", field="slug")
     return tenant
 
 

@@ -9,13 +9,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.audit import service as audit
 from invekto.core import security
 from invekto.core.actor import Actor
-from invekto.core.errors import Conflict, NotFound, ValidationFailed
+from invekto.core.errors import ValidationFailed
+from invekto.db.queries import flush_unique, get_in_tenant
 from invekto.users.models import AgentGroup, GroupMembership, User
 from invekto.users.schemas import USERNAME_PATTERN, GroupCreate, GroupUpdate, UserCreate, UserUpdate
 
@@ -50,12 +50,7 @@ async def list_users(session: AsyncSession, actor: Actor, *, include_inactive: b
 
 
 async def get_user(session: AsyncSession, actor: Actor, user_id: uuid.UUID) -> User:
-    user = await session.scalar(
-        select(User).where(User.tenant_id == actor.tenant_id, User.id == user_id)
-    )
-    if user is None:
-        raise NotFound("user not found")
-    return user
+    return await get_in_tenant(session, User, actor.tenant_id, user_id, what="user")
 
 
 async def find_by_username(session: AsyncSession, tenant_id: uuid.UUID, username: str
@@ -80,12 +75,8 @@ async def create_user(session: AsyncSession, actor: Actor, data: UserCreate
         role=data.role, email=data.email, language=data.language,
         password_hash=security.hash_password(password),
     )
-    try:
-        async with session.begin_nested():
-            session.add(user)
-            await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"username '{username}' is taken", field="username") from exc
+    session.add(user)
+    await flush_unique(session, conflict=f"username '{username}' is taken", field="username")
     await _set_user_groups(session, actor, user.id, data.group_ids)
     await audit.record(session, actor, "user.created", target_type="user", target_id=user.id,
                        data={"username": username, "role": data.role})
@@ -123,23 +114,15 @@ async def list_groups(session: AsyncSession, actor: Actor) -> list[AgentGroup]:
 
 
 async def get_group(session: AsyncSession, actor: Actor, group_id: uuid.UUID) -> AgentGroup:
-    group = await session.scalar(select(AgentGroup).where(
-        AgentGroup.tenant_id == actor.tenant_id, AgentGroup.id == group_id))
-    if group is None:
-        raise NotFound("group not found")
-    return group
+    return await get_in_tenant(session, AgentGroup, actor.tenant_id, group_id, what="group")
 
 
 async def create_group(session: AsyncSession, actor: Actor, data: GroupCreate) -> AgentGroup:
     actor.require("admin")
     group = AgentGroup(tenant_id=actor.tenant_id, name=data.name.strip(),
                        description=data.description)
-    try:
-        async with session.begin_nested():
-            session.add(group)
-            await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"a group named '{group.name}' exists", field="name") from exc
+    session.add(group)
+    await flush_unique(session, conflict=f"a group named '{group.name}' exists", field="name")
     await _set_group_members(session, actor, group.id, data.member_ids)
     await audit.record(session, actor, "group.created", target_type="group", target_id=group.id)
     return group
@@ -152,11 +135,7 @@ async def update_group(session: AsyncSession, actor: Actor, group_id: uuid.UUID,
     changes = data.model_dump(exclude_unset=True, exclude={"member_ids"})
     for name, value in changes.items():
         setattr(group, name, value.strip() if name == "name" else value)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"a group named '{group.name}' exists", field="name") from exc
+    await flush_unique(session, conflict=f"a group named '{group.name}' exists", field="name")
     if data.member_ids is not None:
         await _set_group_members(session, actor, group.id, data.member_ids)
     await audit.record(session, actor, "group.updated", target_type="group", target_id=group.id)

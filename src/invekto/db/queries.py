@@ -1,0 +1,35 @@
+"""Query helpers every domain service uses, so the tenant filter and the error are never forgotten
+or worded differently."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invekto.core.errors import Conflict, NotFound
+
+Row = TypeVar("Row")
+
+
+async def get_in_tenant(session: AsyncSession, model: type[Row], tenant_id: uuid.UUID,
+                        row_id: uuid.UUID, *, what: str) -> Row:
+    """The row of ``model`` with ``row_id`` in the tenant, or ``NotFound('<what> not found')``."""
+    row = await session.scalar(select(model).where(model.tenant_id == tenant_id,
+                                                   model.id == row_id))
+    if row is None:
+        raise NotFound(f"{what} not found")
+    return row
+
+
+async def flush_unique(session: AsyncSession, *, conflict: str, field: str) -> None:
+    """Flush pending changes in a savepoint; a unique-constraint violation becomes a 409 on
+    ``field`` instead of a broken transaction."""
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(conflict, field=field) from exc
