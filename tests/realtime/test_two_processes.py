@@ -17,7 +17,6 @@ from websockets.asyncio.client import connect
 from invekto.http.deps import SESSION_COOKIE
 from invekto.inbox import service as inbox
 
-
 REJECTED = r"HTTP 403"
 
 

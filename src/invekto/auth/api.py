@@ -23,6 +23,9 @@ async def attempt_login(request: Request, company: str, username: str, password:
     """Shared by the JSON endpoint and the HTML form. Raises after the attempt is committed."""
     rt = runtime.current()
     settings = rt.settings
+    if "\x00" in company or "\x00" in username:
+        # No company or user can have one, and PostgreSQL refuses NUL in a text parameter.
+        raise Unauthenticated("company, username or password is wrong", code="login_failed")
     async with rt.db.system_session() as session:
         tenant = await tenants.find_by_slug(session, company)
     if tenant is None or tenant.status != "active":

@@ -4,7 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from invekto.core.schema import not_null
 
 ChannelKind = Literal["whatsapp_cloud", "whatsapp_bsp", "instagram", "messenger", "telegram",
                       "sms_twilio", "sms_netgsm", "voice", "webchat"]
@@ -25,6 +27,8 @@ class ChannelUpdate(BaseModel):
     settings: dict[str, Any] | None = None
     credentials: dict[str, str] | None = None
     is_active: bool | None = None
+
+    _not_null = field_validator("name", "settings", "is_active")(not_null)
 
 
 class ChannelOut(BaseModel):

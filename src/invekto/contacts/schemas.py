@@ -4,7 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from invekto.core.schema import not_null
 
 FieldType = Literal["text", "number", "date", "boolean", "select", "url", "email"]
 
@@ -46,13 +48,15 @@ class CustomFieldCreate(BaseModel):
     label: str = Field(min_length=1, max_length=100)
     field_type: FieldType
     options: list[str] = []
-    position: int = 0
+    position: int = Field(default=0, ge=-(2**31), le=2**31 - 1)  # an INTEGER column
 
 
 class CustomFieldUpdate(BaseModel):
     label: str | None = Field(default=None, min_length=1, max_length=100)
     options: list[str] | None = None
-    position: int | None = None
+    position: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
+
+    _not_null = field_validator("label", "options", "position")(not_null)
 
 
 class CustomFieldOut(BaseModel):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import String, any_, func, literal, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -65,13 +66,14 @@ async def search_contacts(
             conditions.append(Contact.phone.like(f"%{digits}%"))
         query = query.where(or_(*conditions))
     if tag:
-        query = query.where(Contact.tags.any(tag))
+        query = query.where(any_(Contact.tags) == tag)
     if custom_field:
         key, value = custom_field
         query = query.where(Contact.custom_fields[key].astext == value)
     if cursor:
         moment, row_id = decode_cursor(cursor)
-        query = query.where((Contact.created_at, Contact.id) < (moment, row_id))
+        # tuple_: a plain Python tuple would compare only created_at and drop the tie-breaker
+        query = query.where(tuple_(Contact.created_at, Contact.id) < (moment, row_id))
     rows = list((await session.scalars(
         query.order_by(Contact.created_at.desc(), Contact.id.desc()).limit(limit + 1))).all())
     next_cursor = (encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id)
@@ -97,22 +99,25 @@ async def update_contact(session: AsyncSession, actor: Actor, contact_id: uuid.U
                          data: ContactUpdate) -> Contact:
     contact = await get_contact(session, actor, contact_id)
     changes = data.model_dump(exclude_unset=True)
+    # Everything is checked before the contact changes: the checks query, and an autoflush of a
+    # taken phone number outside the savepoint below would be a 500 instead of a 409.
+    values: dict[str, Any] = {}
     if "name" in changes:
-        contact.name = (data.name or "").strip()
+        values["name"] = (data.name or "").strip()
     if "phone" in changes:
-        contact.phone = to_e164(data.phone) if data.phone else None
+        values["phone"] = to_e164(data.phone) if data.phone else None
     if "email" in changes:
-        contact.email = data.email.lower() if data.email else None
+        values["email"] = data.email.lower() if data.email else None
     if "language" in changes:
-        contact.language = data.language
+        values["language"] = data.language
     if data.tags is not None:
-        contact.tags = await checked_tags(session, actor, data.tags)
+        values["tags"] = await checked_tags(session, actor, data.tags)
     if data.custom_fields is not None:
         # A partial update: given keys are set, keys given as null are cleared.
         merged = {**contact.custom_fields, **data.custom_fields}
-        contact.custom_fields = await _checked_custom_fields(
+        values["custom_fields"] = await _checked_custom_fields(
             session, actor, {k: v for k, v in merged.items() if v is not None})
-    await _flush_unique_phone(session, contact)
+    await _flush_unique_phone(session, contact, values)
     await audit.record(session, actor, "contact.updated", target_type="contact",
                        target_id=contact.id, data={"fields": sorted(changes)})
     return contact
@@ -177,13 +182,21 @@ async def touch_activity(session: AsyncSession, tenant_id: uuid.UUID, contact_id
         last_activity_at=func.now()))
 
 
-async def _flush_unique_phone(session: AsyncSession, contact: Contact) -> None:
+async def _flush_unique_phone(session: AsyncSession, contact: Contact,
+                              values: dict[str, Any] | None = None) -> None:
+    """Flush the contact with ``values`` applied inside a savepoint, so a taken phone number is
+    a 409 and leaves the transaction usable (changes made before ``begin_nested`` would be
+    flushed outside it)."""
+    values = values or {}
+    phone = values.get("phone", contact.phone)
     try:
         async with session.begin_nested():
+            for name, value in values.items():
+                setattr(contact, name, value)
             session.add(contact)
             await session.flush()
     except IntegrityError as exc:
-        raise Conflict(f"a contact with phone {contact.phone} exists", field="phone") from exc
+        raise Conflict(f"a contact with phone {phone} exists", field="phone") from exc
 
 
 # ---- tags --------------------------------------------------------------------------------------
@@ -221,7 +234,7 @@ async def delete_tag(session: AsyncSession, actor: Actor, tag_id: uuid.UUID) -> 
     actor.require("supervisor")
     tag = await _get_tag(session, actor, tag_id)
     await session.execute(update(Contact).where(
-        Contact.tenant_id == actor.tenant_id, Contact.tags.any(tag.name)).values(
+        Contact.tenant_id == actor.tenant_id, any_(Contact.tags) == tag.name).values(
         tags=func.array_remove(Contact.tags, tag.name)))
     await session.delete(tag)
     await session.flush()
@@ -295,7 +308,8 @@ async def delete_custom_field(session: AsyncSession, actor: Actor, field_id: uui
     definition = await _get_custom_field(session, actor, field_id)
     await session.execute(update(Contact).where(
         Contact.tenant_id == actor.tenant_id, Contact.custom_fields.has_key(definition.key)
-    ).values(custom_fields=Contact.custom_fields - definition.key))
+    ).values(custom_fields=Contact.custom_fields.op("-", return_type=JSONB)(
+        literal(definition.key, String))))
     await session.delete(definition)
     await session.flush()
     await audit.record(session, actor, "custom_field.deleted", target_type="custom_field",
@@ -333,6 +347,8 @@ def _coerce(definition: CustomFieldDefinition, value: Any, field: str) -> Any:
             if isinstance(value, bool):
                 raise ValueError
             number = float(str(value).replace(",", "."))  # Turkish decimal comma
+            if not math.isfinite(number):
+                raise ValueError  # NaN and infinities are not numbers JSON can hold
             return int(number) if number.is_integer() else number
         if kind == "boolean":
             if isinstance(value, bool):

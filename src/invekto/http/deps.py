@@ -52,7 +52,9 @@ async def _check_csrf(request: Request, session_secret: str) -> None:
     if sent is None and request.headers.get("content-type", "").startswith(
             ("application/x-www-form-urlencoded", "multipart/form-data")):
         sent = (await request.form()).get("csrf_token")
-    if not sent or not hmac.compare_digest(str(sent), csrf_token_for(session_secret)):
+    # As bytes: compare_digest raises TypeError for a str with non-ASCII characters.
+    if not sent or not hmac.compare_digest(str(sent).encode(),
+                                           csrf_token_for(session_secret).encode()):
         raise PermissionDenied("missing or wrong CSRF token; reload the page", code="csrf_failed")
 
 

@@ -6,6 +6,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from invekto.core.errors import AppError
@@ -14,7 +15,10 @@ log = structlog.get_logger(__name__)
 
 
 def _field_of(location: tuple) -> str | None:
-    parts = [str(p) for p in location if p not in ("body", "query", "path", "header", "cookie")]
+    # Only the leading element says where the value was; a field may itself be named "body".
+    parts = [str(p) for p in location]
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        parts = parts[1:]
     return ".".join(parts) or None
 
 
@@ -38,6 +42,17 @@ async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONRes
         status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 
+async def _data_error(_request: Request, exc: DataError) -> JSONResponse:
+    # SQLSTATE class 22 (and psycopg's own check for NUL characters): a value the request carried
+    # that PostgreSQL cannot store, such as "\u0000" in a text or a number out of range. The
+    # request's transaction has already been rolled back by the time this runs.
+    log.warning("request.data_error", error=str(getattr(exc, "orig", exc))[:200])
+    return JSONResponse({"error": {"code": "validation_failed",
+                                   "message": "a value in the request cannot be stored (for "
+                                              "example a NUL character or a number out of range)"}},
+                        status_code=422)
+
+
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("request.unhandled_error", error_type=type(exc).__name__)
     return JSONResponse({"error": {"code": "internal_error",
@@ -48,5 +63,6 @@ async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

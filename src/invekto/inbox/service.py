@@ -12,7 +12,7 @@ import re
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, exists, false, func, or_, select, text, true, update
+from sqlalchemy import and_, any_, exists, false, func, or_, select, text, true, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -93,7 +93,7 @@ def _filtered(actor: Actor, filters: ConversationFilters):
     if filters.group_id:
         query = query.where(Conversation.group_id == filters.group_id)
     if filters.tag:
-        query = query.where(Conversation.tags.any(filters.tag))
+        query = query.where(any_(Conversation.tags) == filters.tag)
     if filters.contact_id:
         query = query.where(Conversation.contact_id == filters.contact_id)
     if filters.q and filters.q.strip():
@@ -108,7 +108,9 @@ async def list_conversations(session: AsyncSession, actor: Actor, filters: Conve
     query = _filtered(actor, filters)
     if cursor:
         moment, row_id = decode_cursor(cursor)
-        query = query.where((Conversation.last_message_at, Conversation.id) < (moment, row_id))
+        # tuple_: a plain Python tuple would compare only the first column (no tie-breaker)
+        query = query.where(
+            tuple_(Conversation.last_message_at, Conversation.id) < (moment, row_id))
     rows = list((await session.scalars(query.order_by(
         Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit + 1))).all())
     next_cursor = None
@@ -142,11 +144,13 @@ def _text_match(actor: Actor, q: str) -> ColumnElement[bool]:
 
 async def assign(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID,
                  assignee_id: uuid.UUID | None) -> Conversation:
-    """Agents may take a conversation they can see or hand back their own; supervisors may
-    assign anything to anyone."""
+    """Agents may take an unassigned conversation they can see or hand back their own;
+    supervisors may assign anything to anyone."""
     conversation = await get_conversation(session, actor, conversation_id, for_update=True)
     if not actor.sees_whole_tenant:
-        takes_it = assignee_id == actor.user_id
+        # A colleague's conversation in a shared group queue is visible, but not up for grabs.
+        takes_it = (assignee_id == actor.user_id
+                    and conversation.assignee_id in (None, actor.user_id))
         releases_own = assignee_id is None and conversation.assignee_id == actor.user_id
         if not (takes_it or releases_own):
             raise PermissionDenied("agents can take a conversation or release their own; "
@@ -234,7 +238,7 @@ async def change_tags(session: AsyncSession, actor: Actor, conversation_id: uuid
 
 async def remove_tag_everywhere(session: AsyncSession, actor: Actor, tag: str) -> None:
     await session.execute(update(Conversation).where(
-        Conversation.tenant_id == actor.tenant_id, Conversation.tags.any(tag)).values(
+        Conversation.tenant_id == actor.tenant_id, any_(Conversation.tags) == tag).values(
         tags=func.array_remove(Conversation.tags, tag)))
 
 
@@ -319,7 +323,7 @@ async def _page_messages(session: AsyncSession, condition: ColumnElement[bool], 
     query = select(Message).where(Message.tenant_id == actor.tenant_id, condition)
     if cursor:
         moment, row_id = decode_cursor(cursor)
-        query = query.where((Message.created_at, Message.id) < (moment, row_id))
+        query = query.where(tuple_(Message.created_at, Message.id) < (moment, row_id))
     rows = list((await session.scalars(query.order_by(
         Message.created_at.desc(), Message.id.desc()).limit(limit + 1))).all())
     next_cursor = None
@@ -333,6 +337,8 @@ async def send_message(session: AsyncSession, actor: Actor, conversation_id: uui
                        data: MessageSend) -> tuple[Message, bool]:
     """Store an agent's reply and defer its delivery in the same transaction.
     Returns (message, created); a repeated ``client_message_id`` returns the first message."""
+    # Visibility first: a retry's lookup must not hand out a message the caller cannot see.
+    conversation = await get_conversation(session, actor, conversation_id, for_update=True)
     if data.client_message_id:
         existing = await session.scalar(select(Message).where(
             Message.tenant_id == actor.tenant_id,
@@ -342,7 +348,6 @@ async def send_message(session: AsyncSession, actor: Actor, conversation_id: uui
                 raise Conflict("client_message_id was used for another conversation",
                                field="client_message_id")
             return existing, False
-    conversation = await get_conversation(session, actor, conversation_id, for_update=True)
     if conversation.status == "closed":
         raise Conflict("this conversation is closed; reopen it to reply", field="conversation_id")
     if not actor.sees_whole_tenant and conversation.assignee_id not in (None, actor.user_id):
@@ -573,10 +578,15 @@ async def add_note(session: AsyncSession, actor: Actor, *, body: str,
 
 
 async def list_notes(session: AsyncSession, actor: Actor, contact_id: uuid.UUID) -> list[Note]:
+    """The contact's own notes, and the notes on those of its conversations the actor sees."""
     await _require_contact_visible(session, actor, contact_id)
-    return list((await session.scalars(select(Note).where(
-        Note.tenant_id == actor.tenant_id, Note.contact_id == contact_id).order_by(
-        Note.created_at.desc()))).all())
+    query = select(Note).where(Note.tenant_id == actor.tenant_id, Note.contact_id == contact_id)
+    if not actor.sees_whole_tenant:
+        visible = select(Conversation.id).where(Conversation.tenant_id == actor.tenant_id,
+                                                Conversation.contact_id == contact_id,
+                                                visible_clause(actor))
+        query = query.where(or_(Note.conversation_id.is_(None), Note.conversation_id.in_(visible)))
+    return list((await session.scalars(query.order_by(Note.created_at.desc()))).all())
 
 
 async def _require_contact_visible(session: AsyncSession, actor: Actor, contact_id: uuid.UUID

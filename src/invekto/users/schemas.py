@@ -4,7 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from invekto.core.schema import not_null
 
 Role = Literal["agent", "supervisor", "admin"]
 Language = Literal["tr", "en"]
@@ -29,6 +31,8 @@ class UserUpdate(BaseModel):
     language: Language | None = None
     is_active: bool | None = None
     group_ids: list[uuid.UUID] | None = None
+
+    _not_null = field_validator("display_name", "role", "language", "is_active")(not_null)
 
 
 class UserOut(BaseModel):
@@ -60,6 +64,8 @@ class GroupUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     description: str | None = Field(default=None, max_length=500)
     member_ids: list[uuid.UUID] | None = None
+
+    _not_null = field_validator("name", "description")(not_null)
 
 
 class GroupOut(BaseModel):

@@ -63,7 +63,8 @@ async def login_submit(request: Request, company: str = Form(""), username: str 
                        lang: str = Form("")) -> Response:
     language = _language(request, lang)
     expected = request.cookies.get(CSRF_COOKIE, "")
-    if not expected or not hmac.compare_digest(expected, csrf_token):
+    # As bytes: compare_digest raises TypeError for a str with non-ASCII characters.
+    if not expected or not hmac.compare_digest(expected.encode(), csrf_token.encode()):
         return _login_page(request, language, error=translate("login.csrf", language),
                            company=company, username=username, status_code=403)
     try:
@@ -91,10 +92,13 @@ async def logout_submit(request: Request, csrf_token: str = Form("")) -> Respons
             tenant_id, secret = auth.split_credential(cookie)
         except AppError:
             secret = None
-        if secret and hmac.compare_digest(csrf_token, csrf_token_for(secret)):
-            async with runtime.current().db.tenant_session(tenant_id) as session:
-                actor = await auth.authenticate_session(session, tenant_id, secret)
-                await auth.logout(session, actor, secret)
+        if secret and hmac.compare_digest(csrf_token.encode(), csrf_token_for(secret).encode()):
+            try:
+                async with runtime.current().db.tenant_session(tenant_id) as session:
+                    actor = await auth.authenticate_session(session, tenant_id, secret)
+                    await auth.logout(session, actor, secret)
+            except AppError:
+                pass  # the session had already ended: logging out is done either way
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 

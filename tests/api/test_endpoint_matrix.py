@@ -1,0 +1,1076 @@
+"""Every /api/v1 route in one table: who may call it, and what everyone else gets.
+
+``ROWS`` names each route once (method, path template, the least role that may call it, a builder
+for a valid request and the success status). The tests run that table against:
+
+* the app's real routes (a new endpoint without a row fails ``test_every_api_route_has_a_row``);
+* no credentials (401 ``unauthenticated``) and a browser session without its CSRF token;
+* each role, as a logged-in person and as an API key of that role (success or 403 ``forbidden``);
+* Charlie's admin using the home company's ids in the path or in the body (404 / 422);
+* the inbox visibility rules, where an agent's limit is what they can see, not their role.
+
+Every refusal also checks that nothing changed: the home admin reads the touched objects before
+and after. The read-mostly checks share one company per module; every call that changes something
+gets fresh objects from its builder, so the order of the tests does not matter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from invekto.auth import service as auth
+from invekto.channels import service as channels
+from invekto.channels.schemas import ChannelCreate
+from invekto.contacts import service as contacts
+from invekto.contacts.models import CustomFieldDefinition
+from invekto.contacts.schemas import ContactCreate, CustomFieldCreate, TagCreate
+from invekto.core.actor import ROLE_RANK
+from invekto.inbox import service as inbox
+from invekto.users import service as users
+from invekto.users.schemas import GroupCreate, UserCreate
+from tests.factories import PASSWORD, Company, World
+
+API = "/api/v1"
+ROLES = ("agent", "supervisor", "admin")
+CAST = {"agent": "bora", "supervisor": "sevgi", "admin": "ayla"}
+NEW_PASSWORD = "yepyeni-parola-2024"
+_sequence = itertools.count(1)
+
+
+def fresh(prefix: str) -> str:
+    """A name no other call in this run uses (usernames, group, channel and tag names...)."""
+    return f"{prefix}-{next(_sequence)}-{uuid.uuid4().hex[:6]}"
+
+
+# ---- building objects through the service layer ------------------------------------------------
+
+async def as_system(company: Company, work: Callable[[Any, Any], Awaitable[Any]]) -> Any:
+    async with company.rt.db.tenant_session(company.tenant_id) as session:
+        return await work(session, company.system)
+
+
+async def new_user(company: Company, role: str = "agent") -> uuid.UUID:
+    user, _ = await as_system(company, lambda s, a: users.create_user(s, a, UserCreate(
+        username=fresh("kullanici"), display_name="Geçici Kullanıcı", role=role,
+        password=PASSWORD)))
+    return user.id
+
+
+async def new_group(company: Company) -> uuid.UUID:
+    group = await as_system(company, lambda s, a: users.create_group(
+        s, a, GroupCreate(name=fresh("grup"))))
+    return group.id
+
+
+async def new_channel(company: Company) -> uuid.UUID:
+    channel = await as_system(company, lambda s, a: channels.create_channel(
+        s, a, ChannelCreate(kind="webchat", name=fresh("kanal"))))
+    return channel.id
+
+
+async def new_contact(company: Company) -> uuid.UUID:
+    contact = await as_system(company, lambda s, a: contacts.create_contact(
+        s, a, ContactCreate(name="Geçici Müşteri")))
+    return contact.id
+
+
+async def new_tag(company: Company) -> tuple[uuid.UUID, str]:
+    tag = await as_system(company, lambda s, a: contacts.create_tag(
+        s, a, TagCreate(name=fresh("etiket"))))
+    return tag.id, tag.name
+
+
+async def free_custom_field_slots(company: Company) -> None:
+    """A company may define only ten custom fields; the shared company makes many."""
+    async def clear(session, actor):
+        for field_id in (await session.scalars(select(CustomFieldDefinition.id).where(
+                CustomFieldDefinition.tenant_id == actor.tenant_id))).all():
+            await contacts.delete_custom_field(session, actor, field_id)
+    await as_system(company, clear)
+
+
+def fresh_key() -> str:
+    return f"alan_{next(_sequence)}_{uuid.uuid4().hex[:6]}"
+
+
+async def new_custom_field(company: Company) -> tuple[uuid.UUID, str]:
+    await free_custom_field_slots(company)
+    definition = await as_system(company, lambda s, a: contacts.create_custom_field(
+        s, a, CustomFieldCreate(key=fresh_key(), label="Alan", field_type="text")))
+    return definition.id, definition.key
+
+
+async def new_api_key(company: Company, role: str = "agent") -> uuid.UUID:
+    key, _ = await as_system(company, lambda s, a: auth.create_api_key(
+        s, a, name=fresh("anahtar"), role=role))
+    return key.id
+
+
+async def new_attachment(company: Company) -> uuid.UUID:
+    rt = company.rt
+    attachment = await as_system(company, lambda s, a: inbox.store_attachment(
+        s, a, rt.storage, filename="randevu.txt", content_type="text/plain",
+        data=b"randevu belgesi", max_bytes=rt.settings.max_attachment_bytes))
+    return attachment.id
+
+
+@dataclass(frozen=True)
+class Conv:
+    id: uuid.UUID
+    contact_id: uuid.UUID
+
+
+PLACEMENTS = ("shared", "group", "colleague", "group_colleague", "bora")
+
+
+async def new_conversation(company: Company, placement: str = "shared", *,
+                           closed: bool = False) -> Conv:
+    """A customer's fresh conversation, then put where the test needs it:
+
+    shared: unassigned, no group (every agent sees it); group: in the Resepsiyon queue (Bora's);
+    colleague: assigned to Deniz, no group; group_colleague: Deniz's, in Bora's group; bora: Bora's.
+    """
+    assert placement in PLACEMENTS
+    message = await company.inbound(fresh("Merhaba"))
+    conversation_id = message.conversation_id
+
+    async def place(session, actor):
+        people = company.people
+        if placement == "colleague":
+            await inbox.assign(session, actor, conversation_id, people["deniz"].user_id)
+        elif placement == "bora":
+            await inbox.assign(session, actor, conversation_id, people["bora"].user_id)
+        elif placement == "group":
+            await inbox.transfer(session, actor, conversation_id, user_id=None,
+                                 group_id=company.group_id)
+        elif placement == "group_colleague":
+            await inbox.transfer(session, actor, conversation_id,
+                                 user_id=people["deniz"].user_id, group_id=company.group_id)
+        if closed:
+            await inbox.close(session, actor, conversation_id)
+    await as_system(company, place)
+    return Conv(conversation_id, message.contact_id)
+
+
+# ---- the table ---------------------------------------------------------------------------------
+
+@dataclass
+class Target:
+    """For whom a request is built: ``ids`` owns the objects in the path, ``body`` the ids the
+    body refers to (the caller's company); ``caller`` is user, api_key or anonymous."""
+
+    ids: Company
+    body: Company
+    role: str = "admin"
+    caller: str = "user"
+    placement: str = "shared"
+
+    async def conversation(self, *, closed: bool = False) -> Conv:
+        return await new_conversation(self.ids, self.placement, closed=closed)
+
+
+@dataclass
+class Call:
+    params: dict[str, uuid.UUID] = field(default_factory=dict)
+    json: Any = None
+    files: dict | None = None
+    client: httpx.AsyncClient | None = None  # a fresh person's session (logout, password)
+
+
+Builder = Callable[[Target], Awaitable[Call]]
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    path: str
+    min_role: str
+    build: Builder
+    ok: int
+    # "role": the least role decides; "person": any logged-in person, an API key gets key_status.
+    rule: str = "role"
+    key_status: int | None = None
+    key_code: str | None = None
+    listing: str | None = None  # for creates: what the home admin reads to see nothing was made
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.path.removeprefix(API)}"
+
+    def url(self, call: Call) -> str:
+        return self.path.format(**call.params)
+
+    def allows(self, role: str) -> bool:
+        return ROLE_RANK[role] >= ROLE_RANK[self.min_role]
+
+
+async def _plain(t: Target) -> Call:
+    return Call()
+
+
+async def _fresh_session(t: Target) -> httpx.AsyncClient | None:
+    if t.caller != "user":
+        return None
+    return (await t.ids.add_person(fresh("kisi"), t.role)).client
+
+
+async def _logout(t: Target) -> Call:
+    return Call(client=await _fresh_session(t))
+
+
+async def _password(t: Target) -> Call:
+    return Call(client=await _fresh_session(t),
+                json={"current_password": PASSWORD, "new_password": NEW_PASSWORD})
+
+
+async def _create_key(t: Target) -> Call:
+    return Call(json={"name": fresh("anahtar"), "role": "agent"})
+
+
+async def _key(t: Target) -> Call:
+    return Call({"key_id": await new_api_key(t.ids)})
+
+
+async def _create_user(t: Target) -> Call:
+    return Call(json={"username": fresh("kullanici"), "display_name": "Yeni Kişi",
+                      "role": "agent", "password": PASSWORD,
+                      "group_ids": [str(t.body.group_id)]})
+
+
+async def _existing_user(t: Target) -> Call:
+    return Call({"user_id": t.ids.people["ayla"].user_id})
+
+
+async def _update_user(t: Target) -> Call:
+    return Call({"user_id": await new_user(t.ids)}, json={"display_name": "Değişti"})
+
+
+async def _create_group(t: Target) -> Call:
+    return Call(json={"name": fresh("grup"), "member_ids": [str(t.body.people["ayla"].user_id)]})
+
+
+async def _existing_group(t: Target) -> Call:
+    return Call({"group_id": t.ids.group_id})
+
+
+async def _update_group(t: Target) -> Call:
+    return Call({"group_id": await new_group(t.ids)}, json={"description": "değişti"})
+
+
+async def _group(t: Target) -> Call:
+    return Call({"group_id": await new_group(t.ids)})
+
+
+async def _create_channel(t: Target) -> Call:
+    return Call(json={"kind": "webchat", "name": fresh("kanal")})
+
+
+async def _existing_channel(t: Target) -> Call:
+    return Call({"channel_id": t.ids.channel_id})
+
+
+async def _update_channel(t: Target) -> Call:
+    return Call({"channel_id": await new_channel(t.ids)}, json={"name": fresh("kanal")})
+
+
+async def _channel(t: Target) -> Call:
+    return Call({"channel_id": await new_channel(t.ids)})
+
+
+async def _create_contact(t: Target) -> Call:
+    return Call(json={"name": "Yeni Müşteri"})
+
+
+async def _contact(t: Target) -> Call:
+    return Call({"contact_id": await new_contact(t.ids)})
+
+
+async def _update_contact(t: Target) -> Call:
+    return Call({"contact_id": await new_contact(t.ids)}, json={"name": "Değişti"})
+
+
+async def _create_tag(t: Target) -> Call:
+    return Call(json={"name": fresh("etiket")})
+
+
+async def _update_tag(t: Target) -> Call:
+    return Call({"tag_id": (await new_tag(t.ids))[0]}, json={"color": "#123456"})
+
+
+async def _tag(t: Target) -> Call:
+    return Call({"tag_id": (await new_tag(t.ids))[0]})
+
+
+async def _create_custom_field(t: Target) -> Call:
+    await free_custom_field_slots(t.body)
+    return Call(json={"key": fresh_key(), "label": "Alan", "field_type": "text"})
+
+
+async def _update_custom_field(t: Target) -> Call:
+    return Call({"field_id": (await new_custom_field(t.ids))[0]}, json={"label": "Değişti"})
+
+
+async def _custom_field(t: Target) -> Call:
+    return Call({"field_id": (await new_custom_field(t.ids))[0]})
+
+
+async def _conversation(t: Target) -> Call:
+    return Call({"conversation_id": (await t.conversation()).id})
+
+
+async def _assign_to_admin(t: Target) -> Call:
+    """Assigning to someone else is what needs a supervisor (agents may only take or release)."""
+    return Call({"conversation_id": (await t.conversation()).id},
+                json={"assignee_id": str(t.body.people["ayla"].user_id)})
+
+
+async def _transfer_to_group(t: Target) -> Call:
+    return Call({"conversation_id": (await t.conversation()).id},
+                json={"group_id": str(t.body.group_id)})
+
+
+async def _closed_conversation(t: Target) -> Call:
+    return Call({"conversation_id": (await t.conversation(closed=True)).id})
+
+
+async def _set_pending(t: Target) -> Call:
+    return Call({"conversation_id": (await t.conversation()).id}, json={"status": "pending"})
+
+
+async def _tag_conversation(t: Target) -> Call:
+    _, name = await new_tag(t.body)
+    return Call({"conversation_id": (await t.conversation()).id}, json={"add": [name]})
+
+
+async def _send(t: Target) -> Call:
+    return Call({"conversation_id": (await t.conversation()).id},
+                json={"body": "Merhaba, nasıl yardımcı olabilirim?"})
+
+
+async def _conversation_note(t: Target) -> Call:
+    return Call({"conversation_id": (await t.conversation()).id}, json={"body": "İç not"})
+
+
+async def _conversation_contact(t: Target) -> Call:
+    return Call({"contact_id": (await t.conversation()).contact_id})
+
+
+async def _contact_note(t: Target) -> Call:
+    return Call({"contact_id": (await t.conversation()).contact_id}, json={"body": "Kişi notu"})
+
+
+async def _upload(t: Target) -> Call:
+    return Call(files={"file": ("rapor.txt", b"tahlil sonucu", "text/plain")})
+
+
+async def _attachment(t: Target) -> Call:
+    return Call({"attachment_id": await new_attachment(t.ids)})
+
+
+def row(method: str, path: str, min_role: str, build: Builder, ok: int = 200, **extra) -> Row:
+    return Row(method, API + path, min_role, build, ok, **extra)
+
+
+LOGIN = ("POST", f"{API}/auth/login")  # public; tested on its own below
+
+ROWS: list[Row] = [
+    # auth: a person's own session; an API key has no person behind it
+    row("POST", "/auth/logout", "agent", _logout, 204, rule="person", key_status=204),
+    row("GET", "/auth/me", "agent", _plain, rule="person", key_status=401,
+        key_code="unauthenticated"),
+    row("POST", "/auth/password", "agent", _password, 204, rule="person", key_status=422,
+        key_code="validation_failed"),
+    row("GET", "/api-keys", "admin", _plain),
+    row("POST", "/api-keys", "admin", _create_key, 201, listing="/api-keys"),
+    row("DELETE", "/api-keys/{key_id}", "admin", _key, 204),
+    # users and groups: everyone reads (agents transfer to colleagues), admins change
+    row("GET", "/users", "agent", _plain),
+    row("POST", "/users", "admin", _create_user, 201, listing="/users?include_inactive=true"),
+    row("GET", "/users/{user_id}", "agent", _existing_user),
+    row("PATCH", "/users/{user_id}", "admin", _update_user),
+    row("GET", "/groups", "agent", _plain),
+    row("POST", "/groups", "admin", _create_group, 201, listing="/groups"),
+    row("GET", "/groups/{group_id}", "agent", _existing_group),
+    row("PATCH", "/groups/{group_id}", "admin", _update_group),
+    row("DELETE", "/groups/{group_id}", "admin", _group, 204),
+    # channels
+    row("GET", "/channels", "agent", _plain),
+    row("POST", "/channels", "admin", _create_channel, 201, listing="/channels"),
+    row("GET", "/channels/{channel_id}", "agent", _existing_channel),
+    row("PATCH", "/channels/{channel_id}", "admin", _update_channel),
+    row("DELETE", "/channels/{channel_id}", "admin", _channel, 204),
+    # contacts, tags, custom fields
+    row("GET", "/contacts", "agent", _plain),
+    row("POST", "/contacts", "agent", _create_contact, 201, listing="/contacts?limit=200"),
+    row("GET", "/contacts/{contact_id}", "agent", _contact),
+    row("PATCH", "/contacts/{contact_id}", "agent", _update_contact),
+    row("DELETE", "/contacts/{contact_id}", "supervisor", _contact, 204),
+    row("GET", "/tags", "agent", _plain),
+    row("POST", "/tags", "supervisor", _create_tag, 201, listing="/tags"),
+    row("PATCH", "/tags/{tag_id}", "supervisor", _update_tag),
+    row("DELETE", "/tags/{tag_id}", "supervisor", _tag, 204),
+    row("GET", "/custom-fields", "agent", _plain),
+    row("POST", "/custom-fields", "admin", _create_custom_field, 201, listing="/custom-fields"),
+    row("PATCH", "/custom-fields/{field_id}", "admin", _update_custom_field),
+    row("DELETE", "/custom-fields/{field_id}", "admin", _custom_field, 204),
+    # inbox: conversations in the shared queue, so the role is what is under test
+    row("GET", "/conversations", "agent", _plain),
+    row("GET", "/conversations/{conversation_id}", "agent", _conversation),
+    row("POST", "/conversations/{conversation_id}/assign", "supervisor", _assign_to_admin),
+    row("POST", "/conversations/{conversation_id}/transfer", "agent", _transfer_to_group),
+    row("POST", "/conversations/{conversation_id}/close", "agent", _conversation),
+    row("POST", "/conversations/{conversation_id}/reopen", "agent", _closed_conversation),
+    row("POST", "/conversations/{conversation_id}/status", "agent", _set_pending),
+    row("POST", "/conversations/{conversation_id}/tags", "agent", _tag_conversation),
+    row("POST", "/conversations/{conversation_id}/read", "agent", _conversation),
+    row("GET", "/conversations/{conversation_id}/messages", "agent", _conversation),
+    row("POST", "/conversations/{conversation_id}/messages", "agent", _send, 201),
+    row("POST", "/conversations/{conversation_id}/notes", "agent", _conversation_note, 201),
+    row("GET", "/contacts/{contact_id}/messages", "agent", _conversation_contact),
+    row("GET", "/contacts/{contact_id}/notes", "agent", _conversation_contact),
+    row("POST", "/contacts/{contact_id}/notes", "agent", _contact_note, 201),
+    row("POST", "/attachments", "agent", _upload, 201),
+    row("GET", "/attachments/{attachment_id}", "agent", _attachment),
+]
+
+BY_ID = {r.id: r for r in ROWS}
+WITH_IDS = [r for r in ROWS if "{" in r.path]
+UNSAFE = [r for r in ROWS if r.method not in ("GET", "HEAD")]
+# Where an agent's limit is what they can see: every route on one conversation, and the history.
+VISIBILITY = [r for r in ROWS if "{conversation_id}" in r.path] + [
+    BY_ID["GET /contacts/{contact_id}/messages"]]
+
+
+def ids(rows: list[Row]) -> list[str]:
+    return [r.id for r in rows]
+
+
+# ---- calling and reading back ------------------------------------------------------------------
+
+async def send(client: httpx.AsyncClient, r: Row, call: Call) -> httpx.Response:
+    kwargs: dict[str, Any] = {}
+    if call.json is not None:
+        kwargs["json"] = call.json
+    if call.files is not None:
+        kwargs["files"] = call.files
+    return await client.request(r.method, r.url(call), **kwargs)
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code, response.text
+
+
+def assert_success(response: httpx.Response, r: Row) -> None:
+    assert response.status_code == r.ok, response.text
+    if r.ok == 204:
+        assert response.content == b""
+
+
+async def _read(client: httpx.AsyncClient, path: str) -> Any:
+    response = await client.get(API + path)
+    assert response.status_code == 200, f"{path}: {response.text}"
+    if response.headers["content-type"].startswith("application/json"):
+        return response.json()
+    return hashlib.sha256(response.content).hexdigest()
+
+
+async def _find(client: httpx.AsyncClient, path: str, object_id: uuid.UUID) -> dict:
+    # last_used_at moves whenever a key is used; that is not a change anyone made.
+    (found,) = [{k: v for k, v in item.items() if k != "last_used_at"}
+                for item in await _read(client, path) if item["id"] == str(object_id)]
+    return found
+
+
+async def _listed_ids(client: httpx.AsyncClient, path: str) -> list[str]:
+    body = await _read(client, path)
+    return sorted(item["id"] for item in (body["items"] if isinstance(body, dict) else body))
+
+
+async def probe(client: httpx.AsyncClient, name: str, value: uuid.UUID) -> Any:
+    """The object behind a path parameter as its admin sees it; fails if it is gone."""
+    if name == "key_id":
+        return await _find(client, "/api-keys", value)
+    if name == "tag_id":
+        return await _find(client, "/tags", value)
+    if name == "field_id":
+        return await _find(client, "/custom-fields", value)
+    if name == "contact_id":
+        return [await _read(client, f"/contacts/{value}"),
+                await _read(client, f"/contacts/{value}/notes"),
+                await _read(client, f"/contacts/{value}/messages")]
+    if name == "conversation_id":
+        conversation = await _read(client, f"/conversations/{value}")
+        return [conversation, await _read(client, f"/conversations/{value}/messages"),
+                await _read(client, f"/contacts/{conversation['contact_id']}/notes")]
+    paths = {"user_id": "/users/{}", "group_id": "/groups/{}", "channel_id": "/channels/{}",
+             "attachment_id": "/attachments/{}"}
+    return await _read(client, paths[name].format(value))
+
+
+async def snapshot(company: Company, r: Row, call: Call) -> list:
+    """What a refused call must leave as it was: the objects in its path, or for a create the
+    ids its listing shows."""
+    admin = company.people["ayla"].client
+    state = [await probe(admin, name, value) for name, value in call.params.items()]
+    if r.listing and not call.params:
+        state.append(await _listed_ids(admin, r.listing))
+    return state
+
+
+async def assert_refused(company: Company, r: Row, call: Call, client: httpx.AsyncClient,
+                         status: int, code: str) -> None:
+    before = await snapshot(company, r, call)
+    assert_error(await send(client, r, call), status, code)
+    assert await snapshot(company, r, call) == before
+
+
+def bare_client(app, **kwargs) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                             base_url="http://testserver", **kwargs)
+
+
+# ---- fixtures ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+async def shared(app, rt):
+    """One home company and one Charlie for the whole module (creating them costs ~0.3 s)."""
+    created = await World.create(rt, app)
+    yield created
+    await created.close()
+
+
+@pytest.fixture(scope="module")
+async def keys(shared):
+    """The home company's API keys by role, made through the API as its admin would."""
+    clients = {}
+    for role in ROLES:
+        response = await shared.home.people["ayla"].client.post(
+            f"{API}/api-keys", json={"name": f"{role} anahtarı", "role": role})
+        assert response.status_code == 201, response.text
+        assert response.json()["role"] == role
+        clients[role] = shared.home.api_client(response.json()["key"])
+    yield clients
+    for client in clients.values():
+        await client.aclose()
+
+
+@pytest.fixture(scope="module")
+async def anonymous(app):
+    async with bare_client(app) as client:
+        yield client
+
+
+# ---- 1. coverage -------------------------------------------------------------------------------
+
+def api_routes(app) -> set[tuple[str, str]]:
+    try:  # FastAPI >= 0.165 keeps included routers nested; this flattens them
+        from fastapi.routing import iter_route_contexts
+        routes = list(iter_route_contexts(app.routes))
+    except ImportError:  # pragma: no cover - older FastAPI lists every route flat
+        routes = list(app.routes)
+    found = set()
+    for route in routes:
+        path = getattr(route, "path", None) or ""
+        if path == API or path.startswith(API + "/"):
+            methods = getattr(route, "methods", None) or {"WEBSOCKET"}
+            found |= {(method, path) for method in methods if method != "HEAD"}
+    return found
+
+
+def test_every_api_route_has_a_row(app):
+    table = [(r.method, r.path) for r in ROWS]
+    assert len(table) == len(set(table)), "a route has two rows"
+    routes = api_routes(app)
+    assert LOGIN in routes
+    assert set(table) | {LOGIN} == routes, (
+        f"without a row: {sorted(routes - set(table) - {LOGIN})}; "
+        f"rows without a route: {sorted(set(table) - routes)}")
+
+
+def test_table_rows_are_well_formed():
+    for r in ROWS:
+        assert r.min_role in ROLE_RANK, r.id
+        assert r.rule in ("role", "person"), r.id
+        assert (r.rule == "person") == (r.key_status is not None), r.id
+
+
+# ---- login, the one public route ---------------------------------------------------------------
+
+async def test_login_opens_a_session_with_a_csrf_token(shared, app):
+    home = shared.home
+    async with bare_client(app) as client:
+        response = await client.post(f"{API}/auth/login", json={
+            "company": home.slug, "username": "bora", "password": PASSWORD})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["user"]["id"] == str(home.people["bora"].user_id)
+        assert body["user"]["role"] == "agent"
+        assert body["tenant_id"] == str(home.tenant_id)
+        client.headers["x-csrf-token"] = body["csrf_token"]
+        me = await client.get(f"{API}/auth/me")
+        assert me.status_code == 200
+        assert me.json()["user"]["username"] == "bora"
+        assert me.json()["user"]["group_ids"] == [str(home.group_id)]
+
+
+LOGIN_MISTAKES = {
+    "wrong-password": lambda home, charlie: {"password": "yanlis-parola-123"},
+    "unknown-user": lambda home, charlie: {"username": "kimseyok"},
+    "unknown-company": lambda home, charlie: {"company": "boyle-bir-sirket-yok"},
+    "user-of-another-company": lambda home, charlie: {"company": charlie.slug},  # no bora there
+}
+
+
+@pytest.mark.parametrize("mistake", LOGIN_MISTAKES)
+async def test_login_refuses_wrong_credentials(shared, app, mistake):
+    body = {"company": shared.home.slug, "username": "bora", "password": PASSWORD,
+            **LOGIN_MISTAKES[mistake](shared.home, shared.charlie)}
+    async with bare_client(app) as client:
+        response = await client.post(f"{API}/auth/login", json=body)
+        assert_error(response, 401, "login_failed")
+        assert "invekto_session" not in response.cookies
+        assert_error(await client.get(f"{API}/auth/me"), 401, "unauthenticated")
+
+
+# ---- 2. no credentials, bad credentials, no CSRF token -----------------------------------------
+
+@pytest.mark.parametrize("r", ROWS, ids=ids(ROWS))
+async def test_without_credentials_every_route_is_401(shared, anonymous, r):
+    home = shared.home
+    call = await r.build(Target(home, home, caller="anonymous"))
+    await assert_refused(home, r, call, anonymous, 401, "unauthenticated")
+
+
+@pytest.mark.parametrize("authorization", [
+    pytest.param("Basic YXlsYTpwYXJvbGE=", id="basic-scheme"),
+    pytest.param("Bearer", id="no-key"),
+    pytest.param("Bearer ivk_not-a-tenant_abc", id="malformed-key"),
+    pytest.param("Bearer ivk_{tenant}_yanlis-gizli", id="unknown-secret"),
+])
+async def test_bad_api_keys_are_401(shared, app, authorization):
+    header = authorization.format(tenant=shared.home.tenant_id.hex)
+    async with bare_client(app, headers={"Authorization": header}) as client:
+        assert_error(await client.get(f"{API}/users"), 401, "unauthenticated")
+        assert_error(await client.post(f"{API}/tags", json={"name": fresh("etiket")}), 401,
+                     "unauthenticated")
+
+
+async def test_a_revoked_api_key_is_401(shared):
+    home = shared.home
+    response = await home.people["ayla"].client.post(
+        f"{API}/api-keys", json={"name": fresh("anahtar"), "role": "admin"})
+    assert response.status_code == 201
+    created = response.json()
+    async with home.api_client(created["key"]) as client:
+        assert (await client.get(f"{API}/users")).status_code == 200
+        revoked = await home.people["ayla"].client.delete(f"{API}/api-keys/{created['id']}")
+        assert revoked.status_code == 204
+        assert_error(await client.get(f"{API}/users"), 401, "unauthenticated")
+
+
+async def test_a_logged_out_session_is_401(shared, app):
+    person = await shared.home.add_person(fresh("kisi"), "agent")
+    cookies = httpx.Cookies(person.client.cookies)
+    assert (await person.client.post(f"{API}/auth/logout")).status_code == 204
+    async with bare_client(app, cookies=cookies,
+                           headers={"x-csrf-token": person.csrf}) as replay:
+        assert_error(await replay.get(f"{API}/auth/me"), 401, "unauthenticated")
+        assert_error(await replay.post(f"{API}/contacts", json={"name": "X"}), 401,
+                     "unauthenticated")
+
+
+@pytest.mark.parametrize("r", UNSAFE, ids=ids(UNSAFE))
+async def test_a_session_without_its_csrf_token_changes_nothing(shared, app, r):
+    home = shared.home
+    call = await r.build(Target(home, home, role="admin"))
+    session = call.client or home.people["ayla"].client
+    async with bare_client(app, cookies=httpx.Cookies(session.cookies)) as forged:
+        await assert_refused(home, r, call, forged, 403, "csrf_failed")
+
+
+# ---- 3. roles: each person of the cast ---------------------------------------------------------
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("r", ROWS, ids=ids(ROWS))
+async def test_role_matrix_for_people(shared, r, role):
+    home = shared.home
+    call = await r.build(Target(home, home, role=role))
+    client = call.client or home.people[CAST[role]].client
+    if r.allows(role):
+        assert_success(await send(client, r, call), r)
+    else:
+        await assert_refused(home, r, call, client, 403, "forbidden")
+
+
+# ---- 5. roles: API keys of each role -----------------------------------------------------------
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("r", ROWS, ids=ids(ROWS))
+async def test_role_matrix_for_api_keys(shared, keys, r, role):
+    home = shared.home
+    call = await r.build(Target(home, home, role=role, caller="api_key"))
+    assert call.client is None
+    if r.rule == "person":
+        response = await send(keys[role], r, call)
+        assert response.status_code == r.key_status, response.text
+        if r.key_code:
+            assert response.json()["error"]["code"] == r.key_code
+    elif r.allows(role):
+        assert_success(await send(keys[role], r, call), r)
+    else:
+        await assert_refused(home, r, call, keys[role], 403, "forbidden")
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_api_key_acts_with_its_role_on_admin_endpoints(shared, keys, role):
+    """The spot check in words: an agent key reads users but cannot add one or a tag..."""
+    home = shared.home
+    key = keys[role]
+    listed = await key.get(f"{API}/users")
+    assert listed.status_code == 200
+    assert str(home.people["bora"].user_id) in {u["id"] for u in listed.json()}
+
+    username = fresh("anahtarla")
+    created = await key.post(f"{API}/users", json={
+        "username": username, "display_name": "Anahtarla Eklenen", "password": PASSWORD})
+    tag = await key.post(f"{API}/tags", json={"name": fresh("etiket")})
+    names = {u["username"] for u in await _read(home.people["ayla"].client,
+                                                 "/users?include_inactive=true")}
+    if role == "admin":
+        assert created.status_code == 201, created.text
+        assert username in names
+    else:
+        assert_error(created, 403, "forbidden")
+        assert username not in names
+    if role == "agent":
+        assert_error(tag, 403, "forbidden")
+    else:
+        assert tag.status_code == 201, tag.text
+
+
+# ---- 4. another company's ids ------------------------------------------------------------------
+
+@pytest.mark.parametrize("via", ["session", "api_key"])
+@pytest.mark.parametrize("r", WITH_IDS, ids=ids(WITH_IDS))
+async def test_charlie_gets_404_for_home_ids_and_home_is_unchanged(shared, r, via):
+    home, charlie = shared.home, shared.charlie
+    call = await r.build(Target(home, charlie, role="admin",
+                                caller="user" if via == "session" else "api_key"))
+    if via == "session":
+        await assert_refused(home, r, call, charlie.people["ayla"].client, 404, "not_found")
+    else:
+        async with charlie.api_client() as client:
+            await assert_refused(home, r, call, client, 404, "not_found")
+
+
+@pytest.mark.parametrize("r", WITH_IDS, ids=ids(WITH_IDS))
+async def test_charlie_succeeds_with_his_own_ids(shared, r):
+    """The control for the test above: the same request with Charlie's own ids works, so the 404
+    there comes from the tenant boundary and not from a broken request."""
+    charlie = shared.charlie
+    call = await r.build(Target(charlie, charlie, role="admin"))
+    assert_success(await send(charlie.people["ayla"].client, r, call), r)
+
+
+@dataclass
+class BodyCase:
+    method: str
+    path: str
+    json: dict
+    status: int
+    code: str
+    field: str | None
+    watch: list[tuple[Company, str]]  # (company, path) its admin reads before and after
+
+
+async def _case_create_user_in_home_group(home: Company, charlie: Company) -> BodyCase:
+    return BodyCase("POST", "/users", {
+        "username": fresh("sizma"), "display_name": "Sızma", "password": PASSWORD,
+        "group_ids": [str(home.group_id)]}, 422, "validation_failed", "group_ids",
+        [(charlie, "/users?include_inactive=true"), (home, f"/groups/{home.group_id}")])
+
+
+async def _case_update_user_into_home_group(home: Company, charlie: Company) -> BodyCase:
+    user_id = await new_user(charlie)
+    return BodyCase("PATCH", f"/users/{user_id}", {"group_ids": [str(home.group_id)]}, 422,
+                    "validation_failed", "group_ids",
+                    [(charlie, f"/users/{user_id}"), (home, f"/groups/{home.group_id}")])
+
+
+async def _case_create_group_with_home_member(home: Company, charlie: Company) -> BodyCase:
+    bora = home.people["bora"].user_id
+    return BodyCase("POST", "/groups", {"name": fresh("grup"), "member_ids": [str(bora)]},
+                    422, "validation_failed", "member_ids",
+                    [(charlie, "/groups"), (home, f"/users/{bora}")])
+
+
+async def _case_update_group_with_home_member(home: Company, charlie: Company) -> BodyCase:
+    bora = home.people["bora"].user_id
+    return BodyCase("PATCH", f"/groups/{charlie.group_id}", {"member_ids": [str(bora)]}, 422,
+                    "validation_failed", "member_ids",
+                    [(charlie, f"/groups/{charlie.group_id}"), (home, f"/users/{bora}")])
+
+
+async def _case_assign_to_home_user(home: Company, charlie: Company) -> BodyCase:
+    conversation = await new_conversation(charlie)
+    bora = home.people["bora"].user_id
+    return BodyCase("POST", f"/conversations/{conversation.id}/assign",
+                    {"assignee_id": str(bora)}, 422, "validation_failed", "assignee_id",
+                    [(charlie, f"/conversations/{conversation.id}"), (home, f"/users/{bora}")])
+
+
+async def _case_transfer_to_home_user(home: Company, charlie: Company) -> BodyCase:
+    conversation = await new_conversation(charlie)
+    bora = home.people["bora"].user_id
+    return BodyCase("POST", f"/conversations/{conversation.id}/transfer",
+                    {"user_id": str(bora)}, 422, "validation_failed", "user_id",
+                    [(charlie, f"/conversations/{conversation.id}"), (home, f"/users/{bora}")])
+
+
+async def _case_transfer_to_home_group(home: Company, charlie: Company) -> BodyCase:
+    conversation = await new_conversation(charlie)
+    return BodyCase("POST", f"/conversations/{conversation.id}/transfer",
+                    {"group_id": str(home.group_id)}, 404, "not_found", None,
+                    [(charlie, f"/conversations/{conversation.id}"),
+                     (home, f"/groups/{home.group_id}")])
+
+
+async def _case_send_home_attachment(home: Company, charlie: Company) -> BodyCase:
+    conversation = await new_conversation(charlie)
+    attachment_id = await new_attachment(home)
+    return BodyCase("POST", f"/conversations/{conversation.id}/messages",
+                    {"content_kind": "document", "attachment_id": str(attachment_id)},
+                    404, "not_found", None,
+                    [(charlie, f"/conversations/{conversation.id}"),
+                     (charlie, f"/conversations/{conversation.id}/messages"),
+                     (home, f"/attachments/{attachment_id}")])
+
+
+async def _case_tag_conversation_with_home_tag(home: Company, charlie: Company) -> BodyCase:
+    conversation = await new_conversation(charlie)
+    _, name = await new_tag(home)
+    return BodyCase("POST", f"/conversations/{conversation.id}/tags", {"add": [name]}, 422,
+                    "validation_failed", "tags",
+                    [(charlie, f"/conversations/{conversation.id}"), (charlie, "/tags"),
+                     (home, "/tags")])
+
+
+async def _case_contact_with_home_tag(home: Company, charlie: Company) -> BodyCase:
+    _, name = await new_tag(home)
+    return BodyCase("POST", "/contacts", {"name": "Sızma", "tags": [name]}, 422,
+                    "validation_failed", "tags",
+                    [(charlie, "/contacts?limit=200"), (charlie, "/tags"), (home, "/tags")])
+
+
+async def _case_contact_with_home_custom_field(home: Company, charlie: Company) -> BodyCase:
+    _, key = await new_custom_field(home)
+    return BodyCase("POST", "/contacts", {"name": "Sızma", "custom_fields": {key: "x"}}, 422,
+                    "validation_failed", f"custom_fields.{key}",
+                    [(charlie, "/contacts?limit=200"), (charlie, "/custom-fields"),
+                     (home, "/custom-fields")])
+
+
+BODY_CASES = {
+    "POST /users group_ids": _case_create_user_in_home_group,
+    "PATCH /users/{id} group_ids": _case_update_user_into_home_group,
+    "POST /groups member_ids": _case_create_group_with_home_member,
+    "PATCH /groups/{id} member_ids": _case_update_group_with_home_member,
+    "assign assignee_id": _case_assign_to_home_user,
+    "transfer user_id": _case_transfer_to_home_user,
+    "transfer group_id": _case_transfer_to_home_group,
+    "send attachment_id": _case_send_home_attachment,
+    "conversation tags": _case_tag_conversation_with_home_tag,
+    "contact tags": _case_contact_with_home_tag,
+    "contact custom_fields": _case_contact_with_home_custom_field,
+}
+
+
+@pytest.mark.parametrize("case", BODY_CASES)
+async def test_bodies_naming_another_companys_objects_are_refused(shared, case):
+    home, charlie = shared.home, shared.charlie
+    built = await BODY_CASES[case](home, charlie)
+
+    async def state() -> list:
+        return [await _read(company.people["ayla"].client, path) for company, path in built.watch]
+
+    before = await state()
+    response = await charlie.people["ayla"].client.request(built.method, API + built.path,
+                                                           json=built.json)
+    assert_error(response, built.status, built.code)
+    assert response.json()["error"].get("field") == built.field
+    assert await state() == before
+
+
+@pytest.mark.parametrize("query", ["channel_id", "contact_id", "group_id", "assignee"])
+async def test_conversation_filters_with_home_ids_show_charlie_nothing(shared, query):
+    home, charlie = shared.home, shared.charlie
+    conversation = await new_conversation(home, "bora")
+    await as_system(home, lambda s, a: inbox.transfer(  # Bora's, in the Resepsiyon queue
+        s, a, conversation.id, user_id=home.people["bora"].user_id, group_id=home.group_id))
+    await new_conversation(charlie)
+    value = {"channel_id": home.channel_id, "contact_id": conversation.contact_id,
+             "group_id": home.group_id, "assignee": home.people["bora"].user_id}[query]
+    client = charlie.people["ayla"].client
+    everything = await client.get(f"{API}/conversations")
+    assert everything.json()["items"], "Charlie's own conversations are listed"
+    filtered = await client.get(f"{API}/conversations", params={query: str(value)})
+    assert filtered.status_code == 200
+    assert filtered.json()["items"] == []
+    # ...while the same filter finds the home conversation for the home admin.
+    own = await home.people["ayla"].client.get(f"{API}/conversations",
+                                                params={query: str(value), "limit": 200})
+    assert str(conversation.id) in {c["id"] for c in own.json()["items"]}
+
+
+# ---- inbox visibility: an agent's limit is what they can see -----------------------------------
+
+@pytest.mark.parametrize(("agent", "placement"), [
+    pytest.param("bora", "colleague", id="bora-on-deniz's"),
+    pytest.param("deniz", "group", id="deniz-on-group-queue"),
+    pytest.param("deniz", "bora", id="deniz-on-bora's"),
+])
+@pytest.mark.parametrize("r", VISIBILITY, ids=ids(VISIBILITY))
+async def test_agent_gets_404_on_a_conversation_they_cannot_see(shared, r, agent, placement):
+    home = shared.home
+    call = await r.build(Target(home, home, role="agent", placement=placement))
+    await assert_refused(home, r, call, home.people[agent].client, 404, "not_found")
+
+
+@pytest.mark.parametrize("r", VISIBILITY, ids=ids(VISIBILITY))
+async def test_agent_works_their_groups_queue(shared, r):
+    home = shared.home
+    call = await r.build(Target(home, home, role="agent", placement="group"))
+    client = home.people["bora"].client
+    if r.allows("agent"):
+        assert_success(await send(client, r, call), r)
+    else:
+        await assert_refused(home, r, call, client, 403, "forbidden")
+
+
+@pytest.mark.parametrize("r", VISIBILITY, ids=ids(VISIBILITY))
+async def test_supervisor_sees_every_queue(shared, r):
+    home = shared.home
+    call = await r.build(Target(home, home, role="supervisor", placement="colleague"))
+    assert_success(await send(home.people["sevgi"].client, r, call), r)
+
+
+async def test_conversation_list_shows_an_agent_only_what_they_can_see(shared):
+    home = shared.home
+    placed = {p: await new_conversation(home, p) for p in PLACEMENTS}
+    sees = {"bora": {"shared", "group", "group_colleague", "bora"},
+            "deniz": {"shared", "colleague", "group_colleague"},
+            "sevgi": set(PLACEMENTS)}
+    for name, expected in sees.items():
+        client = home.people[name].client
+        for placement, conversation in placed.items():
+            listed = await client.get(f"{API}/conversations",
+                                      params={"contact_id": str(conversation.contact_id)})
+            assert listed.status_code == 200
+            shown = [c["id"] for c in listed.json()["items"]]
+            assert shown == ([str(conversation.id)] if placement in expected else []), (
+                name, placement)
+
+
+async def test_agent_takes_from_the_shared_queue_and_releases_it(shared):
+    home = shared.home
+    bora, deniz = home.people["bora"], home.people["deniz"]
+    conversation = await new_conversation(home)
+    url = f"{API}/conversations/{conversation.id}"
+    taken = await bora.client.post(f"{url}/assign", json={"assignee_id": str(bora.user_id)})
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["assignee_id"] == str(bora.user_id)
+    assert_error(await deniz.client.get(url), 404, "not_found")
+    released = await bora.client.post(f"{url}/assign", json={"assignee_id": None})
+    assert released.status_code == 200, released.text
+    assert released.json()["assignee_id"] is None
+    assert (await deniz.client.get(url)).status_code == 200
+
+
+async def test_replying_from_the_queue_takes_the_conversation(shared):
+    home = shared.home
+    bora = home.people["bora"]
+    conversation = await new_conversation(home, "group")
+    url = f"{API}/conversations/{conversation.id}"
+    sent = await bora.client.post(f"{url}/messages", json={"body": "Hemen bakıyorum"})
+    assert sent.status_code == 201, sent.text
+    assert (await _read(home.people["ayla"].client, url.removeprefix(API)))["assignee_id"] == \
+        str(bora.user_id)
+
+
+@pytest.mark.parametrize(("action", "payload"), [
+    pytest.param("assign", {"assignee_id": "self"}, id="take-it"),
+    pytest.param("assign", {"assignee_id": None}, id="release-it"),
+    pytest.param("transfer", {"user_id": "self"}, id="transfer-to-self"),
+    pytest.param("transfer", {"group_id": "group"}, id="transfer-to-queue"),
+    pytest.param("messages", {"body": "Ben bakayım"}, id="reply"),
+])
+async def test_agent_cannot_take_over_a_colleagues_conversation_in_their_group(
+        shared, action, payload):
+    """Bora sees Deniz's conversation in their shared group's queue, but it is Deniz's: taking,
+    releasing, transferring or answering it is for Deniz or a supervisor."""
+    home = shared.home
+    bora, sevgi = home.people["bora"], home.people["sevgi"]
+    conversation = await new_conversation(home, "group_colleague")
+    body = {k: (str(bora.user_id) if v == "self" else str(home.group_id) if v == "group" else v)
+            for k, v in payload.items()}
+    r = BY_ID[f"POST /conversations/{{conversation_id}}/{action}"]
+    call = Call({"conversation_id": conversation.id}, json=body)
+    assert (await bora.client.get(f"{API}/conversations/{conversation.id}")).status_code == 200
+    await assert_refused(home, r, call, bora.client, 403, "forbidden")
+    # A supervisor may do exactly that.
+    response = await send(sevgi.client, r, call)
+    assert response.status_code in (200, 201), response.text
+
+
+async def test_agent_cannot_assign_to_a_colleague(shared):
+    home = shared.home
+    conversation = await new_conversation(home)
+    r = BY_ID["POST /conversations/{conversation_id}/assign"]
+    call = Call({"conversation_id": conversation.id},
+                json={"assignee_id": str(home.people["deniz"].user_id)})
+    await assert_refused(home, r, call, home.people["bora"].client, 403, "forbidden")
+
+
+async def test_a_reused_client_message_id_does_not_open_a_hidden_conversation(shared):
+    """Idempotent sends look the id up first; that must not bypass visibility."""
+    home = shared.home
+    deniz, bora = home.people["deniz"], home.people["bora"]
+    conversation = await new_conversation(home, "colleague")
+    url = f"{API}/conversations/{conversation.id}/messages"
+    body = {"body": "Randevunuz yarın 10:00'da", "client_message_id": fresh("istemci")}
+    first = await deniz.client.post(url, json=body)
+    assert first.status_code == 201, first.text
+    retry = await deniz.client.post(url, json=body)
+    assert (retry.status_code, retry.json()["id"]) == (200, first.json()["id"])
+    r = BY_ID["POST /conversations/{conversation_id}/messages"]
+    await assert_refused(home, r, Call({"conversation_id": conversation.id}, json=body),
+                         bora.client, 404, "not_found")
+
+
+async def test_notes_on_a_hidden_conversation_are_not_listed_to_an_agent(shared):
+    """Bora may read a contact's own notes, not the notes on Deniz's conversation with them."""
+    home = shared.home
+    admin = home.people["ayla"].client
+    conversation = await new_conversation(home, "colleague")
+    on_conversation = await admin.post(f"{API}/conversations/{conversation.id}/notes",
+                                       json={"body": "Gizli: ödeme sorunu"})
+    on_contact = await admin.post(f"{API}/contacts/{conversation.contact_id}/notes",
+                                  json={"body": "Tercih: sabah randevusu"})
+    assert (on_conversation.status_code, on_contact.status_code) == (201, 201)
+    url = f"{API}/contacts/{conversation.contact_id}/notes"
+    everything = {on_conversation.json()["id"], on_contact.json()["id"]}
+    for name, expected in {"deniz": everything, "sevgi": everything,
+                           "bora": {on_contact.json()["id"]}}.items():
+        response = await home.people[name].client.get(url)
+        assert response.status_code == 200, response.text
+        assert {n["id"] for n in response.json()} == expected, name
