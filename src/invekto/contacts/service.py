@@ -8,7 +8,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import String, any_, func, literal, or_, select, tuple_, update
+from sqlalchemy import String, any_, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,7 +31,7 @@ from invekto.contacts.schemas import (
 )
 from invekto.core.actor import Actor
 from invekto.core.errors import Conflict, NotFound, ValidationFailed
-from invekto.core.pagination import decode_cursor, encode_cursor
+from invekto.core.pagination import newest_first_page
 from invekto.core.phone import to_e164
 from invekto.core.text import fold, like_pattern
 from invekto.db.base import new_id
@@ -70,15 +70,8 @@ async def search_contacts(
     if custom_field:
         key, value = custom_field
         query = query.where(Contact.custom_fields[key].astext == value)
-    if cursor:
-        moment, row_id = decode_cursor(cursor)
-        # tuple_: a plain Python tuple would compare only created_at and drop the tie-breaker
-        query = query.where(tuple_(Contact.created_at, Contact.id) < (moment, row_id))
-    rows = list((await session.scalars(
-        query.order_by(Contact.created_at.desc(), Contact.id.desc()).limit(limit + 1))).all())
-    next_cursor = (encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id)
-                   if len(rows) > limit else None)
-    return rows[:limit], next_cursor
+    return await newest_first_page(session, query, Contact.created_at, Contact.id,
+                                   cursor=cursor, limit=limit)
 
 
 async def create_contact(session: AsyncSession, actor: Actor, data: ContactCreate) -> Contact:

@@ -12,7 +12,7 @@ import re
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, any_, exists, false, func, or_, select, text, true, tuple_, update
+from sqlalchemy import and_, any_, exists, false, func, or_, select, text, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +32,7 @@ from invekto.contacts.models import Contact
 from invekto.core import jobs, realtime
 from invekto.core.actor import Actor
 from invekto.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from invekto.core.pagination import decode_cursor, encode_cursor
+from invekto.core.pagination import newest_first_page
 from invekto.core.storage import Storage
 from invekto.core.text import fold, like_pattern
 from invekto.db.base import new_id
@@ -105,19 +105,9 @@ async def list_conversations(session: AsyncSession, actor: Actor, filters: Conve
                              *, cursor: str | None = None, limit: int = 50
                              ) -> tuple[list[Conversation], str | None]:
     """Most recent activity first, keyset-paginated on (last_message_at, id)."""
-    query = _filtered(actor, filters)
-    if cursor:
-        moment, row_id = decode_cursor(cursor)
-        # tuple_: a plain Python tuple would compare only the first column (no tie-breaker)
-        query = query.where(
-            tuple_(Conversation.last_message_at, Conversation.id) < (moment, row_id))
-    rows = list((await session.scalars(query.order_by(
-        Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit + 1))).all())
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor(last.last_message_at, last.id)
-    return rows[:limit], next_cursor
+    return await newest_first_page(session, _filtered(actor, filters),
+                                   Conversation.last_message_at, Conversation.id,
+                                   cursor=cursor, limit=limit)
 
 
 async def count_conversations(session: AsyncSession, actor: Actor, filters: ConversationFilters
@@ -321,16 +311,8 @@ async def contact_history(session: AsyncSession, actor: Actor, contact_id: uuid.
 async def _page_messages(session: AsyncSession, condition: ColumnElement[bool], actor: Actor,
                          cursor: str | None, limit: int) -> tuple[list[Message], str | None]:
     query = select(Message).where(Message.tenant_id == actor.tenant_id, condition)
-    if cursor:
-        moment, row_id = decode_cursor(cursor)
-        query = query.where(tuple_(Message.created_at, Message.id) < (moment, row_id))
-    rows = list((await session.scalars(query.order_by(
-        Message.created_at.desc(), Message.id.desc()).limit(limit + 1))).all())
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor(last.created_at, last.id)
-    return rows[:limit], next_cursor
+    return await newest_first_page(session, query, Message.created_at, Message.id,
+                                   cursor=cursor, limit=limit)
 
 
 async def send_message(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID,
