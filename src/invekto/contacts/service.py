@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy import String, any_, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.audit import service as audit
@@ -30,11 +29,12 @@ from invekto.contacts.schemas import (
     TagUpdate,
 )
 from invekto.core.actor import Actor
-from invekto.core.errors import Conflict, NotFound, ValidationFailed
+from invekto.core.errors import ValidationFailed
 from invekto.core.pagination import newest_first_page
 from invekto.core.phone import to_e164
 from invekto.core.text import fold, like_pattern
 from invekto.db.base import new_id
+from invekto.db.queries import flush_unique, get_in_tenant
 
 _URL = re.compile(r"^https?://\S+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -43,11 +43,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # ---- contacts ----------------------------------------------------------------------------------
 
 async def get_contact(session: AsyncSession, actor: Actor, contact_id: uuid.UUID) -> Contact:
-    contact = await session.scalar(select(Contact).where(
-        Contact.tenant_id == actor.tenant_id, Contact.id == contact_id))
-    if contact is None:
-        raise NotFound("contact not found")
-    return contact
+    return await get_in_tenant(session, Contact, actor.tenant_id, contact_id, what="contact")
 
 
 async def search_contacts(
@@ -93,7 +89,7 @@ async def update_contact(session: AsyncSession, actor: Actor, contact_id: uuid.U
     contact = await get_contact(session, actor, contact_id)
     changes = data.model_dump(exclude_unset=True)
     # Everything is checked before the contact changes: the checks query, and an autoflush of a
-    # taken phone number outside the savepoint below would be a 500 instead of a 409.
+    # taken phone number inside one of them would escape flush_unique's 409.
     values: dict[str, Any] = {}
     if "name" in changes:
         values["name"] = (data.name or "").strip()
@@ -177,19 +173,13 @@ async def touch_activity(session: AsyncSession, tenant_id: uuid.UUID, contact_id
 
 async def _flush_unique_phone(session: AsyncSession, contact: Contact,
                               values: dict[str, Any] | None = None) -> None:
-    """Flush the contact with ``values`` applied inside a savepoint, so a taken phone number is
-    a 409 and leaves the transaction usable (changes made before ``begin_nested`` would be
-    flushed outside it)."""
+    """Apply ``values`` and flush; a taken phone number is a 409 on ``phone``."""
     values = values or {}
-    phone = values.get("phone", contact.phone)
-    try:
-        async with session.begin_nested():
-            for name, value in values.items():
-                setattr(contact, name, value)
-            session.add(contact)
-            await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"a contact with phone {phone} exists", field="phone") from exc
+    conflict = f"a contact with phone {values.get('phone', contact.phone)} exists"
+    for name, value in values.items():
+        setattr(contact, name, value)
+    session.add(contact)
+    await flush_unique(session, conflict=conflict, field="phone")
 
 
 # ---- tags --------------------------------------------------------------------------------------
@@ -202,12 +192,8 @@ async def list_tags(session: AsyncSession, actor: Actor) -> list[Tag]:
 async def create_tag(session: AsyncSession, actor: Actor, data: TagCreate) -> Tag:
     actor.require("supervisor")
     tag = Tag(tenant_id=actor.tenant_id, name=data.name.strip(), color=data.color)
-    try:
-        async with session.begin_nested():
-            session.add(tag)
-            await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"tag '{tag.name}' exists", field="name") from exc
+    session.add(tag)
+    await flush_unique(session, conflict=f"tag '{tag.name}' exists", field="name")
     return tag
 
 
@@ -235,11 +221,7 @@ async def delete_tag(session: AsyncSession, actor: Actor, tag_id: uuid.UUID) -> 
 
 
 async def _get_tag(session: AsyncSession, actor: Actor, tag_id: uuid.UUID) -> Tag:
-    tag = await session.scalar(select(Tag).where(Tag.tenant_id == actor.tenant_id,
-                                                 Tag.id == tag_id))
-    if tag is None:
-        raise NotFound("tag not found")
-    return tag
+    return await get_in_tenant(session, Tag, actor.tenant_id, tag_id, what="tag")
 
 
 async def checked_tags(session: AsyncSession, actor: Actor, names: list[str]) -> list[str]:
@@ -275,12 +257,8 @@ async def create_custom_field(session: AsyncSession, actor: Actor, data: CustomF
     definition = CustomFieldDefinition(
         tenant_id=actor.tenant_id, key=data.key, label=data.label, field_type=data.field_type,
         options=data.options, position=data.position)
-    try:
-        async with session.begin_nested():
-            session.add(definition)
-            await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"custom field '{data.key}' exists", field="key") from exc
+    session.add(definition)
+    await flush_unique(session, conflict=f"custom field '{data.key}' exists", field="key")
     await audit.record(session, actor, "custom_field.created", target_type="custom_field",
                        target_id=definition.id, data={"key": data.key})
     return definition
@@ -311,11 +289,8 @@ async def delete_custom_field(session: AsyncSession, actor: Actor, field_id: uui
 
 async def _get_custom_field(session: AsyncSession, actor: Actor, field_id: uuid.UUID
                             ) -> CustomFieldDefinition:
-    definition = await session.scalar(select(CustomFieldDefinition).where(
-        CustomFieldDefinition.tenant_id == actor.tenant_id, CustomFieldDefinition.id == field_id))
-    if definition is None:
-        raise NotFound("custom field not found")
-    return definition
+    return await get_in_tenant(session, CustomFieldDefinition, actor.tenant_id, field_id,
+                               what="custom field")
 
 
 async def _checked_custom_fields(session: AsyncSession, actor: Actor, values: dict[str, Any]

@@ -26,10 +26,12 @@ async def get_in_tenant(session: AsyncSession, model: type[Row], tenant_id: uuid
 
 
 async def flush_unique(session: AsyncSession, *, conflict: str, field: str) -> None:
-    """Flush pending changes in a savepoint; a unique-constraint violation becomes a 409 on
-    ``field`` instead of a broken transaction."""
+    """Flush pending changes; a unique-constraint violation becomes a 409 on ``field``.
+
+    The transaction cannot continue after the violation, and need not: the Conflict ends the
+    request (or job) and rolls it back. Build ``conflict`` before calling, while attributes can
+    still be read."""
     try:
-        async with session.begin_nested():
-            await session.flush()
+        await session.flush()
     except IntegrityError as exc:
         raise Conflict(conflict, field=field) from exc

@@ -36,6 +36,7 @@ from invekto.core.pagination import newest_first_page
 from invekto.core.storage import Storage
 from invekto.core.text import fold, like_pattern
 from invekto.db.base import new_id
+from invekto.db.queries import get_in_tenant
 from invekto.inbox.models import Attachment, Conversation, Message, Note
 from invekto.inbox.schemas import ConversationFilters, InboundMessage, MessageSend
 from invekto.users import service as users
@@ -600,11 +601,8 @@ async def store_attachment(session: AsyncSession, actor: Actor, storage: Storage
 
 async def get_attachment(session: AsyncSession, actor: Actor, attachment_id: uuid.UUID
                          ) -> Attachment:
-    attachment = await session.scalar(select(Attachment).where(
-        Attachment.tenant_id == actor.tenant_id, Attachment.id == attachment_id))
-    if attachment is None:
-        raise NotFound("attachment not found")
-    return attachment
+    return await get_in_tenant(session, Attachment, actor.tenant_id, attachment_id,
+                               what="attachment")
 
 
 async def import_outbound(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID, *,
