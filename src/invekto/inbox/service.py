@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 
 from sqlalchemy import and_, any_, exists, false, func, or_, select, text, true, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
@@ -36,7 +35,7 @@ from invekto.core.pagination import newest_first_page
 from invekto.core.storage import Storage
 from invekto.core.text import fold, like_pattern
 from invekto.db.base import new_id
-from invekto.db.queries import get_in_tenant
+from invekto.db.queries import flush_unique, get_in_tenant
 from invekto.inbox.models import Attachment, Conversation, Message, Note
 from invekto.inbox.schemas import ConversationFilters, InboundMessage, MessageSend
 from invekto.users import service as users
@@ -194,12 +193,8 @@ async def reopen(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID
     if conversation.status == "closed":
         conversation.status = "open"
         conversation.closed_at = None
-        try:
-            async with session.begin_nested():
-                await session.flush()
-        except IntegrityError as exc:
-            raise Conflict("this contact has a newer open conversation on this channel",
-                           field="conversation_id") from exc
+        await flush_unique(session, field="conversation_id",
+                           conflict="this contact has a newer open conversation on this channel")
         await _changed(session, actor, conversation, "conversation.reopened", {})
     return conversation
 
