@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -20,10 +21,12 @@ from invekto.http.ws import router as ws_router
 from invekto.inbox.api import router as inbox_router
 from invekto.ops.api import router as ops_router
 from invekto.users.api import router as users_router
+from invekto.web.inbox_views import router as inbox_pages
 from invekto.web.views import router as web_router
 
 # Only each package's built files are served, never node_modules as a whole.
-_ASSETS = {"tabler": "@tabler/core/dist", "htmx": "htmx.org/dist",
+_ASSETS = {"tabler": "@tabler/core/dist", "tabler-icons": "@tabler/icons-webfont/dist",
+           "htmx": "htmx.org/dist",
            "htmx-ext-ws": "htmx-ext-ws/dist", "alpinejs": "alpinejs/dist"}
 
 
@@ -53,6 +56,9 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
     app.include_router(ops_router)
     app.include_router(ws_router)
     app.include_router(web_router)
+    app.include_router(inbox_pages)
+    app.mount("/static/app", StaticFiles(directory=Path(__file__).parent / "web" / "static"),
+              name="app")
     for mount, relative in _ASSETS.items():
         directory = rt.settings.assets_dir / relative
         if directory.is_dir():

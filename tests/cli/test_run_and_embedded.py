@@ -70,8 +70,10 @@ def test_run_serves_the_demo_and_ctrl_c_stops_everything(tmp_path):
                 assert login.status_code == 200
                 conversations = http.get("/api/v1/conversations").json()["items"]
                 assert len(conversations) == 5
-                page = http.get("/")
-                assert "Elif Kaya" in page.text
+                assert http.get("/").headers["location"] == "/inbox"
+                page = http.get("/inbox?tab=all")
+                assert "Elif Kaya" in page.text  # the signed-in supervisor
+                assert "Zeynep Arslan" in page.text  # a demo conversation in the list
             assert _postgres_processes(tmp_path / "var" / "postgres")
         finally:
             process.send_signal(signal.SIGINT)

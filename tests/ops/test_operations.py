@@ -5,13 +5,15 @@ from sqlalchemy import select
 
 from invekto.channels.models import Channel
 from invekto.core import logging as app_logging
+from invekto.db import migrate
 
 
 async def test_health_and_readiness(client):
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "migrations": {"current": "0002"}}
+    assert ready.json() == {"status": "ready", "migrations": {"current": migrate.head_revision()}}
+    assert migrate.head_revision() == "0003"
 
 
 async def test_metrics_count_requests_by_route_template(world):

@@ -79,7 +79,8 @@ async def test_an_event_written_through_one_process_reaches_clients_of_another(w
                                                                                two_servers):
     server_a, server_b = two_servers
     home = world.home
-    conversation_id = (await home.inbound("Merhaba, randevu?")).conversation_id
+    first = await home.inbound("Merhaba, randevu?")
+    conversation_id = first.conversation_id
     async with home.rt.db.tenant_session(home.tenant_id) as session:
         await inbox.transfer(session, home.system, conversation_id, user_id=None,
                              group_id=home.group_id)
@@ -100,8 +101,8 @@ async def test_an_event_written_through_one_process_reaches_clients_of_another(w
         message_id = response.json()["id"]
 
         expected = {"type": "message.created", "data": {
-            "conversation_id": str(conversation_id), "message_id": message_id,
-            "direction": "outbound"}}
+            "conversation_id": str(conversation_id), "contact_id": str(first.contact_id),
+            "message_id": message_id, "direction": "outbound", "assignee_id": None}}
         assert await _next_event(sockets["sevgi"]) == expected  # supervisor: whole tenant
         assert await _next_event(sockets["bora"]) == expected   # agent in the group
 

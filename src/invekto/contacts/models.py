@@ -3,8 +3,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint, func, text
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy import CheckConstraint, Computed, Index, String, UniqueConstraint, func, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from invekto.db.base import (
@@ -18,6 +18,8 @@ from invekto.db.base import (
 
 CUSTOM_FIELD_TYPES = ("text", "number", "date", "boolean", "select", "url", "email")
 MAX_CUSTOM_FIELDS = 10
+# Names are matched word by word from their start, accent-folded, never stemmed (migration 0003).
+NAME_SEARCH_CONFIG = "invekto_names"
 
 
 class Contact(IdMixin, TenantMixin, TimestampMixin, Base):
@@ -29,6 +31,10 @@ class Contact(IdMixin, TenantMixin, TimestampMixin, Base):
               postgresql_where=text("phone IS NOT NULL")),
         Index("ix_contacts_tags", "tags", postgresql_using="gin"),
         Index("ix_contacts_name", "tenant_id", "name"),
+        Index("ix_contacts_search", "search_vector", postgresql_using="gin"),
+        # Phone fragments ("532 41"): trigram matching for LIKE '%digits%'.
+        Index("ix_contacts_phone_trgm", "phone", postgresql_using="gin",
+              postgresql_ops={"phone": "gin_trgm_ops"}),
     )
 
     name: Mapped[str] = mapped_column(String(200), server_default="")
@@ -38,6 +44,10 @@ class Contact(IdMixin, TenantMixin, TimestampMixin, Base):
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(50)), server_default="{}")
     custom_fields: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     last_activity_at: Mapped[datetime | None]
+    search_vector: Mapped[str] = mapped_column(
+        TSVECTOR, Computed(f"to_tsvector('{NAME_SEARCH_CONFIG}'::regconfig, "
+                           "coalesce(name, '') || ' ' || coalesce(email, ''))", persisted=True),
+        deferred=True)
 
 
 class ContactIdentity(IdMixin, TenantMixin, Base):

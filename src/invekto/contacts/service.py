@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 import re
 import uuid
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import String, any_, func, literal, or_, select, update
+from sqlalchemy import String, any_, func, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,9 +33,9 @@ from invekto.core.actor import Actor
 from invekto.core.errors import ValidationFailed
 from invekto.core.pagination import newest_first_page
 from invekto.core.phone import to_e164
-from invekto.core.text import fold, like_pattern
 from invekto.db.base import new_id
 from invekto.db.queries import flush_unique, get_in_tenant
+from invekto.inbox.search import contact_match
 
 _URL = re.compile(r"^https?://\S+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -46,21 +47,34 @@ async def get_contact(session: AsyncSession, actor: Actor, contact_id: uuid.UUID
     return await get_in_tenant(session, Contact, actor.tenant_id, contact_id, what="contact")
 
 
+async def get_contacts(session: AsyncSession, actor: Actor, contact_ids: Iterable[uuid.UUID]
+                       ) -> dict[uuid.UUID, Contact]:
+    ids = set(contact_ids)
+    if not ids:
+        return {}
+    rows = await session.scalars(select(Contact).where(Contact.tenant_id == actor.tenant_id,
+                                                       Contact.id.in_(ids)))
+    return {c.id: c for c in rows}
+
+
+async def identities_of(session: AsyncSession, actor: Actor, contact_id: uuid.UUID
+                        ) -> list[ContactIdentity]:
+    """How each channel knows the contact (a WhatsApp number, an Instagram id...)."""
+    return list((await session.scalars(select(ContactIdentity).where(
+        ContactIdentity.tenant_id == actor.tenant_id, ContactIdentity.contact_id == contact_id
+    ).order_by(ContactIdentity.created_at))).all())
+
+
 async def search_contacts(
     session: AsyncSession, actor: Actor, *, q: str | None = None, tag: str | None = None,
     custom_field: tuple[str, str] | None = None, cursor: str | None = None, limit: int = 50,
 ) -> tuple[list[Contact], str | None]:
-    """Name, phone or e-mail fragment (Turkish letters folded: 'sukru' finds 'Şükrü'), tag, or
-    ``custom_field=(key, value)``; newest first, keyset-paginated."""
+    """Words of the name or e-mail address, each from its start (Turkish letters folded: 'sukru'
+    finds 'Şükrü'), phone digits, tag, or ``custom_field=(key, value)``; newest first,
+    keyset-paginated. See ``inbox.search``."""
     query = select(Contact).where(Contact.tenant_id == actor.tenant_id)
     if q and q.strip():
-        needle = like_pattern(fold(q))
-        digits = re.sub(r"\D", "", q)
-        conditions = [func.lower(func.unaccent(Contact.name)).like(needle),
-                      func.lower(Contact.email).like(needle)]
-        if len(digits) >= 3:
-            conditions.append(Contact.phone.like(f"%{digits}%"))
-        query = query.where(or_(*conditions))
+        query = query.where(contact_match(actor, q))
     if tag:
         query = query.where(any_(Contact.tags) == tag)
     if custom_field:
@@ -189,6 +203,17 @@ async def list_tags(session: AsyncSession, actor: Actor) -> list[Tag]:
         Tag.tenant_id == actor.tenant_id).order_by(Tag.name))).all())
 
 
+async def create_tag_named(session: AsyncSession, actor: Actor, name: str) -> Tag:
+    """A tag made while tagging a conversation (any role): the catalogue's default colour."""
+    name = " ".join(name.split())
+    if not name or len(name) > 50:
+        raise ValidationFailed("a tag name is 1 to 50 characters", field="add")
+    tag = Tag(tenant_id=actor.tenant_id, name=name)
+    session.add(tag)
+    await flush_unique(session, conflict="this tag already exists", field="add")
+    return tag
+
+
 async def create_tag(session: AsyncSession, actor: Actor, data: TagCreate) -> Tag:
     actor.require("supervisor")
     tag = Tag(tenant_id=actor.tenant_id, name=data.name.strip(), color=data.color)
@@ -232,7 +257,8 @@ async def checked_tags(session: AsyncSession, actor: Actor, names: list[str]) ->
     known = set((await session.scalars(select(Tag.name).where(
         Tag.tenant_id == actor.tenant_id, Tag.name.in_(wanted)))).all())
     if unknown := [name for name in wanted if name not in known]:
-        raise ValidationFailed(f"unknown tag '{unknown[0]}'; create it first", field="tags")
+        raise ValidationFailed("unknown tag '%(tag)s'; create it first", field="tags",
+                               params={"tag": unknown[0]})
     return wanted
 
 
@@ -303,7 +329,8 @@ async def _checked_custom_fields(session: AsyncSession, actor: Actor, values: di
         definition = definitions.get(key)
         field = f"custom_fields.{key}"
         if definition is None:
-            raise ValidationFailed(f"no custom field '{key}' is defined", field=field)
+            raise ValidationFailed("no custom field '%(key)s' is defined", field=field,
+                                   params={"key": key})
         checked[key] = _coerce(definition, value, field)
     return checked
 
@@ -338,4 +365,5 @@ def _coerce(definition: CustomFieldDefinition, value: Any, field: str) -> Any:
         expected = {"number": "a number", "boolean": "true or false", "date": "a date YYYY-MM-DD",
                     "select": "one of " + ", ".join(definition.options), "url": "an http(s) URL",
                     "email": "an e-mail address"}.get(kind, "text up to 1000 characters")
-        raise ValidationFailed(f"'{definition.label}' must be {expected}", field=field) from exc
+        raise ValidationFailed("'%(label)s' must be %(expected)s", field=field,
+                               params={"label": definition.label, "expected": expected}) from exc

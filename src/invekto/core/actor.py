@@ -31,7 +31,7 @@ class Actor:
 
     def require(self, role: str) -> None:
         if not self.has_role(role):
-            raise PermissionDenied(f"this action needs the {role} role")
+            raise PermissionDenied("this action needs the %(role)s role", params={"role": role})
 
     @property
     def sees_whole_tenant(self) -> bool:

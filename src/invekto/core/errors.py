@@ -12,7 +12,13 @@ class AppError(Exception):
 
     def __init__(self, message: str, *, field: str | None = None, code: str | None = None,
                  details: list[dict[str, Any]] | None = None,
-                 headers: dict[str, str] | None = None):
+                 headers: dict[str, str] | None = None,
+                 params: dict[str, Any] | None = None):
+        # ``message`` is English and the UI's translation key; values that vary go in
+        # ``params`` as %(name)s placeholders, so the sentence itself stays translatable.
+        self.template = message
+        self.params = params or {}
+        message = message % self.params if params else message
         super().__init__(message)
         self.message = message
         self.field = field

@@ -1,37 +1,56 @@
-"""Turkish and English UI strings. Turkish is the default; a user's saved language wins, then
-``?lang=``, the ``lang`` cookie and the browser's Accept-Language."""
+"""Languages of the UI: gettext catalogues (``invekto/locale/<lang>/LC_MESSAGES/messages.po``)
+read with Babel, and locale-aware formatting of dates and numbers.
+
+Source strings are English; ``make messages`` extracts them from the code and templates and
+updates the catalogues. The ``.po`` files are compiled in memory when first used, so no binary
+``.mo`` file is kept in the repository or built by a separate step.
+
+Language choice: a signed-in user's saved language wins; otherwise ``?lang=``, the ``lang``
+cookie, then the browser's Accept-Language; Turkish by default.
+"""
 
 from __future__ import annotations
 
+import gettext as gettext_module
+import io
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
 LANGUAGES = ("tr", "en")
-
-MESSAGES: dict[str, dict[str, str]] = {
-    "login.title": {"tr": "Giriş yap", "en": "Log in"},
-    "login.company": {"tr": "Firma kodu", "en": "Company code"},
-    "login.username": {"tr": "Kullanıcı adı", "en": "Username"},
-    "login.password": {"tr": "Şifre", "en": "Password"},
-    "login.submit": {"tr": "Giriş", "en": "Log in"},
-    "login.failed": {"tr": "Firma kodu, kullanıcı adı veya şifre hatalı.",
-                     "en": "Company code, username or password is wrong."},
-    "login.locked": {"tr": "Çok fazla hatalı deneme. {minutes} dakika sonra tekrar deneyin.",
-                     "en": "Too many failed attempts. Try again in {minutes} minutes."},
-    "login.csrf": {"tr": "Oturum formu süresi doldu; sayfayı yenileyip tekrar deneyin.",
-                   "en": "The form expired; reload the page and try again."},
-    "home.title": {"tr": "Gelen kutusu", "en": "Inbox"},
-    "home.welcome": {"tr": "Hoş geldiniz, {name}", "en": "Welcome, {name}"},
-    "home.open": {"tr": "Açık konuşmalar", "en": "Open conversations"},
-    "home.api": {"tr": "API belgeleri", "en": "API documentation"},
-    "logout": {"tr": "Çıkış", "en": "Log out"},
-    "role.agent": {"tr": "Temsilci", "en": "Agent"},
-    "role.supervisor": {"tr": "Süpervizör", "en": "Supervisor"},
-    "role.admin": {"tr": "Yönetici", "en": "Admin"},
-}
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+DEFAULT_TIMEZONE = "Europe/Istanbul"
 
 
-def translate(key: str, language: str, **values: object) -> str:
-    entry = MESSAGES[key]
-    text = entry.get(language) or entry["tr"]
-    return text.format(**values) if values else text
+@lru_cache(maxsize=len(LANGUAGES))
+def translations(language: str) -> gettext_module.NullTranslations:
+    path = LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
+    if language not in LANGUAGES or not path.exists():
+        return gettext_module.NullTranslations()
+    with path.open("rb") as po_file:
+        catalog = read_po(po_file, locale=language)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog, use_fuzzy=False)
+    compiled.seek(0)
+    return gettext_module.GNUTranslations(compiled)
+
+
+def text(language: str, message: str, **values: object) -> str:
+    """``message`` in ``language``, with ``%(name)s`` placeholders filled from ``values``."""
+    translated = translations(language).gettext(message)
+    return translated % values if values else translated
+
+
+def plural(language: str, singular: str, plural_message: str, n: int, **values: object) -> str:
+    translated = translations(language).ngettext(singular, plural_message, n)
+    return translated % {"num": n, **values}
 
 
 def pick_language(*, explicit: str | None, cookie: str | None, accept_language: str | None,
@@ -44,3 +63,62 @@ def pick_language(*, explicit: str | None, cookie: str | None, accept_language: 
         if code in LANGUAGES:
             return code
     return default
+
+
+class Formatter:
+    """Dates, times and numbers the way a reader of ``language`` in ``timezone`` expects."""
+
+    def __init__(self, language: str, timezone: str = DEFAULT_TIMEZONE):
+        self.language = language
+        self.locale = Locale.parse(language)
+        self.tz = ZoneInfo(timezone)
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.tz)
+
+    def time(self, moment: datetime) -> str:
+        return babel_dates.format_time(self.local(moment), "short", locale=self.locale)
+
+    def date(self, moment: datetime) -> str:
+        return babel_dates.format_date(self.local(moment), "long", locale=self.locale)
+
+    def datetime(self, moment: datetime) -> str:
+        return babel_dates.format_datetime(self.local(moment), "medium", locale=self.locale)
+
+    def day(self, moment: datetime, *, now: datetime | None = None) -> str:
+        """A day separator: "Today", "Yesterday", or the date."""
+        today = self.local(now or datetime.now(UTC)).date()
+        day = self.local(moment).date()
+        if day == today:
+            return text(self.language, "Today")
+        if day == today - timedelta(days=1):
+            return text(self.language, "Yesterday")
+        return babel_dates.format_date(day, "full" if (today - day).days < 7 else "long",
+                                       locale=self.locale)
+
+    def short_when(self, moment: datetime, *, now: datetime | None = None) -> str:
+        """The list's timestamp: a time today, a weekday this week, a date before."""
+        now_local = self.local(now or datetime.now(UTC))
+        local = self.local(moment)
+        if local.date() == now_local.date():
+            return self.time(moment)
+        if (now_local.date() - local.date()).days < 7:
+            return babel_dates.format_date(local, "EEE", locale=self.locale)
+        return babel_dates.format_date(local, "short", locale=self.locale)
+
+    def waiting(self, since: datetime, *, now: datetime | None = None) -> str:
+        """How long a customer has been waiting, e.g. "5 dakika" / "5 minutes"."""
+        delta = (now or datetime.now(UTC)) - since
+        return babel_dates.format_timedelta(delta, threshold=1, format="narrow",
+                                            locale=self.locale)
+
+    def number(self, value: float) -> str:
+        return babel_numbers.format_decimal(value, locale=self.locale)
+
+    def file_size(self, size_bytes: int) -> str:
+        for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
+            if size_bytes >= scale:
+                amount = babel_numbers.format_decimal(size_bytes / scale, "#,##0.#",
+                                                      locale=self.locale)
+                return f"{amount} {unit}"
+        return f"{size_bytes} B"

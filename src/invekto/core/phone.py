@@ -15,7 +15,9 @@ def to_e164(raw: str, *, region: str = "TR", field: str = "phone") -> str:
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
-        raise ValidationFailed(f"'{raw}' is not a phone number", field=field) from exc
+        raise ValidationFailed("'%(raw)s' is not a phone number", field=field,
+                               params={"raw": raw}) from exc
     if not phonenumbers.is_valid_number(number):
-        raise ValidationFailed(f"'{raw}' is not a valid phone number", field=field)
+        raise ValidationFailed("'%(raw)s' is not a valid phone number", field=field,
+                               params={"raw": raw})
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

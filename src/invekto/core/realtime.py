@@ -37,6 +37,8 @@ class Event:
     assignee_id: uuid.UUID | None = None
     group_id: uuid.UUID | None = None
     restricted: bool = True
+    # For one person only (a mention, their own presence): nobody else receives it.
+    user_id: uuid.UUID | None = None
 
     def to_json(self) -> str:
         return json.dumps({
@@ -44,6 +46,7 @@ class Event:
             "assignee_id": str(self.assignee_id) if self.assignee_id else None,
             "group_id": str(self.group_id) if self.group_id else None,
             "restricted": self.restricted,
+            "user_id": str(self.user_id) if self.user_id else None,
         }, default=str)
 
     @classmethod
@@ -54,11 +57,14 @@ class Event:
             assignee_id=uuid.UUID(body["assignee_id"]) if body["assignee_id"] else None,
             group_id=uuid.UUID(body["group_id"]) if body["group_id"] else None,
             restricted=body["restricted"],
+            user_id=uuid.UUID(body["user_id"]) if body.get("user_id") else None,
         )
 
     def visible_to(self, actor: Actor) -> bool:
         if actor.tenant_id != self.tenant_id:
             return False
+        if self.user_id is not None:
+            return actor.user_id == self.user_id
         if not self.restricted or actor.sees_whole_tenant:
             return True
         if self.assignee_id is None and self.group_id is None:

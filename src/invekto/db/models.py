@@ -5,14 +5,24 @@ from invekto.auth.models import ApiKey, LoginAttempt, UserSession
 from invekto.channels.models import Channel
 from invekto.contacts.models import Contact, ContactIdentity, CustomFieldDefinition, Tag
 from invekto.db.base import Base
-from invekto.inbox.models import Attachment, Conversation, Message, Note
+from invekto.inbox.models import (
+    Attachment,
+    Conversation,
+    ConversationEvent,
+    Message,
+    Note,
+    Notification,
+    SavedView,
+)
+from invekto.replies.models import QuickReply
 from invekto.tenants.models import PlatformOperator, Tenant
 from invekto.users.models import AgentGroup, GroupMembership, User
 
 __all__ = [
     "AgentGroup", "ApiKey", "Attachment", "AuditEvent", "Base", "Channel", "Contact",
-    "ContactIdentity", "Conversation", "CustomFieldDefinition", "GroupMembership", "LoginAttempt",
-    "Message", "Note", "PlatformOperator", "Tag", "Tenant", "User", "UserSession",
+    "ContactIdentity", "Conversation", "ConversationEvent", "CustomFieldDefinition",
+    "GroupMembership", "LoginAttempt", "Message", "Note", "Notification", "PlatformOperator",
+    "QuickReply", "SavedView", "Tag", "Tenant", "User", "UserSession",
 ]
 
 

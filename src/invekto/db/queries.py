@@ -21,7 +21,7 @@ async def get_in_tenant(session: AsyncSession, model: type[Row], tenant_id: uuid
     row = await session.scalar(select(model).where(model.tenant_id == tenant_id,
                                                    model.id == row_id))
     if row is None:
-        raise NotFound(f"{what} not found")
+        raise NotFound("%(what)s not found", params={"what": what})
     return row
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from invekto.core.errors import AppError
+from invekto.core import i18n
+from invekto.core.errors import AppError, Unauthenticated
 
 log = structlog.get_logger(__name__)
 
@@ -22,7 +23,31 @@ def _field_of(location: tuple) -> str | None:
     return ".".join(parts) or None
 
 
-async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
+def _from_browser_page(request: Request) -> bool:
+    return not request.url.path.startswith(("/api/", "/webhooks/", "/ws"))
+
+
+def _ui_language(request: Request) -> str:
+    actor = getattr(request.state, "actor", None)
+    if actor is not None:
+        return actor.language
+    return i18n.pick_language(explicit=None, cookie=request.cookies.get("lang"),
+                              accept_language=request.headers.get("accept-language"))
+
+
+async def _app_error(request: Request, exc: AppError) -> Response:
+    if _from_browser_page(request):
+        if isinstance(exc, Unauthenticated):
+            # A page asked for without a session goes to the login form; an HTMX request is told
+            # to send the whole tab there.
+            if request.headers.get("hx-request"):
+                return Response(status_code=401, headers={"HX-Redirect": "/login"})
+            return RedirectResponse("/login", status_code=303)
+        # The UI shows ``message`` to the user: in their language (service messages are the
+        # catalogue's source strings).
+        body = exc.to_dict()
+        body["error"]["message"] = i18n.text(_ui_language(request), exc.template, **exc.params)
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
     return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=exc.headers)
 
 

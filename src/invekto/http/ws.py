@@ -80,5 +80,6 @@ async def events(websocket: WebSocket) -> None:
                                      ValueError):
                 await task
         if websocket.application_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(RuntimeError):
+            # The client may be gone already (a closed tab): nothing to tell it then.
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                 await websocket.close()

@@ -3,8 +3,17 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, String, UniqueConstraint, func, text
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Computed,
+    Index,
+    String,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from invekto.db.base import Base, IdMixin, TenantMixin, TimestampMixin, tenant_fk, tenant_unique_id
@@ -17,6 +26,12 @@ CONTENT_KINDS = (
     "interactive", "call",
 )
 DELIVERY_STATUSES = ("pending", "sent", "delivered", "read", "failed")
+PRIORITIES = ("low", "normal", "high", "urgent")
+# What happened to a conversation, shown inline in the thread.
+EVENT_KINDS = ("assigned", "transferred", "closed", "reopened", "tagged", "untagged", "snoozed",
+               "priority", "takeover", "status")
+# Text search configuration created by migration 0003: Turkish stemming over accent-folded words.
+SEARCH_CONFIG = "invekto_turkish"
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -44,6 +59,10 @@ class Conversation(IdMixin, TenantMixin, TimestampMixin, Base):
               text("last_message_at DESC")),
         Index("ix_conversations_contact", "tenant_id", "contact_id"),
         Index("ix_conversations_tags", "tags", postgresql_using="gin"),
+        CheckConstraint(_one_of("priority", PRIORITIES), name="priority_valid"),
+        # The snooze sweeper's lookup.
+        Index("ix_conversations_snoozed", "snoozed_until",
+              postgresql_where=text("snoozed_until IS NOT NULL")),
     )
 
     contact_id: Mapped[uuid.UUID]
@@ -59,6 +78,11 @@ class Conversation(IdMixin, TenantMixin, TimestampMixin, Base):
     last_message_preview: Mapped[str] = mapped_column(String(200), server_default="")
     # Inbound messages since an agent last read the thread.
     unread_count: Mapped[int] = mapped_column(server_default="0")
+    priority: Mapped[str] = mapped_column(String(10), server_default="normal")
+    # Set while snoozed (status pending): the conversation reopens by itself at this time.
+    snoozed_until: Mapped[datetime | None]
+    # The customer's oldest message not yet answered: the list's "waiting" clock.
+    waiting_since: Mapped[datetime | None]
 
 
 class Attachment(IdMixin, TenantMixin, Base):
@@ -91,6 +115,7 @@ class Message(IdMixin, TenantMixin, Base):
         UniqueConstraint("tenant_id", "client_message_id"),
         Index("ix_messages_conversation", "tenant_id", "conversation_id", "created_at", "id"),
         Index("ix_messages_contact", "tenant_id", "contact_id", "created_at", "id"),
+        Index("ix_messages_search", "search_vector", postgresql_using="gin"),
     )
 
     conversation_id: Mapped[uuid.UUID]
@@ -114,6 +139,9 @@ class Message(IdMixin, TenantMixin, Base):
     # Set just before an outbound message is handed to the provider, in its own commit: a retry
     # that finds it set (and no result) knows the earlier attempt died mid-send.
     dispatched_at: Mapped[datetime | None]
+    search_vector: Mapped[str] = mapped_column(
+        TSVECTOR, Computed(f"to_tsvector('{SEARCH_CONFIG}'::regconfig, body)", persisted=True),
+        deferred=True)
 
 
 class Note(IdMixin, TenantMixin, TimestampMixin, Base):
@@ -125,10 +153,69 @@ class Note(IdMixin, TenantMixin, TimestampMixin, Base):
         tenant_fk("conversation_id", "conversations", ondelete="SET NULL"),
         tenant_fk("author_id", "users", ondelete="SET NULL"),
         Index("ix_notes_contact", "tenant_id", "contact_id", "created_at"),
+        tenant_unique_id("notes"),
     )
 
     contact_id: Mapped[uuid.UUID]
     conversation_id: Mapped[uuid.UUID | None]
     author_id: Mapped[uuid.UUID | None]
     body: Mapped[str]
+
+
+
+class ConversationEvent(IdMixin, TenantMixin, Base):
+    """Something done to a conversation (assigned, transferred, closed...), shown in the thread
+    between the messages. Kept apart from the audit log: this is for the team, in the timeline."""
+
+    __tablename__ = "conversation_events"
+    __table_args__ = (
+        tenant_fk("conversation_id", "conversations"),
+        tenant_fk("contact_id", "contacts"),
+        tenant_fk("actor_user_id", "users", ondelete="SET NULL"),
+        CheckConstraint(_one_of("kind", EVENT_KINDS), name="kind_valid"),
+        Index("ix_conversation_events_contact", "tenant_id", "contact_id", "created_at"),
+    )
+
+    conversation_id: Mapped[uuid.UUID]
+    contact_id: Mapped[uuid.UUID]
+    actor_user_id: Mapped[uuid.UUID | None]
+    kind: Mapped[str] = mapped_column(String(20))
+    data: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class Notification(IdMixin, TenantMixin, Base):
+    """A message for one user: someone @mentioned them in a note."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        tenant_fk("user_id", "users"),
+        tenant_fk("actor_user_id", "users", ondelete="SET NULL"),
+        tenant_fk("conversation_id", "conversations"),
+        tenant_fk("note_id", "notes"),
+        Index("ix_notifications_user_unread", "tenant_id", "user_id", "created_at",
+              postgresql_where=text("read_at IS NULL")),
+    )
+
+    user_id: Mapped[uuid.UUID]
+    actor_user_id: Mapped[uuid.UUID | None]
+    kind: Mapped[str] = mapped_column(String(20), server_default="mention")
+    conversation_id: Mapped[uuid.UUID | None]
+    note_id: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    read_at: Mapped[datetime | None]
+
+
+class SavedView(IdMixin, TenantMixin, TimestampMixin, Base):
+    """A named filter combination in a user's sidebar."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (
+        tenant_fk("user_id", "users"),
+        UniqueConstraint("tenant_id", "user_id", "name"),
+    )
+
+    user_id: Mapped[uuid.UUID]
+    name: Mapped[str] = mapped_column(String(60))
+    filters: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
 

@@ -20,6 +20,9 @@ class ConversationFilters(BaseModel):
     tag: str | None = None
     contact_id: uuid.UUID | None = None
     q: str | None = Field(default=None, max_length=200)
+    # Conversations in the queues of the caller's groups.
+    in_my_groups: bool = False
+    priority: Literal["low", "normal", "high", "urgent"] | None = None
 
 
 class ConversationOut(BaseModel):
@@ -38,6 +41,9 @@ class ConversationOut(BaseModel):
     last_message_at: datetime
     last_message_preview: str
     unread_count: int
+    priority: Literal["low", "normal", "high", "urgent"]
+    snoozed_until: datetime | None
+    waiting_since: datetime | None
 
 
 class AssignIn(BaseModel):

@@ -27,20 +27,28 @@ from invekto.channels.adapters.base import (
     TemporaryFailure,
 )
 from invekto.contacts import service as contacts
-from invekto.contacts.models import Contact
 from invekto.core import jobs, realtime
 from invekto.core.actor import Actor
 from invekto.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from invekto.core.pagination import newest_first_page
 from invekto.core.storage import Storage
-from invekto.core.text import fold, like_pattern
 from invekto.db.base import new_id
 from invekto.db.queries import flush_unique, get_in_tenant
-from invekto.inbox.models import Attachment, Conversation, Message, Note
+from invekto.inbox import search
+from invekto.inbox.models import (
+    PRIORITIES,
+    Attachment,
+    Conversation,
+    ConversationEvent,
+    Message,
+    Note,
+    Notification,
+)
 from invekto.inbox.schemas import ConversationFilters, InboundMessage, MessageSend
 from invekto.users import service as users
 
 _PREVIEW_LENGTH = 200
+_RECORDED_EVENTS = "invekto.timeline_events"  # session.info key
 # Delivery statuses only move forward: a late "delivered" never overwrites "read".
 _STATUS_ORDER = {"pending": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
 
@@ -96,40 +104,44 @@ def _filtered(actor: Actor, filters: ConversationFilters):
         query = query.where(any_(Conversation.tags) == filters.tag)
     if filters.contact_id:
         query = query.where(Conversation.contact_id == filters.contact_id)
+    if filters.in_my_groups:
+        query = query.where(Conversation.group_id.in_(actor.group_ids) if actor.group_ids
+                            else false())
+    if filters.priority:
+        query = query.where(Conversation.priority == filters.priority)
     if filters.q and filters.q.strip():
         query = query.where(_text_match(actor, filters.q))
     return query
 
 
 async def list_conversations(session: AsyncSession, actor: Actor, filters: ConversationFilters,
-                             *, cursor: str | None = None, limit: int = 50
+                             *, cursor: str | None = None, limit: int = 50,
+                             only_id: uuid.UUID | None = None
                              ) -> tuple[list[Conversation], str | None]:
-    """Most recent activity first, keyset-paginated on (last_message_at, id)."""
-    return await newest_first_page(session, _filtered(actor, filters),
+    """Most recent activity first, keyset-paginated on (last_message_at, id). ``only_id`` asks
+    whether one conversation is in the list as filtered (the live list's question)."""
+    query = _filtered(actor, filters)
+    if only_id is not None:
+        query = query.where(Conversation.id == only_id)
+    return await newest_first_page(session, query,
                                    Conversation.last_message_at, Conversation.id,
                                    cursor=cursor, limit=limit)
 
 
-async def count_conversations(session: AsyncSession, actor: Actor, filters: ConversationFilters
-                              ) -> int:
-    subquery = _filtered(actor, filters).with_only_columns(Conversation.id).subquery()
+async def count_conversations(session: AsyncSession, actor: Actor, filters: ConversationFilters,
+                              *, cap: int | None = None) -> int:
+    """How many conversations match; with ``cap``, counting stops there (the UI shows "999+"),
+    so a badge costs the same over a hundred or a hundred thousand conversations."""
+    query = _filtered(actor, filters).with_only_columns(Conversation.id)
+    if cap is not None:
+        query = query.limit(cap)
+    subquery = query.subquery()
     return await session.scalar(select(func.count()).select_from(subquery)) or 0
 
 
 def _text_match(actor: Actor, q: str) -> ColumnElement[bool]:
-    # Plain folded substring match for now; the inbox issue replaces it with full-text search.
-    needle = like_pattern(fold(q))
-    digits = re.sub(r"\D", "", q)
-    contact_match = [func.lower(func.unaccent(Contact.name)).like(needle)]
-    if len(digits) >= 3:
-        contact_match.append(Contact.phone.like(f"%{digits}%"))
-    return or_(
-        exists().where(Contact.tenant_id == actor.tenant_id,
-                       Contact.id == Conversation.contact_id, or_(*contact_match)),
-        exists().where(Message.tenant_id == actor.tenant_id,
-                       Message.conversation_id == Conversation.id,
-                       func.lower(func.unaccent(Message.body)).like(needle)),
-    )
+    """Full-text search over contacts (name, e-mail, phone digits) and message bodies."""
+    return search.conversation_match(actor, q)
 
 
 async def assign(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID,
@@ -147,14 +159,17 @@ async def assign(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID
                                    "use transfer to hand it to a colleague")
     if assignee_id is not None:
         await _require_active_user(session, actor, assignee_id, field="assignee_id")
+    previous = (conversation.assignee_id, conversation.group_id)
     conversation.assignee_id = assignee_id
     await _changed(session, actor, conversation, "conversation.assigned",
-                   {"assignee_id": str(assignee_id) if assignee_id else None})
+                   {"assignee_id": str(assignee_id) if assignee_id else None},
+                   event_kind="assigned", previous_audience=previous)
     return conversation
 
 
 async def transfer(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID, *,
-                   user_id: uuid.UUID | None, group_id: uuid.UUID | None) -> Conversation:
+                   user_id: uuid.UUID | None, group_id: uuid.UUID | None,
+                   note: str = "") -> Conversation:
     """Hand a conversation to a colleague and/or a group's queue. Agents may transfer what is
     theirs or unassigned; supervisors anything."""
     if user_id is None and group_id is None:
@@ -175,7 +190,21 @@ async def transfer(session: AsyncSession, actor: Actor, conversation_id: uuid.UU
         "from_group_id": str(previous[1]) if previous[1] else None,
         "user_id": str(user_id) if user_id else None,
         "group_id": str(conversation.group_id) if conversation.group_id else None,
-    }, previous_audience=previous)
+        **({"note": note.strip()[:500]} if note.strip() else {}),
+    }, previous_audience=previous, event_kind="transferred")
+    return conversation
+
+
+async def takeover(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID
+                   ) -> Conversation:
+    """A supervisor takes a conversation over from whoever holds it; the thread records it."""
+    actor.require("supervisor")
+    conversation = await get_conversation(session, actor, conversation_id, for_update=True)
+    previous = (conversation.assignee_id, conversation.group_id)
+    conversation.assignee_id = actor.user_id
+    await _changed(session, actor, conversation, "conversation.takeover", {
+        "from_user_id": str(previous[0]) if previous[0] else None,
+        "user_id": str(actor.user_id)}, previous_audience=previous, event_kind="takeover")
     return conversation
 
 
@@ -184,7 +213,9 @@ async def close(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID)
     if conversation.status != "closed":
         conversation.status = "closed"
         conversation.closed_at = _now()
-        await _changed(session, actor, conversation, "conversation.closed", {})
+        conversation.snoozed_until = None
+        await _changed(session, actor, conversation, "conversation.closed", {},
+                       event_kind="closed")
     return conversation
 
 
@@ -195,7 +226,8 @@ async def reopen(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID
         conversation.closed_at = None
         await flush_unique(session, field="conversation_id",
                            conflict="this contact has a newer open conversation on this channel")
-        await _changed(session, actor, conversation, "conversation.reopened", {})
+        await _changed(session, actor, conversation, "conversation.reopened", {},
+                       event_kind="reopened")
     return conversation
 
 
@@ -206,8 +238,62 @@ async def set_status(session: AsyncSession, actor: Actor, conversation_id: uuid.
     conversation = await reopen(session, actor, conversation_id)
     if conversation.status != status:
         conversation.status = status
+        conversation.snoozed_until = None
         await _changed(session, actor, conversation, "conversation.status_changed",
-                       {"status": status})
+                       {"status": status}, event_kind="status")
+    return conversation
+
+
+async def set_priority(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID,
+                       priority: str) -> Conversation:
+    if priority not in PRIORITIES:
+        raise ValidationFailed("priority must be low, normal, high or urgent", field="priority")
+    conversation = await get_conversation(session, actor, conversation_id, for_update=True)
+    if conversation.priority != priority:
+        conversation.priority = priority
+        await _changed(session, actor, conversation, "conversation.priority",
+                       {"priority": priority}, event_kind="priority")
+    return conversation
+
+
+async def snooze(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID,
+                 until: datetime) -> Conversation:
+    """Park a conversation (status pending) until ``until``; it reopens by itself then, or
+    earlier when the customer writes."""
+    if until.tzinfo is None:
+        raise ValidationFailed("give the time with its time zone", field="until")
+    if until <= _now():
+        raise ValidationFailed("the snooze time must be in the future", field="until")
+    conversation = await get_conversation(session, actor, conversation_id, for_update=True)
+    if conversation.status == "closed":
+        raise Conflict("a closed conversation cannot be snoozed; reopen it first",
+                       field="conversation_id")
+    conversation.status = "pending"
+    conversation.snoozed_until = until
+    await _changed(session, actor, conversation, "conversation.snoozed",
+                   {"until": until.isoformat()}, event_kind="snoozed")
+    return conversation
+
+
+async def wake_snoozed(session: AsyncSession, *, now: datetime | None = None) -> int:
+    """Reopen every snoozed conversation whose time has come (the periodic job; system scope)."""
+    due = list((await session.scalars(select(Conversation).where(
+        Conversation.snoozed_until <= (now or _now())).with_for_update(skip_locked=True))).all())
+    for conversation in due:
+        conversation.snoozed_until = None
+        conversation.status = "open"
+        await _changed(session, Actor.system(conversation.tenant_id), conversation,
+                       "conversation.woke", {"reason": "snooze_ended"}, event_kind="reopened",
+                       audit_it=False)
+    return len(due)
+
+
+async def mark_unread(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID
+                      ) -> Conversation:
+    conversation = await get_conversation(session, actor, conversation_id, for_update=True)
+    if not conversation.unread_count:
+        conversation.unread_count = 1
+        await _changed(session, actor, conversation, "conversation.unread", {}, audit_it=False)
     return conversation
 
 
@@ -215,10 +301,16 @@ async def change_tags(session: AsyncSession, actor: Actor, conversation_id: uuid
                       add: list[str], remove: list[str]) -> Conversation:
     conversation = await get_conversation(session, actor, conversation_id, for_update=True)
     added = await contacts.checked_tags(session, actor, add)
-    tags = [t for t in conversation.tags if t not in set(remove)]
+    before = list(conversation.tags)
+    tags = [t for t in before if t not in set(remove)]
     conversation.tags = tags + [t for t in added if t not in tags]
-    await _changed(session, actor, conversation, "conversation.tagged",
-                   {"tags": conversation.tags}, audit_it=False)
+    newly_added = [t for t in conversation.tags if t not in before]
+    removed = [t for t in before if t not in conversation.tags]
+    if newly_added or removed:
+        await _changed(session, actor, conversation, "conversation.tagged",
+                       {"tags": conversation.tags}, audit_it=False,
+                       event_kind="tagged" if newly_added else "untagged",
+                       event_data={"added": newly_added, "removed": removed})
     return conversation
 
 
@@ -255,10 +347,24 @@ async def _require_active_user(session: AsyncSession, actor: Actor, user_id: uui
 
 async def _changed(session: AsyncSession, actor: Actor, conversation: Conversation,
                    action: str, data: dict, *, audit_it: bool = True,
-                   previous_audience: tuple[uuid.UUID | None, uuid.UUID | None] | None = None
-                   ) -> None:
+                   previous_audience: tuple[uuid.UUID | None, uuid.UUID | None] | None = None,
+                   event_kind: str | None = None, event_data: dict | None = None) -> None:
+    """After any change to a conversation: the thread's event line (``event_kind``), the live
+    event to everyone who can see it, and the audit record."""
     await session.flush()
-    event_data = {"conversation_id": str(conversation.id), "status": conversation.status, **data}
+    event_data_out = {"conversation_id": str(conversation.id),
+                      "contact_id": str(conversation.contact_id),
+                      "status": conversation.status, **data}
+    if event_kind:
+        timeline_event = ConversationEvent(
+            tenant_id=conversation.tenant_id, conversation_id=conversation.id,
+            contact_id=conversation.contact_id, actor_user_id=actor.user_id, kind=event_kind,
+            data=event_data if event_data is not None else data)
+        session.add(timeline_event)
+        await session.flush()
+        session.info.setdefault(_RECORDED_EVENTS, []).append(timeline_event)
+        event_data_out["event_id"] = str(timeline_event.id)
+    event_data = event_data_out
     await _publish(session, conversation, "conversation.updated", {"action": action,
                                                                    **event_data})
     if previous_audience and previous_audience != (conversation.assignee_id,
@@ -271,6 +377,21 @@ async def _changed(session: AsyncSession, actor: Actor, conversation: Conversati
     if audit_it:
         await audit.record(session, actor, action, target_type="conversation",
                            target_id=conversation.id, data=data)
+
+
+def recorded_events(session: AsyncSession, conversation_id: uuid.UUID
+                    ) -> list[ConversationEvent]:
+    """The thread events this transaction has recorded for the conversation so far."""
+    return [e for e in session.info.get(_RECORDED_EVENTS, [])
+            if e.conversation_id == conversation_id]
+
+
+async def get_event(session: AsyncSession, actor: Actor, event_id: uuid.UUID
+                    ) -> ConversationEvent:
+    event = await get_in_tenant(session, ConversationEvent, actor.tenant_id, event_id,
+                                what="event")
+    await require_history_visible(session, actor, event.contact_id)
+    return event
 
 
 async def _publish(session: AsyncSession, conversation: Conversation, event_type: str,
@@ -296,12 +417,24 @@ async def contact_history(session: AsyncSession, actor: Actor, contact_id: uuid.
                           ) -> tuple[list[Message], str | None]:
     """Every message with a contact, over all channels and conversations, newest first. An agent
     who can see any conversation with the contact sees the whole history: that is the context."""
+    await require_history_visible(session, actor, contact_id)
+    return await _page_messages(session, Message.contact_id == contact_id, actor, cursor, limit)
+
+
+async def require_history_visible(session: AsyncSession, actor: Actor, contact_id: uuid.UUID
+                                  ) -> None:
     await contacts.get_contact(session, actor, contact_id)
     if not actor.sees_whole_tenant and not await session.scalar(select(exists().where(
             Conversation.tenant_id == actor.tenant_id, Conversation.contact_id == contact_id,
             visible_clause(actor)))):
         raise NotFound("contact not found")
-    return await _page_messages(session, Message.contact_id == contact_id, actor, cursor, limit)
+
+
+async def get_message(session: AsyncSession, actor: Actor, message_id: uuid.UUID) -> Message:
+    """One message, for whoever may read its contact's history."""
+    message = await get_in_tenant(session, Message, actor.tenant_id, message_id, what="message")
+    await require_history_visible(session, actor, message.contact_id)
+    return message
 
 
 async def _page_messages(session: AsyncSession, condition: ColumnElement[bool], actor: Actor,
@@ -365,6 +498,7 @@ async def send_message(session: AsyncSession, actor: Actor, conversation_id: uui
     conversation.last_message_at = now
     conversation.last_message_preview = _preview(body, data.content_kind)
     conversation.unread_count = 0
+    conversation.waiting_since = None  # answered
     await session.flush()
 
     from invekto.inbox import tasks
@@ -372,8 +506,9 @@ async def send_message(session: AsyncSession, actor: Actor, conversation_id: uui
     await jobs.defer(session, tasks.deliver_message, tenant_id=str(actor.tenant_id),
                      message_id=str(message.id))
     await _publish(session, conversation, "message.created", {
-        "conversation_id": str(conversation.id), "message_id": str(message.id),
-        "direction": "outbound"})
+        "conversation_id": str(conversation.id), "contact_id": str(conversation.contact_id),
+        "message_id": str(message.id), "direction": "outbound",
+        "assignee_id": str(conversation.assignee_id) if conversation.assignee_id else None})
     return message, True
 
 
@@ -458,7 +593,8 @@ async def _set_status(session: AsyncSession, message: Message, status: str, *,
     await session.flush()
     conversation = await session.get_one(Conversation, message.conversation_id)
     await _publish(session, conversation, "message.status", {
-        "conversation_id": str(message.conversation_id), "message_id": str(message.id),
+        "conversation_id": str(message.conversation_id),
+        "contact_id": str(message.contact_id), "message_id": str(message.id),
         "status": status, "error_code": code})
 
 
@@ -501,15 +637,19 @@ async def receive_inbound(session: AsyncSession, tenant_id: uuid.UUID, inbound: 
         assert message is not None
         return message, False
     if conversation.status == "pending":
-        conversation.status = "open"  # the customer answered
+        conversation.status = "open"  # the customer answered (or wrote while snoozed)
+        conversation.snoozed_until = None
     conversation.last_message_at = max(conversation.last_message_at, now)
     conversation.last_message_preview = _preview(inbound.body, inbound.content_kind)
     conversation.unread_count += 1
+    if conversation.waiting_since is None:
+        conversation.waiting_since = now
     await contacts.touch_activity(session, tenant_id, contact.id)
     await session.flush()
     await _publish(session, conversation, "message.created", {
-        "conversation_id": str(conversation.id), "message_id": str(message_id),
-        "direction": "inbound"})
+        "conversation_id": str(conversation.id), "contact_id": str(conversation.contact_id),
+        "message_id": str(message_id), "direction": "inbound",
+        "assignee_id": str(conversation.assignee_id) if conversation.assignee_id else None})
     return await session.get_one(Message, message_id), True
 
 
@@ -535,10 +675,16 @@ async def _active_conversation(session: AsyncSession, tenant_id: uuid.UUID,
 
 # ---- notes -------------------------------------------------------------------------------------
 
+# "@username" in a note; not inside an e-mail address.
+MENTION = re.compile(r"(?<![\w@])@([a-z0-9][a-z0-9._-]{0,63})", re.IGNORECASE)
+
+
 async def add_note(session: AsyncSession, actor: Actor, *, body: str,
                    contact_id: uuid.UUID | None = None,
                    conversation_id: uuid.UUID | None = None) -> Note:
-    """A note on a conversation (and so its contact), or on a contact directly."""
+    """A note on a conversation (and so its contact), or on a contact directly. ``@username``
+    in a conversation's note notifies that colleague, if they can see the conversation."""
+    conversation = None
     if conversation_id:
         conversation = await get_conversation(session, actor, conversation_id)
         contact_id = conversation.contact_id
@@ -552,7 +698,91 @@ async def add_note(session: AsyncSession, actor: Actor, *, body: str,
         raise ValidationFailed("note is empty", field="body")
     session.add(note)
     await session.flush()
+    if conversation is not None:
+        await _notify_mentions(session, actor, conversation, note)
+        await _publish(session, conversation, "note.created", {
+            "conversation_id": str(conversation.id), "contact_id": str(contact_id),
+            "note_id": str(note.id)})
     return note
+
+
+async def _notify_mentions(session: AsyncSession, actor: Actor, conversation: Conversation,
+                           note: Note) -> None:
+    usernames = {m.lower() for m in MENTION.findall(note.body)}
+    if not usernames:
+        return
+    for user in await users.active_users_named(session, actor, sorted(usernames)):
+        if user.id == actor.user_id:
+            continue
+        member_of = await users.group_ids_of(session, actor.tenant_id, user.id)
+        colleague = Actor(tenant_id=actor.tenant_id, role=user.role, user_id=user.id,
+                          group_ids=frozenset(member_of))
+        if not colleague.sees_whole_tenant and not await session.scalar(select(exists().where(
+                Conversation.tenant_id == actor.tenant_id, Conversation.id == conversation.id,
+                visible_clause(colleague)))):
+            continue  # they could not open it: a mention there would only leak the preview
+        notification = Notification(tenant_id=actor.tenant_id, user_id=user.id,
+                                    actor_user_id=actor.user_id, kind="mention",
+                                    conversation_id=conversation.id, note_id=note.id)
+        session.add(notification)
+        await session.flush()
+        await realtime.publish(session, realtime.Event(
+            tenant_id=actor.tenant_id, type="mention", user_id=user.id, data={
+                "notification_id": str(notification.id),
+                "conversation_id": str(conversation.id), "note_id": str(note.id),
+                "by_user_id": str(actor.user_id) if actor.user_id else None,
+                "preview": note.body[:140]}))
+
+
+async def get_note(session: AsyncSession, actor: Actor, note_id: uuid.UUID) -> Note:
+    note = await get_in_tenant(session, Note, actor.tenant_id, note_id, what="note")
+    if note.conversation_id and not actor.sees_whole_tenant:
+        await get_conversation(session, actor, note.conversation_id)
+    else:
+        await _require_contact_visible(session, actor, note.contact_id)
+    return note
+
+
+async def update_note(session: AsyncSession, actor: Actor, note_id: uuid.UUID, body: str
+                      ) -> Note:
+    note = await _own_note(session, actor, note_id)
+    if not body.strip():
+        raise ValidationFailed("note is empty", field="body")
+    note.body = body.strip()
+    await session.flush()
+    return note
+
+
+async def delete_note(session: AsyncSession, actor: Actor, note_id: uuid.UUID) -> None:
+    note = await _own_note(session, actor, note_id)
+    await session.delete(note)
+    await session.flush()
+
+
+async def _own_note(session: AsyncSession, actor: Actor, note_id: uuid.UUID) -> Note:
+    """Authors change their own notes; supervisors anyone's."""
+    note = await get_note(session, actor, note_id)
+    if note.author_id != actor.user_id and not actor.sees_whole_tenant:
+        raise PermissionDenied("only the author or a supervisor can change this note")
+    return note
+
+
+async def unread_notifications(session: AsyncSession, actor: Actor, *, limit: int = 20
+                               ) -> list[Notification]:
+    return list((await session.scalars(select(Notification).where(
+        Notification.tenant_id == actor.tenant_id, Notification.user_id == actor.user_id,
+        Notification.read_at.is_(None)).order_by(Notification.created_at.desc()).limit(limit)
+    )).all())
+
+
+async def mark_notifications_read(session: AsyncSession, actor: Actor, *,
+                                  conversation_id: uuid.UUID | None = None) -> None:
+    query = update(Notification).where(
+        Notification.tenant_id == actor.tenant_id, Notification.user_id == actor.user_id,
+        Notification.read_at.is_(None))
+    if conversation_id:
+        query = query.where(Notification.conversation_id == conversation_id)
+    await session.execute(query.values(read_at=_now()))
 
 
 async def list_notes(session: AsyncSession, actor: Actor, contact_id: uuid.UUID) -> list[Note]:
@@ -573,6 +803,39 @@ async def _require_contact_visible(session: AsyncSession, actor: Actor, contact_
 
 
 # ---- attachments -------------------------------------------------------------------------------
+
+# What a customer's phone can receive, by message kind (WhatsApp Cloud API's media limits, the
+# strictest of our channels): the types and the largest file.
+MEDIA_RULES: dict[str, tuple[frozenset[str], int]] = {
+    "image": (frozenset({"image/jpeg", "image/png", "image/webp"}), 5 * 1024 * 1024),
+    "video": (frozenset({"video/mp4", "video/3gpp"}), 16 * 1024 * 1024),
+    "audio": (frozenset({"audio/aac", "audio/mp4", "audio/mpeg", "audio/amr", "audio/ogg",
+                         "audio/webm"}), 16 * 1024 * 1024),
+    "document": (frozenset({
+        "application/pdf", "text/plain", "text/csv", "application/zip",
+        "application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    }), 100 * 1024 * 1024),
+}
+
+
+def media_kind(content_type: str, size_bytes: int) -> str:
+    """The message kind a file is sent as, or a clear refusal naming the type or the limit."""
+    base_type = content_type.split(";")[0].strip().lower()
+    for kind, (types, max_bytes) in MEDIA_RULES.items():
+        if base_type in types:
+            if size_bytes > max_bytes:
+                raise ValidationFailed(
+                    "this file is too large: %(kind)s files can be at most %(megabytes)s MB",
+                    params={"kind": kind, "megabytes": max_bytes // (1024 * 1024)},
+                    field="file", code="file_too_large")
+            return kind
+    raise ValidationFailed("this file type cannot be sent; send images (JPEG, PNG, WebP), "
+                           "videos (MP4), audio or documents (PDF, Office, text, ZIP)",
+                           field="file", code="file_type_not_allowed")
+
 
 async def store_attachment(session: AsyncSession, actor: Actor, storage: Storage, *,
                            filename: str, content_type: str, data: bytes,

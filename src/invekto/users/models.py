@@ -16,6 +16,7 @@ from invekto.db.base import (
 )
 
 ROLES = ("agent", "supervisor", "admin")
+PRESENCES = ("online", "away", "offline")
 
 
 class User(IdMixin, TenantMixin, TimestampMixin, Base):
@@ -25,6 +26,7 @@ class User(IdMixin, TenantMixin, TimestampMixin, Base):
         tenant_unique_id("users"),
         CheckConstraint("role IN ('agent', 'supervisor', 'admin')", name="role_valid"),
         CheckConstraint("username = lower(username)", name="username_lowercase"),
+        CheckConstraint("presence IN ('online', 'away', 'offline')", name="presence_valid"),
     )
 
     username: Mapped[str] = mapped_column(String(64))
@@ -36,6 +38,11 @@ class User(IdMixin, TenantMixin, TimestampMixin, Base):
     is_active: Mapped[bool] = mapped_column(server_default="true")
     last_login_at: Mapped[datetime | None]
     password_changed_at: Mapped[datetime | None]
+    # What the agent chose (online/away); "offline" once their last tab has been closed a while.
+    presence: Mapped[str] = mapped_column(String(10), server_default="offline")
+    presence_changed_at: Mapped[datetime | None]
+    # Refreshed by the open tabs' heartbeats; the presence sweeper turns silent users offline.
+    last_seen_at: Mapped[datetime | None]
 
 
 class AgentGroup(IdMixin, TenantMixin, TimestampMixin, Base):

@@ -7,16 +7,18 @@ import re
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.audit import service as audit
-from invekto.core import security
+from invekto.core import realtime, security
 from invekto.core.actor import Actor
 from invekto.core.errors import ValidationFailed
+from invekto.core.i18n import LANGUAGES
 from invekto.db.queries import flush_unique, get_in_tenant
-from invekto.users.models import AgentGroup, GroupMembership, User
+from invekto.users.models import PRESENCES, AgentGroup, GroupMembership, User
 from invekto.users.schemas import USERNAME_PATTERN, GroupCreate, GroupUpdate, UserCreate, UserUpdate
 
 _USERNAME = re.compile(USERNAME_PATTERN)
@@ -148,6 +150,37 @@ async def delete_group(session: AsyncSession, actor: Actor, group_id: uuid.UUID)
     await session.delete(group)
     await session.flush()
     await audit.record(session, actor, "group.deleted", target_type="group", target_id=group_id)
+
+
+async def active_users_named(session: AsyncSession, actor: Actor, usernames: list[str]
+                             ) -> list[User]:
+    return list((await session.scalars(select(User).where(
+        User.tenant_id == actor.tenant_id, User.username.in_(usernames),
+        User.is_active.is_(True)))).all())
+
+
+async def set_presence(session: AsyncSession, actor: Actor, presence: str) -> User:
+    """An agent's own availability. Routing (and the supervisors' monitor) reads it."""
+    if presence not in PRESENCES:
+        raise ValidationFailed("presence must be online, away or offline", field="presence")
+    user = await get_user(session, actor, actor.user_id)
+    if user.presence != presence:
+        user.presence = presence
+        user.presence_changed_at = datetime.now(UTC)
+        await session.flush()
+        await realtime.publish(session, realtime.Event(
+            tenant_id=actor.tenant_id, type="presence.changed", restricted=False,
+            data={"user_id": str(user.id), "presence": presence}))
+    return user
+
+
+async def set_language(session: AsyncSession, actor: Actor, language: str) -> User:
+    if language not in LANGUAGES:
+        raise ValidationFailed("language must be tr or en", field="language")
+    user = await get_user(session, actor, actor.user_id)
+    user.language = language
+    await session.flush()
+    return user
 
 
 async def group_ids_of(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID

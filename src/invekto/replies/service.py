@@ -1,0 +1,70 @@
+"""Quick replies: the team's canned answers, offered in the composer after '/'. Everyone may use
+and search them; supervisors and admins keep the list."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invekto.core.actor import Actor
+from invekto.core.errors import ValidationFailed
+from invekto.core.text import fold, like_pattern
+from invekto.db.queries import flush_unique, get_in_tenant
+from invekto.replies.models import SHORTCUT_PATTERN, QuickReply
+
+MAX_BODY = 4096
+
+
+async def search(session: AsyncSession, actor: Actor, q: str = "", *, limit: int = 20
+                 ) -> list[QuickReply]:
+    """By shortcut prefix or any words of the text, accent- and case-folded (Turkish İ/ı)."""
+    query = select(QuickReply).where(QuickReply.tenant_id == actor.tenant_id)
+    needle = fold(q)
+    if needle:
+        query = query.where(or_(
+            QuickReply.shortcut.startswith(needle, autoescape=True),
+            func.lower(func.unaccent(QuickReply.body)).like(like_pattern(needle))))
+    return list((await session.scalars(query.order_by(QuickReply.shortcut).limit(limit))).all())
+
+
+async def create(session: AsyncSession, actor: Actor, *, shortcut: str, body: str) -> QuickReply:
+    actor.require("supervisor")
+    reply = QuickReply(tenant_id=actor.tenant_id)
+    _apply(reply, shortcut, body)
+    session.add(reply)
+    await flush_unique(session, field="shortcut", conflict="this shortcut is already in use")
+    return reply
+
+
+async def update(session: AsyncSession, actor: Actor, reply_id: uuid.UUID, *, shortcut: str,
+                 body: str) -> QuickReply:
+    actor.require("supervisor")
+    reply = await get_in_tenant(session, QuickReply, actor.tenant_id, reply_id,
+                                what="quick reply")
+    _apply(reply, shortcut, body)
+    await flush_unique(session, field="shortcut", conflict="this shortcut is already in use")
+    return reply
+
+
+async def delete(session: AsyncSession, actor: Actor, reply_id: uuid.UUID) -> None:
+    actor.require("supervisor")
+    reply = await get_in_tenant(session, QuickReply, actor.tenant_id, reply_id,
+                                what="quick reply")
+    await session.delete(reply)
+    await session.flush()
+
+
+def _apply(reply: QuickReply, shortcut: str, body: str) -> None:
+    shortcut = shortcut.strip().lstrip("/").lower()
+    if not re.fullmatch(SHORTCUT_PATTERN, shortcut):
+        raise ValidationFailed("a shortcut is 1 to 30 lowercase letters, digits, - or _",
+                               field="shortcut")
+    body = body.strip()
+    if not body:
+        raise ValidationFailed("the reply text is empty", field="body")
+    if len(body) > MAX_BODY:
+        raise ValidationFailed("the reply text is longer than 4096 characters", field="body")
+    reply.shortcut, reply.body = shortcut, body

@@ -1,0 +1,579 @@
+"""The inbox pages: conversation list, thread and contact card, as full pages and as the HTMX
+fragments the page swaps in. Routes only translate between HTTP and the inbox services."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from invekto import runtime
+from invekto.channels import service as channels
+from invekto.contacts import service as contacts
+from invekto.contacts.schemas import ContactUpdate
+from invekto.core.errors import NotFound, ValidationFailed
+from invekto.inbox import merge, saved_views, service, timeline
+from invekto.inbox.models import PRIORITIES, Conversation
+from invekto.inbox.schemas import ConversationFilters, MessageSend
+from invekto.replies import service as replies
+from invekto.users import service as users
+from invekto.web.rendering import Page, WebPage, parse_form, render_page
+
+router = APIRouter(prefix="/inbox", include_in_schema=False)
+
+TABS = ("mine", "unassigned", "groups", "all")
+STATUSES = ("open", "pending", "closed")
+LIST_PAGE = 30
+COUNT_CAP = 1000
+# Served inline (previews in the thread); anything else only ever downloads.
+_INLINE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "audio/", "video/",
+                 "application/pdf")
+
+
+@dataclass
+class ListState:
+    """The list's filters, as they appear in the page's query string."""
+
+    tab: str = "mine"
+    status: str = "open"
+    channel: str = ""
+    tag: str = ""
+    group: str = ""
+    assignee: str = ""
+    priority: str = ""
+    q: str = ""
+
+    @classmethod
+    def parse(cls, params: dict[str, Any]) -> ListState:
+        state = cls(**{f.name: str(params.get(f.name, f.default) or "").strip()
+                       for f in fields(cls)})
+        state.tab = state.tab or "mine"
+        if state.tab not in TABS:
+            raise ValidationFailed("unknown inbox tab", field="tab")
+        if state.status and state.status not in STATUSES:
+            raise ValidationFailed("status must be open, pending or closed", field="status")
+        if state.priority and state.priority not in PRIORITIES:
+            raise ValidationFailed("priority must be low, normal, high or urgent",
+                                   field="priority")
+        for name in ("channel", "group"):
+            value = getattr(state, name)
+            if value:
+                _uuid(value, name)
+        if len(state.q) > 200:
+            raise ValidationFailed("the search text is longer than 200 characters", field="q")
+        return state
+
+    def filters(self) -> ConversationFilters:
+        assignee = {"mine": "me", "unassigned": "none"}.get(self.tab) or self.assignee or None
+        return ConversationFilters(
+            status=self.status or None, channel_id=_uuid(self.channel) if self.channel else None,
+            group_id=_uuid(self.group) if self.group else None, tag=self.tag or None,
+            assignee=assignee, q=self.q or None, in_my_groups=self.tab == "groups",
+            priority=self.priority or None)
+
+    def query(self, **overrides: str) -> str:
+        values = {**asdict(self), **overrides}
+        return urlencode({k: v for k, v in values.items() if v})
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: v for k, v in asdict(self).items() if v}
+
+
+def _uuid(value: str, field: str = "id") -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError as exc:
+        raise ValidationFailed("not a valid id", field=field) from exc
+
+
+@dataclass
+class Directory:
+    """Names the pages show for ids: users, groups, channels, tags. Small per tenant."""
+
+    users: dict[uuid.UUID, Any]
+    groups: dict[uuid.UUID, Any]
+    channels: dict[uuid.UUID, Any]
+    tags: list[Any]
+
+    @classmethod
+    async def load(cls, page: Page) -> Directory:
+        session, actor = page.ctx.session, page.ctx.actor
+        return cls(
+            users={u.id: u for u in await users.list_users(session, actor,
+                                                           include_inactive=True)},
+            groups={g.id: g for g in await users.list_groups(session, actor)},
+            channels={c.id: c for c in await channels.list_channels(session, actor)},
+            tags=await contacts.list_tags(session, actor))
+
+    @property
+    def active_users(self) -> list[Any]:
+        return sorted((u for u in self.users.values() if u.is_active),
+                      key=lambda u: u.display_name.casefold())
+
+    @property
+    def tag_colors(self) -> dict[str, str]:
+        return {t.name: t.color for t in self.tags}
+
+
+async def _rows(page: Page, conversations: list[Conversation]) -> list[dict[str, Any]]:
+    """Each conversation with its contact, for the list."""
+    by_id = await contacts.get_contacts(page.ctx.session, page.ctx.actor,
+                                        [c.contact_id for c in conversations])
+    return [{"conversation": c, "contact": by_id.get(c.contact_id)} for c in conversations]
+
+
+async def _tab_counts(page: Page, state: ListState) -> dict[str, int]:
+    counts = {}
+    for tab in _tabs_for(page):
+        tab_state = ListState(**{**asdict(state), "tab": tab})
+        counts[tab] = await service.count_conversations(
+            page.ctx.session, page.ctx.actor, tab_state.filters(), cap=COUNT_CAP)
+    return counts
+
+
+def _tabs_for(page: Page) -> tuple[str, ...]:
+    return TABS if page.ctx.actor.sees_whole_tenant else TABS[:3]
+
+
+async def _list_context(page: Page, state: ListState, cursor: str | None = None
+                        ) -> dict[str, Any]:
+    conversations, next_cursor = await service.list_conversations(
+        page.ctx.session, page.ctx.actor, state.filters(), cursor=cursor, limit=LIST_PAGE)
+    return {"rows": await _rows(page, conversations), "next_cursor": next_cursor,
+            "state": state}
+
+
+async def _thread_context(page: Page, conversation: Conversation) -> dict[str, Any]:
+    session, actor = page.ctx.session, page.ctx.actor
+    contact = await contacts.get_contact(session, actor, conversation.contact_id)
+    thread = await timeline.thread_page(session, actor, conversation.contact_id)
+    return {
+        "conversation": conversation, "contact": contact, "thread": thread,
+        "identities": await contacts.identities_of(session, actor, contact.id),
+        "custom_fields": await contacts.list_custom_fields(session, actor),
+        "notes": await service.list_notes(session, actor, contact.id),
+        "past": (await service.list_conversations(
+            session, actor, ConversationFilters(contact_id=contact.id), limit=20))[0],
+        "can_reply": _can_reply(page, conversation),
+    }
+
+
+def _can_reply(page: Page, conversation: Conversation) -> bool:
+    actor = page.ctx.actor
+    return actor.sees_whole_tenant or conversation.assignee_id in (None, actor.user_id)
+
+
+async def _open_conversation(page: Page, conversation_id: uuid.UUID) -> Conversation:
+    """Opening a thread reads it: its unread count and mentions there are cleared."""
+    session, actor = page.ctx.session, page.ctx.actor
+    conversation = await service.get_conversation(session, actor, conversation_id)
+    if conversation.unread_count:
+        conversation = await service.mark_read(session, actor, conversation_id)
+    await service.mark_notifications_read(session, actor, conversation_id=conversation_id)
+    return conversation
+
+
+# ---- pages -------------------------------------------------------------------------------------
+
+@router.get("")
+async def inbox_page(request: Request, page: WebPage, c: str | None = None,
+                     view: str | None = None) -> Response:
+    session, actor = page.ctx.session, page.ctx.actor
+    params = dict(request.query_params)
+    active_view = None
+    if view:
+        active_view = await saved_views.get_view(session, actor, _uuid(view, "view"))
+        params = {**active_view.filters}
+    state = ListState.parse(params)
+    if state.tab == "all" and not actor.sees_whole_tenant:
+        state.tab = "mine"
+    context: dict[str, Any] = {
+        **await _list_context(page, state),
+        "counts": await _tab_counts(page, state), "tabs": _tabs_for(page),
+        "directory": await Directory.load(page),
+        "views": await saved_views.list_views(session, actor), "active_view": active_view,
+        "notifications": await service.unread_notifications(session, actor),
+    }
+    if c:
+        conversation = await _open_conversation(page, _uuid(c, "c"))
+        context.update(await _thread_context(page, conversation))
+    return render_page(request, page, "inbox/page.html", **context)
+
+
+@router.get("/list")
+async def list_fragment(request: Request, page: WebPage, cursor: str | None = None) -> Response:
+    state = ListState.parse(dict(request.query_params))
+    return render_page(request, page, "inbox/_list_rows.html",
+                       directory=await Directory.load(page),
+                       **await _list_context(page, state, cursor))
+
+
+@router.get("/counts")
+async def counts_fragment(request: Request, page: WebPage) -> Response:
+    state = ListState.parse(dict(request.query_params))
+    return JSONResponse(await _tab_counts(page, state))
+
+
+@router.get("/rows/{conversation_id}")
+async def row_fragment(request: Request, conversation_id: uuid.UUID, page: WebPage) -> Response:
+    """One row, when the conversation belongs in the list as filtered; 204 when it does not
+    (any more): the page then removes it."""
+    state = ListState.parse(dict(request.query_params))
+    filters = state.filters()
+    conversations, _ = await service.list_conversations(
+        page.ctx.session, page.ctx.actor, filters, limit=1,
+        only_id=conversation_id)
+    if not conversations:
+        return Response(status_code=204)
+    rows = await _rows(page, conversations)
+    return render_page(request, page, "inbox/_row.html", row=rows[0], state=state,
+                       directory=await Directory.load(page))
+
+
+@router.get("/c/{conversation_id}")
+async def conversation(request: Request, conversation_id: uuid.UUID, page: WebPage
+                       ) -> Response:
+    if request.headers.get("hx-request") != "true":
+        query = urlencode({**request.query_params, "c": str(conversation_id)})
+        return RedirectResponse(f"/inbox?{query}", status_code=303)
+    opened = await _open_conversation(page, conversation_id)
+    return render_page(request, page, "inbox/_conversation.html",
+                       directory=await Directory.load(page),
+                       **await _thread_context(page, opened))
+
+
+@router.get("/contacts/{contact_id}/older")
+async def older(request: Request, contact_id: uuid.UUID, cursor: str, page: WebPage
+                ) -> Response:
+    thread = await timeline.thread_page(page.ctx.session, page.ctx.actor, contact_id,
+                                        cursor=cursor)
+    return render_page(request, page, "inbox/_timeline.html", thread=thread,
+                       contact_id=contact_id, directory=await Directory.load(page))
+
+
+@router.get("/items/{kind}/{item_id}")
+async def item(request: Request, kind: str, item_id: uuid.UUID, page: WebPage) -> Response:
+    """One thread item (a new message, a status change, a note, an event) for live updates."""
+    session, actor = page.ctx.session, page.ctx.actor
+    attachments = {}
+    if kind == "message":
+        record = await service.get_message(session, actor, item_id)
+        attachments = await timeline.attachments_of(session, actor, [record])
+    elif kind == "note":
+        record = await service.get_note(session, actor, item_id)
+    elif kind == "event":
+        record = await service.get_event(session, actor, item_id)
+    else:
+        raise NotFound("no such item")
+    entry = timeline.Item(kind, record.created_at, record.id, record)
+    return render_page(request, page, "inbox/_item.html", item=entry,
+                       attachments=attachments, directory=await Directory.load(page))
+
+
+# ---- composing ---------------------------------------------------------------------------------
+
+@router.post("/c/{conversation_id}/messages")
+async def send(request: Request, conversation_id: uuid.UUID, page: WebPage,
+               body: str = Form(""), client_message_id: str = Form(""),
+               file: UploadFile | None = None) -> Response:
+    session, actor = page.ctx.session, page.ctx.actor
+    kind, attachment_id = "text", None
+    if file is not None and file.filename:
+        settings = runtime.current().settings
+        data = await file.read(settings.max_attachment_bytes + 1)
+        content_type = file.content_type or "application/octet-stream"
+        kind = service.media_kind(content_type, len(data))
+        attachment = await service.store_attachment(
+            session, actor, runtime.current().storage, filename=file.filename,
+            content_type=content_type, data=data, max_bytes=settings.max_attachment_bytes)
+        attachment_id = attachment.id
+    message, _ = await service.send_message(session, actor, conversation_id, MessageSend(
+        body=body, content_kind=kind, attachment_id=attachment_id,
+        client_message_id=client_message_id or None))
+    entry = timeline.Item("message", message.created_at, message.id, message)
+    return render_page(request, page, "inbox/_item.html", item=entry,
+                       attachments=await timeline.attachments_of(session, actor, [message]),
+                       directory=await Directory.load(page))
+
+
+@router.post("/c/{conversation_id}/notes")
+async def add_note(request: Request, conversation_id: uuid.UUID, page: WebPage,
+                   body: str = Form("")) -> Response:
+    note = await service.add_note(page.ctx.session, page.ctx.actor, body=body,
+                                  conversation_id=conversation_id)
+    entry = timeline.Item("note", note.created_at, note.id, note)
+    return render_page(request, page, "inbox/_item.html", item=entry, attachments={},
+                       directory=await Directory.load(page))
+
+
+@router.get("/quick-replies")
+async def quick_replies(page: WebPage, q: str = "") -> Response:
+    found = await replies.search(page.ctx.session, page.ctx.actor, q[:100])
+    return JSONResponse([{"shortcut": r.shortcut, "body": r.body} for r in found])
+
+
+@router.get("/people")
+async def people(page: WebPage, q: str = "") -> Response:
+    """Colleagues to @mention."""
+    needle = q.casefold()
+    found = [u for u in await users.list_users(page.ctx.session, page.ctx.actor)
+             if needle in u.username or needle in u.display_name.casefold()][:8]
+    return JSONResponse([{"username": u.username, "name": u.display_name} for u in found])
+
+
+@router.get("/media/{attachment_id}")
+async def media(attachment_id: uuid.UUID, page: WebPage) -> Response:
+    """Attachments for the thread's previews. Inline only for types a browser shows without
+    running anything of the file's, and sandboxed even then."""
+    attachment = await service.get_attachment(page.ctx.session, page.ctx.actor, attachment_id)
+    data = await runtime.current().storage.get(attachment.storage_key)
+    inline = attachment.content_type.startswith(_INLINE_TYPES)
+    disposition = "inline" if inline else "attachment"
+    filename = quote(attachment.filename, safe="")
+    return Response(data, media_type=attachment.content_type if inline
+                    else "application/octet-stream", headers={
+                        "Content-Disposition": f"{disposition}; filename*=UTF-8''{filename}",
+                        "X-Content-Type-Options": "nosniff",
+                        "Content-Security-Policy": "sandbox",
+                        "Cache-Control": "private, max-age=3600"})
+
+
+# ---- actions on a conversation -----------------------------------------------------------------
+
+@router.get("/c/{conversation_id}/header")
+async def header(request: Request, conversation_id: uuid.UUID, page: WebPage) -> Response:
+    """The thread's header and composer, when someone else changed the conversation."""
+    conversation = await service.get_conversation(page.ctx.session, page.ctx.actor,
+                                                  conversation_id)
+    return await _after_action(request, page, conversation)
+
+
+async def _after_action(request: Request, page: WebPage, conversation: Conversation
+                        ) -> HTMLResponse:
+    """The refreshed thread header and composer, and the thread's new event lines (out of
+    band)."""
+    return render_page(request, page, "inbox/_after_action.html", conversation=conversation,
+                       events=service.recorded_events(page.ctx.session, conversation.id),
+                       can_reply=_can_reply(page, conversation),
+                       contact=await contacts.get_contact(page.ctx.session, page.ctx.actor,
+                                                          conversation.contact_id),
+                       directory=await Directory.load(page))
+
+
+@router.post("/c/{conversation_id}/assign")
+async def assign(request: Request, conversation_id: uuid.UUID, page: WebPage,
+                 user_id: str = Form("")) -> Response:
+    target = _uuid(user_id, "user_id") if user_id else None
+    conversation = await service.assign(page.ctx.session, page.ctx.actor, conversation_id, target)
+    return await _after_action(request, page, conversation)
+
+
+@router.post("/c/{conversation_id}/transfer")
+async def transfer(request: Request, conversation_id: uuid.UUID, page: WebPage,
+                   user_id: str = Form(""), group_id: str = Form(""), note: str = Form("")
+                   ) -> Response:
+    conversation = await service.transfer(
+        page.ctx.session, page.ctx.actor, conversation_id,
+        user_id=_uuid(user_id, "user_id") if user_id else None,
+        group_id=_uuid(group_id, "group_id") if group_id else None, note=note)
+    return await _after_action(request, page, conversation)
+
+
+@router.post("/c/{conversation_id}/takeover")
+async def takeover(request: Request, conversation_id: uuid.UUID, page: WebPage) -> Response:
+    conversation = await service.takeover(page.ctx.session, page.ctx.actor, conversation_id)
+    return await _after_action(request, page, conversation)
+
+
+@router.post("/c/{conversation_id}/tags")
+async def tags(request: Request, conversation_id: uuid.UUID, page: WebPage,
+               add: str = Form(""), remove: str = Form(""), create: str = Form("")
+               ) -> Response:
+    """Tag or untag; ``create=1`` adds a tag that does not exist yet to the catalogue first."""
+    session, actor = page.ctx.session, page.ctx.actor
+    name = " ".join(add.split())
+    if name and create and not any(t.name == name for t in
+                                   await contacts.list_tags(session, actor)):
+        await contacts.create_tag_named(session, actor, name)
+    conversation = await service.change_tags(session, actor, conversation_id,
+                                             add=[name] if name else [],
+                                             remove=[remove] if remove else [])
+    return await _after_action(request, page, conversation)
+
+
+@router.post("/c/{conversation_id}/close")
+async def close(request: Request, conversation_id: uuid.UUID, page: WebPage) -> Response:
+    conversation = await service.close(page.ctx.session, page.ctx.actor, conversation_id)
+    return await _after_action(request, page, conversation)
+
+
+@router.post("/c/{conversation_id}/reopen")
+async def reopen(request: Request, conversation_id: uuid.UUID, page: WebPage) -> Response:
+    conversation = await service.reopen(page.ctx.session, page.ctx.actor, conversation_id)
+    return await _after_action(request, page, conversation)
+
+
+@router.post("/c/{conversation_id}/priority")
+async def priority(request: Request, conversation_id: uuid.UUID, page: WebPage,
+                   priority: str = Form(...)) -> Response:
+    conversation = await service.set_priority(page.ctx.session, page.ctx.actor,
+                                              conversation_id, priority)
+    return await _after_action(request, page, conversation)
+
+
+@router.post("/c/{conversation_id}/snooze")
+async def snooze(request: Request, conversation_id: uuid.UUID, page: WebPage,
+                 until: str = Form(...)) -> Response:
+    """``until`` comes from a datetime-local input: a wall-clock time in the company's zone."""
+    try:
+        moment = datetime.fromisoformat(until)
+    except ValueError as exc:
+        raise ValidationFailed("choose a date and time", field="until") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=page.fmt.tz)
+    conversation = await service.snooze(page.ctx.session, page.ctx.actor, conversation_id,
+                                        moment)
+    return await _after_action(request, page, conversation)
+
+
+@router.post("/c/{conversation_id}/unread")
+async def unread(request: Request, conversation_id: uuid.UUID, page: WebPage) -> Response:
+    conversation = await service.mark_unread(page.ctx.session, page.ctx.actor, conversation_id)
+    return await _after_action(request, page, conversation)
+
+
+BULK_ACTIONS = ("assign", "tag", "close")
+
+
+@router.post("/bulk")
+async def bulk(page: WebPage, action: str = Form(...), ids: list[str] = Form(default=[]),
+               user_id: str = Form(""), tag: str = Form("")) -> Response:
+    """The same action on each selected conversation, each checked as if done one by one; the
+    first refusal undoes them all (one transaction), so a selection never half-changes."""
+    session, actor = page.ctx.session, page.ctx.actor
+    if action not in BULK_ACTIONS:
+        raise ValidationFailed("unknown bulk action", field="action")
+    if not ids:
+        raise ValidationFailed("select at least one conversation", field="ids")
+    if len(ids) > 200:
+        raise ValidationFailed("select at most 200 conversations at a time", field="ids")
+    for raw in ids:
+        conversation_id = _uuid(raw, "ids")
+        if action == "assign":
+            await service.assign(session, actor, conversation_id,
+                                 _uuid(user_id, "user_id") if user_id else None)
+        elif action == "tag":
+            await service.change_tags(session, actor, conversation_id, add=[tag], remove=[])
+        else:
+            await service.close(session, actor, conversation_id)
+    return Response(status_code=204, headers={"HX-Trigger": "inbox-refresh"})
+
+
+# ---- saved views -------------------------------------------------------------------------------
+
+@router.post("/views")
+async def save_view(request: Request, page: WebPage, name: str = Form("")) -> Response:
+    state = ListState.parse(dict(request.query_params))
+    view = await saved_views.save_view(page.ctx.session, page.ctx.actor, name, state.as_dict())
+    return Response(status_code=204, headers={"HX-Redirect": f"/inbox?view={view.id}"})
+
+
+@router.post("/views/{view_id}/delete")
+async def delete_view(view_id: uuid.UUID, page: WebPage) -> Response:
+    await saved_views.delete_view(page.ctx.session, page.ctx.actor, view_id)
+    return Response(status_code=204, headers={"HX-Redirect": "/inbox"})
+
+
+# ---- contact card ------------------------------------------------------------------------------
+
+async def _card(request: Request, page: WebPage, contact_id: uuid.UUID,
+                conversation_id: uuid.UUID | None) -> HTMLResponse:
+    session, actor = page.ctx.session, page.ctx.actor
+    await service.require_history_visible(session, actor, contact_id)
+    contact = await contacts.get_contact(session, actor, contact_id)
+    conversation = (await service.get_conversation(session, actor, conversation_id)
+                    if conversation_id else None)
+    return render_page(
+        request, page, "inbox/_contact.html", contact=contact, conversation=conversation,
+        identities=await contacts.identities_of(session, actor, contact.id),
+        custom_fields=await contacts.list_custom_fields(session, actor),
+        notes=await service.list_notes(session, actor, contact.id),
+        past=(await service.list_conversations(
+            session, actor, ConversationFilters(contact_id=contact.id), limit=20))[0],
+        directory=await Directory.load(page))
+
+
+@router.get("/contacts/{contact_id}/card")
+async def card(request: Request, contact_id: uuid.UUID, page: WebPage,
+               c: uuid.UUID | None = None) -> Response:
+    return await _card(request, page, contact_id, c)
+
+
+@router.post("/contacts/{contact_id}")
+async def update_contact(request: Request, contact_id: uuid.UUID, page: WebPage,
+                         c: uuid.UUID | None = None) -> Response:
+    """One field edited inline: ``name``, ``email``, ``phone``, ``language`` or ``cf.<key>``."""
+    session, actor = page.ctx.session, page.ctx.actor
+    await service.require_history_visible(session, actor, contact_id)
+    form = await request.form()
+    changes: dict[str, Any] = {}
+    custom: dict[str, Any] = {}
+    for key, value in form.items():
+        if key == "csrf_token":
+            continue
+        if key.startswith("cf."):
+            # A form's "true"/"false" for yes/no fields; the API takes JSON booleans.
+            custom[key[3:]] = {"": None, "true": True, "false": False}.get(value, value)
+        elif key in ("name", "email", "phone", "language"):
+            changes[key] = value if value != "" or key == "name" else None
+    if custom:
+        changes["custom_fields"] = custom
+    await contacts.update_contact(session, actor, contact_id, parse_form(ContactUpdate, changes))
+    return await _card(request, page, contact_id, c)
+
+
+@router.post("/contacts/{contact_id}/notes")
+async def add_contact_note(request: Request, contact_id: uuid.UUID, page: WebPage,
+                           body: str = Form(""), c: uuid.UUID | None = None) -> Response:
+    await service.add_note(page.ctx.session, page.ctx.actor, body=body, contact_id=contact_id)
+    return await _card(request, page, contact_id, c)
+
+
+@router.post("/notes/{note_id}/edit")
+async def edit_note(request: Request, note_id: uuid.UUID, page: WebPage, body: str = Form(""),
+                    c: uuid.UUID | None = None) -> Response:
+    note = await service.update_note(page.ctx.session, page.ctx.actor, note_id, body)
+    return await _card(request, page, note.contact_id, c)
+
+
+@router.post("/notes/{note_id}/delete")
+async def delete_note(request: Request, note_id: uuid.UUID, page: WebPage,
+                      c: uuid.UUID | None = None) -> Response:
+    note = await service.get_note(page.ctx.session, page.ctx.actor, note_id)
+    contact_id = note.contact_id
+    await service.delete_note(page.ctx.session, page.ctx.actor, note_id)
+    return await _card(request, page, contact_id, c)
+
+
+@router.get("/contacts/{contact_id}/merge-candidates")
+async def merge_candidates(request: Request, contact_id: uuid.UUID, page: WebPage,
+                           q: str = "") -> Response:
+    found = []
+    if q.strip():
+        found, _ = await contacts.search_contacts(page.ctx.session, page.ctx.actor, q=q[:100],
+                                                  limit=8)
+    return render_page(request, page, "inbox/_merge_candidates.html", contact_id=contact_id,
+                       candidates=[c for c in found if c.id != contact_id])
+
+
+@router.post("/contacts/{contact_id}/merge")
+async def merge_contact(request: Request, contact_id: uuid.UUID, page: WebPage,
+                        merge_id: str = Form(""), c: uuid.UUID | None = None) -> Response:
+    await merge.merge_contacts(page.ctx.session, page.ctx.actor, contact_id,
+                               _uuid(merge_id, "merge_id"))
+    return await _card(request, page, contact_id, c)

@@ -1,0 +1,134 @@
+"""What every server-rendered page shares: the Jinja environment, the signed-in user's page
+context (language, time zone, CSRF token) and one way to render."""
+
+from __future__ import annotations
+
+import uuid
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import jinja2
+import pydantic
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
+
+from invekto.core import i18n
+from invekto.core.errors import ValidationFailed
+from invekto.http.deps import Context, Scoped, csrf_token_for
+from invekto.inbox.service import MENTION
+from invekto.tenants import service as tenants
+from invekto.tenants.models import Tenant
+from invekto.users import service as users
+from invekto.users.models import User
+
+Model = TypeVar("Model", bound=pydantic.BaseModel)
+templates = Jinja2Templates(env=jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=True))
+
+
+def _mentions(text: str) -> Markup:
+    """A note's text, escaped, with each @username highlighted. Safe: the text is escaped
+    first, and a username is only letters, digits, '.', '_' and '-'."""
+    return Markup(MENTION.sub(  # noqa: S704
+        lambda m: f'<span class="mention">{m.group(0)}</span>', str(escape(text))))
+
+
+templates.env.filters["mentions"] = _mentions
+templates.env.filters["uuid"] = lambda value: uuid.UUID(str(value))
+templates.env.filters["datetime"] = lambda value: datetime.fromisoformat(str(value))
+
+
+def language_of(request: Request, explicit: str | None = None) -> str:
+    """For visitors not signed in; a signed-in user's saved language wins (see ``Page``)."""
+    return i18n.pick_language(explicit=explicit or request.query_params.get("lang"),
+                              cookie=request.cookies.get("lang"),
+                              accept_language=request.headers.get("accept-language"))
+
+
+# The language of the page being rendered. Templates (and the macros they import, which do not
+# see the render context) translate through globals that read it.
+_rendering_language: ContextVar[str] = ContextVar("rendering_language", default="tr")
+
+
+def _gettext(message: str, **values: object) -> str:
+    return i18n.text(_rendering_language.get(), message, **values)
+
+
+def _ngettext(singular: str, plural: str, n: int, **values: object) -> str:
+    return i18n.plural(_rendering_language.get(), singular, plural, n, **values)
+
+
+templates.env.globals.update({"_": _gettext, "gettext": _gettext, "ngettext": _ngettext})
+
+
+@dataclass
+class Page:
+    """A signed-in browser request: its transaction, who it is, and how to speak to them."""
+
+    ctx: Context
+    user: User
+    tenant: Tenant
+    csrf_token: str
+
+    @property
+    def lang(self) -> str:
+        return self.user.language
+
+    @property
+    def fmt(self) -> i18n.Formatter:
+        return i18n.Formatter(self.user.language, self.tenant.timezone)
+
+    def text(self, message: str, **values: object) -> str:
+        return i18n.text(self.lang, message, **values)
+
+
+async def page_context(ctx: Scoped) -> Page:
+    user = await users.get_user(ctx.session, ctx.actor, ctx.actor.user_id)
+    tenant = await tenants.get(ctx.session, ctx.actor.tenant_id)
+    return Page(ctx=ctx, user=user, tenant=tenant,
+                csrf_token=csrf_token_for(ctx.session_secret or ""))
+
+
+WebPage = Annotated[Page, Depends(page_context)]
+
+
+def parse_form(model: type[Model], values: dict[str, Any]) -> Model:
+    """A form's values checked by the API's schema; a bad one is a 422 naming its field, like
+    the API's own validation."""
+    try:
+        return model.model_validate(values)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        raise ValidationFailed(first["msg"], field=field) from exc
+
+
+def render(request: Request, name: str, *, lang: str, page: Page | None = None,
+           status_code: int = 200, headers: dict[str, str] | None = None,
+           **context: Any) -> HTMLResponse:
+    values: dict[str, Any] = {
+        "lang": lang, "page": page, "csrf_token": page.csrf_token if page else None,
+        "me": page.user if page else None, "actor": page.ctx.actor if page else None,
+        "fmt": page.fmt if page else i18n.Formatter(lang),
+        "is_htmx": request.headers.get("hx-request") == "true",
+        **context,
+    }
+    # Starlette renders the template while building the response: the language is set for it.
+    token = _rendering_language.set(lang)
+    try:
+        response = templates.TemplateResponse(request, name, values, status_code=status_code,
+                                              headers=headers)
+    finally:
+        _rendering_language.reset(token)
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def render_page(request: Request, page: Page, name: str, **context: Any) -> HTMLResponse:
+    return render(request, name, lang=page.lang, page=page, **context)

@@ -1,0 +1,724 @@
+/* Invekto's browser code: the inbox's live updates over /ws, the composer, infinite scroll and
+ * notifications. The server renders every piece of HTML; this file only fetches fragments and
+ * puts them in place, so there is one source of truth for how things look and what is escaped. */
+(() => {
+  "use strict";
+
+  htmx.config.allowNestedOobSwaps = false; // only top-level hx-swap-oob elements swap out of band
+  const I18N = JSON.parse(document.getElementById("i18n")?.textContent || "{}");
+  const CSRF = document.querySelector('meta[name="csrf-token"]')?.content || "";
+  const $ = (selector, root = document) => root.querySelector(selector);
+  const $$ = (selector, root = document) => Array.from(root.querySelectorAll(selector));
+  const inbox = () => $("#inbox");
+
+  // ---- small helpers --------------------------------------------------------------------------
+
+  function toast(text, kind = "info", ms = 5000) {
+    const stack = $("#toasts");
+    if (!stack) return;
+    const node = document.createElement("div");
+    node.className = `app-toast ${kind}`;
+    node.setAttribute("role", kind === "error" ? "alert" : "status");
+    node.textContent = text;
+    stack.appendChild(node);
+    setTimeout(() => node.remove(), ms);
+  }
+
+  async function request(url, options = {}) {
+    const response = await fetch(url, {
+      credentials: "same-origin", ...options,
+      headers: { "x-csrf-token": CSRF, "hx-request": "true", ...(options.headers || {}) },
+    });
+    if (response.status === 401) {
+      window.location.assign("/login");
+      throw new Error("signed out");
+    }
+    return response;
+  }
+
+  async function errorMessage(response) {
+    try {
+      const body = await response.json();
+      return body.error?.message || I18N.error;
+    } catch {
+      return I18N.error;
+    }
+  }
+
+  function fragment(html) {
+    const template = document.createElement("template");
+    template.innerHTML = html.trim();
+    return template.content;
+  }
+
+  function newId() {
+    return (crypto.randomUUID && crypto.randomUUID()) ||
+      `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+  }
+
+  // Errors from HTMX requests: the server's message, already in the user's language.
+  document.body.addEventListener("htmx:responseError", async (event) => {
+    const xhr = event.detail.xhr;
+    let message = I18N.error;
+    try { message = JSON.parse(xhr.responseText).error.message || message; } catch { /* keep */ }
+    toast(message, "error");
+  });
+  document.body.addEventListener("htmx:sendError", () => toast(I18N.connection_lost, "error"));
+
+  // ---- panes (phone and tablet widths show one or two at a time) ----------------------------
+
+  function showPane(name) {
+    if (inbox()) inbox().dataset.pane = name;
+  }
+  document.addEventListener("click", (event) => {
+    const target = event.target.closest("[data-show-pane]");
+    if (target) showPane(target.dataset.showPane);
+  });
+
+  // ---- the conversation list ------------------------------------------------------------------
+
+  function listQuery() {
+    return inbox()?.dataset.listQuery || "";
+  }
+
+  function openConversationId() {
+    return $("#thread")?.dataset.conversationId || null;
+  }
+
+  function markActiveRow() {
+    const open = openConversationId();
+    $$(".conv-row").forEach((row) => row.classList.toggle("active", row.dataset.id === open));
+  }
+
+  document.body.addEventListener("htmx:configRequest", (event) => {
+    if (event.detail.elt.id !== "list-filters") return;
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(event.detail.parameters)) {
+      if (value) params.set(key, value);
+    }
+    inbox().dataset.listQuery = params.toString();
+    const open = openConversationId();
+    if (open) params.set("c", open);
+    history.replaceState(null, "", `/inbox?${params}`);
+    $$(".tab-pill").forEach((pill) => pill.classList.toggle(
+      "active", pill.dataset.tab === (event.detail.parameters.tab || "mine")));
+    refreshCounts();
+  });
+
+  async function refreshCounts() {
+    const response = await request(`/inbox/counts?${listQuery()}`);
+    if (!response.ok) return;
+    const counts = await response.json();
+    for (const [tab, count] of Object.entries(counts)) {
+      const node = $(`[data-count-for="${tab}"]`);
+      if (node) node.textContent = count >= 1000 ? "999+" : count.toLocaleString(document.documentElement.lang);
+    }
+  }
+
+  function reloadList() {
+    const form = $("#list-filters");
+    if (form) htmx.trigger(form, "submit");
+  }
+  document.body.addEventListener("inbox-refresh", () => {
+    reloadList();
+    $$(".row-select:checked").forEach((box) => { box.checked = false; });
+    updateBulkBar();
+  });
+
+  // A row as the server renders it for the current filters; gone when it no longer belongs.
+  async function refreshRow(conversationId, moveToTop) {
+    const list = $("#conversation-list");
+    if (!list) return;
+    const response = await request(`/inbox/rows/${conversationId}?${listQuery()}`);
+    const existing = document.getElementById(`row-${conversationId}`);
+    if (response.status === 204) {
+      existing?.remove();
+      return;
+    }
+    if (!response.ok) return;
+    const row = fragment(await response.text()).firstElementChild;
+    const selected = existing?.querySelector(".row-select")?.checked;
+    if (existing && !moveToTop) {
+      existing.replaceWith(row);
+    } else {
+      existing?.remove();
+      $("#list-empty")?.remove();
+      list.prepend(row);
+      row.classList.add("flash");
+    }
+    if (selected) row.querySelector(".row-select").checked = true;
+    htmx.process(row);
+    markActiveRow();
+  }
+
+  // ---- bulk actions ---------------------------------------------------------------------------
+
+  function updateBulkBar() {
+    const bar = $("#bulk-form");
+    if (!bar) return;
+    const count = $$(".row-select:checked").length;
+    bar.hidden = count === 0;
+    $("#bulk-count").textContent = String(count);
+  }
+  document.addEventListener("change", (event) => {
+    if (event.target.classList?.contains("row-select")) updateBulkBar();
+    if (event.target.id === "bulk-action") {
+      $("#bulk-user").hidden = event.target.value !== "assign";
+      $("#bulk-tag").hidden = event.target.value !== "tag";
+    }
+  });
+
+  // ---- saved views ----------------------------------------------------------------------------
+
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("#save-view");
+    if (!button) return;
+    const name = window.prompt(button.dataset.prompt || I18N.new_view);
+    if (name && name.trim()) {
+      htmx.ajax("POST", `/inbox/views?${listQuery()}`, { values: { name }, swap: "none" });
+    }
+  });
+
+  // ---- the thread -----------------------------------------------------------------------------
+
+  function timeline() {
+    return $("#timeline");
+  }
+
+  function nearBottom(node) {
+    return node.scrollHeight - node.scrollTop - node.clientHeight < 120;
+  }
+
+  function scrollToBottom() {
+    const node = timeline();
+    if (node) node.scrollTop = node.scrollHeight;
+  }
+
+  // Day separators, recomputed from the items' days whenever the timeline changes.
+  function decorateDays() {
+    const node = timeline();
+    if (!node) return;
+    $$(".day-sep", node).forEach((sep) => sep.remove());
+    let previous = null;
+    for (const item of $$(".item[data-day]", node)) {
+      if (item.dataset.day !== previous) {
+        const sep = document.createElement("div");
+        sep.className = "day-sep";
+        sep.dataset.day = item.dataset.day;
+        sep.textContent = item.dataset.dayLabel || item.dataset.day;
+        item.before(sep);
+        previous = item.dataset.day;
+      }
+    }
+  }
+
+  // Infinite scroll upward: the sentinel at the top loads the next older page when it shows.
+  let olderObserver = null;
+  function watchOlder() {
+    olderObserver?.disconnect();
+    const node = timeline();
+    const sentinel = node && $(".older-sentinel", node);
+    if (!sentinel) return;
+    olderObserver = new IntersectionObserver(async (entries) => {
+      if (!entries.some((entry) => entry.isIntersecting)) return;
+      olderObserver.disconnect();
+      const response = await request(sentinel.dataset.olderUrl);
+      if (!response.ok) return;
+      const before = node.scrollHeight;
+      const top = node.scrollTop;
+      const content = fragment(await response.text());
+      sentinel.replaceWith(content);
+      decorateDays();
+      node.scrollTop = top + (node.scrollHeight - before); // keep the reader where they were
+      watchOlder();
+    }, { root: node, rootMargin: "200px 0px 0px 0px" });
+    olderObserver.observe(sentinel);
+  }
+
+  function placeItem(node) {
+    const list = timeline();
+    if (!list || !node) return;
+    const stick = nearBottom(list);
+    const existing = document.getElementById(node.id);
+    const pending = node.dataset.clientId && document.getElementById(`pending-${node.dataset.clientId}`);
+    if (existing) existing.replaceWith(node);
+    else if (pending) pending.replaceWith(node);
+    else list.appendChild(node);
+    htmx.process(node);
+    decorateDays();
+    if (stick) scrollToBottom();
+  }
+
+  async function loadItem(kind, id) {
+    const response = await request(`/inbox/items/${kind}/${id}`);
+    if (!response.ok) return;
+    placeItem(fragment(await response.text()).firstElementChild);
+  }
+
+  function threadOpened() {
+    markActiveRow();
+    decorateDays();
+    scrollToBottom();
+    watchOlder();
+    setupComposer();
+    const open = openConversationId();
+    if (open) mineUnread.delete(open);
+    updateBadges();
+  }
+
+  document.body.addEventListener("htmx:afterSwap", (event) => {
+    if (event.detail.target.id === "thread-pane") {
+      showPane("thread");
+      threadOpened();
+    }
+  });
+  document.body.addEventListener("htmx:oobAfterSwap", (event) => {
+    if (event.detail.target?.id === "timeline") {
+      decorateDays();
+      scrollToBottom();
+      // The same event may also have arrived over the socket: keep one of each.
+      const seen = new Set();
+      $$(".item[id]", timeline()).forEach((item) => {
+        if (seen.has(item.id)) item.remove(); else seen.add(item.id);
+      });
+    }
+    if (event.detail.target?.id === "composer-area") setupComposer();
+  });
+
+  // Snooze presets send an exact moment (with its zone); the custom field is company time.
+  document.addEventListener("click", (event) => {
+    const preset = event.target.closest("[data-snooze-hours]");
+    if (!preset) return;
+    const form = preset.closest("form");
+    const until = new Date(Date.now() + Number(preset.dataset.snoozeHours) * 3600 * 1000);
+    htmx.ajax("POST", form.getAttribute("hx-post"), {
+      target: "#thread-header", swap: "outerHTML", values: { until: until.toISOString() },
+    });
+  });
+
+  // ---- the composer ---------------------------------------------------------------------------
+
+  let popup = { items: [], index: 0, kind: null };
+
+  function setupComposer() {
+    const form = $("#composer");
+    if (!form || form.dataset.ready) return;
+    form.dataset.ready = "1";
+    const input = $("#composer-input", form);
+    const fileInput = $("#composer-file-input", form);
+
+    $$(".mode", form).forEach((button) => button.addEventListener("click", () => {
+      const note = button.dataset.mode === "note";
+      form.classList.toggle("note-mode", note);
+      $$(".mode", form).forEach((b) => {
+        b.classList.toggle("active", b === button);
+        b.setAttribute("aria-selected", String(b === button));
+      });
+      input.placeholder = note ? input.dataset.notePlaceholder : input.dataset.replyPlaceholder;
+      input.focus();
+    }));
+
+    input.addEventListener("input", () => {
+      input.style.height = "auto";
+      input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
+      suggest(form, input);
+    });
+    input.addEventListener("keydown", (event) => {
+      if (!$("#composer-popup").hidden && popup.items.length) {
+        if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+          event.preventDefault();
+          const step = event.key === "ArrowDown" ? 1 : -1;
+          popup.index = (popup.index + step + popup.items.length) % popup.items.length;
+          renderPopup(input);
+          return;
+        }
+        if (event.key === "Enter" || event.key === "Tab") {
+          event.preventDefault();
+          choose(input, popup.items[popup.index]);
+          return;
+        }
+        if (event.key === "Escape") { closePopup(); return; }
+      }
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        form.requestSubmit();
+      }
+    });
+
+    fileInput.addEventListener("change", () => {
+      const box = $("#composer-file");
+      box.hidden = !fileInput.files.length;
+      $(".file-name", box).textContent = fileInput.files[0]?.name || "";
+    });
+    $("#clear-file").addEventListener("click", () => {
+      fileInput.value = "";
+      $("#composer-file").hidden = true;
+    });
+
+    $$(".emoji", form).forEach((button) => button.addEventListener("click", () => {
+      const start = input.selectionStart ?? input.value.length;
+      input.setRangeText(button.dataset.emoji, start, input.selectionEnd ?? start, "end");
+      input.focus();
+    }));
+
+    $("#record-button").addEventListener("click", () => toggleRecording(form));
+
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const note = form.classList.contains("note-mode");
+      const body = input.value;
+      const file = fileInput.files[0] || null;
+      if (!body.trim() && !file) return;
+      input.value = "";
+      input.style.height = "auto";
+      fileInput.value = "";
+      $("#composer-file").hidden = true;
+      closePopup();
+      if (note) sendNote(form, body);
+      else sendMessage(form, { body, file, clientId: newId() });
+    });
+  }
+
+  function pendingBubble(clientId, body, fileName) {
+    const node = document.createElement("div");
+    node.className = "item msg msg-outbound pending-local";
+    node.id = `pending-${clientId}`;
+    node.dataset.day = new Date().toISOString().slice(0, 10);
+    const lastDay = $$(".item[data-day]", timeline()).pop();
+    node.dataset.day = lastDay?.dataset.day || node.dataset.day;
+    node.dataset.dayLabel = lastDay?.dataset.dayLabel || I18N.today;
+    const bubble = document.createElement("div");
+    bubble.className = "bubble";
+    if (fileName) {
+      const file = document.createElement("div");
+      file.className = "media-file";
+      file.textContent = `📎 ${fileName}`;
+      bubble.appendChild(file);
+    }
+    if (body) {
+      const text = document.createElement("div");
+      text.className = "msg-body";
+      text.textContent = body; // the user's own text, never parsed as HTML
+      bubble.appendChild(text);
+    }
+    const meta = document.createElement("div");
+    meta.className = "msg-meta";
+    meta.innerHTML = '<span class="ticks ticks-pending"><i class="ti ti-clock"></i></span>';
+    bubble.appendChild(meta);
+    node.appendChild(bubble);
+    return node;
+  }
+
+  // Optimistic: the bubble shows at once; the server's rendering replaces it. A retry reuses the
+  // same client_message_id, so the server sends it once however often it is asked.
+  async function sendMessage(form, message) {
+    const { body, file, clientId } = message;
+    let bubble = document.getElementById(`pending-${clientId}`);
+    if (!bubble) {
+      bubble = pendingBubble(clientId, body, file?.name);
+      timeline().appendChild(bubble);
+      decorateDays();
+      scrollToBottom();
+    }
+    bubble.classList.remove("send-failed");
+    $(".msg-error", bubble)?.remove();
+    const data = new FormData();
+    data.set("body", body);
+    data.set("client_message_id", clientId);
+    if (file) data.set("file", file, file.name);
+    let response;
+    try {
+      response = await request(form.dataset.sendUrl, { method: "POST", body: data });
+    } catch {
+      return failBubble(bubble, I18N.connection_lost, form, message);
+    }
+    if (!response.ok) return failBubble(bubble, await errorMessage(response), form, message);
+    const node = fragment(await response.text()).firstElementChild;
+    if (document.getElementById(node.id)) bubble.remove(); // the socket was faster
+    else placeItem(node);
+  }
+
+  function failBubble(bubble, text, form, message) {
+    bubble.classList.add("send-failed");
+    const error = document.createElement("div");
+    error.className = "msg-error";
+    error.textContent = `${I18N.sending_failed}: ${text} `;
+    const retry = document.createElement("button");
+    retry.type = "button";
+    retry.className = "btn btn-sm btn-link p-0";
+    retry.textContent = I18N.retry;
+    retry.addEventListener("click", () => sendMessage(form, message));
+    error.appendChild(retry);
+    $(".bubble", bubble).appendChild(error);
+  }
+
+  async function sendNote(form, body) {
+    const data = new FormData();
+    data.set("body", body);
+    const response = await request(form.dataset.noteUrl, { method: "POST", body: data });
+    if (!response.ok) {
+      toast(await errorMessage(response), "error");
+      $("#composer-input").value = body;
+      return;
+    }
+    placeItem(fragment(await response.text()).firstElementChild);
+    scrollToBottom();
+  }
+
+  // "/" at the start offers quick replies; "@name" in a note offers colleagues.
+  async function suggest(form, input) {
+    const before = input.value.slice(0, input.selectionStart);
+    const note = form.classList.contains("note-mode");
+    let match = !note && /^\/(\S*)$/.exec(before);
+    if (match) {
+      const response = await request(`/inbox/quick-replies?q=${encodeURIComponent(match[1])}`);
+      if (!response.ok) return;
+      const replies = await response.json();
+      popup = { kind: "reply", index: 0,
+        items: replies.map((r) => ({ label: `/${r.shortcut}`, detail: r.body, insert: r.body, whole: true })) };
+      if (!popup.items.length) popup.empty = I18N.no_quick_replies;
+      renderPopup(input);
+      return;
+    }
+    match = note && /(^|\s)@([\w.-]*)$/.exec(before);
+    if (match) {
+      const response = await request(`/inbox/people?q=${encodeURIComponent(match[2])}`);
+      if (!response.ok) return;
+      const people = await response.json();
+      popup = { kind: "mention", index: 0, query: match[2],
+        items: people.map((p) => ({ label: `@${p.username}`, detail: p.name, insert: `@${p.username} ` })) };
+      renderPopup(input);
+      return;
+    }
+    closePopup();
+  }
+
+  function renderPopup(input) {
+    const box = $("#composer-popup");
+    box.replaceChildren();
+    if (!popup.items.length) {
+      if (!popup.empty) return closePopup();
+      const empty = document.createElement("div");
+      empty.className = "option text-secondary";
+      empty.textContent = popup.empty;
+      box.appendChild(empty);
+      popup.empty = null;
+    }
+    popup.items.forEach((entry, index) => {
+      const option = document.createElement("button");
+      option.type = "button";
+      option.className = `option${index === popup.index ? " active" : ""}`;
+      option.setAttribute("role", "option");
+      const label = document.createElement("b");
+      label.textContent = entry.label;
+      option.append(label, document.createTextNode(entry.detail.slice(0, 120)));
+      option.addEventListener("mousedown", (event) => { event.preventDefault(); choose(input, entry); });
+      box.appendChild(option);
+    });
+    box.hidden = false;
+  }
+
+  function closePopup() {
+    const box = $("#composer-popup");
+    if (box) { box.hidden = true; box.replaceChildren(); }
+    popup = { items: [], index: 0, kind: null };
+  }
+
+  function choose(input, entry) {
+    if (entry.whole) {
+      input.value = entry.insert;
+    } else {
+      const caret = input.selectionStart;
+      const before = input.value.slice(0, caret).replace(/@[\w.-]*$/, entry.insert);
+      input.value = before + input.value.slice(caret);
+      input.setSelectionRange(before.length, before.length);
+    }
+    closePopup();
+    input.dispatchEvent(new Event("input"));
+    input.focus();
+  }
+
+  // Voice notes: recorded in the browser, sent as an audio file like any other.
+  let recorder = null;
+  async function toggleRecording(form) {
+    const button = $("#record-button");
+    if (recorder) { recorder.stop(); return; }
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    } catch {
+      toast(I18N.mic_denied, "error");
+      return;
+    }
+    const type = ["audio/ogg;codecs=opus", "audio/webm;codecs=opus", "audio/webm"]
+      .find((t) => window.MediaRecorder && MediaRecorder.isTypeSupported(t));
+    recorder = new MediaRecorder(stream, type ? { mimeType: type } : undefined);
+    const chunks = [];
+    recorder.addEventListener("dataavailable", (event) => chunks.push(event.data));
+    recorder.addEventListener("stop", () => {
+      stream.getTracks().forEach((track) => track.stop());
+      button.classList.remove("recording");
+      const mime = (recorder.mimeType || "audio/webm").split(";")[0];
+      const file = new File(chunks, `voice-note.${mime.endsWith("ogg") ? "ogg" : "webm"}`, { type: mime });
+      recorder = null;
+      sendMessage(form, { body: "", file, clientId: newId() });
+    });
+    recorder.start();
+    button.classList.add("recording");
+    toast(I18N.recording, "info", 3000);
+  }
+
+  // ---- notifications --------------------------------------------------------------------------
+
+  const mineUnread = new Set();
+  let mentionCount = Number($("#mention-count")?.textContent || 0);
+  const baseTitle = document.title;
+
+  function updateBadges() {
+    const badge = $("#mine-unread");
+    if (badge) {
+      badge.hidden = mineUnread.size === 0;
+      badge.textContent = String(mineUnread.size);
+    }
+    const mentions = $("#mention-count");
+    if (mentions) {
+      mentions.hidden = mentionCount === 0;
+      mentions.textContent = String(mentionCount);
+    }
+    const total = mineUnread.size + mentionCount;
+    document.title = total ? `(${total}) ${baseTitle}` : baseTitle;
+  }
+
+  let audio = null;
+  function chime() {
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      const oscillator = audio.createOscillator();
+      const gain = audio.createGain();
+      oscillator.frequency.value = 880;
+      gain.gain.setValueAtTime(0.15, audio.currentTime);
+      gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.35);
+      oscillator.connect(gain).connect(audio.destination);
+      oscillator.start();
+      oscillator.stop(audio.currentTime + 0.35);
+    } catch { /* sound is a nicety */ }
+  }
+
+  function browserNotify(title, body, url) {
+    if (!document.hidden || !("Notification" in window) || Notification.permission !== "granted") return;
+    const notification = new Notification(title, { body, tag: url });
+    notification.onclick = () => { window.focus(); window.location.assign(url); };
+  }
+
+  // Asked once, on the first click (browsers refuse a prompt nobody asked for).
+  document.addEventListener("click", () => {
+    if (!("Notification" in window) || Notification.permission !== "default") return;
+    if (localStorage.getItem("invekto.notifications-asked")) return;
+    localStorage.setItem("invekto.notifications-asked", "1");
+    Notification.requestPermission();
+  }, { once: true });
+
+  // ---- live events ----------------------------------------------------------------------------
+
+  const handlers = {
+    "message.created": async (data) => {
+      await refreshRow(data.conversation_id, true);
+      if ($("#thread")?.dataset.contactId === data.contact_id) {
+        await loadItem("message", data.message_id);
+      }
+      const mine = data.assignee_id === inbox()?.dataset.me;
+      const watching = !document.hidden && openConversationId() === data.conversation_id;
+      if (data.direction === "inbound" && mine && !watching) {
+        mineUnread.add(data.conversation_id);
+        updateBadges();
+        chime();
+        browserNotify(I18N.new_message, document.getElementById(`row-${data.conversation_id}`)
+          ?.querySelector(".conv-preview")?.textContent || "", `/inbox?c=${data.conversation_id}`);
+      }
+    },
+    "message.status": (data) => {
+      if (document.getElementById(`message-${data.message_id}`)) loadItem("message", data.message_id);
+    },
+    "note.created": (data) => {
+      if ($("#thread")?.dataset.contactId === data.contact_id && !document.getElementById(`note-${data.note_id}`)) {
+        loadItem("note", data.note_id);
+      }
+    },
+    "conversation.updated": async (data) => {
+      await refreshRow(data.conversation_id, false);
+      if (openConversationId() !== data.conversation_id) return;
+      if (data.event_id && !document.getElementById(`event-${data.event_id}`)) {
+        await loadItem("event", data.event_id);
+      }
+      if (data.action !== "conversation.read") {
+        htmx.ajax("GET", `/inbox/c/${data.conversation_id}/header`, { target: "#thread-header", swap: "outerHTML" });
+      }
+    },
+    mention: (data) => {
+      mentionCount += 1;
+      updateBadges();
+      chime();
+      toast(`${I18N.mentioned}: ${data.preview}`);
+      browserNotify(I18N.mentioned, data.preview, `/inbox?c=${data.conversation_id}`);
+      const list = $("#mentions-list");
+      if (list) {
+        $("#no-mentions")?.remove();
+        const link = document.createElement("a");
+        link.className = "dropdown-item";
+        link.href = `/inbox?c=${data.conversation_id}`;
+        link.textContent = data.preview;
+        list.prepend(link);
+      }
+    },
+    "presence.changed": (data) => {
+      if (data.user_id !== inbox()?.dataset.me && data.user_id !== document.body.dataset.me) return;
+      const dot = $("#my-presence");
+      if (dot) dot.className = `presence-dot presence-${data.presence}`;
+      $$("#presence-form [data-presence]").forEach((button) => {
+        button.classList.toggle("btn-primary", button.dataset.presence === data.presence);
+        button.classList.toggle("btn-outline-secondary", button.dataset.presence !== data.presence);
+      });
+    },
+    resync: () => { reloadList(); },
+  };
+
+  let socket = null;
+  let retryIn = 1000;
+  let pingTimer = null;
+  let wasConnected = false;
+
+  function connect() {
+    if (!CSRF) return; // not signed in
+    socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
+    socket.addEventListener("open", () => {
+      retryIn = 1000;
+      document.body.dataset.live = "true";
+      if (wasConnected) {
+        // Events sent while we were away are lost: fetch the present state instead.
+        toast(I18N.reconnected, "info", 2000);
+        reloadList();
+      }
+      wasConnected = true;
+      clearInterval(pingTimer);
+      pingTimer = setInterval(() => socket.readyState === 1 && socket.send('{"type":"ping"}'), 25000);
+    });
+    socket.addEventListener("message", (event) => {
+      let message;
+      try { message = JSON.parse(event.data); } catch { return; }
+      const handler = handlers[message.type];
+      if (handler) Promise.resolve(handler(message.data || {})).catch(() => {});
+    });
+    socket.addEventListener("close", () => {
+      document.body.dataset.live = "false";
+      clearInterval(pingTimer);
+      setTimeout(connect, retryIn);
+      retryIn = Math.min(retryIn * 2, 15000);
+    });
+  }
+
+  // ---- start ----------------------------------------------------------------------------------
+
+  window.Invekto = { toast, showPane, refreshRow };
+  if ($("#thread")) threadOpened();
+  connect();
+})();
