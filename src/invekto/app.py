@@ -22,6 +22,8 @@ from invekto.inbox.api import router as inbox_router
 from invekto.ops.api import router as ops_router
 from invekto.users.api import router as users_router
 from invekto.web.inbox_views import router as inbox_pages
+from invekto.web.monitor_views import router as monitor_pages
+from invekto.web.settings_views import router as settings_pages
 from invekto.web.views import router as web_router
 
 # Only each package's built files are served, never node_modules as a whole.
@@ -57,6 +59,8 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
     app.include_router(ws_router)
     app.include_router(web_router)
     app.include_router(inbox_pages)
+    app.include_router(settings_pages)
+    app.include_router(monitor_pages)
     app.mount("/static/app", StaticFiles(directory=Path(__file__).parent / "web" / "static"),
               name="app")
     for mount, relative in _ASSETS.items():

@@ -1,8 +1,11 @@
 """Registers every domain's jobs on the job queue app (procrastinate imports this module)."""
 
+import invekto.db.models  # noqa: F401 - every table known before a job flushes (foreign keys)
 from invekto.auth import tasks as auth_tasks
 from invekto.core.jobs import job_app
 from invekto.inbox import tasks as inbox_tasks
+from invekto.users import tasks as users_tasks
 
 job_app.add_tasks_from(inbox_tasks.blueprint, namespace="inbox")
 job_app.add_tasks_from(auth_tasks.blueprint, namespace="auth")
+job_app.add_tasks_from(users_tasks.blueprint, namespace="users")

@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 
 import httpx
 import pytest
@@ -16,40 +11,15 @@ from websockets.asyncio.client import connect
 
 from invekto.http.deps import SESSION_COOKIE
 from invekto.inbox import service as inbox
+from tests.processes import invekto_processes
 
 REJECTED = r"HTTP 403"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def two_servers(database_url, settings):
-    env = {**os.environ, "INVEKTO_DATABASE_URL": database_url, "INVEKTO_LOG_LEVEL": "WARNING"}
-    ports = [_free_port(), _free_port()]
-    processes = [subprocess.Popen([sys.executable, "-m", "invekto", "serve", "--port", str(p)],
-                                  env=env) for p in ports]
-    try:
-        deadline = time.monotonic() + 60
-        for port in ports:
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "servers did not start"
-                assert all(p.poll() is None for p in processes), "a server exited"
-                time.sleep(0.1)
-        yield [f"127.0.0.1:{port}" for port in ports]
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=20)
+def two_servers(database_url):
+    with invekto_processes(database_url, servers=2) as addresses:
+        yield addresses
 
 
 def _cookie(person) -> str:

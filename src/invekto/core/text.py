@@ -14,6 +14,12 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
 
 
+def clean_text(text: str) -> str:
+    """Typed text as stored: trimmed, with one kind of line break (browsers send form fields
+    with CRLF; WhatsApp and the rest expect LF)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
 def like_pattern(text: str) -> str:
     """A LIKE pattern matching ``text`` anywhere, with LIKE's wildcards escaped."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

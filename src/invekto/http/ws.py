@@ -15,6 +15,7 @@ from invekto.auth import service as auth
 from invekto.core.errors import AppError
 from invekto.core.realtime import Hub
 from invekto.http.deps import SESSION_COOKIE
+from invekto.users import service as users
 
 log = structlog.get_logger(__name__)
 router = APIRouter()
@@ -42,6 +43,9 @@ async def events(websocket: WebSocket) -> None:
         tenant_id, secret = auth.split_credential(cookie)
         async with runtime.current().db.tenant_session(tenant_id) as session:
             actor = await auth.authenticate_session(session, tenant_id, secret)
+            # An open tab is presence: the user shows online (the sweeper turns them offline
+            # once every tab has been quiet for a while).
+            await users.touch_presence(session, tenant_id, actor.user_id)
     except AppError:
         await websocket.close(code=_POLICY_VIOLATION)
         return
@@ -60,10 +64,13 @@ async def events(websocket: WebSocket) -> None:
             await websocket.send_json(event.client_message())
 
     async def read_client() -> None:
-        # Clients only ping; reading also notices a closed socket promptly.
+        # Clients only ping; reading also notices a closed socket promptly. A ping refreshes
+        # the user's presence.
         while True:
             message = await websocket.receive_json()
             if isinstance(message, dict) and message.get("type") == "ping":
+                async with runtime.current().db.tenant_session(actor.tenant_id) as session:
+                    await users.touch_presence(session, actor.tenant_id, actor.user_id)
                 await websocket.send_json({"type": "pong", "data": {}})
 
     tasks = [asyncio.create_task(pump_events()), asyncio.create_task(read_client())]

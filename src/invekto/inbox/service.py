@@ -32,6 +32,7 @@ from invekto.core.actor import Actor
 from invekto.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from invekto.core.pagination import newest_first_page
 from invekto.core.storage import Storage
+from invekto.core.text import clean_text
 from invekto.db.base import new_id
 from invekto.db.queries import flush_unique, get_in_tenant
 from invekto.inbox import search
@@ -329,6 +330,17 @@ async def mark_read(session: AsyncSession, actor: Actor, conversation_id: uuid.U
     return conversation
 
 
+async def workload(session: AsyncSession, actor: Actor, *, limit: int = 2000
+                   ) -> list[Conversation]:
+    """Every conversation someone holds that is not closed, newest activity first: the
+    supervisors' live monitor."""
+    actor.require("supervisor")
+    return list((await session.scalars(select(Conversation).where(
+        Conversation.tenant_id == actor.tenant_id, Conversation.assignee_id.is_not(None),
+        Conversation.status != "closed").order_by(Conversation.last_message_at.desc())
+        .limit(limit))).all())
+
+
 async def channel_has_conversations(session: AsyncSession, actor: Actor, channel_id: uuid.UUID
                                     ) -> bool:
     return bool(await session.scalar(select(exists().where(
@@ -463,7 +475,7 @@ async def send_message(session: AsyncSession, actor: Actor, conversation_id: uui
         raise Conflict("this conversation is closed; reopen it to reply", field="conversation_id")
     if not actor.sees_whole_tenant and conversation.assignee_id not in (None, actor.user_id):
         raise PermissionDenied("this conversation is assigned to a colleague")
-    body = data.body.strip()
+    body = clean_text(data.body)
     if data.content_kind == "text" and not body:
         raise ValidationFailed("message is empty", field="body")
     if data.content_kind != "text" and data.attachment_id is None:
@@ -491,7 +503,9 @@ async def send_message(session: AsyncSession, actor: Actor, conversation_id: uui
         return message, False
     message = await session.get_one(Message, message_id)
 
-    if conversation.assignee_id is None and actor.user_id and not actor.sees_whole_tenant:
+    took_it = (conversation.assignee_id is None and actor.user_id is not None
+               and not actor.sees_whole_tenant)
+    if took_it:
         conversation.assignee_id = actor.user_id  # replying from the queue takes the chat
     if conversation.first_response_at is None:
         conversation.first_response_at = now
@@ -500,6 +514,11 @@ async def send_message(session: AsyncSession, actor: Actor, conversation_id: uui
     conversation.unread_count = 0
     conversation.waiting_since = None  # answered
     await session.flush()
+
+    if took_it:
+        await _changed(session, actor, conversation, "conversation.assigned",
+                       {"assignee_id": str(actor.user_id)}, event_kind="assigned",
+                       previous_audience=(None, conversation.group_id))
 
     from invekto.inbox import tasks
 
@@ -693,7 +712,7 @@ async def add_note(session: AsyncSession, actor: Actor, *, body: str,
     else:
         raise ValidationFailed("a note belongs to a contact or a conversation", field="contact_id")
     note = Note(tenant_id=actor.tenant_id, contact_id=contact_id, conversation_id=conversation_id,
-                author_id=actor.user_id, body=body.strip())
+                author_id=actor.user_id, body=clean_text(body))
     if not note.body:
         raise ValidationFailed("note is empty", field="body")
     session.add(note)
@@ -746,9 +765,9 @@ async def get_note(session: AsyncSession, actor: Actor, note_id: uuid.UUID) -> N
 async def update_note(session: AsyncSession, actor: Actor, note_id: uuid.UUID, body: str
                       ) -> Note:
     note = await _own_note(session, actor, note_id)
-    if not body.strip():
+    if not clean_text(body):
         raise ValidationFailed("note is empty", field="body")
-    note.body = body.strip()
+    note.body = clean_text(body)
     await session.flush()
     return note
 

@@ -1,4 +1,4 @@
-"""Jobs of the inbox: delivering outbound messages."""
+"""Jobs of the inbox: delivering outbound messages, waking snoozed conversations."""
 
 from __future__ import annotations
 
@@ -39,3 +39,13 @@ async def deliver_message(tenant_id: str, message_id: str) -> None:
     if isinstance(result, TemporaryFailure):
         log.info("outbound.retry", message_id=message_id, reason=result.reason)
         raise ProviderUnavailable(result.reason)
+
+
+@blueprint.periodic(cron="* * * * *")
+@blueprint.task(name="wake_snoozed", queue="default", queueing_lock="inbox.wake_snoozed")
+async def wake_snoozed(timestamp: int) -> None:
+    """Every minute: snoozed conversations whose time has come are open again."""
+    async with runtime.current().db.system_session() as session:
+        woken = await service.wake_snoozed(session)
+    if woken:
+        log.info("inbox.woke_snoozed", count=woken)

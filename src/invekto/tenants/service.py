@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
+import zoneinfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invekto.audit import service as audit
+from invekto.core.actor import Actor
 from invekto.core.errors import NotFound, ValidationFailed
+from invekto.core.i18n import LANGUAGES
 from invekto.db.queries import flush_unique
 from invekto.tenants.models import Tenant
 
@@ -49,3 +54,36 @@ async def get(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
 
 async def list_tenants(session: AsyncSession) -> list[Tenant]:
     return list((await session.scalars(select(Tenant).order_by(Tenant.created_at))).all())
+
+
+# ---- the company's own profile (its admins edit it) --------------------------------------------
+
+@functools.cache
+def known_timezones() -> frozenset[str]:
+    """IANA zone names this system knows (read once: listing them walks the tz database)."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+async def update_profile(session: AsyncSession, actor: Actor, *, name: str, timezone: str,
+                         default_language: str) -> Tenant:
+    """The company's name, time zone (dates on every page) and default language."""
+    actor.require("admin")
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationFailed("company name is required", field="name")
+    if len(name) > 200:
+        raise ValidationFailed("the company name is longer than 200 characters", field="name")
+    if timezone not in known_timezones():
+        raise ValidationFailed("unknown time zone", field="timezone")
+    if default_language not in LANGUAGES:
+        raise ValidationFailed("language must be tr or en", field="default_language")
+    tenant = await get(session, actor.tenant_id)
+    wanted = {"name": name, "timezone": timezone, "default_language": default_language}
+    changes = {key: value for key, value in wanted.items() if getattr(tenant, key) != value}
+    for key, value in changes.items():
+        setattr(tenant, key, value)
+    await session.flush()
+    if changes:
+        await audit.record(session, actor, "tenant.updated", target_type="tenant",
+                           target_id=tenant.id, data=changes)
+    return tenant

@@ -7,9 +7,9 @@ import re
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.audit import service as audit
@@ -164,14 +164,47 @@ async def set_presence(session: AsyncSession, actor: Actor, presence: str) -> Us
     if presence not in PRESENCES:
         raise ValidationFailed("presence must be online, away or offline", field="presence")
     user = await get_user(session, actor, actor.user_id)
+    user.last_seen_at = datetime.now(UTC)
     if user.presence != presence:
-        user.presence = presence
-        user.presence_changed_at = datetime.now(UTC)
-        await session.flush()
-        await realtime.publish(session, realtime.Event(
-            tenant_id=actor.tenant_id, type="presence.changed", restricted=False,
-            data={"user_id": str(user.id), "presence": presence}))
+        await _presence_changed(session, user, presence)
     return user
+
+
+# A user whose tabs have all been silent this long is shown offline (tabs ping every 25 s).
+PRESENCE_GRACE = timedelta(minutes=2)
+
+
+async def touch_presence(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID
+                         ) -> None:
+    """A tab of the user is open: remember when, and bring an offline user online."""
+    user = await session.scalar(select(User).where(
+        User.tenant_id == tenant_id, User.id == user_id).with_for_update())
+    if user is None:
+        return
+    user.last_seen_at = datetime.now(UTC)
+    if user.presence == "offline":
+        await _presence_changed(session, user, "online")
+
+
+async def sweep_presence(session: AsyncSession, *, now: datetime | None = None) -> int:
+    """Turn offline everyone whose last tab went quiet (system scope: all tenants)."""
+    silent_since = (now or datetime.now(UTC)) - PRESENCE_GRACE
+    silent = (await session.scalars(select(User).where(
+        User.presence != "offline",
+        or_(User.last_seen_at.is_(None), User.last_seen_at < silent_since),
+    ).with_for_update(skip_locked=True))).all()
+    for user in silent:
+        await _presence_changed(session, user, "offline")
+    return len(silent)
+
+
+async def _presence_changed(session: AsyncSession, user: User, presence: str) -> None:
+    user.presence = presence
+    user.presence_changed_at = datetime.now(UTC)
+    await session.flush()
+    await realtime.publish(session, realtime.Event(
+        tenant_id=user.tenant_id, type="presence.changed", restricted=False,
+        data={"user_id": str(user.id), "presence": presence}))
 
 
 async def set_language(session: AsyncSession, actor: Actor, language: str) -> User:

@@ -164,8 +164,9 @@ async def _thread_context(page: Page, conversation: Conversation) -> dict[str, A
 
 
 def _can_reply(page: Page, conversation: Conversation) -> bool:
-    actor = page.ctx.actor
-    return actor.sees_whole_tenant or conversation.assignee_id in (None, actor.user_id)
+    """Whoever holds the conversation answers it. A supervisor reads a colleague's chat
+    read-only until they take it over (which the thread records)."""
+    return conversation.assignee_id in (None, page.ctx.actor.user_id)
 
 
 async def _open_conversation(page: Page, conversation_id: uuid.UUID) -> Conversation:

@@ -131,6 +131,7 @@
     if (!list) return;
     const response = await request(`/inbox/rows/${conversationId}?${listQuery()}`);
     const existing = document.getElementById(`row-${conversationId}`);
+    countsSoon();
     if (response.status === 204) {
       existing?.remove();
       return;
@@ -149,6 +150,13 @@
     if (selected) row.querySelector(".row-select").checked = true;
     htmx.process(row);
     markActiveRow();
+  }
+
+  // Tab counts follow the list, at most once a second however busy the socket is.
+  let countsTimer = null;
+  function countsSoon() {
+    if (countsTimer) return;
+    countsTimer = setTimeout(() => { countsTimer = null; refreshCounts(); }, 1000);
   }
 
   // ---- bulk actions ---------------------------------------------------------------------------
@@ -295,6 +303,34 @@
       target: "#thread-header", swap: "outerHTML", values: { until: until.toISOString() },
     });
   });
+
+  // Someone else changed the open conversation: its header and composer as they are now, or a
+  // notice when it has left what this user may see (transferred away, taken over).
+  async function refreshHeader(conversationId) {
+    const response = await request(`/inbox/c/${conversationId}/header`);
+    if (openConversationId() !== conversationId) return;
+    if (response.status === 404) {
+      const pane = $("#thread-pane");
+      pane.replaceChildren();
+      const notice = document.createElement("div");
+      notice.className = "empty-thread";
+      notice.id = "conversation-gone";
+      notice.textContent = I18N.gone;
+      pane.appendChild(notice);
+      $("#contact-pane")?.replaceChildren();
+      return;
+    }
+    if (!response.ok) return;
+    const content = fragment(await response.text());
+    for (const node of Array.from(content.children)) {
+      const oob = node.getAttribute("hx-swap-oob");
+      if (node.id === "thread-header") $("#thread-header")?.replaceWith(node);
+      else if (oob === "true" && node.id) document.getElementById(node.id)?.replaceWith(node);
+      else if (oob?.startsWith("beforeend:")) continue; // events arrive on their own
+      htmx.process(node);
+    }
+    setupComposer();
+  }
 
   // ---- the composer ---------------------------------------------------------------------------
 
@@ -465,8 +501,11 @@
     scrollToBottom();
   }
 
-  // "/" at the start offers quick replies; "@name" in a note offers colleagues.
+  // "/" at the start offers quick replies; "@name" in a note offers colleagues. Only the answer
+  // to the latest keystroke is shown (answers can arrive out of order).
+  let suggestion = 0;
   async function suggest(form, input) {
+    const asked = ++suggestion;
     const before = input.value.slice(0, input.selectionStart);
     const note = form.classList.contains("note-mode");
     let match = !note && /^\/(\S*)$/.exec(before);
@@ -474,6 +513,7 @@
       const response = await request(`/inbox/quick-replies?q=${encodeURIComponent(match[1])}`);
       if (!response.ok) return;
       const replies = await response.json();
+      if (asked !== suggestion) return;
       popup = { kind: "reply", index: 0,
         items: replies.map((r) => ({ label: `/${r.shortcut}`, detail: r.body, insert: r.body, whole: true })) };
       if (!popup.items.length) popup.empty = I18N.no_quick_replies;
@@ -485,6 +525,7 @@
       const response = await request(`/inbox/people?q=${encodeURIComponent(match[2])}`);
       if (!response.ok) return;
       const people = await response.json();
+      if (asked !== suggestion) return;
       popup = { kind: "mention", index: 0, query: match[2],
         items: people.map((p) => ({ label: `@${p.username}`, detail: p.name, insert: `@${p.username} ` })) };
       renderPopup(input);
@@ -650,9 +691,7 @@
       if (data.event_id && !document.getElementById(`event-${data.event_id}`)) {
         await loadItem("event", data.event_id);
       }
-      if (data.action !== "conversation.read") {
-        htmx.ajax("GET", `/inbox/c/${data.conversation_id}/header`, { target: "#thread-header", swap: "outerHTML" });
-      }
+      if (data.action !== "conversation.read") await refreshHeader(data.conversation_id);
     },
     mention: (data) => {
       mentionCount += 1;
@@ -682,6 +721,17 @@
     resync: () => { reloadList(); },
   };
 
+  // The supervisors' monitor re-renders (at most every 2 s) when anything it shows changes.
+  const MONITORED = new Set(["presence.changed", "conversation.updated", "message.created"]);
+  let monitorTimer = null;
+  function refreshMonitor() {
+    if (monitorTimer) return;
+    monitorTimer = setTimeout(() => {
+      monitorTimer = null;
+      htmx.trigger(document.body, "monitor-refresh");
+    }, 2000);
+  }
+
   let socket = null;
   let retryIn = 1000;
   let pingTimer = null;
@@ -707,6 +757,7 @@
       try { message = JSON.parse(event.data); } catch { return; }
       const handler = handlers[message.type];
       if (handler) Promise.resolve(handler(message.data || {})).catch(() => {});
+      if ($("#monitor") && MONITORED.has(message.type)) refreshMonitor();
     });
     socket.addEventListener("close", () => {
       document.body.dataset.live = "false";

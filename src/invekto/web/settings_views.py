@@ -1,0 +1,380 @@
+"""The settings pages: users, groups, tags, quick replies, custom fields, channels and the company
+profile. Each section is one page with inline forms; every change goes through the domain's
+service, which checks the role, and answers with the section's re-rendered body (HTMX swaps it in;
+a refusal is a JSON error the page shows as a toast)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel
+from starlette.datastructures import FormData
+
+from invekto.channels import service as channels
+from invekto.channels.models import CHANNEL_KINDS
+from invekto.contacts import service as contacts
+from invekto.contacts.models import CUSTOM_FIELD_TYPES, MAX_CUSTOM_FIELDS
+from invekto.contacts.schemas import CustomFieldCreate, CustomFieldUpdate, TagCreate, TagUpdate
+from invekto.core.errors import NotFound, PermissionDenied, ValidationFailed
+from invekto.inbox import service as inbox
+from invekto.replies import service as replies
+from invekto.tenants import service as tenants
+from invekto.users import service as users
+from invekto.users.schemas import GroupCreate, GroupUpdate, UserCreate, UserUpdate
+from invekto.web.rendering import Page, WebPage, parse_form, render, render_page
+
+router = APIRouter(prefix="/settings", include_in_schema=False)
+
+# Offered in the company's time zone list (any IANA zone is accepted; the current one is always
+# listed). Turkey first, then the zones customers' teams most often work from.
+COMMON_TIMEZONES = (
+    "Europe/Istanbul", "UTC", "Europe/London", "Europe/Berlin", "Europe/Amsterdam",
+    "Europe/Paris", "Europe/Athens", "Europe/Kyiv", "Europe/Moscow", "Asia/Nicosia",
+    "Asia/Baku", "Asia/Tbilisi", "Asia/Dubai", "Asia/Riyadh", "Asia/Tashkent", "Asia/Almaty",
+    "Africa/Cairo", "America/New_York", "America/Chicago", "America/Los_Angeles",
+)
+QUICK_REPLY_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class Section:
+    slug: str  # its path under /settings
+    role: str  # the least role that may open it (the services decide what it may change)
+    icon: str
+
+    @property
+    def stem(self) -> str:
+        return self.slug.replace("-", "_")
+
+
+SECTIONS = (
+    Section("users", "admin", "ti-users"),
+    Section("groups", "admin", "ti-users-group"),
+    Section("tags", "supervisor", "ti-tags"),
+    Section("quick-replies", "supervisor", "ti-message-bolt"),
+    Section("custom-fields", "admin", "ti-forms"),
+    Section("channels", "admin", "ti-plug-connected"),
+    Section("company", "admin", "ti-building"),
+)
+_BY_SLUG = {section.slug: section for section in SECTIONS}
+
+
+class QuickReplyForm(BaseModel):
+    shortcut: str = ""
+    body: str = ""
+
+
+class CompanyForm(BaseModel):
+    name: str = ""
+    timezone: str = ""
+    default_language: str = ""
+
+
+# ---- what each section shows -------------------------------------------------------------------
+
+Params = Mapping[str, Any]
+
+
+async def _users(page: Page, _params: Params) -> dict[str, Any]:
+    session, actor = page.ctx.session, page.ctx.actor
+    people = await users.list_users(session, actor, include_inactive=True)
+    groups = await users.list_groups(session, actor)
+    return {"users": people, "group_names": {g.id: g.name for g in groups},
+            "group_options": [(g.id, g.name, False) for g in groups],
+            "groups_of": await users.groups_by_user(session, actor, [u.id for u in people])}
+
+
+async def _groups(page: Page, _params: Params) -> dict[str, Any]:
+    session, actor = page.ctx.session, page.ctx.actor
+    groups = await users.list_groups(session, actor)
+    people = await users.list_users(session, actor, include_inactive=True)
+    return {"groups": groups, "user_names": {u.id: u.display_name for u in people},
+            "members": await users.members_by_group(session, actor, [g.id for g in groups]),
+            # (id, name, inactive?) for the members' checkboxes
+            "user_options": [(u.id, u.display_name, not u.is_active) for u in people]}
+
+
+async def _tags(page: Page, _params: Params) -> dict[str, Any]:
+    return {"tags": await contacts.list_tags(page.ctx.session, page.ctx.actor)}
+
+
+async def _quick_replies(page: Page, params: Params) -> dict[str, Any]:
+    q = str(params.get("q") or "").strip()
+    if len(q) > 200:
+        raise ValidationFailed("the search text is longer than 200 characters", field="q")
+    return {"q": q, "limit": QUICK_REPLY_LIMIT, "replies": await replies.search(
+        page.ctx.session, page.ctx.actor, q, limit=QUICK_REPLY_LIMIT)}
+
+
+async def _custom_fields(page: Page, _params: Params) -> dict[str, Any]:
+    return {"fields": await contacts.list_custom_fields(page.ctx.session, page.ctx.actor),
+            "max_fields": MAX_CUSTOM_FIELDS, "field_types": CUSTOM_FIELD_TYPES}
+
+
+async def _channels(page: Page, _params: Params) -> dict[str, Any]:
+    return {"channels": await channels.list_channels(page.ctx.session, page.ctx.actor),
+            "channel_kinds": CHANNEL_KINDS}
+
+
+async def _company(page: Page, _params: Params) -> dict[str, Any]:
+    current = page.tenant.timezone
+    zones = list(COMMON_TIMEZONES) + ([current] if current not in COMMON_TIMEZONES else [])
+    return {"company": page.tenant, "timezones": zones}
+
+
+Loader = Callable[[Page, Params], Awaitable[dict[str, Any]]]
+_LOADERS: dict[str, Loader] = {
+    "users": _users, "groups": _groups, "tags": _tags, "quick-replies": _quick_replies,
+    "custom-fields": _custom_fields, "channels": _channels, "company": _company,
+}
+
+
+def _visible(page: Page) -> list[Section]:
+    return [s for s in SECTIONS if page.ctx.actor.has_role(s.role)]
+
+
+def _is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def _forbidden(request: Request, page: Page) -> HTMLResponse:
+    """A page the user may not open: a readable page (an HTMX request gets the JSON error)."""
+    return render(request, "settings/forbidden.html", lang=page.lang, page=page,
+                  status_code=403, sections=_visible(page))
+
+
+async def _body(request: Request, page: Page, slug: str, params: Params, **extra: Any
+                ) -> HTMLResponse:
+    """A section's body (its forms and list) after a change, for HTMX to swap in."""
+    section = _BY_SLUG[slug]
+    context = await _LOADERS[slug](page, params)
+    return render_page(request, page, f"settings/_{section.stem}.html", current=section,
+                       **context, **extra)
+
+
+def _values(form: FormData, names: tuple[str, ...], *, lists: tuple[str, ...] = (),
+            optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The named fields the form sent (others are ignored). A list field is every non-empty
+    value of its name (forms send an empty hidden one so that "none chosen" is sent too); an
+    optional field left blank is ``None``."""
+    values: dict[str, Any] = {}
+    for name in names:
+        if name not in form:
+            continue
+        if name in lists:
+            values[name] = [v for v in form.getlist(name) if isinstance(v, str) and v.strip()]
+            continue
+        value = form[name]
+        if not isinstance(value, str):
+            raise ValidationFailed("expected text, not a file", field=name)
+        values[name] = None if name in optional and not value.strip() else value
+    return values
+
+
+def _lines(value: Any) -> list[str]:
+    """A textarea with one entry per line."""
+    return [line.strip() for line in str(value or "").splitlines() if line.strip()]
+
+
+# ---- pages -------------------------------------------------------------------------------------
+
+@router.get("")
+async def settings_home(request: Request, page: WebPage) -> Response:
+    visible = _visible(page)
+    if not visible:
+        if _is_htmx(request):
+            page.ctx.actor.require("supervisor")
+        return _forbidden(request, page)
+    return RedirectResponse(f"/settings/{visible[0].slug}", status_code=303)
+
+
+@router.get("/quick-replies/list")
+async def quick_replies_list(request: Request, page: WebPage) -> Response:
+    """The search box's results."""
+    page.ctx.actor.require("supervisor")
+    return await _body(request, page, "quick-replies", request.query_params)
+
+
+@router.get("/{slug}")
+async def section_page(request: Request, slug: str, page: WebPage) -> Response:
+    section = _BY_SLUG.get(slug)
+    if section is None:
+        raise NotFound("page not found")
+    try:
+        page.ctx.actor.require(section.role)
+        context = await _LOADERS[slug](page, request.query_params)
+    except PermissionDenied:
+        if _is_htmx(request):
+            raise
+        return _forbidden(request, page)
+    return render_page(request, page, "settings/page.html", current=section,
+                       sections=_visible(page), **context)
+
+
+# ---- users -------------------------------------------------------------------------------------
+
+_USER_FIELDS = ("display_name", "email", "role", "language", "group_ids")
+
+
+@router.post("/users")
+async def create_user(request: Request, page: WebPage) -> Response:
+    form = await request.form()
+    data = parse_form(UserCreate, _values(
+        form, ("username", "password", *_USER_FIELDS), lists=("group_ids",),
+        optional=("email", "password")))
+    user, generated = await users.create_user(page.ctx.session, page.ctx.actor, data)
+    return await _body(request, page, "users", form, created=user,
+                       generated_password=generated)
+
+
+@router.post("/users/{user_id}")
+async def update_user(request: Request, user_id: uuid.UUID, page: WebPage) -> Response:
+    form = await request.form()
+    data = parse_form(UserUpdate, _values(form, _USER_FIELDS, lists=("group_ids",),
+                                          optional=("email",)))
+    user = await users.update_user(page.ctx.session, page.ctx.actor, user_id, data)
+    return await _body(request, page, "users", form, updated=user)
+
+
+@router.post("/users/{user_id}/active")
+async def set_user_active(request: Request, user_id: uuid.UUID, page: WebPage) -> Response:
+    """Deactivate (ends their sessions) or reactivate a user."""
+    form = await request.form()
+    data = parse_form(UserUpdate, _values(form, ("is_active",)))
+    if data.is_active is None:
+        raise ValidationFailed("choose active or inactive", field="is_active")
+    user = await users.update_user(page.ctx.session, page.ctx.actor, user_id, data)
+    return await _body(request, page, "users", form, updated=user)
+
+
+# ---- groups ------------------------------------------------------------------------------------
+
+_GROUP_FIELDS = ("name", "description", "member_ids")
+
+
+@router.post("/groups")
+async def create_group(request: Request, page: WebPage) -> Response:
+    form = await request.form()
+    data = parse_form(GroupCreate, _values(form, _GROUP_FIELDS, lists=("member_ids",)))
+    await users.create_group(page.ctx.session, page.ctx.actor, data)
+    return await _body(request, page, "groups", form)
+
+
+@router.post("/groups/{group_id}")
+async def update_group(request: Request, group_id: uuid.UUID, page: WebPage) -> Response:
+    form = await request.form()
+    data = parse_form(GroupUpdate, _values(form, _GROUP_FIELDS, lists=("member_ids",)))
+    await users.update_group(page.ctx.session, page.ctx.actor, group_id, data)
+    return await _body(request, page, "groups", form)
+
+
+@router.post("/groups/{group_id}/delete")
+async def delete_group(request: Request, group_id: uuid.UUID, page: WebPage) -> Response:
+    await users.delete_group(page.ctx.session, page.ctx.actor, group_id)
+    return await _body(request, page, "groups", {})
+
+
+# ---- tags --------------------------------------------------------------------------------------
+
+@router.post("/tags")
+async def create_tag(request: Request, page: WebPage) -> Response:
+    form = await request.form()
+    data = parse_form(TagCreate, _values(form, ("name", "color")))
+    await contacts.create_tag(page.ctx.session, page.ctx.actor, data)
+    return await _body(request, page, "tags", form)
+
+
+@router.post("/tags/{tag_id}")
+async def update_tag(request: Request, tag_id: uuid.UUID, page: WebPage) -> Response:
+    form = await request.form()
+    data = parse_form(TagUpdate, _values(form, ("color",)))
+    await contacts.update_tag(page.ctx.session, page.ctx.actor, tag_id, data)
+    return await _body(request, page, "tags", form)
+
+
+@router.post("/tags/{tag_id}/delete")
+async def delete_tag(request: Request, tag_id: uuid.UUID, page: WebPage) -> Response:
+    """Also takes the tag off every contact and conversation, like the API."""
+    tag = await contacts.delete_tag(page.ctx.session, page.ctx.actor, tag_id)
+    await inbox.remove_tag_everywhere(page.ctx.session, page.ctx.actor, tag.name)
+    return await _body(request, page, "tags", {})
+
+
+# ---- quick replies -----------------------------------------------------------------------------
+
+@router.post("/quick-replies")
+async def create_quick_reply(request: Request, page: WebPage) -> Response:
+    form = await request.form()
+    data = parse_form(QuickReplyForm, _values(form, ("shortcut", "body")))
+    await replies.create(page.ctx.session, page.ctx.actor, shortcut=data.shortcut,
+                         body=data.body)
+    return await _body(request, page, "quick-replies", form)
+
+
+@router.post("/quick-replies/{reply_id}")
+async def update_quick_reply(request: Request, reply_id: uuid.UUID, page: WebPage) -> Response:
+    form = await request.form()
+    data = parse_form(QuickReplyForm, _values(form, ("shortcut", "body")))
+    await replies.update(page.ctx.session, page.ctx.actor, reply_id, shortcut=data.shortcut,
+                         body=data.body)
+    return await _body(request, page, "quick-replies", form)
+
+
+@router.post("/quick-replies/{reply_id}/delete")
+async def delete_quick_reply(request: Request, reply_id: uuid.UUID, page: WebPage) -> Response:
+    form = await request.form()
+    await replies.delete(page.ctx.session, page.ctx.actor, reply_id)
+    return await _body(request, page, "quick-replies", form)
+
+
+# ---- custom fields -----------------------------------------------------------------------------
+
+def _custom_field_values(form: FormData, names: tuple[str, ...]) -> dict[str, Any]:
+    values = _values(form, names)
+    if "options" in values:
+        values["options"] = _lines(values["options"])
+    if str(values.get("position", "x")).strip() == "":
+        del values["position"]  # left blank: the default (create) or unchanged (edit)
+    return values
+
+
+@router.post("/custom-fields")
+async def create_custom_field(request: Request, page: WebPage) -> Response:
+    form = await request.form()
+    data = parse_form(CustomFieldCreate, _custom_field_values(
+        form, ("key", "label", "field_type", "options", "position")))
+    await contacts.create_custom_field(page.ctx.session, page.ctx.actor, data)
+    return await _body(request, page, "custom-fields", form)
+
+
+@router.post("/custom-fields/{field_id}")
+async def update_custom_field(request: Request, field_id: uuid.UUID, page: WebPage
+                              ) -> Response:
+    form = await request.form()
+    data = parse_form(CustomFieldUpdate, _custom_field_values(
+        form, ("label", "options", "position")))
+    await contacts.update_custom_field(page.ctx.session, page.ctx.actor, field_id, data)
+    return await _body(request, page, "custom-fields", form)
+
+
+@router.post("/custom-fields/{field_id}/delete")
+async def delete_custom_field(request: Request, field_id: uuid.UUID, page: WebPage
+                              ) -> Response:
+    await contacts.delete_custom_field(page.ctx.session, page.ctx.actor, field_id)
+    return await _body(request, page, "custom-fields", {})
+
+
+# ---- company profile ---------------------------------------------------------------------------
+
+@router.post("/company")
+async def update_company(request: Request, page: WebPage) -> Response:
+    form = await request.form()
+    data = parse_form(CompanyForm, _values(form, ("name", "timezone", "default_language")))
+    await tenants.update_profile(page.ctx.session, page.ctx.actor, name=data.name,
+                                 timezone=data.timezone, default_language=data.default_language)
+    return await _body(request, page, "company", form, saved=True)

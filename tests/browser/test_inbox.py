@@ -1,0 +1,343 @@
+"""The agent's inbox in a real browser: live updates, replying, files, notes with mentions,
+tags, transfers, close/reopen, search, languages, escaping, long histories, phone width."""
+
+from __future__ import annotations
+
+import base64
+import re
+import uuid
+
+from playwright.async_api import expect
+from sqlalchemy import func, select
+
+from invekto.inbox.models import Message, Note, Notification
+from invekto.users.models import User
+
+# A 2x2 red PNG.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEElEQVR4nGP4z8DAwMDAAAAl9gP9lFq38AAAAABJRU5Er"
+    "kJggg==")
+
+
+async def _open(page, conversation_id) -> None:
+    await page.locator(f"#row-{conversation_id} .conv-link").click()
+    await expect(page.locator("#thread")).to_have_attribute("data-conversation-id",
+                                                          str(conversation_id))
+
+
+async def _scalar(company, query):
+    async with company.rt.db.tenant_session(company.tenant_id) as session:
+        return await session.scalar(query)
+
+
+async def test_a_customer_message_appears_live_in_the_list_and_the_open_thread(world,
+                                                                               open_browser):
+    home = world.home
+    bora = await open_browser(home, "bora", path="/inbox?tab=unassigned")
+    page = bora.page
+    ayse = await home.inbound("Merhaba, randevu almak istiyorum", handle="ayse", name="Ayşe Yılmaz")
+    row = page.locator(f"#row-{ayse.conversation_id}")
+    await expect(row).to_contain_text("Ayşe Yılmaz")
+    await expect(row).to_contain_text("randevu almak istiyorum")
+    await expect(row.locator(".unread-count")).to_have_text("1")
+
+    other = await home.inbound("İyi günler", handle="mehmet", name="Mehmet Öztürk")
+    await expect(page.locator(".conv-row").first).to_have_id(f"row-{other.conversation_id}")
+
+    await _open(page, ayse.conversation_id)
+    await expect(page.locator(f"#message-{ayse.id}")).to_contain_text("randevu almak")
+    await expect(row.locator(".unread-count")).to_have_count(0)  # opening it read it
+
+    later = await home.inbound("Yarın öğleden sonra olur mu?", handle="ayse")
+    await expect(page.locator(f"#message-{later.id}")).to_contain_text("öğleden sonra")
+    # The new message moved Ayşe back to the top, without a reload.
+    await expect(page.locator(".conv-row").first).to_have_id(f"row-{ayse.conversation_id}")
+    assert await page.evaluate("performance.getEntriesByType('navigation').length") == 1
+
+
+async def test_reply_shows_at_once_then_its_delivery_status_and_is_stored_once(world,
+                                                                               open_browser):
+    home = world.home
+    first = await home.inbound("Fiyatlarınızı öğrenebilir miyim?", handle="kemal")
+    page = (await open_browser(home, "bora", path="/inbox?tab=unassigned")).page
+    await _open(page, first.conversation_id)
+
+    await page.fill("#composer-input", "Tabii, hemen gönderiyorum.")
+    await page.keyboard.press("Shift+Enter")
+    await page.keyboard.type("İkinci satır")
+    await page.keyboard.press("Enter")
+    bubble = page.locator(".msg-outbound").last
+    await expect(bubble).to_contain_text("Tabii, hemen gönderiyorum.")
+    # The worker hands it to the (web chat) provider: the tick moves past "pending".
+    await expect(bubble.locator(".ticks")).to_have_attribute("data-status", "sent")
+    await expect(page.locator("#composer-input")).to_have_value("")
+
+    stored = await _scalar(home, select(Message.body).where(
+        Message.conversation_id == first.conversation_id, Message.direction == "outbound"))
+    assert stored == "Tabii, hemen gönderiyorum.\nİkinci satır"
+    assert await _scalar(home, select(func.count()).select_from(Message).where(
+        Message.conversation_id == first.conversation_id,
+        Message.direction == "outbound")) == 1
+
+
+async def test_sending_a_file_previews_it_and_a_forbidden_type_gets_a_clear_error(world,
+                                                                                  open_browser):
+    home = world.home
+    first = await home.inbound("Röntgeni gönderir misiniz?", handle="zeynep")
+    page = (await open_browser(home, "bora", path="/inbox?tab=unassigned")).page
+    await _open(page, first.conversation_id)
+
+    await page.set_input_files("#composer-file-input", files=[
+        {"name": "rontgen.png", "mimeType": "image/png", "buffer": PNG}])
+    await expect(page.locator("#composer-file")).to_contain_text("rontgen.png")
+    await page.fill("#composer-input", "Röntgeniniz ekte")
+    await page.click("#send-button")
+    image = page.locator(".msg-outbound img.media-image").last
+    await expect(image).to_be_visible()
+    assert await image.evaluate("img => img.complete && img.naturalWidth") == 2
+    assert await _scalar(home, select(Message.content_kind).where(
+        Message.conversation_id == first.conversation_id,
+        Message.direction == "outbound")) == "image"
+
+    await page.set_input_files("#composer-file-input", files=[
+        {"name": "kurulum.exe", "mimeType": "application/x-msdownload", "buffer": b"MZ\x90"}])
+    await page.click("#send-button")
+    failed = page.locator(".msg.send-failed").last
+    await expect(failed.locator(".msg-error")).to_contain_text("Bu dosya türü gönderilemez")
+    assert await _scalar(home, select(func.count()).select_from(Message).where(
+        Message.conversation_id == first.conversation_id,
+        Message.direction == "outbound")) == 1
+
+
+async def test_a_note_with_a_mention_stays_internal_and_notifies_the_colleague(world,
+                                                                                open_browser):
+    home = world.home
+    first = await home.inbound("Dolgum düştü", handle="ali")
+    deniz = await open_browser(home, "deniz")
+    page = (await open_browser(home, "bora", path="/inbox?tab=unassigned")).page
+    await _open(page, first.conversation_id)
+
+    await page.click("#note-mode")
+    await page.type("#composer-input", "@den")
+    await expect(page.locator("#composer-popup")).to_contain_text("@deniz")
+    await page.keyboard.press("Enter")  # picks the suggestion
+    await expect(page.locator("#composer-input")).to_have_value("@deniz ")
+    await page.type("#composer-input", "bu hastayı arayabilir misin?")
+    await page.keyboard.press("Enter")
+
+    note = page.locator(".item.note").last
+    await expect(note).to_contain_text("bu hastayı arayabilir misin?")
+    await expect(note.locator(".mention")).to_have_text("@deniz")
+    await expect(deniz.page.locator("#mention-count")).to_have_text("1")
+
+    # Never sent to the customer: a note, not a message.
+    assert await _scalar(home, select(func.count()).select_from(Message).where(
+        Message.conversation_id == first.conversation_id,
+        Message.direction == "outbound")) == 0
+    assert await _scalar(home, select(Note.body).where(
+        Note.conversation_id == first.conversation_id)) == "@deniz bu hastayı arayabilir misin?"
+    assert await _scalar(home, select(func.count()).select_from(Notification).where(
+        Notification.user_id == home.deniz.user_id)) == 1
+
+
+async def test_tagging_with_a_new_tag_shows_the_chip_and_the_event(world, open_browser):
+    home = world.home
+    first = await home.inbound("Kampanyadan yararlanmak istiyorum", handle="seda")
+    page = (await open_browser(home, "bora", path="/inbox?tab=unassigned")).page
+    await _open(page, first.conversation_id)
+
+    await page.click("#tag-button")
+    await page.fill("#tag-input", "kampanya")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#thread-tags")).to_contain_text("kampanya")
+    await expect(page.locator(".item.event[data-kind=tagged]")).to_contain_text("kampanya")
+    await expect(page.locator(f"#row-{first.conversation_id}")).to_contain_text("kampanya")
+
+    await page.locator("#thread-tags .tag-remove").click()
+    await expect(page.locator("#thread-tags")).to_have_count(0)
+    await expect(page.locator(".item.event[data-kind=untagged]")).to_be_visible()
+
+
+async def test_a_transfer_arrives_live_in_the_other_agents_browser(world, open_browser):
+    home = world.home
+    first = await home.inbound("Faturamı alabilir miyim?", handle="can", name="Can Demir")
+    deniz = await open_browser(home, "deniz")  # on "Mine"
+    await expect(deniz.page.locator(f"#row-{first.conversation_id}")).to_have_count(0)
+    page = (await open_browser(home, "bora", path="/inbox?tab=unassigned")).page
+    await _open(page, first.conversation_id)
+
+    await page.click("#take-button")
+    await expect(page.locator("#assignee-label")).to_contain_text("Bora")
+    await page.click("#transfer-button")
+    await page.select_option("#transfer-user", str(home.deniz.user_id))
+    await page.fill("#transfer-note", "Muhasebe sorusu")
+    await page.locator("#transfer-form button[type=submit]").click()
+
+    await expect(deniz.page.locator(f"#row-{first.conversation_id}")).to_contain_text("Can Demir")
+    # Bora no longer holds it, and as an agent outside any group queue no longer sees it: the
+    # thread gives way to a notice.
+    await expect(page.locator("#conversation-gone")).to_be_visible()
+    await expect(page.locator("#composer")).to_have_count(0)
+
+    await deniz.page.locator(f"#row-{first.conversation_id} .conv-link").click()
+    await expect(deniz.page.locator("#composer")).to_be_visible()
+    await expect(deniz.page.locator(".item.event[data-kind=transferred]")).to_contain_text(
+        "Muhasebe sorusu")
+
+
+async def test_close_and_reopen(world, open_browser):
+    home = world.home
+    first = await home.inbound("Teşekkürler, sorunum çözüldü", handle="elif")
+    page = (await open_browser(home, "bora", path="/inbox?tab=unassigned")).page
+    await _open(page, first.conversation_id)
+
+    await page.click("#close-button")
+    await expect(page.locator("#conversation-status")).to_have_text("Kapalı")
+    await expect(page.locator("#composer")).to_have_count(0)
+    await expect(page.locator(".item.event[data-kind=closed]")).to_be_visible()
+    # It left the open list.
+    await expect(page.locator(f"#row-{first.conversation_id}")).to_have_count(0)
+
+    await page.click("#reopen-header-button")
+    await expect(page.locator("#conversation-status")).to_have_text("Açık")
+    await expect(page.locator("#composer")).to_be_visible()
+    await expect(page.locator(".item.event[data-kind=reopened]")).to_be_visible()
+
+
+async def test_search_finds_a_message_by_another_inflection_of_a_turkish_word(world,
+                                                                              open_browser):
+    home = world.home
+    wanted = await home.inbound("Siparişlerimi göremiyorum", handle="kaan", name="Kaan Er")
+    other = await home.inbound("Merhaba, açık mısınız?", handle="leyla", name="Leyla Su")
+    page = (await open_browser(home, "bora", path="/inbox?tab=unassigned")).page
+    await expect(page.locator(f"#row-{other.conversation_id}")).to_be_visible()
+
+    await page.fill("#search", "siparişim")
+    await expect(page.locator(f"#row-{other.conversation_id}")).to_have_count(0)
+    await expect(page.locator(f"#row-{wanted.conversation_id}")).to_be_visible()
+    assert "q=sipari" in page.url  # the search is in the address, so a reload keeps it
+
+    await page.fill("#search", "SIPARIS")  # no Turkish letters, upper case
+    await expect(page.locator(f"#row-{wanted.conversation_id}")).to_be_visible()
+    await page.fill("#search", "kaan")
+    await expect(page.locator(f"#row-{wanted.conversation_id}")).to_be_visible()
+    await expect(page.locator(f"#row-{other.conversation_id}")).to_have_count(0)
+
+
+async def test_switching_the_interface_to_english_and_back(world, open_browser):
+    home = world.home
+    page = (await open_browser(home, "bora")).page
+    await expect(page.locator("html")).to_have_attribute("lang", "tr")
+    await expect(page.locator("h1")).to_have_text("Gelen kutusu")
+
+    await page.click("#me-button")
+    await page.click("#language-form button[value=en]")
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await expect(page.locator("h1")).to_have_text("Inbox")
+    await expect(page.locator(".tab-pill[data-tab=mine]")).to_contain_text("Mine")
+    assert await _scalar(home, select(User.language).where(User.id == home.bora.user_id)) == "en"
+
+    await page.click("#me-button")
+    await page.click("#language-form button[value=tr]")
+    await expect(page.locator("h1")).to_have_text("Gelen kutusu")
+    await expect(page.locator(".tab-pill[data-tab=mine]")).to_contain_text("Benim")
+
+
+XSS_NAME = "<img src=x onerror=\"window.__xss='name'\">Hacker"
+XSS_BODY = "<script>window.__xss='script'</script><img src=x onerror=\"window.__xss='img'\">"
+
+
+async def test_customer_text_is_shown_as_text_and_runs_nothing(world, open_browser):
+    home = world.home
+    first = await home.inbound(XSS_BODY, handle="evil", name=XSS_NAME)
+    page = (await open_browser(home, "bora", path="/inbox?tab=unassigned")).page
+    row = page.locator(f"#row-{first.conversation_id}")
+    await expect(row).to_contain_text("<img src=x")  # arrived live, shown literally
+    await _open(page, first.conversation_id)
+    await expect(page.locator(f"#message-{first.id} .msg-body")).to_have_text(XSS_BODY)
+    await expect(page.locator("#contact-name")).to_have_value(XSS_NAME)
+
+    # The same payload as an agent's own note and reply.
+    await page.click("#note-mode")
+    await page.fill("#composer-input", XSS_BODY)
+    await page.keyboard.press("Enter")
+    await expect(page.locator(".item.note .msg-body").last).to_have_text(XSS_BODY)
+
+    await page.reload()  # server-rendered this time, not inserted by script
+    await expect(page.locator(f"#message-{first.id} .msg-body")).to_have_text(XSS_BODY)
+    assert await page.evaluate("window.__xss") is None
+    assert await page.locator("img[src='x']").count() == 0
+    assert await page.locator("#thread script, #conversation-list script").count() == 0
+
+
+async def test_a_long_history_loads_the_latest_page_then_older_ones_on_scrolling_up(
+        world, open_browser):
+    home = world.home
+    messages = [await home.inbound(f"Mesaj {i}", handle="uzun") for i in range(95)]
+    page = (await open_browser(home, "bora", path="/inbox?tab=unassigned")).page
+    await _open(page, messages[0].conversation_id)
+    await expect(page.locator(f"#message-{messages[-1].id}")).to_be_visible()
+    assert await page.locator(".item.msg").count() == 40  # one page, not the whole history
+
+    for expected in (80, 95):
+        await page.locator("#timeline").evaluate("node => node.scrollTop = 0")
+        await expect(page.locator(".item.msg")).to_have_count(expected)
+    await expect(page.locator(".history-start")).to_be_visible()
+    # Still in order, oldest first, and no message twice.
+    ids = await page.locator(".item.msg").evaluate_all("nodes => nodes.map(n => n.id)")
+    assert ids == [f"message-{m.id}" for m in messages]
+
+
+async def test_supervisor_monitor_shows_agents_and_takes_a_conversation_over(world,
+                                                                             open_browser):
+    home = world.home
+    first = await home.inbound("Acil yardım lazım", handle="acil", name="Acil Hasta")
+    bora = await open_browser(home, "bora", path="/inbox?tab=unassigned")
+    await _open(bora.page, first.conversation_id)
+    await bora.page.click("#take-button")
+    await expect(bora.page.locator("#assignee-label")).to_contain_text("Bora")
+
+    sevgi = (await open_browser(home, "sevgi", path="/monitor")).page
+    card = sevgi.locator(f"#agent-{home.bora.user_id}")
+    await expect(card).to_have_attribute("data-presence", "online")
+    await expect(card).to_contain_text("Acil Hasta")
+
+    # Bora steps away: the monitor follows live.
+    await bora.page.click("#me-button")
+    await bora.page.click("#presence-form button[data-presence=away]")
+    await expect(card).to_have_attribute("data-presence", "away")
+
+    await card.get_by_text("Acil Hasta").click()
+    await expect(sevgi.locator(".composer-notice")).to_contain_text("Bora")  # read-only
+    await sevgi.click("#takeover-button")
+    await expect(sevgi.locator("#composer")).to_be_visible()
+    await expect(sevgi.locator(".item.event[data-kind=takeover]")).to_be_visible()
+    await expect(bora.page.locator("#composer")).to_have_count(0)  # Bora's view follows
+
+
+async def test_screenshots_at_desktop_and_phone_width(world, open_browser, artifacts):
+    home = world.home
+    for name, text in [("Ayşe Yılmaz", "Merhaba, yarın için randevu alabilir miyim?"),
+                       ("Mehmet Öztürk", "Diş beyazlatma fiyatı nedir?"),
+                       ("Şükrü Çelik", "Teşekkürler, görüşmek üzere")]:
+        last = await home.inbound(text, handle=str(uuid.uuid4()), name=name)
+    desktop = (await open_browser(home, "bora", path="/inbox?tab=unassigned")).page
+    await _open(desktop, last.conversation_id)
+    await desktop.fill("#composer-input", "Rica ederiz, iyi günler!")
+    await desktop.keyboard.press("Enter")
+    await expect(desktop.locator(".msg-outbound .ticks")).to_have_attribute("data-status", "sent")
+    await desktop.screenshot(path=artifacts / "inbox-desktop.png")
+
+    phone = (await open_browser(home, "bora", width=360, height=740)).page  # Mine
+    await expect(phone.locator("#list-pane")).to_be_visible()
+    await expect(phone.locator("#thread-pane")).to_be_hidden()
+    await phone.screenshot(path=artifacts / "inbox-phone-list.png")
+    await phone.locator(f"#row-{last.conversation_id} .conv-link").click()
+    await expect(phone.locator("#thread-pane")).to_be_visible()
+    await expect(phone.locator("#list-pane")).to_be_hidden()
+    await phone.screenshot(path=artifacts / "inbox-phone-thread.png")
+    await phone.locator("#thread-header [data-show-pane=list]").click()
+    await expect(phone.locator("#list-pane")).to_be_visible()
+    for shot in ("inbox-desktop.png", "inbox-phone-list.png", "inbox-phone-thread.png"):
+        assert (artifacts / shot).stat().st_size > 10_000
+    assert re.search(r"inbox", phone.url)

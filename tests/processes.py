@@ -1,0 +1,53 @@
+"""Real `invekto` processes for tests that need them: web servers reached over HTTP by other
+processes (a second server, a browser) and job workers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def invekto_processes(database_url: str, *, servers: int = 1, workers: int = 0
+                     ) -> Iterator[list[str]]:
+    """Start ``servers`` × `invekto serve` (and ``workers`` × `invekto worker`) on the test
+    database; yield the servers' ``host:port`` once each answers /healthz."""
+    env = {**os.environ, "INVEKTO_DATABASE_URL": database_url, "INVEKTO_LOG_LEVEL": "WARNING"}
+    ports = [free_port() for _ in range(servers)]
+    processes = [subprocess.Popen([sys.executable, "-m", "invekto", "serve", "--port", str(p)],
+                                  env=env) for p in ports]
+    processes += [subprocess.Popen([sys.executable, "-m", "invekto", "worker"], env=env)
+                  for _ in range(workers)]
+    try:
+        deadline = time.monotonic() + 60
+        for port in ports:
+            while not _healthy(port):
+                assert time.monotonic() < deadline, "servers did not start"
+                assert all(p.poll() is None for p in processes), "a process exited"
+                time.sleep(0.1)
+        yield [f"127.0.0.1:{port}" for port in ports]
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=20)
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+    except httpx.TransportError:
+        return False
