@@ -39,7 +39,7 @@ def live_server(database_url) -> str:
 
 @pytest.fixture(scope="session")
 async def browser() -> Browser:
-    if not Path(CHROMIUM).exists():
+    if not os.path.exists(CHROMIUM):  # noqa: ASYNC240 - once per run, before any I/O matters
         pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium package "
                     "(.ci/run does) or set INVEKTO_CHROMIUM")
     async with async_playwright() as playwright:
