@@ -28,8 +28,7 @@ from invekto.web.views import router as web_router
 
 # Only each package's built files are served, never node_modules as a whole.
 _ASSETS = {"tabler": "@tabler/core/dist", "tabler-icons": "@tabler/icons-webfont/dist",
-           "htmx": "htmx.org/dist",
-           "htmx-ext-ws": "htmx-ext-ws/dist", "alpinejs": "alpinejs/dist"}
+           "htmx": "htmx.org/dist", "alpinejs": "alpinejs/dist"}
 
 
 def create_app(rt: runtime.Runtime) -> FastAPI:

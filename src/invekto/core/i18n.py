@@ -109,7 +109,7 @@ class Formatter:
     def waiting(self, since: datetime, *, now: datetime | None = None) -> str:
         """How long a customer has been waiting, e.g. "5 dakika" / "5 minutes"."""
         delta = (now or datetime.now(UTC)) - since
-        return babel_dates.format_timedelta(delta, threshold=1, format="narrow",
+        return babel_dates.format_timedelta(delta, threshold=1, format="short",
                                             locale=self.locale)
 
     def number(self, value: float) -> str:

@@ -106,7 +106,8 @@ def parse_form(model: type[Model], values: dict[str, Any]) -> Model:
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or None
-        raise ValidationFailed(first["msg"], field=field) from exc
+        message = first["msg"]  # pydantic's English; not a catalogue entry
+        raise ValidationFailed(message, field=field) from exc
 
 
 def render(request: Request, name: str, *, lang: str, page: Page | None = None,
