@@ -11,6 +11,7 @@ from playwright.async_api import expect
 from sqlalchemy import func, select
 
 from invekto.inbox.models import Message, Note, Notification
+from invekto.replies import service as replies
 from invekto.users.models import User
 
 # A 2x2 red PNG.
@@ -341,3 +342,66 @@ async def test_screenshots_at_desktop_and_phone_width(world, open_browser, artif
     for shot in ("inbox-desktop.png", "inbox-phone-list.png", "inbox-phone-thread.png"):
         assert (artifacts / shot).stat().st_size > 10_000
     assert re.search(r"inbox", phone.url)
+
+
+async def test_quick_replies_emoji_and_a_recorded_voice_note(world, open_browser):
+    home = world.home
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        await replies.create(session, home.system, shortcut="iade",
+                             body="İade işleminiz 3 iş günü içinde tamamlanır.")
+        await replies.create(session, home.system, shortcut="adres",
+                             body="Adresimiz: Bağdat Caddesi No: 5, Kadıköy")
+    first = await home.inbound("İade ne zaman yatar?", handle="iade")
+    page = (await open_browser(home, "bora", path="/inbox?tab=unassigned")).page
+    await _open(page, first.conversation_id)
+
+    await page.type("#composer-input", "/ia")
+    popup = page.locator("#composer-popup")
+    await expect(popup).to_contain_text("/iade")
+    await expect(popup).not_to_contain_text("/adres")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#composer-input")).to_have_value(
+        "İade işleminiz 3 iş günü içinde tamamlanır.")
+    await page.click("#emoji-button")
+    await page.locator('.emoji[data-emoji="🙏"]').click()
+    await page.keyboard.press("Enter")
+    await expect(page.locator(".msg-outbound .msg-body").last).to_have_text(
+        "İade işleminiz 3 iş günü içinde tamamlanır.🙏")
+
+    # Chromium's fake microphone (a launch flag) stands in for the agent's voice.
+    await page.click("#record-button")
+    await expect(page.locator("#record-button")).to_have_class(re.compile("recording"))
+    await page.wait_for_timeout(1200)
+    await page.click("#record-button")
+    audio = page.locator(".msg-outbound audio.media-audio").last
+    await expect(audio).to_be_visible()
+    kinds = await _scalar(home, select(func.array_agg(Message.content_kind)).where(
+        Message.conversation_id == first.conversation_id, Message.direction == "outbound"))
+    assert sorted(kinds) == ["audio", "text"]
+
+
+async def test_bulk_close_and_a_saved_view(world, open_browser):
+    home = world.home
+    chats = [await home.inbound(f"Toplu {i}", handle=f"toplu-{i}", name=f"Toplu {i}")
+             for i in range(3)]
+    page = (await open_browser(home, "sevgi", path="/inbox?tab=unassigned")).page
+    for chat in chats[:2]:
+        await page.locator(f"#row-{chat.conversation_id} .row-select").check()
+    await expect(page.locator("#bulk-count")).to_have_text("2")
+    await page.select_option("#bulk-action", "close")
+    await page.locator("#bulk-form button[type=submit]").click()
+    for chat in chats[:2]:
+        await expect(page.locator(f"#row-{chat.conversation_id}")).to_have_count(0)
+    await expect(page.locator(f"#row-{chats[2].conversation_id}")).to_be_visible()
+    await expect(page.locator("#bulk-form")).to_be_hidden()
+
+    await page.fill("#search", "toplu")
+    await expect(page.locator(".conv-row")).to_have_count(1)
+    page.once("dialog", lambda dialog: dialog.accept("Toplu sorular"))
+    await page.click("#views-button")
+    await page.click("#save-view")
+    await page.wait_for_url(re.compile(r"view="))
+    await expect(page.locator("h1")).to_have_text("Toplu sorular")
+    await expect(page.locator(".conv-row")).to_have_count(1)
+    await page.click("#views-button")
+    await expect(page.locator('#views-menu [data-view="Toplu sorular"]')).to_be_visible()
