@@ -60,6 +60,9 @@ class Conversation(IdMixin, TenantMixin, TimestampMixin, Base):
         Index("ix_conversations_contact", "tenant_id", "contact_id"),
         Index("ix_conversations_tags", "tags", postgresql_using="gin"),
         CheckConstraint(_one_of("priority", PRIORITIES), name="priority_valid"),
+        # The list without a status filter ("any status").
+        Index("ix_conversations_recent", "tenant_id", text("last_message_at DESC"),
+              text("id DESC")),
         # The snooze sweeper's lookup.
         Index("ix_conversations_snoozed", "snoozed_until",
               postgresql_where=text("snoozed_until IS NOT NULL")),

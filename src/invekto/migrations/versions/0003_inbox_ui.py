@@ -79,6 +79,8 @@ def upgrade() -> None:
                                "priority IN ('low', 'normal', 'high', 'urgent')")
     op.create_index("ix_conversations_snoozed", "conversations", ["snoozed_until"],
                     postgresql_where=sa.text("snoozed_until IS NOT NULL"))
+    op.create_index("ix_conversations_recent", "conversations",
+                    ["tenant_id", sa.text("last_message_at DESC"), sa.text("id DESC")])
 
     op.add_column("users", sa.Column("presence", sa.String(length=10), server_default="offline",
                                      nullable=False))
@@ -181,6 +183,7 @@ def downgrade() -> None:
     op.drop_column("users", "last_seen_at")
     op.drop_column("users", "presence_changed_at")
     op.drop_column("users", "presence")
+    op.drop_index("ix_conversations_recent", table_name="conversations")
     op.drop_index("ix_conversations_snoozed", table_name="conversations",
                   postgresql_where=sa.text("snoozed_until IS NOT NULL"))
     op.drop_constraint(op.f("ck_conversations_priority_valid"), "conversations", type_="check")
