@@ -299,8 +299,16 @@ async def mark_unread(session: AsyncSession, actor: Actor, conversation_id: uuid
 
 
 async def change_tags(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID, *,
-                      add: list[str], remove: list[str]) -> Conversation:
+                      add: list[str], remove: list[str], create_missing: bool = False
+                      ) -> Conversation:
+    """``create_missing``: a tag typed while tagging joins the catalogue (the inbox's inline
+    creation, open to every role); otherwise an unknown tag is refused."""
     conversation = await get_conversation(session, actor, conversation_id, for_update=True)
+    if create_missing:
+        known = {t.name for t in await contacts.list_tags(session, actor)}
+        for name in dict.fromkeys(add):
+            if name not in known:
+                await contacts.create_tag_named(session, actor, name)
     added = await contacts.checked_tags(session, actor, add)
     before = list(conversation.tags)
     tags = [t for t in before if t not in set(remove)]

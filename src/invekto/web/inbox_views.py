@@ -396,14 +396,10 @@ async def tags(request: Request, conversation_id: uuid.UUID, page: WebPage,
                add: str = Form(""), remove: str = Form(""), create: str = Form("")
                ) -> Response:
     """Tag or untag; ``create=1`` adds a tag that does not exist yet to the catalogue first."""
-    session, actor = page.ctx.session, page.ctx.actor
     name = " ".join(add.split())
-    if name and create and not any(t.name == name for t in
-                                   await contacts.list_tags(session, actor)):
-        await contacts.create_tag_named(session, actor, name)
-    conversation = await service.change_tags(session, actor, conversation_id,
-                                             add=[name] if name else [],
-                                             remove=[remove] if remove else [])
+    conversation = await service.change_tags(
+        page.ctx.session, page.ctx.actor, conversation_id, add=[name] if name else [],
+        remove=[remove] if remove else [], create_missing=bool(create))
     return await _after_action(request, page, conversation)
 
 
