@@ -2,7 +2,7 @@
 
 import json
 
-from bench import api_read, job_queue
+from bench import api_read, inbox_pages, job_queue
 
-for benchmark in (api_read, job_queue):
+for benchmark in (api_read, job_queue, inbox_pages):
     print(json.dumps(benchmark.run(), indent=2))

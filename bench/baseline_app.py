@@ -25,6 +25,18 @@ async def conversations(_request):
                                    for r in rows]})
 
 
+async def thread(_request):
+    """The latest page of one conversation's messages (the inbox thread's query, bare)."""
+    async with pool.connection() as connection, connection.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT id, direction, body, status, created_at FROM messages "
+            "WHERE tenant_id = %s AND contact_id = (SELECT contact_id FROM conversations "
+            "WHERE id = %s) ORDER BY created_at DESC, id DESC LIMIT 40",
+            (TENANT, os.environ.get("BENCH_CONVERSATION_ID")))
+        rows = await cur.fetchall()
+    return JSONResponse({"items": [{k: str(v) for k, v in r.items()} for r in rows]})
+
+
 async def healthz(_request):
     return JSONResponse({"status": "ok"})
 
@@ -35,5 +47,6 @@ async def lifespan(_app):
     await pool.close()
 
 
-app = Starlette(routes=[Route("/conversations", conversations), Route("/healthz", healthz)],
+app = Starlette(routes=[Route("/conversations", conversations), Route("/thread", thread),
+                        Route("/healthz", healthz)],
                 lifespan=lifespan)
