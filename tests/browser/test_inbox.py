@@ -10,6 +10,7 @@ import uuid
 from playwright.async_api import expect
 from sqlalchemy import func, select
 
+from invekto.inbox import service as inbox
 from invekto.inbox.models import Message, Note, Notification
 from invekto.replies import service as replies
 from invekto.users.models import User
@@ -405,3 +406,20 @@ async def test_bulk_close_and_a_saved_view(world, open_browser):
     await expect(page.locator(".conv-row")).to_have_count(1)
     await page.click("#views-button")
     await expect(page.locator('#views-menu [data-view="Toplu sorular"]')).to_be_visible()
+
+
+async def test_a_new_message_in_mine_raises_the_badge_and_the_title_count(world, open_browser):
+    home = world.home
+    mine = await home.inbound("İlk mesaj", handle="rozet", name="Rozet Hanım")
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        await inbox.assign(session, home.system, mine.conversation_id, home.bora.user_id)
+    other = await home.inbound("Başka biri", handle="baska")
+    page = (await open_browser(home, "bora", path="/inbox?tab=unassigned")).page
+    await _open(page, other.conversation_id)  # reading another conversation
+    await expect(page.locator("#mine-unread")).to_be_hidden()
+
+    await home.inbound("Cevap bekliyorum", handle="rozet")
+    await expect(page.locator("#mine-unread")).to_have_text("1")
+    await expect(page).to_have_title(re.compile(r"^\(1\) "))
+    await page.goto(f"/inbox?c={mine.conversation_id}")
+    await expect(page.locator("#mine-unread")).to_be_hidden()

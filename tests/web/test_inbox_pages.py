@@ -20,13 +20,13 @@ from typing import Any
 import httpx
 import pytest
 from markupsafe import escape
-from sqlalchemy import func, select, text, update
+from sqlalchemy import select, text, update
 
 from invekto.audit.models import AuditEvent
 from invekto.channels import service as channels
 from invekto.channels.schemas import ChannelCreate
 from invekto.contacts import service as contacts
-from invekto.contacts.models import Contact, ContactIdentity, Tag
+from invekto.contacts.models import Contact, ContactIdentity
 from invekto.contacts.schemas import CustomFieldCreate, TagCreate
 from invekto.core.actor import Actor
 from invekto.inbox import saved_views
@@ -271,7 +271,7 @@ async def bulk_conversations(company: Company, count: int) -> None:
 async def test_counts_stop_at_1000_and_show_999_plus(world):
     home = world.home
     await bulk_conversations(home, 999)
-    page = await get(home.sevgi, "/inbox", htmx=False)
+    page = await get(home.sevgi, "/inbox", {"tab": "unassigned"}, htmx=False)
     assert tab_counts(page) == {"mine": "0", "unassigned": "999", "groups": "0", "all": "999"}
     assert len(row_ids(page)) == 30  # one page of the list, however many there are
 
@@ -493,7 +493,7 @@ async def test_the_thread_shows_messages_notes_and_events_in_time_order_and_read
     home = world.home
     first = await home.inbound("İlk soru", name="Ayşe Kaya")
     conversation_id = first.conversation_id
-    await home.inbound("İkinci soru", handle=None or "ayse-2", name="Başka")  # another contact
+    await home.inbound("İkinci soru", handle="baska-kisi", name="Başka")  # another contact
     await post(home.sevgi, f"/inbox/c/{conversation_id}/notes", {"body": "Önce bunu okuyun"})
     await post(home.sevgi, f"/inbox/c/{conversation_id}/assign",
                {"user_id": str(home.bora.user_id)})
@@ -550,16 +550,27 @@ async def test_opening_a_thread_clears_only_its_mentions(world, queues):
     assert f'href="/inbox?c={queues.bora_own}"' in page
 
 
-@pytest.mark.xfail(strict=True, reason="inbox_page builds the list and the mention menu before "
-                   "_open_conversation reads the thread: /inbox?c=<id> shows it still unread")
-async def test_a_full_page_with_a_thread_open_already_shows_it_read(world, queues):
+async def test_a_full_page_with_a_thread_open_shows_its_row_read(world, queues):
+    home = world.home
+    assert (await conversation_row(home, queues.bora_own)).unread_count == 1
+    page = await get(home.bora, "/inbox", {"c": str(queues.bora_own)}, htmx=False)
+    start = page.index(f'id="row-{queues.bora_own}"')
+    row = page[start:page.index("</a>", start)]
+    assert "unread-count" not in row
+    assert (await conversation_row(home, queues.bora_own)).unread_count == 0
+    assert f'data-conversation-id="{queues.bora_own}"' in page
+
+
+@pytest.mark.xfail(strict=True, reason="BUG web/inbox_views.py inbox_page: the mentions menu is "
+                   "loaded before _open_conversation marks the thread's mentions read, so "
+                   "/inbox?c=<id> still counts them")
+async def test_a_full_page_with_a_thread_open_no_longer_counts_its_mentions(world, queues):
     home = world.home
     await post(home.sevgi, f"/inbox/c/{queues.bora_own}/notes", {"body": "@bora bak"})
     page = await get(home.bora, "/inbox", {"c": str(queues.bora_own)}, htmx=False)
-    row = page[page.index(f'id="row-{queues.bora_own}"') - 40:]
-    row = row[:row.index("</a>")]
-    assert "unread-count" not in row
-    assert re.search(r'id="mention-count"\s*hidden', page)
+    (notification,) = await rows_of(home, Notification)
+    assert notification.read_at is not None  # the page did read it...
+    assert re.search(r'id="mention-count"\s*hidden', page)  # ...but still shows it
 
 
 async def test_older_pages_go_back_through_the_whole_history_without_repeats(world):
@@ -652,7 +663,6 @@ async def test_an_agent_cannot_open_a_conversation_outside_their_queues(world, q
                  f"/inbox/items/message/{message_id}", f"/inbox/c/{queues.group_queue}/header"):
         response = await home.deniz.client.get(path, headers=HX)
         assert response.status_code == 404, path
-        assert error_of(response)["message"] == "Konuşma bulunamadı" or path.count("/") != 3
     response = await home.deniz.client.get("/inbox", params={"c": str(queues.group_queue)})
     assert response.status_code == 404
     await refused(home.deniz, f"/inbox/c/{queues.group_queue}/messages", {"body": "Merhaba"},
@@ -808,7 +818,7 @@ async def test_media_images_show_inline_sandboxed_and_anything_else_downloads(wo
                                    ('x"; filename=a.png', "text/html; charset=utf-8"),
                                    ("script.js", "application/javascript")):
         attachment_id = await store(home, filename, content_type, page)
-        response = await home.bora.client.get(f"/inbox/media/{attachment_id}")
+        response = await home.sevgi.client.get(f"/inbox/media/{attachment_id}")
         assert response.status_code == 200
         assert response.content == page
         assert response.headers["content-type"] == "application/octet-stream"
@@ -928,7 +938,7 @@ async def test_an_empty_custom_field_clears_only_that_field(world, queues):
     await post(home.bora, path, {"cf.vip": ""})
     assert (await contact_row(home, contact_id)).custom_fields == {"kilo": 70}
     error = await refused(home.bora, path, {"cf.dogum": "dün"}, field="custom_fields.dogum")
-    assert error["message"] == "'Doğum günü' için beklenen değer: a date YYYY-MM-DD"
+    assert error["message"].startswith("'Doğum günü' için beklenen değer: ")
 
 
 async def test_contact_notes_are_added_edited_and_deleted_on_the_card(world, queues):
@@ -974,9 +984,10 @@ async def test_merging_moves_the_history_and_combines_the_details(world):
         for name in ("vip", "yeni", "eski"):
             await contacts.create_tag(session, home.system, TagCreate(name=name))
     keep_web = await home.inbound("Web'den yazıyorum", handle="ayse-web", name="Ayşe")
-    gone_web = await home.inbound("Yine web", handle="ayse-2-web", name="Ayşe K.")
+    gone_web = await home.inbound("Yine web", handle="ayse-2-web", name="Ayşe K.",
+                                  phone="0532 000 00 01")
     gone_wa = await home.inbound("WhatsApp'tan", handle="905320000001", name="Ayşe K.",
-                                 channel_id=second)
+                                 phone="905320000001", channel_id=second)
     keep_id, gone_id = keep_web.contact_id, gone_web.contact_id
     assert gone_wa.contact_id == gone_id
 
@@ -985,7 +996,7 @@ async def test_merging_moves_the_history_and_combines_the_details(world):
         gone = await session.get_one(Contact, gone_id)
         keep.tags, keep.custom_fields = ["vip", "eski"], {"kilo": 70}
         gone.tags, gone.custom_fields = ["yeni", "vip"], {"kilo": 80, "kaynak": "web"}
-        gone.email, gone.phone, gone.language = "ayse@example.com", "+905320000001", "en"
+        gone.email, gone.language = "ayse@example.com", "en"
     await db(home, details)
     await post(home.sevgi, f"/inbox/contacts/{gone_id}/notes", {"body": "Kişi notu"})
     await post(home.sevgi, f"/inbox/c/{gone_wa.conversation_id}/notes", {"body": "Konuşma notu"})
@@ -1028,7 +1039,8 @@ async def test_merging_moves_the_history_and_combines_the_details(world):
     # The next message from the merged handle lands on the kept contact.
     later = await home.inbound("Merhaba tekrar", handle="905320000001", channel_id=second)
     assert (later.contact_id, later.conversation_id) == (keep_id, gone_wa.conversation_id)
-    await refused(home.sevgi, f"/inbox/contacts/{gone_id}/card", status=404)
+    response = await home.sevgi.client.get(f"/inbox/contacts/{gone_id}/card", headers=HX)
+    assert response.status_code == 404
 
 
 async def test_merging_refuses_itself_other_companies_and_unseen_contacts(world, queues):
@@ -1082,7 +1094,8 @@ async def test_quick_replies_search_by_shortcut_and_folded_text(world):
     await replies_of(home, {"iade": "İade süresi 14 gündür.",
                             "kargo": "Kargonuz yola ÇIKTI, ılık bir gün dileriz.",
                             "indirim": "Bu hafta %10 indirim var.",
-                            "adres": "Adresimiz: Bağdat Cad. No 5"})
+                            "adres": "Adresimiz: Bağdat Cad. No 5",
+                            "hg": "Hoş geldiniz!"})
     await replies_of(world.charlie, {"iade": "Komşunun iade metni"})
 
     async def found(q: str) -> list[str]:
@@ -1090,8 +1103,10 @@ async def test_quick_replies_search_by_shortcut_and_folded_text(world):
         assert response.status_code == 200
         return [r["shortcut"] for r in response.json()]
 
-    assert await found("") == ["adres", "iade", "indirim", "kargo"]
-    assert await found("i") == ["iade", "indirim"]  # prefixes of shortcuts, and of no text
+    assert await found("") == ["adres", "hg", "iade", "indirim", "kargo"]
+    assert await found("hg") == ["hg"]  # a shortcut's prefix, in no text
+    assert await found("HG") == ["hg"]
+    assert await found("/hg") == []
     assert await found("İADE") == ["iade"]
     assert await found("SÜRESİ") == ["iade"]
     assert await found("suresi") == ["iade"]
@@ -1249,7 +1264,8 @@ async def test_everything_people_type_is_escaped_in_every_fragment(world):
                                 {"q": "Ali"}),
         "monitor": await get(home.sevgi, "/monitor", htmx=False),
     }
-    for event in await rows_of(home, ConversationEvent):
+    for event in await rows_of(home, ConversationEvent,
+                               ConversationEvent.kind.in_(("tagged", "transferred"))):
         pages[f"event {event.kind}"] = await get(home.bora, f"/inbox/items/event/{event.id}")
     for what, page in pages.items():
         assert XSS not in page, what
@@ -1281,7 +1297,10 @@ FRAGMENT_STRINGS = {
     "note": [("Dahili not", "Internal note")],
     "event": [("konuşmayı kapattı", "closed the conversation")],
     "candidates": [("Başka kişi bulunamadı", "No other contact found")],
-    "monitor": [("Canlı izleme", "Live monitor"), ("Çevrimiçi", "Online")],
+    "monitor": [("Atanmamış kuyrukta bekleyen", "Waiting in the unassigned queue"),
+                ("Çevrimiçi", "Online"), ("Çevrimdışı", "Offline"), ("Konuşma yok",
+                                                                    "No conversations")],
+    "took": [("konuşmayı üstlendi", "took the conversation")],
     "row": [("Seç", "Select")],
 }
 
@@ -1290,17 +1309,21 @@ async def _fragments(world, person: Person, supervisor: Person) -> dict[str, str
     home = world.home
     message = await home.inbound("Merhaba", name="Dil Testi")
     conversation_id, contact_id = message.conversation_id, message.contact_id
-    await set_conversation(home, conversation_id, assignee_id=None)
+    card = await get(person, f"/inbox/contacts/{contact_id}/card")
+    thread = await get(person, f"/inbox/c/{conversation_id}")
     note = await post(person, f"/inbox/c/{conversation_id}/notes", {"body": "Not"})
     (note_id,) = re.findall(rf'\bid="note-({ID})"', note.text)
-    thread = await get(person, f"/inbox/c/{conversation_id}")
-    card = await get(person, f"/inbox/contacts/{contact_id}/card")
     closed = (await post(person, f"/inbox/c/{conversation_id}/close")).text
     (event,) = await rows_of(home, ConversationEvent,
                              ConversationEvent.conversation_id == conversation_id,
                              ConversationEvent.kind == "closed")
     await post(person, "/me/presence", {"presence": "online"}, expect=204)
+    taken = await home.inbound("Merhaba", name="Alınan")
+    await post(person, f"/inbox/c/{taken.conversation_id}/messages", {"body": "Merhaba"})
+    (took,) = await rows_of(home, ConversationEvent,
+                            ConversationEvent.conversation_id == taken.conversation_id)
     return {
+        "took": await get(person, f"/inbox/items/event/{took.id}"),
         "inbox": await get(person, "/inbox", htmx=False),
         "list": await get(person, "/inbox/list", {"tag": "yok"}),
         "thread": thread, "card": card, "after action": closed,
@@ -1309,7 +1332,8 @@ async def _fragments(world, person: Person, supervisor: Person) -> dict[str, str
         "candidates": await get(person, f"/inbox/contacts/{contact_id}/merge-candidates",
                                 {"q": "zzz"}),
         "monitor": await get(supervisor, "/monitor/board"),
-        "row": await get(person, f"/inbox/rows/{conversation_id}", {"status": "closed"}),
+        "row": await get(person, f"/inbox/rows/{conversation_id}",
+                         {"tab": "unassigned", "status": "closed"}),
     }
 
 
@@ -1336,21 +1360,46 @@ async def test_fragments_are_english_for_an_english_speaking_user(world):
     assert "Gelen kutusu" in await get(home.deniz, "/inbox", htmx=False)
 
 
-async def test_the_monitor_is_fully_turkish(world):
-    """Strings of the monitor board that the Turkish catalogue leaves empty show in English."""
+# ---- known bugs (strict: these start failing, as XPASS, once fixed) ----------------------------
+
+@pytest.mark.xfail(strict=True, reason="BUG web/rendering.py _gettext: a macro's output (Markup, "
+                   "already escaped) given as a %(name)s value is formatted into a plain str and "
+                   "escaped a second time: 'Ali & Veli' shows as 'Ali &amp; Veli'")
+async def test_names_inside_translated_sentences_are_escaped_once(world):
     home = world.home
-    await set_conversation(home, (await home.inbound("Merhaba")).conversation_id,
-                           assignee_id=home.bora.user_id)
-    board = await get(home.sevgi, "/monitor/board")
-    untranslated = [s for s in ("Waiting in the unassigned queue", "Offline",
-                                "Conversations held", "No conversations") if s in board]
-    if untranslated:
-        pytest.xfail(f"messages.po has no Turkish for: {untranslated}")
+    keep = await home.inbound("Merhaba", name="Ali & Veli Ltd.")
+    await home.inbound("Merhaba", name="Ali & Veli Şube")
+    page = await get(home.sevgi, f"/inbox/contacts/{keep.contact_id}/merge-candidates",
+                     {"q": "Ali"})
+    assert "Ali &amp; Veli Şube" in page  # the candidate's name: right
+    assert "&amp;amp;" not in page  # the hx-confirm sentence around the same name: wrong
 
 
-async def test_counts_are_formatted_for_the_language(world):
+@pytest.mark.xfail(strict=True, reason="BUG inbox/service.py get_attachment (used by "
+                   "web/inbox_views.py media and the API's download) checks only the tenant: "
+                   "an agent downloads the files of conversations he cannot open")
+async def test_an_agent_cannot_download_files_of_conversations_he_cannot_open(world, queues):
     home = world.home
-    await bulk_conversations(home, 3)
-    counts = (await home.sevgi.client.get("/inbox/counts")).json()
-    assert counts["unassigned"] == 3
-    assert func is not None  # (sqlalchemy import used elsewhere)
+    await post(home.bora, f"/inbox/c/{queues.group_queue}/messages",
+               files={"file": ("rontgen.png", PNG, "image/png")})
+    (attachment,) = await rows_of(home, Attachment)
+    response = await home.deniz.client.get(f"/inbox/c/{queues.group_queue}", headers=HX)
+    assert response.status_code == 404  # the conversation is not Deniz's to open...
+    response = await home.deniz.client.get(f"/inbox/media/{attachment.id}")
+    assert response.status_code == 404  # ...nor should its files be
+
+
+@pytest.mark.xfail(strict=True, reason="BUG web/templates/inbox/_list_rows.html tests "
+                   "`cursor_used`, which list_fragment never passes: a later page that comes "
+                   "back empty appends a second 'No conversations here' under the rows")
+async def test_an_empty_later_page_adds_no_empty_list_notice(world):
+    home = world.home
+    await bulk_conversations(home, 31)
+    page = await get(home.sevgi, "/inbox", {"tab": "unassigned"}, htmx=False)
+    url = more_url(page)
+    assert url and len(row_ids(page)) == 30
+    (last,) = {c.id for c in await rows_of(home, Conversation)} - set(row_ids(page))
+    await set_conversation(home, last, status="closed")  # the next page is now empty
+    fragment = await get(home.sevgi, url)
+    assert row_ids(fragment) == []
+    assert 'id="list-empty"' not in fragment
