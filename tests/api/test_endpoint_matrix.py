@@ -840,7 +840,7 @@ async def _case_transfer_to_home_user(home: Company, charlie: Company) -> BodyCa
 async def _case_transfer_to_home_group(home: Company, charlie: Company) -> BodyCase:
     conversation = await new_conversation(charlie)
     return BodyCase("POST", f"/conversations/{conversation.id}/transfer",
-                    {"group_id": str(home.group_id)}, 404, "not_found", None,
+                    {"group_id": str(home.group_id)}, 422, "validation_failed", "group_id",
                     [(charlie, f"/conversations/{conversation.id}"),
                      (home, f"/groups/{home.group_id}")])
 

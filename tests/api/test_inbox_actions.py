@@ -234,7 +234,7 @@ async def test_a_transfer_needs_a_target_and_the_right_to_hand_it_over(world, qu
     await refused(home.sevgi, act(queues.shared, "transfer"), {"group_id": "grup"},
                   field="group_id")
     await refused(home.sevgi, act(queues.shared, "transfer"),
-                  {"group_id": str(uuid.uuid4())}, status=404)
+                  {"group_id": str(uuid.uuid4())}, field="group_id")
     error = await refused(home.bora, act(queues.sevgi_in_group, "transfer"),
                           {"user_id": str(home.bora.user_id)}, status=403)
     assert error["message"] == ("Bu konuşmayı yalnızca atanan temsilci veya bir süpervizör "
@@ -255,7 +255,7 @@ async def test_takeover_is_for_supervisors_and_is_recorded(world, queues):
                                    (home.deniz, queues.bora_own),
                                    (home.bora, queues.shared)):
         error = await refused(agent, act(conversation_id, "takeover"), status=403)
-        assert error["message"] == "Bu işlem için supervisor rolü gerekir"
+        assert error["message"] == "Bu işlem için süpervizör rolü gerekir"
     assert await rows_of(home, ConversationEvent) == []
 
     response = await post(home.sevgi, act(queues.bora_own, "takeover"))

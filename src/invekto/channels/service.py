@@ -15,6 +15,7 @@ from invekto.channels.schemas import ChannelCreate, ChannelUpdate
 from invekto.core.actor import Actor
 from invekto.core.crypto import secret_box
 from invekto.core.errors import Conflict
+from invekto.core.i18n import N_
 from invekto.db.queries import flush_unique, get_in_tenant
 
 
@@ -24,7 +25,7 @@ async def list_channels(session: AsyncSession, actor: Actor) -> list[Channel]:
 
 
 async def get_channel(session: AsyncSession, actor: Actor, channel_id: uuid.UUID) -> Channel:
-    return await get_in_tenant(session, Channel, actor.tenant_id, channel_id, what="channel")
+    return await get_in_tenant(session, Channel, actor.tenant_id, channel_id, what=N_("channel"))
 
 
 async def create_channel(session: AsyncSession, actor: Actor, data: ChannelCreate) -> Channel:
@@ -79,4 +80,5 @@ def credentials_of(channel: Channel) -> dict[str, Any]:
 
 async def _flush_unique_name(session: AsyncSession, channel: Channel) -> None:
     session.add(channel)
-    await flush_unique(session, conflict=f"a channel named '{channel.name}' exists", field="name")
+    await flush_unique(session, "a channel named '%(name)s' exists", field="name",
+                       params={"name": channel.name})

@@ -31,6 +31,7 @@ from invekto.contacts.schemas import (
 )
 from invekto.core.actor import Actor
 from invekto.core.errors import ValidationFailed
+from invekto.core.i18n import N_
 from invekto.core.pagination import newest_first_page
 from invekto.core.phone import to_e164
 from invekto.db.base import new_id
@@ -44,7 +45,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # ---- contacts ----------------------------------------------------------------------------------
 
 async def get_contact(session: AsyncSession, actor: Actor, contact_id: uuid.UUID) -> Contact:
-    return await get_in_tenant(session, Contact, actor.tenant_id, contact_id, what="contact")
+    return await get_in_tenant(session, Contact, actor.tenant_id, contact_id, what=N_("contact"))
 
 
 async def get_contacts(session: AsyncSession, actor: Actor, contact_ids: Iterable[uuid.UUID]
@@ -189,11 +190,12 @@ async def _flush_unique_phone(session: AsyncSession, contact: Contact,
                               values: dict[str, Any] | None = None) -> None:
     """Apply ``values`` and flush; a taken phone number is a 409 on ``phone``."""
     values = values or {}
-    conflict = f"a contact with phone {values.get('phone', contact.phone)} exists"
+    phone = values.get("phone", contact.phone)
     for name, value in values.items():
         setattr(contact, name, value)
     session.add(contact)
-    await flush_unique(session, conflict=conflict, field="phone")
+    await flush_unique(session, "a contact with phone %(phone)s exists", field="phone",
+                       params={"phone": phone})
 
 
 # ---- tags --------------------------------------------------------------------------------------
@@ -210,7 +212,7 @@ async def create_tag_named(session: AsyncSession, actor: Actor, name: str) -> Ta
         raise ValidationFailed("a tag name is 1 to 50 characters", field="add")
     tag = Tag(tenant_id=actor.tenant_id, name=name)
     session.add(tag)
-    await flush_unique(session, conflict="this tag already exists", field="add")
+    await flush_unique(session, "this tag already exists", field="add")
     return tag
 
 
@@ -218,7 +220,7 @@ async def create_tag(session: AsyncSession, actor: Actor, data: TagCreate) -> Ta
     actor.require("supervisor")
     tag = Tag(tenant_id=actor.tenant_id, name=data.name.strip(), color=data.color)
     session.add(tag)
-    await flush_unique(session, conflict=f"tag '{tag.name}' exists", field="name")
+    await flush_unique(session, "tag '%(name)s' exists", field="name", params={"name": tag.name})
     return tag
 
 
@@ -246,7 +248,7 @@ async def delete_tag(session: AsyncSession, actor: Actor, tag_id: uuid.UUID) -> 
 
 
 async def _get_tag(session: AsyncSession, actor: Actor, tag_id: uuid.UUID) -> Tag:
-    return await get_in_tenant(session, Tag, actor.tenant_id, tag_id, what="tag")
+    return await get_in_tenant(session, Tag, actor.tenant_id, tag_id, what=N_("tag"))
 
 
 async def checked_tags(session: AsyncSession, actor: Actor, names: list[str]) -> list[str]:
@@ -284,7 +286,8 @@ async def create_custom_field(session: AsyncSession, actor: Actor, data: CustomF
         tenant_id=actor.tenant_id, key=data.key, label=data.label, field_type=data.field_type,
         options=data.options, position=data.position)
     session.add(definition)
-    await flush_unique(session, conflict=f"custom field '{data.key}' exists", field="key")
+    await flush_unique(session, "custom field '%(key)s' exists", field="key",
+                       params={"key": data.key})
     await audit.record(session, actor, "custom_field.created", target_type="custom_field",
                        target_id=definition.id, data={"key": data.key})
     return definition
@@ -316,7 +319,7 @@ async def delete_custom_field(session: AsyncSession, actor: Actor, field_id: uui
 async def _get_custom_field(session: AsyncSession, actor: Actor, field_id: uuid.UUID
                             ) -> CustomFieldDefinition:
     return await get_in_tenant(session, CustomFieldDefinition, actor.tenant_id, field_id,
-                               what="custom field")
+                               what=N_("custom field"))
 
 
 async def _checked_custom_fields(session: AsyncSession, actor: Actor, values: dict[str, Any]
@@ -362,8 +365,13 @@ def _coerce(definition: CustomFieldDefinition, value: Any, field: str) -> Any:
             raise ValueError
         return text
     except ValueError as exc:
-        expected = {"number": "a number", "boolean": "true or false", "date": "a date YYYY-MM-DD",
-                    "select": "one of " + ", ".join(definition.options), "url": "an http(s) URL",
-                    "email": "an e-mail address"}.get(kind, "text up to 1000 characters")
+        if kind == "select":
+            expected = ", ".join(definition.options)
+            raise ValidationFailed("'%(label)s' must be one of: %(expected)s", field=field,
+                                   params={"label": definition.label,
+                                           "expected": expected}) from exc
+        expected = {"number": N_("a number"), "boolean": N_("true or false"),
+                    "date": N_("a date YYYY-MM-DD"), "url": N_("an http(s) URL"),
+                    "email": N_("an e-mail address")}.get(kind, N_("text up to 1000 characters"))
         raise ValidationFailed("'%(label)s' must be %(expected)s", field=field,
                                params={"label": definition.label, "expected": expected}) from exc

@@ -6,8 +6,10 @@ import uuid
 from dataclasses import dataclass, field
 
 from invekto.core.errors import PermissionDenied
+from invekto.core.i18n import N_
 
 ROLE_RANK = {"agent": 1, "supervisor": 2, "admin": 3}
+_ROLE_NAMES = {"agent": N_("agent"), "supervisor": N_("supervisor"), "admin": N_("admin")}
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,8 @@ class Actor:
 
     def require(self, role: str) -> None:
         if not self.has_role(role):
-            raise PermissionDenied("this action needs the %(role)s role", params={"role": role})
+            raise PermissionDenied("this action needs the %(role)s role",
+                                   params={"role": _ROLE_NAMES[role]})
 
     @property
     def sees_whole_tenant(self) -> bool:

@@ -42,6 +42,12 @@ def translations(language: str) -> gettext_module.NullTranslations:
     return gettext_module.GNUTranslations(compiled)
 
 
+def N_(message: str) -> str:
+    """Marks a word or phrase for the catalogue without translating it here: it is a value
+    that a translated sentence shows (an error's ``%(what)s``), translated where it is shown."""
+    return message
+
+
 def text(language: str, message: str, **values: object) -> str:
     """``message`` in ``language``, with ``%(name)s`` placeholders filled from ``values``."""
     translated = translations(language).gettext(message)

@@ -25,8 +25,10 @@ async def get_in_tenant(session: AsyncSession, model: type[Row], tenant_id: uuid
     return row
 
 
-async def flush_unique(session: AsyncSession, *, conflict: str, field: str) -> None:
-    """Flush pending changes; a unique-constraint violation becomes a 409 on ``field``.
+async def flush_unique(session: AsyncSession, conflict: str, *, field: str,
+                       params: dict | None = None) -> None:
+    """Flush pending changes; a unique-constraint violation becomes a 409 on ``field`` saying
+    ``conflict`` (an English sentence and catalogue entry; varying parts in ``params``).
 
     The transaction cannot continue after the violation, and need not: the Conflict ends the
     request (or job) and rolls it back. Build ``conflict`` before calling, while attributes can
@@ -34,4 +36,4 @@ async def flush_unique(session: AsyncSession, *, conflict: str, field: str) -> N
     try:
         await session.flush()
     except IntegrityError as exc:
-        raise Conflict(conflict, field=field) from exc
+        raise Conflict(conflict, field=field, params=params) from exc

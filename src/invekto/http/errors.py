@@ -46,7 +46,12 @@ async def _app_error(request: Request, exc: AppError) -> Response:
         # The UI shows ``message`` to the user: in their language (service messages are the
         # catalogue's source strings).
         body = exc.to_dict()
-        body["error"]["message"] = i18n.text(_ui_language(request), exc.template, **exc.params)
+        language = _ui_language(request)
+        # Parameters marked with N_ ("contact", "image"...) are catalogue entries too; anything
+        # else (a name someone typed) is not in the catalogue and stays as it is.
+        params = {key: i18n.text(language, value) if isinstance(value, str) else value
+                  for key, value in exc.params.items()}
+        body["error"]["message"] = i18n.text(language, exc.template, **params)
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
     return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=exc.headers)
 

@@ -43,7 +43,9 @@ async def merge_contacts(session: AsyncSession, actor: Actor, keep_id: uuid.UUID
             Conversation.tenant_id == tenant, Conversation.contact_id == merge_id,
             Conversation.status != "closed"))).all():
         if conversation.channel_id in kept_channels:
-            await service.close(session, actor, conversation.id)
+            # As the system: the merger may not see that conversation (another agent's), and
+            # the merge itself was allowed.
+            await service.close(session, Actor.system(tenant), conversation.id)
 
     for model in (Conversation, Message, Note, ConversationEvent, ContactIdentity):
         await session.execute(update(model).where(

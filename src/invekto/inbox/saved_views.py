@@ -45,7 +45,7 @@ async def save_view(session: AsyncSession, actor: Actor, name: str, filters: dic
             if key in FILTER_KEYS and value}
     view = SavedView(tenant_id=actor.tenant_id, user_id=actor.user_id, name=name, filters=kept)
     session.add(view)
-    await flush_unique(session, field="name", conflict="you already have a view with this name")
+    await flush_unique(session, "you already have a view with this name", field="name")
     return view
 
 

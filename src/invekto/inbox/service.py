@@ -30,6 +30,7 @@ from invekto.contacts import service as contacts
 from invekto.core import jobs, realtime
 from invekto.core.actor import Actor
 from invekto.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from invekto.core.i18n import N_
 from invekto.core.pagination import newest_first_page
 from invekto.core.storage import Storage
 from invekto.core.text import clean_text
@@ -181,7 +182,10 @@ async def transfer(session: AsyncSession, actor: Actor, conversation_id: uuid.UU
     if user_id is not None:
         await _require_active_user(session, actor, user_id, field="user_id")
     if group_id is not None:
-        await users.get_group(session, actor, group_id)
+        try:
+            await users.get_group(session, actor, group_id)
+        except NotFound as exc:
+            raise ValidationFailed("no such group", field="group_id") from exc
     previous = (conversation.assignee_id, conversation.group_id)
     conversation.assignee_id = user_id
     if group_id is not None:
@@ -225,8 +229,8 @@ async def reopen(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID
     if conversation.status == "closed":
         conversation.status = "open"
         conversation.closed_at = None
-        await flush_unique(session, field="conversation_id",
-                           conflict="this contact has a newer open conversation on this channel")
+        await flush_unique(session, "this contact has a newer open conversation on this channel",
+                           field="conversation_id")
         await _changed(session, actor, conversation, "conversation.reopened", {},
                        event_kind="reopened")
     return conversation
@@ -409,7 +413,7 @@ def recorded_events(session: AsyncSession, conversation_id: uuid.UUID
 async def get_event(session: AsyncSession, actor: Actor, event_id: uuid.UUID
                     ) -> ConversationEvent:
     event = await get_in_tenant(session, ConversationEvent, actor.tenant_id, event_id,
-                                what="event")
+                                what=N_("event"))
     await require_history_visible(session, actor, event.contact_id)
     return event
 
@@ -452,7 +456,8 @@ async def require_history_visible(session: AsyncSession, actor: Actor, contact_i
 
 async def get_message(session: AsyncSession, actor: Actor, message_id: uuid.UUID) -> Message:
     """One message, for whoever may read its contact's history."""
-    message = await get_in_tenant(session, Message, actor.tenant_id, message_id, what="message")
+    message = await get_in_tenant(session, Message, actor.tenant_id, message_id,
+                                  what=N_("message"))
     await require_history_visible(session, actor, message.contact_id)
     return message
 
@@ -462,6 +467,19 @@ async def _page_messages(session: AsyncSession, condition: ColumnElement[bool], 
     query = select(Message).where(Message.tenant_id == actor.tenant_id, condition)
     return await newest_first_page(session, query, Message.created_at, Message.id,
                                    cursor=cursor, limit=limit)
+
+
+async def check_can_reply(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID
+                          ) -> None:
+    """Refuse early (before a file is stored for it) a reply ``send_message`` would refuse."""
+    _require_can_reply(actor, await get_conversation(session, actor, conversation_id))
+
+
+def _require_can_reply(actor: Actor, conversation: Conversation) -> None:
+    if conversation.status == "closed":
+        raise Conflict("this conversation is closed; reopen it to reply", field="conversation_id")
+    if not actor.sees_whole_tenant and conversation.assignee_id not in (None, actor.user_id):
+        raise PermissionDenied("this conversation is assigned to a colleague")
 
 
 async def send_message(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID,
@@ -479,16 +497,14 @@ async def send_message(session: AsyncSession, actor: Actor, conversation_id: uui
                 raise Conflict("client_message_id was used for another conversation",
                                field="client_message_id")
             return existing, False
-    if conversation.status == "closed":
-        raise Conflict("this conversation is closed; reopen it to reply", field="conversation_id")
-    if not actor.sees_whole_tenant and conversation.assignee_id not in (None, actor.user_id):
-        raise PermissionDenied("this conversation is assigned to a colleague")
+    _require_can_reply(actor, conversation)
     body = clean_text(data.body)
     if data.content_kind == "text" and not body:
         raise ValidationFailed("message is empty", field="body")
     if data.content_kind != "text" and data.attachment_id is None:
-        raise ValidationFailed(f"a {data.content_kind} message needs an attachment",
-                               field="attachment_id")
+        raise ValidationFailed("a %(kind)s message needs an attachment", field="attachment_id",
+                               params={"kind": _MEDIA_NAMES.get(data.content_kind,
+                                                                data.content_kind)})
     if data.attachment_id:
         await get_attachment(session, actor, data.attachment_id)
 
@@ -702,8 +718,9 @@ async def _active_conversation(session: AsyncSession, tenant_id: uuid.UUID,
 
 # ---- notes -------------------------------------------------------------------------------------
 
-# "@username" in a note; not inside an e-mail address.
-MENTION = re.compile(r"(?<![\w@])@([a-z0-9][a-z0-9._-]{0,63})", re.IGNORECASE)
+# "@username" in a note; not inside an e-mail address, and a full stop or comma after it ends
+# the sentence, not the name.
+MENTION = re.compile(r"(?<![\w@])@([a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?)", re.IGNORECASE)
 
 
 async def add_note(session: AsyncSession, actor: Actor, *, body: str,
@@ -762,7 +779,7 @@ async def _notify_mentions(session: AsyncSession, actor: Actor, conversation: Co
 
 
 async def get_note(session: AsyncSession, actor: Actor, note_id: uuid.UUID) -> Note:
-    note = await get_in_tenant(session, Note, actor.tenant_id, note_id, what="note")
+    note = await get_in_tenant(session, Note, actor.tenant_id, note_id, what=N_("note"))
     if note.conversation_id and not actor.sees_whole_tenant:
         await get_conversation(session, actor, note.conversation_id)
     else:
@@ -848,6 +865,10 @@ MEDIA_RULES: dict[str, tuple[frozenset[str], int]] = {
 }
 
 
+_MEDIA_NAMES = {"image": N_("image"), "video": N_("video"), "audio": N_("audio"),
+                "document": N_("document")}
+
+
 def media_kind(content_type: str, size_bytes: int) -> str:
     """The message kind a file is sent as, or a clear refusal naming the type or the limit."""
     base_type = content_type.split(";")[0].strip().lower()
@@ -856,7 +877,7 @@ def media_kind(content_type: str, size_bytes: int) -> str:
             if size_bytes > max_bytes:
                 raise ValidationFailed(
                     "this file is too large: %(kind)s files can be at most %(megabytes)s MB",
-                    params={"kind": kind, "megabytes": max_bytes // (1024 * 1024)},
+                    params={"kind": _MEDIA_NAMES[kind], "megabytes": max_bytes // (1024 * 1024)},
                     field="file", code="file_too_large")
             return kind
     raise ValidationFailed("this file type cannot be sent; send images (JPEG, PNG, WebP), "
@@ -886,8 +907,25 @@ async def store_attachment(session: AsyncSession, actor: Actor, storage: Storage
 
 async def get_attachment(session: AsyncSession, actor: Actor, attachment_id: uuid.UUID
                          ) -> Attachment:
-    return await get_in_tenant(session, Attachment, actor.tenant_id, attachment_id,
-                               what="attachment")
+    """A file, for whoever may read the conversation it was sent in; a file not sent yet (just
+    uploaded, to be attached) for anyone of the company, who can only know its id by having
+    uploaded it."""
+    attachment = await get_in_tenant(session, Attachment, actor.tenant_id, attachment_id,
+                                     what=N_("attachment"))
+    if not actor.sees_whole_tenant:
+        contact_ids = (await session.scalars(select(Message.contact_id).where(
+            Message.tenant_id == actor.tenant_id, Message.attachment_id == attachment_id
+        ).distinct())).all()
+        for contact_id in contact_ids:
+            try:
+                await require_history_visible(session, actor, contact_id)
+                break
+            except NotFound:
+                continue
+        else:
+            if contact_ids:
+                raise NotFound("%(what)s not found", params={"what": N_("attachment")})
+    return attachment
 
 
 async def import_outbound(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID, *,

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.core.actor import Actor
 from invekto.core.errors import ValidationFailed
+from invekto.core.i18n import N_
 from invekto.core.text import fold, like_pattern
 from invekto.db.queries import flush_unique, get_in_tenant
 from invekto.replies.models import SHORTCUT_PATTERN, QuickReply
@@ -35,7 +36,7 @@ async def create(session: AsyncSession, actor: Actor, *, shortcut: str, body: st
     reply = QuickReply(tenant_id=actor.tenant_id)
     _apply(reply, shortcut, body)
     session.add(reply)
-    await flush_unique(session, field="shortcut", conflict="this shortcut is already in use")
+    await flush_unique(session, "this shortcut is already in use", field="shortcut")
     return reply
 
 
@@ -43,16 +44,16 @@ async def update(session: AsyncSession, actor: Actor, reply_id: uuid.UUID, *, sh
                  body: str) -> QuickReply:
     actor.require("supervisor")
     reply = await get_in_tenant(session, QuickReply, actor.tenant_id, reply_id,
-                                what="quick reply")
+                                what=N_("quick reply"))
     _apply(reply, shortcut, body)
-    await flush_unique(session, field="shortcut", conflict="this shortcut is already in use")
+    await flush_unique(session, "this shortcut is already in use", field="shortcut")
     return reply
 
 
 async def delete(session: AsyncSession, actor: Actor, reply_id: uuid.UUID) -> None:
     actor.require("supervisor")
     reply = await get_in_tenant(session, QuickReply, actor.tenant_id, reply_id,
-                                what="quick reply")
+                                what=N_("quick reply"))
     await session.delete(reply)
     await session.flush()
 

@@ -37,7 +37,8 @@ async def create_tenant(session: AsyncSession, *, slug: str, name: str,
         raise ValidationFailed("company name is required", field="name")
     tenant = Tenant(slug=slug, name=name.strip(), default_language=default_language)
     session.add(tenant)
-    await flush_unique(session, conflict=f"company code '{slug}' is taken", field="slug")
+    await flush_unique(session, "company code '%(slug)s' is taken", field="slug",
+                       params={"slug": slug})
     return tenant
 
 

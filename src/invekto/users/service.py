@@ -16,7 +16,7 @@ from invekto.audit import service as audit
 from invekto.core import realtime, security
 from invekto.core.actor import Actor
 from invekto.core.errors import ValidationFailed
-from invekto.core.i18n import LANGUAGES
+from invekto.core.i18n import LANGUAGES, N_
 from invekto.db.queries import flush_unique, get_in_tenant
 from invekto.users.models import PRESENCES, AgentGroup, GroupMembership, User
 from invekto.users.schemas import USERNAME_PATTERN, GroupCreate, GroupUpdate, UserCreate, UserUpdate
@@ -52,7 +52,7 @@ async def list_users(session: AsyncSession, actor: Actor, *, include_inactive: b
 
 
 async def get_user(session: AsyncSession, actor: Actor, user_id: uuid.UUID) -> User:
-    return await get_in_tenant(session, User, actor.tenant_id, user_id, what="user")
+    return await get_in_tenant(session, User, actor.tenant_id, user_id, what=N_("user"))
 
 
 async def find_by_username(session: AsyncSession, tenant_id: uuid.UUID, username: str
@@ -78,7 +78,8 @@ async def create_user(session: AsyncSession, actor: Actor, data: UserCreate
         password_hash=security.hash_password(password),
     )
     session.add(user)
-    await flush_unique(session, conflict=f"username '{username}' is taken", field="username")
+    await flush_unique(session, "username '%(username)s' is taken", field="username",
+                       params={"username": username})
     await _set_user_groups(session, actor, user.id, data.group_ids)
     await audit.record(session, actor, "user.created", target_type="user", target_id=user.id,
                        data={"username": username, "role": data.role})
@@ -116,7 +117,7 @@ async def list_groups(session: AsyncSession, actor: Actor) -> list[AgentGroup]:
 
 
 async def get_group(session: AsyncSession, actor: Actor, group_id: uuid.UUID) -> AgentGroup:
-    return await get_in_tenant(session, AgentGroup, actor.tenant_id, group_id, what="group")
+    return await get_in_tenant(session, AgentGroup, actor.tenant_id, group_id, what=N_("group"))
 
 
 async def create_group(session: AsyncSession, actor: Actor, data: GroupCreate) -> AgentGroup:
@@ -124,7 +125,8 @@ async def create_group(session: AsyncSession, actor: Actor, data: GroupCreate) -
     group = AgentGroup(tenant_id=actor.tenant_id, name=data.name.strip(),
                        description=data.description)
     session.add(group)
-    await flush_unique(session, conflict=f"a group named '{group.name}' exists", field="name")
+    await flush_unique(session, "a group named '%(name)s' exists", field="name",
+                       params={"name": group.name})
     await _set_group_members(session, actor, group.id, data.member_ids)
     await audit.record(session, actor, "group.created", target_type="group", target_id=group.id)
     return group
@@ -137,7 +139,8 @@ async def update_group(session: AsyncSession, actor: Actor, group_id: uuid.UUID,
     changes = data.model_dump(exclude_unset=True, exclude={"member_ids"})
     for name, value in changes.items():
         setattr(group, name, value.strip() if name == "name" else value)
-    await flush_unique(session, conflict=f"a group named '{group.name}' exists", field="name")
+    await flush_unique(session, "a group named '%(name)s' exists", field="name",
+                       params={"name": group.name})
     if data.member_ids is not None:
         await _set_group_members(session, actor, group.id, data.member_ids)
     await audit.record(session, actor, "group.updated", target_type="group", target_id=group.id)

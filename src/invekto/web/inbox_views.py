@@ -145,7 +145,7 @@ async def _list_context(page: Page, state: ListState, cursor: str | None = None
     conversations, next_cursor = await service.list_conversations(
         page.ctx.session, page.ctx.actor, state.filters(), cursor=cursor, limit=LIST_PAGE)
     return {"rows": await _rows(page, conversations), "next_cursor": next_cursor,
-            "state": state}
+            "state": state, "cursor_used": cursor is not None}
 
 
 async def _thread_context(page: Page, conversation: Conversation) -> dict[str, Any]:
@@ -198,11 +198,12 @@ async def inbox_page(request: Request, page: WebPage, c: str | None = None,
         "counts": await _tab_counts(page, state), "tabs": _tabs_for(page),
         "directory": await Directory.load(page),
         "views": await saved_views.list_views(session, actor), "active_view": active_view,
-        "notifications": await service.unread_notifications(session, actor),
     }
     if c:
         conversation = await _open_conversation(page, _uuid(c, "c"))
         context.update(await _thread_context(page, conversation))
+    # After opening: its mentions have just been read.
+    context["notifications"] = await service.unread_notifications(session, actor)
     return render_page(request, page, "inbox/page.html", **context)
 
 
@@ -285,6 +286,7 @@ async def send(request: Request, conversation_id: uuid.UUID, page: WebPage,
     session, actor = page.ctx.session, page.ctx.actor
     kind, attachment_id = "text", None
     if file is not None and file.filename:
+        await service.check_can_reply(session, actor, conversation_id)
         settings = runtime.current().settings
         data = await file.read(settings.max_attachment_bytes + 1)
         content_type = file.content_type or "application/octet-stream"

@@ -56,12 +56,16 @@ def language_of(request: Request, explicit: str | None = None) -> str:
 _rendering_language: ContextVar[str] = ContextVar("rendering_language", default="tr")
 
 
-def _gettext(message: str, **values: object) -> str:
-    return i18n.text(_rendering_language.get(), message, **values)
+def _gettext(message: str, **values: object) -> str | Markup:
+    translated = i18n.text(_rendering_language.get(), message)
+    # Filled as markup: values are escaped once here (and the output of macros, already
+    # markup, not again), and the result is not escaped a second time on output.
+    return escape(translated) % values if values else translated
 
 
-def _ngettext(singular: str, plural: str, n: int, **values: object) -> str:
-    return i18n.plural(_rendering_language.get(), singular, plural, n, **values)
+def _ngettext(singular: str, plural: str, n: int, **values: object) -> Markup:
+    translated = i18n.translations(_rendering_language.get()).ngettext(singular, plural, n)
+    return escape(translated) % {"num": n, **values}
 
 
 templates.env.globals.update({"_": _gettext, "gettext": _gettext, "ngettext": _ngettext})
