@@ -31,7 +31,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
 expect.set_options(timeout=10_000)
 
 
-@pytest.fixture(scope="session")
+# Package scope: the worker must stop with the browser tests, or it would take the jobs other
+# tests defer and run themselves.
+@pytest.fixture(scope="package")
 def live_server(database_url) -> str:
     with invekto_processes(database_url, servers=1, workers=1) as (address,):
         yield f"http://{address}"

@@ -423,3 +423,24 @@ async def test_a_new_message_in_mine_raises_the_badge_and_the_title_count(world,
     await expect(page).to_have_title(re.compile(r"^\(1\) "))
     await page.goto(f"/inbox?c={mine.conversation_id}")
     await expect(page.locator("#mine-unread")).to_be_hidden()
+
+
+async def test_a_draft_survives_actions_and_a_colleagues_change(world, open_browser):
+    home = world.home
+    first = await home.inbound("Kargom nerede?", handle="taslak")
+    page = (await open_browser(home, "bora", path="/inbox?tab=unassigned")).page
+    await _open(page, first.conversation_id)
+    await page.fill("#composer-input", "Yarım kalan cevabım")
+    await page.set_input_files("#composer-file-input", files=[
+        {"name": "fatura.png", "mimeType": "image/png", "buffer": PNG}])
+
+    await page.click("#priority-button")
+    await page.click('[data-priority="high"].dropdown-item')
+    await expect(page.locator(".item.event[data-kind=priority]")).to_be_visible()
+    async with home.rt.db.tenant_session(home.tenant_id) as session:  # a colleague tags it
+        await inbox.change_tags(session, home.system, first.conversation_id, add=["kargo"],
+                                remove=[], create_missing=True)
+    await expect(page.locator("#thread-tags")).to_contain_text("kargo")
+
+    await expect(page.locator("#composer-input")).to_have_value("Yarım kalan cevabım")
+    await expect(page.locator("#composer-file")).to_contain_text("fatura.png")

@@ -292,6 +292,17 @@
     }
     if (event.detail.target?.id === "composer-area") setupComposer();
   });
+  // A header action (tag, priority...) re-renders the composer too; the same kind of composer
+  // is kept as it is, so a draft or a chosen file is never lost.
+  document.body.addEventListener("htmx:oobBeforeSwap", (event) => {
+    const incoming = event.detail.fragment.firstElementChild || event.detail.fragment;
+    if (sameComposer(event.detail.target, incoming)) event.detail.shouldSwap = false;
+  });
+
+  function sameComposer(current, incoming) {
+    return current?.id === "composer-area" && incoming?.id === "composer-area" &&
+      current.dataset.mode === incoming.dataset.mode;
+  }
 
   // Snooze presets send an exact moment (with its zone); the custom field is company time.
   document.addEventListener("click", (event) => {
@@ -324,8 +335,9 @@
     const content = fragment(await response.text());
     for (const node of Array.from(content.children)) {
       const oob = node.getAttribute("hx-swap-oob");
-      if (node.id === "thread-header") $("#thread-header")?.replaceWith(node);
-      else if (oob === "true" && node.id) document.getElementById(node.id)?.replaceWith(node);
+      const current = node.id && document.getElementById(node.id);
+      if (node.id === "thread-header") current?.replaceWith(node);
+      else if (oob === "true" && current && !sameComposer(current, node)) current.replaceWith(node);
       else if (oob?.startsWith("beforeend:")) continue; // events arrive on their own
       htmx.process(node);
     }
