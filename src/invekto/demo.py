@@ -20,6 +20,7 @@ from invekto.db.session import Database
 from invekto.inbox import service as inbox
 from invekto.inbox.schemas import InboundMessage
 from invekto.provisioning import provision_tenant
+from invekto.replies import service as replies
 from invekto.tenants import service as tenants
 from invekto.users import service as users
 from invekto.users.schemas import GroupCreate, UserCreate
@@ -92,6 +93,12 @@ async def seed(db: Database, settings: Settings) -> bool:
         await contacts.create_custom_field(session, owner, CustomFieldCreate(
             key="sigorta", label="Sigorta", field_type="select",
             options=["SGK", "Özel", "Yok"]))
+        for shortcut, body in (
+                ("adres", "Kliniğimiz Bağdat Caddesi No: 120, Kadıköy / İstanbul adresindedir."),
+                ("saatler", "Hafta içi 09:00-19:00, cumartesi 10:00-16:00 arası açığız."),
+                ("randevu", "Randevunuz için uygun olduğunuz gün ve saati yazar mısınız?"),
+                ("fiyat", "Tedavi ücretleri muayene sonrası netleşir; ilk muayene 750 TL'dir.")):
+            await replies.create(session, owner, shortcut=shortcut, body=body)
         channel_by_key = {
             "whatsapp": await channels.create_channel(session, owner, ChannelCreate(
                 kind="whatsapp_cloud", name="WhatsApp · 0216 555 01 02",

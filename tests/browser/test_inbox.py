@@ -404,6 +404,7 @@ async def test_bulk_close_and_a_saved_view(world, open_browser):
     await page.wait_for_url(re.compile(r"view="))
     await expect(page.locator("h1")).to_have_text("Toplu sorular")
     await expect(page.locator(".conv-row")).to_have_count(1)
+    await expect(page.locator("#saved-views .view-pill.active")).to_have_text("Toplu sorular")
     await page.click("#views-button")
     await expect(page.locator('#views-menu [data-view="Toplu sorular"]')).to_be_visible()
 
