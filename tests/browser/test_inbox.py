@@ -10,6 +10,8 @@ import uuid
 from playwright.async_api import expect
 from sqlalchemy import func, select
 
+from invekto.contacts import service as contacts
+from invekto.contacts.schemas import CustomFieldCreate, TagCreate
 from invekto.inbox import service as inbox
 from invekto.inbox.models import Message, Note, Notification
 from invekto.replies import service as replies
@@ -445,3 +447,36 @@ async def test_a_draft_survives_actions_and_a_colleagues_change(world, open_brow
 
     await expect(page.locator("#composer-input")).to_have_value("Yarım kalan cevabım")
     await expect(page.locator("#composer-file")).to_contain_text("fatura.png")
+
+
+async def test_the_contact_card_edits_fields_tags_and_notes_inline(world, open_browser):
+    home = world.home
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        await contacts.create_tag(session, home.system, TagCreate(name="sadık müşteri"))
+        await contacts.create_custom_field(session, home.system, CustomFieldCreate(
+            key="dogum_tarihi", label="Doğum tarihi", field_type="date"))
+    first = await home.inbound("Merhaba", handle="kart", name="Kart Sahibi")
+    page = (await open_browser(home, "bora", path="/inbox?tab=unassigned")).page
+    await _open(page, first.conversation_id)
+
+    await page.fill("#contact-name", "Nur Yıldız")
+    await page.press("#contact-name", "Enter")  # saves, and stays on the page
+    await expect(page.locator("#contact-name")).to_have_value("Nur Yıldız")
+    await page.fill("#cf-dogum_tarihi", "1990-04-23")
+    await page.locator("#cf-dogum_tarihi").dispatch_event("change")
+    await page.fill(".contact-tag-input", "sadık müşteri")
+    await page.press(".contact-tag-input", "Enter")
+    await expect(page.locator("#contact-tags")).to_contain_text("sadık müşteri")
+    await page.fill("#contact-note-form textarea", "Her ay kontrole gelir")
+    await page.locator("#contact-note-form button[type=submit]").click()
+    await expect(page.locator("#contact-notes")).to_contain_text("Her ay kontrole gelir")
+
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        contact = await contacts.get_contact(session, home.system, first.contact_id)
+    assert (contact.name, contact.custom_fields, contact.tags) == (
+        "Nur Yıldız", {"dogum_tarihi": "1990-04-23"}, ["sadık müşteri"])
+
+    # A wrong phone number is refused in Turkish and nothing changes.
+    await page.fill('#contact-card input[name="phone"]', "12")
+    await page.locator('#contact-card input[name="phone"]').dispatch_event("change")
+    await expect(page.locator("#toasts")).to_contain_text("telefon")

@@ -127,6 +127,17 @@ async def update_contact(session: AsyncSession, actor: Actor, contact_id: uuid.U
     return contact
 
 
+async def change_tags(session: AsyncSession, actor: Actor, contact_id: uuid.UUID, *,
+                      add: list[str], remove: list[str]) -> Contact:
+    """Tag or untag a contact (the contact card); the tags must be in the catalogue."""
+    contact = await get_contact(session, actor, contact_id)
+    kept = [t for t in contact.tags if t not in set(remove)]
+    added = [t for t in await checked_tags(session, actor, add) if t not in kept]
+    contact.tags = kept + added
+    await session.flush()
+    return contact
+
+
 async def delete_contact(session: AsyncSession, actor: Actor, contact_id: uuid.UUID) -> None:
     """Deletes the contact with its conversations and messages (supervisors and up)."""
     actor.require("supervisor")

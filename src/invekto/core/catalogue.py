@@ -44,6 +44,8 @@ def extract() -> Catalog:
 
 def is_translated(message) -> bool:
     """Every form (singular and plurals) has a text."""
+    if not message.string:  # None for an entry added by this run
+        return False
     parts = [message.string] if isinstance(message.string, str) else list(message.string)
     return all(parts)
 

@@ -536,6 +536,17 @@ async def update_contact(request: Request, contact_id: uuid.UUID, page: WebPage,
     return await _card(request, page, contact_id, c)
 
 
+@router.post("/contacts/{contact_id}/tags")
+async def contact_tags(request: Request, contact_id: uuid.UUID, page: WebPage,
+                       add: str = Form(""), remove: str = Form(""), c: uuid.UUID | None = None
+                       ) -> Response:
+    await service.require_history_visible(page.ctx.session, page.ctx.actor, contact_id)
+    await contacts.change_tags(page.ctx.session, page.ctx.actor, contact_id,
+                               add=[add.strip()] if add.strip() else [],
+                               remove=[remove] if remove else [])
+    return await _card(request, page, contact_id, c)
+
+
 @router.post("/contacts/{contact_id}/notes")
 async def add_contact_note(request: Request, contact_id: uuid.UUID, page: WebPage,
                            body: str = Form(""), c: uuid.UUID | None = None) -> Response:
