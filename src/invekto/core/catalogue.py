@@ -21,7 +21,7 @@ SOURCE_DIR = LOCALE_DIR.parent.parent  # src/
 MAPPING_FILE = SOURCE_DIR.parent / "babel.cfg"
 # Function name -> the (1-based) argument positions holding the message (None: the first).
 KEYWORDS = {
-    "_": None, "gettext": None, "ngettext": (1, 2), "text": (2,), "plural": (2, 3),
+    "_": None, "gettext": None, "ngettext": (1, 2), "text": (2,),
     "N_": None, "flush_unique": (2,),
     **dict.fromkeys(("AppError", "NotFound", "ValidationFailed", "Conflict",
                      "PermissionDenied", "Unauthenticated", "TooManyRequests")),

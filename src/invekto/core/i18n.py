@@ -54,11 +54,6 @@ def text(language: str, message: str, **values: object) -> str:
     return translated % values if values else translated
 
 
-def plural(language: str, singular: str, plural_message: str, n: int, **values: object) -> str:
-    translated = translations(language).ngettext(singular, plural_message, n)
-    return translated % {"num": n, **values}
-
-
 def pick_language(*, explicit: str | None, cookie: str | None, accept_language: str | None,
                   default: str = "tr") -> str:
     for candidate in (explicit, cookie):

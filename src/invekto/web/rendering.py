@@ -88,9 +88,6 @@ class Page:
     def fmt(self) -> i18n.Formatter:
         return i18n.Formatter(self.user.language, self.tenant.timezone)
 
-    def text(self, message: str, **values: object) -> str:
-        return i18n.text(self.lang, message, **values)
-
 
 async def page_context(ctx: Scoped) -> Page:
     user = await users.get_user(ctx.session, ctx.actor, ctx.actor.user_id)

@@ -10,6 +10,7 @@
   const $ = (selector, root = document) => root.querySelector(selector);
   const $$ = (selector, root = document) => Array.from(root.querySelectorAll(selector));
   const inbox = () => $("#inbox");
+  const ME = $(".shell")?.dataset.me || null;
 
   // ---- small helpers --------------------------------------------------------------------------
 
@@ -679,7 +680,7 @@
       if ($("#thread")?.dataset.contactId === data.contact_id) {
         await loadItem("message", data.message_id);
       }
-      const mine = data.assignee_id === inbox()?.dataset.me;
+      const mine = data.assignee_id === ME;
       const watching = !document.hidden && openConversationId() === data.conversation_id;
       if (data.direction === "inbound" && mine && !watching) {
         mineUnread.add(data.conversation_id);
@@ -722,7 +723,7 @@
       }
     },
     "presence.changed": (data) => {
-      if (data.user_id !== inbox()?.dataset.me && data.user_id !== document.body.dataset.me) return;
+      if (data.user_id !== ME) return;
       const dot = $("#my-presence");
       if (dot) dot.className = `presence-dot presence-${data.presence}`;
       $$("#presence-form [data-presence]").forEach((button) => {
