@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from invekto import runtime, tasks  # noqa: F401 - registers job tasks for deferring
 from invekto.auth.api import router as auth_router
 from invekto.channels.api import router as channels_router
+from invekto.channels.webhooks import router as webhooks_router
 from invekto.contacts.api import router as contacts_router
 from invekto.core import jobs
 from invekto.core.realtime import Hub
@@ -56,6 +57,7 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
     app.include_router(api)
     app.include_router(ops_router)
     app.include_router(ws_router)
+    app.include_router(webhooks_router)
     app.include_router(web_router)
     app.include_router(inbox_pages)
     app.include_router(settings_pages)

@@ -13,7 +13,7 @@ async def test_health_and_readiness(client):
     ready = await client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json() == {"status": "ready", "migrations": {"current": migrate.head_revision()}}
-    assert migrate.head_revision() == "0003"
+    assert migrate.head_revision() == "0004"
 
 
 async def test_metrics_count_requests_by_route_template(world):

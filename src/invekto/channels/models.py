@@ -1,10 +1,13 @@
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, String, UniqueConstraint, text
+import uuid
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from invekto.db.base import Base, IdMixin, TenantMixin, TimestampMixin, tenant_unique_id
+from invekto.db.base import Base, IdMixin, TenantMixin, TimestampMixin, tenant_fk, tenant_unique_id
 
 CHANNEL_KINDS = (
     "whatsapp_cloud", "whatsapp_bsp", "instagram", "messenger", "telegram",
@@ -30,3 +33,25 @@ class Channel(IdMixin, TenantMixin, TimestampMixin, Base):
     # Fernet token of a JSON object (access tokens, app secrets); never returned by the API.
     credentials_encrypted: Mapped[str | None]
     is_active: Mapped[bool] = mapped_column(server_default="true")
+
+
+class WebhookEvent(IdMixin, TenantMixin, Base):
+    """A provider's webhook delivery, stored raw before anything is made of it: the ingest job
+    parses it, and a retried delivery of the same body finds it here and adds nothing."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        tenant_fk("channel_id", "channels"),
+        # The provider retries with the very same body: its SHA-256 identifies the delivery
+        # (Meta batches many messages in one body and gives the body itself no id).
+        UniqueConstraint("tenant_id", "channel_id", "event_key"),
+        Index("ix_webhook_events_unprocessed", "received_at",
+              postgresql_where=text("processed_at IS NULL")),
+    )
+
+    channel_id: Mapped[uuid.UUID]
+    event_key: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict] = mapped_column(JSONB)
+    received_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    processed_at: Mapped[datetime | None]
+    error: Mapped[str | None]

@@ -2,7 +2,7 @@
 
 from invekto.audit.models import AuditEvent
 from invekto.auth.models import ApiKey, LoginAttempt, UserSession
-from invekto.channels.models import Channel
+from invekto.channels.models import Channel, WebhookEvent
 from invekto.contacts.models import Contact, ContactIdentity, CustomFieldDefinition, Tag
 from invekto.db.base import Base
 from invekto.inbox.models import (
@@ -13,6 +13,7 @@ from invekto.inbox.models import (
     Note,
     Notification,
     SavedView,
+    StatusBacklog,
 )
 from invekto.replies.models import QuickReply
 from invekto.tenants.models import PlatformOperator, Tenant
@@ -22,7 +23,8 @@ __all__ = [
     "AgentGroup", "ApiKey", "Attachment", "AuditEvent", "Base", "Channel", "Contact",
     "ContactIdentity", "Conversation", "ConversationEvent", "CustomFieldDefinition",
     "GroupMembership", "LoginAttempt", "Message", "Note", "Notification", "PlatformOperator",
-    "QuickReply", "SavedView", "Tag", "Tenant", "User", "UserSession",
+    "QuickReply", "SavedView", "StatusBacklog", "Tag", "Tenant", "User", "UserSession",
+    "WebhookEvent",
 ]
 
 

@@ -23,7 +23,7 @@ DIRECTIONS = ("inbound", "outbound")
 SENDER_KINDS = ("contact", "agent", "bot", "system")
 CONTENT_KINDS = (
     "text", "image", "audio", "video", "document", "location", "contact", "template",
-    "interactive", "call",
+    "interactive", "call", "sticker", "reaction", "unsupported",
 )
 DELIVERY_STATUSES = ("pending", "sent", "delivered", "read", "failed")
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -86,6 +86,8 @@ class Conversation(IdMixin, TenantMixin, TimestampMixin, Base):
     snoozed_until: Mapped[datetime | None]
     # The customer's oldest message not yet answered: the list's "waiting" clock.
     waiting_since: Mapped[datetime | None]
+    # The ad that brought the customer (click-to-WhatsApp, Messenger ads): for attribution.
+    referral: Mapped[dict | None] = mapped_column(JSONB)
 
 
 class Attachment(IdMixin, TenantMixin, Base):
@@ -222,3 +224,21 @@ class SavedView(IdMixin, TenantMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(60))
     filters: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
 
+
+
+class StatusBacklog(IdMixin, TenantMixin, Base):
+    """A provider's status for a message we cannot match yet: it arrived before our send call
+    returned the provider's id. Applied (and deleted) when the send's result is recorded."""
+
+    __tablename__ = "status_backlog"
+    __table_args__ = (
+        tenant_fk("channel_id", "channels"),
+        Index("ix_status_backlog_lookup", "tenant_id", "channel_id", "provider_message_id"),
+    )
+
+    channel_id: Mapped[uuid.UUID]
+    provider_message_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(10))
+    error_code: Mapped[str | None] = mapped_column(String(50))
+    error_message: Mapped[str | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())

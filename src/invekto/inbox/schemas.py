@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 ConversationStatus = Literal["open", "pending", "closed"]
 ContentKind = Literal["text", "image", "audio", "video", "document", "location", "contact",
-                      "template", "interactive", "call"]
+                      "template", "interactive", "call", "sticker", "reaction", "unsupported"]
 
 
 class ConversationFilters(BaseModel):
@@ -130,3 +130,5 @@ class InboundMessage(BaseModel):
     payload: dict[str, Any] = {}
     attachment_id: uuid.UUID | None = None
     sent_at: datetime | None = None
+    # The ad that brought the customer, kept on the conversation it opens.
+    referral: dict[str, Any] | None = None

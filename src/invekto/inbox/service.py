@@ -45,6 +45,7 @@ from invekto.inbox.models import (
     Message,
     Note,
     Notification,
+    StatusBacklog,
 )
 from invekto.inbox.schemas import ConversationFilters, InboundMessage, MessageSend
 from invekto.users import service as users
@@ -601,6 +602,7 @@ async def record_send_result(session: AsyncSession, tenant_id: uuid.UUID, messag
     if isinstance(result, Sent):
         message.provider_message_id = result.provider_message_id
         await _set_status(session, message, "sent")
+        await _apply_backlog(session, message)
     elif isinstance(result, TemporaryFailure):
         message.dispatched_at = None
     elif isinstance(result, PermanentFailure):
@@ -608,6 +610,41 @@ async def record_send_result(session: AsyncSession, tenant_id: uuid.UUID, messag
     else:
         await _set_status(session, message, "failed", code="channel_not_supported",
                           error="sending on this channel kind is not available yet")
+
+
+async def has_provider_message(session: AsyncSession, tenant_id: uuid.UUID,
+                               channel_id: uuid.UUID, provider_message_id: str) -> bool:
+    return bool(await session.scalar(select(exists().where(
+        Message.tenant_id == tenant_id, Message.channel_id == channel_id,
+        Message.provider_message_id == provider_message_id))))
+
+
+async def apply_provider_status(session: AsyncSession, tenant_id: uuid.UUID, *,
+                                channel_id: uuid.UUID, provider_message_id: str, status: str,
+                                error_code: str | None = None, error: str | None = None) -> None:
+    """A provider's status webhook. One for a message we cannot match yet (it overtook our own
+    send call's answer) waits in the backlog until the send's result is recorded."""
+    message = await update_delivery_status(
+        session, tenant_id, channel_id=channel_id, provider_message_id=provider_message_id,
+        status=status, error_code=error_code, error=error)
+    if message is None:
+        session.add(StatusBacklog(tenant_id=tenant_id, channel_id=channel_id,
+                                  provider_message_id=provider_message_id, status=status,
+                                  error_code=error_code, error_message=error))
+        await session.flush()
+
+
+async def _apply_backlog(session: AsyncSession, message: Message) -> None:
+    waiting = list((await session.scalars(select(StatusBacklog).where(
+        StatusBacklog.tenant_id == message.tenant_id,
+        StatusBacklog.channel_id == message.channel_id,
+        StatusBacklog.provider_message_id == message.provider_message_id))).all())
+    for early in sorted(waiting, key=lambda row: _STATUS_ORDER[row.status]):
+        await update_delivery_status(
+            session, message.tenant_id, channel_id=message.channel_id,
+            provider_message_id=early.provider_message_id, status=early.status,
+            error_code=early.error_code, error=early.error_message)
+        await session.delete(early)
 
 
 async def update_delivery_status(session: AsyncSession, tenant_id: uuid.UUID, *,
@@ -687,6 +724,8 @@ async def receive_inbound(session: AsyncSession, tenant_id: uuid.UUID, inbound: 
     conversation.unread_count += 1
     if conversation.waiting_since is None:
         conversation.waiting_since = now
+    if inbound.referral and conversation.referral is None:
+        conversation.referral = inbound.referral
     await contacts.touch_activity(session, tenant_id, contact.id)
     await session.flush()
     await _publish(session, conversation, "message.created", {

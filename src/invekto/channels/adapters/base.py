@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 
@@ -51,7 +52,74 @@ class PermanentFailure:
 SendResult = Sent | TemporaryFailure | PermanentFailure
 
 
+# ---- inbound: what a provider's webhook says, in our terms ------------------------------------
+
+@dataclass(frozen=True)
+class MediaRef:
+    """A file the customer sent, not downloaded yet: a provider media id (WhatsApp) or a URL
+    (Messenger, Instagram)."""
+
+    media_id: str | None = None
+    url: str | None = None
+    mime_type: str | None = None
+    filename: str | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class InboundEvent:
+    """A message from a customer (or, for ``content_kind="reaction"``, a reaction to one)."""
+
+    account_id: str  # which of our numbers/pages received it (phone_number_id, page id)
+    provider_message_id: str
+    handle: str  # the customer on this channel: wa_id (or BSUID), PSID, IGSID
+    sent_at: datetime
+    content_kind: str  # text image audio video document sticker location contact interactive
+    #                    reaction unsupported...
+    body: str = ""
+    phone: str | None = None  # E.164 when the channel knows it (WhatsApp)
+    contact_name: str | None = None
+    media: MediaRef | None = None
+    # Kind-specific structure, kept on the message: location, contacts, the interactive reply
+    # chosen, the message replied to (``context``), the reaction's target, an unsupported type.
+    payload: dict[str, Any] = field(default_factory=dict)
+    # Click-to-WhatsApp / Messenger ad attribution, kept on the conversation.
+    referral: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class StatusEvent:
+    """What happened to a message we sent: sent, delivered, read or failed."""
+
+    account_id: str
+    provider_message_id: str
+    status: str  # sent | delivered | read | failed
+    at: datetime
+    error_code: str | None = None
+    error_title: str | None = None
+
+
+WebhookEvent = InboundEvent | StatusEvent
+
+
+@dataclass(frozen=True)
+class DownloadedMedia:
+    data: bytes
+    mime_type: str
+    filename: str | None = None
+
+
 class MessagingAdapter(Protocol):
     kind: str
 
     async def send(self, account: ChannelAccount, message: OutboundMessage) -> SendResult: ...
+
+
+class WebhookAdapter(MessagingAdapter, Protocol):
+    """A provider that pushes events to our webhook (Meta's channels, Telegram, Twilio...)."""
+
+    def parse_webhook(self, payload: dict[str, Any]) -> list[WebhookEvent]:
+        """Every event in a (possibly batched) payload; ValueError for a shape we do not know."""
+        ...
+
+    async def fetch_media(self, account: ChannelAccount, media: MediaRef) -> DownloadedMedia: ...

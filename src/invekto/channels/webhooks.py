@@ -1,0 +1,42 @@
+"""``/webhooks/{kind}/{channel_id}``: where providers deliver events (see ``intake``)."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from invekto import runtime
+from invekto.channels import intake
+from invekto.core.errors import NotFound
+
+router = APIRouter(prefix="/webhooks", include_in_schema=False)
+
+
+async def _channel(kind: str, channel_id: uuid.UUID) -> intake.WebhookChannel:
+    channel = await intake.find_channel(runtime.current().db, kind, channel_id)
+    if channel is None:
+        raise NotFound("no such webhook")
+    return channel
+
+
+@router.get("/{kind}/{channel_id}")
+async def verify(request: Request, kind: str, channel_id: uuid.UUID) -> Response:
+    """Meta's subscription handshake: echo ``hub.challenge`` for the right verify token."""
+    channel = await _channel(kind, channel_id)
+    params = request.query_params
+    if not intake.handshake(channel, params.get("hub.mode"), params.get("hub.verify_token")):
+        return PlainTextResponse("verify token mismatch", status_code=403)
+    return PlainTextResponse(params.get("hub.challenge", ""))
+
+
+@router.post("/{kind}/{channel_id}")
+async def receive(request: Request, kind: str, channel_id: uuid.UUID) -> Response:
+    channel = await _channel(kind, channel_id)
+    body = await request.body()
+    intake.check_signature(channel, body, dict(request.headers))
+    payload = intake.parse_body(channel, body)
+    async with runtime.current().db.tenant_session(channel.tenant_id) as session:
+        await intake.store(session, channel, body, payload)
+    return PlainTextResponse("EVENT_RECEIVED")
