@@ -74,6 +74,9 @@ class Formatter:
         self.locale = Locale.parse(language)
         self.tz = ZoneInfo(timezone)
 
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
     def local(self, moment: datetime) -> datetime:
         return moment.astimezone(self.tz)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, any_, exists, false, func, or_, select, text, true, update
 from sqlalchemy.dialects.postgresql import insert
@@ -26,6 +26,7 @@ from invekto.channels.adapters.base import (
     Sent,
     TemporaryFailure,
 )
+from invekto.channels.models import Channel
 from invekto.contacts import service as contacts
 from invekto.core import jobs, realtime
 from invekto.core.actor import Actor
@@ -476,6 +477,34 @@ async def check_can_reply(session: AsyncSession, actor: Actor, conversation_id: 
     _require_can_reply(actor, await get_conversation(session, actor, conversation_id))
 
 
+# Meta's channels let a business answer freely only within 24 hours of the customer's last
+# message; after that WhatsApp takes only approved templates (Messenger/Instagram a tagged reply).
+WINDOWED_KINDS = ("whatsapp_cloud", "whatsapp_bsp", "messenger", "instagram")
+REPLY_WINDOW = timedelta(hours=24)
+
+
+async def reply_window_closes_at(session: AsyncSession, conversation: Conversation
+                                 ) -> datetime | None:
+    """When the free-reply window of the conversation's customer on its channel closes (in the
+    past when it is closed), or None for a channel without such a window."""
+    kind = await session.scalar(select(Channel.kind).where(
+        Channel.tenant_id == conversation.tenant_id, Channel.id == conversation.channel_id))
+    if kind not in WINDOWED_KINDS:
+        return None
+    last_inbound = await session.scalar(select(func.max(Message.created_at)).where(
+        Message.tenant_id == conversation.tenant_id, Message.contact_id == conversation.contact_id,
+        Message.channel_id == conversation.channel_id, Message.direction == "inbound"))
+    return (last_inbound or datetime.min.replace(tzinfo=UTC)) + REPLY_WINDOW
+
+
+async def _require_open_window(session: AsyncSession, conversation: Conversation) -> None:
+    closes_at = await reply_window_closes_at(session, conversation)
+    if closes_at is not None and closes_at <= _now():
+        raise Conflict("more than 24 hours have passed since the customer's last message: only "
+                       "an approved template can be sent now", field="body",
+                       code="outside_reply_window")
+
+
 def _require_can_reply(actor: Actor, conversation: Conversation) -> None:
     if conversation.status == "closed":
         raise Conflict("this conversation is closed; reopen it to reply", field="conversation_id")
@@ -499,6 +528,7 @@ async def send_message(session: AsyncSession, actor: Actor, conversation_id: uui
                                field="client_message_id")
             return existing, False
     _require_can_reply(actor, conversation)
+    await _require_open_window(session, conversation)
     body = clean_text(data.body)
     if data.content_kind == "text" and not body:
         raise ValidationFailed("message is empty", field="body")

@@ -160,6 +160,7 @@ async def _thread_context(page: Page, conversation: Conversation) -> dict[str, A
         "past": (await service.list_conversations(
             session, actor, ConversationFilters(contact_id=contact.id), limit=20))[0],
         "can_reply": _can_reply(page, conversation),
+        "window_closes_at": await service.reply_window_closes_at(session, conversation),
     }
 
 
@@ -361,6 +362,8 @@ async def _after_action(request: Request, page: WebPage, conversation: Conversat
     """The refreshed thread header and composer, and the thread's new event lines (out of
     band)."""
     return render_page(request, page, "inbox/_after_action.html", conversation=conversation,
+                       window_closes_at=await service.reply_window_closes_at(
+                           page.ctx.session, conversation),
                        events=service.recorded_events(page.ctx.session, conversation.id),
                        can_reply=_can_reply(page, conversation),
                        contact=await contacts.get_contact(page.ctx.session, page.ctx.actor,

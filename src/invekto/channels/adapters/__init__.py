@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from invekto.channels.adapters.base import MessagingAdapter
 from invekto.channels.adapters.webchat import WebchatAdapter
+from invekto.channels.adapters.whatsapp import WhatsApp360DialogAdapter, WhatsAppCloudAdapter
 
-_ADAPTERS: dict[str, MessagingAdapter] = {adapter.kind: adapter for adapter in [WebchatAdapter()]}
+_ADAPTERS: dict[str, MessagingAdapter] = {adapter.kind: adapter for adapter in [
+    WebchatAdapter(), WhatsAppCloudAdapter(), WhatsApp360DialogAdapter()]}
 
 
 def adapter_for(kind: str) -> MessagingAdapter | None:

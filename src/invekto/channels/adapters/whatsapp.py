@@ -1,0 +1,591 @@
+"""WhatsApp through Meta's Cloud API, directly (``whatsapp_cloud``) or through a BSP that proxies
+it unchanged (``whatsapp_bsp``, 360dialog). Request bodies, webhook bodies and error objects are
+Meta's in both cases; only the host, the path prefix and the auth header differ, and those are
+settings (`Dialect`), so another Cloud-API-compatible BSP is a change of channel settings.
+
+Wire format: Meta's WhatsApp Cloud API reference and 360dialog's "Cloud API hosting" docs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import hmac
+import re
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from invekto.channels.adapters.base import (
+    ChannelAccount,
+    DownloadedMedia,
+    InboundEvent,
+    MediaRef,
+    OutboundMessage,
+    PermanentFailure,
+    SendResult,
+    Sent,
+    StatusEvent,
+    TemporaryFailure,
+    WebhookEvent,
+)
+
+__all__ = [
+    "Dialect",
+    "MediaUnavailable",
+    "WhatsApp360DialogAdapter",
+    "WhatsAppCloudAdapter",
+    "explain",
+    "sign",
+    "verify_signature",
+]
+
+# Meta error codes that mean "not now" rather than "never": throttling and service unavailable.
+TEMPORARY_CODES = frozenset({4, 80007, 130429, 131016, 131056})
+_MEDIA_KINDS = ("image", "video", "document", "sticker", "audio")
+_CAPTIONED = ("image", "video", "document")
+# Statuses we track; "played" (a voice note was listened to) implies read.
+_STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read", "played": "read",
+             "failed": "failed"}
+
+
+class MediaUnavailable(Exception):
+    """A customer's file could not be fetched. ``temporary`` says whether trying later may help
+    (network, 5xx, throttling); a 4xx (expired or unknown id, bad credentials) will not, and
+    360dialog blocks media lookups for an hour after repeated failures, so do not blind-retry."""
+
+    def __init__(self, reason: str, *, temporary: bool = False,
+                 status_code: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.temporary = temporary
+        self.status_code = status_code
+
+
+# ---- webhook signatures (Meta: WhatsApp, Messenger, Instagram) --------------------------------
+
+def sign(app_secret: str, body: bytes) -> str:
+    """The ``X-Hub-Signature-256`` value Meta sends for ``body``."""
+    return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(app_secret: str, body: bytes, header: str | None) -> bool:
+    """Whether ``header`` (``X-Hub-Signature-256: sha256=<hex>``) signs the raw ``body`` bytes with
+    the Meta app secret. Constant-time; no secret or no header is never valid."""
+    if not app_secret or not header:
+        return False
+    scheme, _, given = header.strip().partition("=")
+    if scheme.lower() != "sha256" or not given:
+        return False
+    return hmac.compare_digest(sign(app_secret, body), "sha256=" + given.lower())
+
+
+# ---- human explanations of error codes, for the UI --------------------------------------------
+
+_EXPLANATIONS: dict[str, tuple[str, str]] = {  # code: (English, Turkish)
+    "131047": ("More than 24 hours have passed since the customer last wrote; only an approved "
+               "template can be sent now.",
+               "Müşterinin son mesajının üzerinden 24 saatten fazla geçti; şimdi yalnızca onaylı "
+               "bir şablon gönderilebilir."),
+    "131026": ("The message could not be delivered: the number may not be on WhatsApp or its app "
+               "may be out of date.",
+               "Mesaj iletilemedi: numara WhatsApp kullanmıyor ya da uygulaması güncel değil "
+               "olabilir."),
+    "131051": ("WhatsApp does not support this type of message.",
+               "WhatsApp bu mesaj türünü desteklemiyor."),
+    "130429": ("WhatsApp's sending rate limit was reached; the message will be tried again "
+               "shortly.",
+               "WhatsApp gönderim hızı sınırına ulaşıldı; mesaj birazdan yeniden denenecek."),
+    "131056": ("Too many messages to this customer in a short time; the message will be tried "
+               "again shortly.",
+               "Bu müşteriye kısa sürede çok fazla mesaj gönderildi; mesaj birazdan yeniden "
+               "denenecek."),
+    "4": ("Too many requests to WhatsApp; the message will be tried again shortly.",
+          "WhatsApp'a çok fazla istek gönderildi; mesaj birazdan yeniden denenecek."),
+    "80007": ("The WhatsApp account's rate limit was reached; the message will be tried again "
+              "shortly.",
+              "WhatsApp hesabının istek sınırına ulaşıldı; mesaj birazdan yeniden denenecek."),
+    "131016": ("WhatsApp is temporarily unavailable; the message will be tried again shortly.",
+               "WhatsApp geçici olarak hizmet veremiyor; mesaj birazdan yeniden denenecek."),
+    "100": ("WhatsApp rejected the request as invalid, for example a wrong phone number.",
+            "WhatsApp isteği geçersiz buldu; örneğin telefon numarası hatalı olabilir."),
+    "190": ("The WhatsApp access token has expired or is invalid; an admin must reconnect the "
+            "channel.",
+            "WhatsApp erişim anahtarının süresi dolmuş ya da geçersiz; bir yöneticinin kanalı "
+            "yeniden bağlaması gerekiyor."),
+    "368": ("Meta has temporarily blocked this WhatsApp account for a policy violation.",
+            "Meta bu WhatsApp hesabını bir politika ihlali nedeniyle geçici olarak engelledi."),
+    "131000": ("Something went wrong at WhatsApp; try sending the message again.",
+               "WhatsApp tarafında bir sorun oluştu; mesajı yeniden göndermeyi deneyin."),
+    "131049": ("WhatsApp held back this marketing message to limit what the customer receives; "
+               "try again later.",
+               "WhatsApp, müşterinin aldığı pazarlama mesajlarını sınırlamak için bu mesajı "
+               "iletmedi; daha sonra yeniden deneyin."),
+    "131050": ("The customer has stopped marketing messages from this business.",
+               "Müşteri bu işletmeden pazarlama mesajı almayı durdurdu."),
+    "131052": ("WhatsApp could not download the customer's file.",
+               "WhatsApp müşterinin dosyasını indiremedi."),
+    "131053": ("WhatsApp could not fetch or accept the file to send.",
+               "WhatsApp gönderilecek dosyayı alamadı ya da kabul etmedi."),
+    "132000": ("The template's number of variables does not match what was sent.",
+               "Şablondaki değişken sayısı gönderilenle eşleşmiyor."),
+    "132001": ("This template does not exist in that language or is not approved.",
+               "Bu şablon o dilde yok ya da onaylanmamış."),
+    "132015": ("This template is paused because of low quality.",
+               "Bu şablon düşük kalite nedeniyle duraklatıldı."),
+    "delivery_unknown": ("The connection broke after the message was handed over, so it may or "
+                         "may not have been sent; check before sending again.",
+                         "Mesaj iletildikten sonra bağlantı koptu; gönderilmiş olabilir. Yeniden "
+                         "göndermeden önce kontrol edin."),
+    "missing_credentials": ("The channel has no WhatsApp access key; an admin must reconnect the "
+                            "channel.",
+                            "Kanalda WhatsApp erişim anahtarı yok; bir yöneticinin kanalı yeniden "
+                            "bağlaması gerekiyor."),
+    "invalid_message": ("This message cannot be sent on WhatsApp as it is.",
+                        "Bu mesaj bu haliyle WhatsApp üzerinden gönderilemez."),
+}
+_GENERIC = ("WhatsApp could not deliver the message.", "WhatsApp mesajı iletemedi.")
+
+
+def explain(code: str, language: str) -> str:
+    """A short explanation of a WhatsApp error code for people, in Turkish (``tr``) or English
+    (anything else); unknown codes get a generic sentence."""
+    english, turkish = _EXPLANATIONS.get(str(code).strip(), _GENERIC)
+    return turkish if language.lower().replace("_", "-").split("-")[0] == "tr" else english
+
+
+# ---- the two dialects of the Cloud API --------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Dialect:
+    """What differs between Meta's Cloud API and a BSP proxying it. Every field can be overridden
+    per channel with the same key in ``ChannelAccount.settings``."""
+
+    api_base_url: str
+    api_version: str | None  # the path's first segment (``v25.0``); None: unversioned paths
+    number_in_path: bool  # send to ``/{phone_number_id}/messages`` rather than ``/messages``
+    auth_header: str  # ``Authorization`` or ``D360-API-KEY``
+    auth_prefix: str  # ``Bearer `` or nothing
+    credential: str  # the ``ChannelAccount.credentials`` key holding the token
+    rewrite_media_host: bool  # download media from our host instead of Meta's lookaside host
+
+    def with_settings(self, settings: dict[str, Any]) -> Dialect:
+        names = {f.name for f in dataclasses.fields(self)}
+        return dataclasses.replace(self, **{
+            k: v for k, v in settings.items()
+            if k in names and (v is not None or k == "api_version")})
+
+    def url(self, *segments: str) -> str:
+        parts = [self.api_base_url.rstrip("/")]
+        if self.api_version:
+            parts.append(self.api_version.strip("/"))
+        return "/".join([*parts, *segments])
+
+    def auth(self, credentials: dict[str, Any]) -> dict[str, str]:
+        token = credentials.get(self.credential)
+        if not token:
+            raise KeyError(self.credential)
+        return {self.auth_header: f"{self.auth_prefix}{token}"}
+
+
+CLOUD = Dialect(api_base_url="https://graph.facebook.com", api_version="v25.0",
+                number_in_path=True, auth_header="Authorization", auth_prefix="Bearer ",
+                credential="access_token", rewrite_media_host=False)
+D360 = Dialect(api_base_url="https://waba-v2.360dialog.io", api_version=None,
+               number_in_path=False, auth_header="D360-API-KEY", auth_prefix="",
+               credential="api_key", rewrite_media_host=True)
+
+
+class _CloudApiAdapter:
+    kind: str
+    dialect: Dialect
+
+    def __init__(self, *, transport: httpx.AsyncBaseTransport | None = None,
+                 timeout: float = 10.0) -> None:
+        self._transport = transport
+        self._timeout = timeout
+        self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _http(self) -> httpx.AsyncClient:
+        """One pooled client per adapter, made on first use; a new one if the event loop changed
+        (connections belong to the loop that opened them)."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client.is_closed or self._loop is not loop:
+            self._client = httpx.AsyncClient(transport=self._transport,
+                                             timeout=httpx.Timeout(self._timeout))
+            self._loop = loop
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def dialect_for(self, account: ChannelAccount) -> Dialect:
+        return self.dialect.with_settings(account.settings or {})
+
+    # ---- inbound ------------------------------------------------------------------------------
+
+    def parse_webhook(self, payload: dict[str, Any]) -> list[WebhookEvent]:
+        return parse_webhook(payload)
+
+    # ---- outbound -----------------------------------------------------------------------------
+
+    async def send(self, account: ChannelAccount, message: OutboundMessage) -> SendResult:
+        dialect = self.dialect_for(account)
+        try:
+            body = build_request(message)
+        except ValueError as exc:
+            return PermanentFailure(code="invalid_message", message=str(exc))
+        try:
+            headers = dialect.auth(account.credentials or {})
+        except KeyError:
+            return PermanentFailure(code="missing_credentials",
+                                    message=explain("missing_credentials", "en"))
+        if dialect.number_in_path:
+            if not account.external_id:
+                return PermanentFailure(code="invalid_message",
+                                        message="The channel has no WhatsApp phone number id.")
+            url = dialect.url(account.external_id, "messages")
+        else:
+            url = dialect.url("messages")
+        try:
+            response = await self._http().post(url, json=body, headers=headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout,
+                httpx.WriteError, httpx.WriteTimeout) as exc:
+            # The request never reached the provider whole: nothing can have been sent.
+            return TemporaryFailure(reason=f"WhatsApp unreachable: {type(exc).__name__}")
+        except httpx.TransportError as exc:
+            # Sent, but the answer was lost: retrying might send twice (decision 0004).
+            return PermanentFailure(code="delivery_unknown",
+                                    message=explain("delivery_unknown", "en")
+                                    + f" ({type(exc).__name__})")
+        return _send_result(response)
+
+    # ---- media --------------------------------------------------------------------------------
+
+    async def fetch_media(self, account: ChannelAccount, media: MediaRef) -> DownloadedMedia:
+        """The bytes of a customer's file: look the media id up (a short-lived URL, ~5 minutes),
+        then download it with the same credentials."""
+        if not media.media_id:
+            raise MediaUnavailable("no WhatsApp media id")
+        dialect = self.dialect_for(account)
+        try:
+            headers = dialect.auth(account.credentials or {})
+        except KeyError as exc:
+            raise MediaUnavailable(f"missing credential {exc}") from exc
+        http = self._http()
+        lookup = await _get(http, dialect.url(media.media_id), headers)
+        try:
+            info = lookup.json()
+            url = str(info["url"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise MediaUnavailable("media lookup answered without a url") from exc
+        if dialect.rewrite_media_host:
+            url = _rehost(url, dialect.api_base_url)
+        download = await _get(http, url, headers, follow_redirects=True)
+        mime_type = (info.get("mime_type") or media.mime_type
+                     or download.headers.get("content-type") or "application/octet-stream")
+        return DownloadedMedia(data=download.content, mime_type=mime_type,
+                               filename=media.filename)
+
+
+class WhatsAppCloudAdapter(_CloudApiAdapter):
+    """Meta's Cloud API directly: ``graph.facebook.com/{version}/{phone_number_id}/messages``
+    with ``Authorization: Bearer <credentials["access_token"]>``."""
+
+    kind = "whatsapp_cloud"
+    dialect = CLOUD
+
+
+class WhatsApp360DialogAdapter(_CloudApiAdapter):
+    """360dialog's Cloud API hosting: ``waba-v2.360dialog.io/messages`` with
+    ``D360-API-KEY: <credentials["api_key"]>`` (the key identifies the number)."""
+
+    kind = "whatsapp_bsp"
+    dialect = D360
+
+
+# ---- request bodies ---------------------------------------------------------------------------
+
+def build_request(message: OutboundMessage) -> dict[str, Any]:
+    """Meta's request body for ``message``. ``payload`` carries, by content kind, the object Meta
+    expects under the type's name (``interactive``, ``template``, ``location``, ``reaction``,
+    ``contacts``), plus ``reply_to`` (a wamid to quote), ``filename`` (documents), ``media_id``
+    (send an uploaded file instead of ``attachment_url``) and ``preview_url`` (text).
+    ValueError when something needed is missing."""
+    payload = message.payload or {}
+    body: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual"}
+    digits = re.sub(r"\D", "", message.recipient_phone or "")
+    if digits:
+        body["to"] = digits
+    elif message.recipient_handle.lstrip("+").isdigit():
+        body["to"] = message.recipient_handle.lstrip("+")
+    elif message.recipient_handle:
+        body["recipient"] = message.recipient_handle  # a business-scoped user id (BSUID)
+    else:
+        raise ValueError("The message has no recipient.")
+    if payload.get("reply_to"):
+        body["context"] = {"message_id": str(payload["reply_to"])}
+    kind = message.content_kind
+    if kind == "text":
+        if not message.body:
+            raise ValueError("A text message needs a body.")
+        body["type"] = "text"
+        body["text"] = {"preview_url": bool(payload.get("preview_url", False)),
+                        "body": message.body}
+    elif kind in _MEDIA_KINDS:
+        if payload.get("media_id"):
+            media: dict[str, Any] = {"id": str(payload["media_id"])}
+        elif message.attachment_url:
+            media = {"link": message.attachment_url}
+        else:
+            raise ValueError(f"A {kind} message needs a file.")
+        if kind == "document" and payload.get("filename"):
+            media["filename"] = payload["filename"]
+        if kind in _CAPTIONED and message.body:
+            media["caption"] = message.body
+        body["type"] = kind
+        body[kind] = media
+    elif kind in ("location", "interactive", "reaction", "template", "contact"):
+        key = "contacts" if kind == "contact" else kind
+        value = payload.get(key)
+        if not value:
+            raise ValueError(f"A {kind} message needs payload[{key!r}].")
+        if kind == "template":
+            value = _template(value)
+        body["type"] = key
+        body[key] = value
+    else:
+        raise ValueError(f"WhatsApp cannot send {kind!r} messages.")
+    return body
+
+
+def _template(template: dict[str, Any]) -> dict[str, Any]:
+    if not template.get("name") or not template.get("language"):
+        raise ValueError("A template message needs a template name and language.")
+    language = template["language"]
+    result: dict[str, Any] = {
+        "name": template["name"],
+        "language": {"code": language} if isinstance(language, str) else language,
+    }
+    if template.get("components"):
+        result["components"] = template["components"]
+    return result
+
+
+# ---- responses --------------------------------------------------------------------------------
+
+def _send_result(response: httpx.Response) -> SendResult:
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if response.is_success:
+        try:
+            return Sent(provider_message_id=str(data["messages"][0]["id"]))
+        except (TypeError, KeyError, IndexError):
+            return PermanentFailure(code="delivery_unknown",
+                                    message=explain("delivery_unknown", "en")
+                                    + " (the answer had no message id)")
+    error = data.get("error") if isinstance(data, dict) else None
+    retry_after = _retry_after(response.headers.get("retry-after"))
+    if isinstance(error, dict) and error.get("code") is not None:
+        code = str(error["code"])
+        detail = _detail(error)
+        if (int(code) if code.isdigit() else None) in TEMPORARY_CODES or (
+                error.get("is_transient") is True) or response.status_code >= 500:
+            return TemporaryFailure(reason=f"{code}: {detail}", retry_after_seconds=retry_after)
+        message = explain(code, "en") if code in _EXPLANATIONS else (detail or explain(code, "en"))
+        return PermanentFailure(code=code, message=message)
+    if response.status_code == 429 or response.status_code >= 500:
+        return TemporaryFailure(reason=f"HTTP {response.status_code}",
+                                retry_after_seconds=retry_after)
+    # Not Meta's error object: the BSP's own (360dialog: {"meta": {"developer_message": ...}}).
+    meta = data.get("meta") if isinstance(data, dict) else None
+    detail = meta.get("developer_message") if isinstance(meta, dict) else None
+    return PermanentFailure(code=f"http_{response.status_code}",
+                            message=str(detail or explain("", "en")))
+
+
+def _detail(error: dict[str, Any]) -> str:
+    data = error.get("error_data")
+    details = data.get("details") if isinstance(data, dict) else None
+    return str(details or error.get("message") or error.get("title") or "")
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+
+
+async def _get(http: httpx.AsyncClient, url: str, headers: dict[str, str], *,
+               follow_redirects: bool = False) -> httpx.Response:
+    try:
+        response = await http.get(url, headers=headers, follow_redirects=follow_redirects)
+    except httpx.TransportError as exc:
+        raise MediaUnavailable(f"WhatsApp unreachable: {type(exc).__name__}",
+                               temporary=True) from exc
+    if not response.is_success:
+        raise MediaUnavailable(f"HTTP {response.status_code} from {urlsplit(url).path}",
+                               temporary=response.status_code == 429
+                               or response.status_code >= 500,
+                               status_code=response.status_code)
+    return response
+
+
+def _rehost(url: str, base_url: str) -> str:
+    """``https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=…`` on ``base_url``."""
+    parts = urlsplit(url)
+    return base_url.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+# ---- webhooks ---------------------------------------------------------------------------------
+
+def parse_webhook(payload: dict[str, Any]) -> list[WebhookEvent]:
+    """Every customer message and status update in a (batched) Cloud API webhook. Changes other
+    than ``messages`` (template status, quality...) give nothing yet; a payload that is not the
+    WhatsApp envelope, or a message without id or timestamp, is a ValueError."""
+    if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
+        raise ValueError("not a WhatsApp Business Account webhook")
+    entries = payload.get("entry")
+    if not isinstance(entries, list):
+        raise ValueError("WhatsApp webhook without entries")
+    events: list[WebhookEvent] = []
+    for entry in entries:
+        for change in (entry or {}).get("changes") or []:
+            if change.get("field") != "messages":
+                continue
+            value = change.get("value") or {}
+            account_id = str((value.get("metadata") or {}).get("phone_number_id") or "")
+            contacts = value.get("contacts") or []
+            events.extend(_inbound(account_id, message, contacts)
+                          for message in value.get("messages") or [])
+            for status in value.get("statuses") or []:
+                event = _status(account_id, status)
+                if event is not None:
+                    events.append(event)
+    return events
+
+
+def _required(obj: dict[str, Any], key: str) -> Any:
+    if obj.get(key) in (None, ""):
+        raise ValueError(f"WhatsApp webhook item without {key!r}")
+    return obj[key]
+
+
+def _moment(obj: dict[str, Any]) -> datetime:
+    try:
+        return datetime.fromtimestamp(int(_required(obj, "timestamp")), UTC)
+    except (TypeError, OverflowError) as exc:
+        raise ValueError("WhatsApp webhook item with a bad timestamp") from exc
+
+
+def _inbound(account_id: str, msg: dict[str, Any],
+             contacts: list[dict[str, Any]]) -> InboundEvent:
+    sender = str(msg.get("from") or "")
+    wa_id = sender if sender.isdigit() else None
+    # The business-scoped user id (BSUID) of users who hide their number.
+    user_id = msg.get("from_user_id") or (sender if sender and not wa_id else None)
+    contact = next((c for c in contacts if wa_id and c.get("wa_id") == wa_id), None) or next(
+        (c for c in contacts if user_id and c.get("user_id") == user_id), None) or (
+        contacts[0] if len(contacts) == 1 and not sender and not user_id else {})
+    wa_id = wa_id or contact.get("wa_id") or None
+    handle = wa_id or user_id or contact.get("user_id")
+    if not handle:
+        raise ValueError("WhatsApp message without a sender")
+    kind, body, media, payload = _content(msg)
+    if isinstance(msg.get("context"), dict):
+        payload["context"] = _context(msg["context"])
+    referral = msg.get("referral")
+    return InboundEvent(
+        account_id=account_id, provider_message_id=str(_required(msg, "id")), handle=str(handle),
+        sent_at=_moment(msg), content_kind=kind, body=body,
+        phone=f"+{wa_id}" if wa_id else None,
+        contact_name=((contact.get("profile") or {}).get("name") or None),
+        media=media, payload=payload,
+        referral=dict(referral) if isinstance(referral, dict) else None)
+
+
+def _context(context: dict[str, Any]) -> dict[str, Any]:
+    """The message replied to (``message_id``, sent by ``from``) and the forwarding flags."""
+    result: dict[str, Any] = {}
+    if context.get("id"):
+        result["message_id"] = context["id"]
+    for key in ("from", "forwarded", "frequently_forwarded"):
+        if key in context:
+            result[key] = context[key]
+    return result
+
+
+def _content(msg: dict[str, Any]) -> tuple[str, str, MediaRef | None, dict[str, Any]]:
+    """(content kind, body, media, payload) of one message."""
+    kind = str(msg.get("type") or "unsupported")
+    obj = msg.get(kind)
+    obj = obj if isinstance(obj, dict) else {}
+    if kind == "text":
+        return "text", str(obj.get("body") or ""), None, {}
+    if kind in _MEDIA_KINDS and obj.get("id"):
+        media = MediaRef(media_id=str(obj["id"]), mime_type=obj.get("mime_type"),
+                         filename=obj.get("filename"), sha256=obj.get("sha256"))
+        payload = {key: obj[key] for key in ("voice", "animated") if key in obj}
+        return kind, str(obj.get("caption") or ""), media, payload
+    if kind == "location":
+        payload = {key: obj.get(key) for key in ("latitude", "longitude", "name", "address")}
+        if obj.get("url"):
+            payload["url"] = obj["url"]
+        label = " — ".join(str(obj[k]) for k in ("name", "address") if obj.get(k))
+        return "location", label, None, payload
+    if kind == "contacts":
+        cards = [c for c in msg.get("contacts") or [] if isinstance(c, dict)]
+        names = [(c.get("name") or {}).get("formatted_name") for c in cards]
+        return "contact", ", ".join(str(n) for n in names if n), None, {"contacts": cards}
+    if kind == "interactive" and obj.get("type") in ("button_reply", "list_reply"):
+        reply = obj.get(obj["type"]) or {}
+        payload = {"type": obj["type"], "id": reply.get("id"), "title": reply.get("title")}
+        if reply.get("description"):
+            payload["description"] = reply["description"]
+        return "interactive", str(reply.get("title") or ""), None, payload
+    if kind == "interactive" and obj.get("type") == "nfm_reply":  # a WhatsApp Flow's answer
+        reply = obj.get("nfm_reply") or {}
+        return "interactive", str(reply.get("body") or ""), None, {"type": "nfm_reply", **reply}
+    if kind == "button":  # the quick-reply button of a template
+        payload = {"type": "button", "id": obj.get("payload"), "title": obj.get("text")}
+        return "interactive", str(obj.get("text") or ""), None, payload
+    if kind == "reaction":
+        payload = {"message_id": obj.get("message_id"), "emoji": obj.get("emoji") or ""}
+        return "reaction", payload["emoji"], None, payload
+    payload = {"type": kind}
+    if obj:
+        payload["raw"] = obj
+    if msg.get("errors"):
+        payload["errors"] = msg["errors"]
+    return "unsupported", "", None, payload
+
+
+def _status(account_id: str, status: dict[str, Any]) -> StatusEvent | None:
+    value = _STATUSES.get(str(status.get("status")))
+    if value is None:  # deleted, warning... nothing we track
+        return None
+    error = (status.get("errors") or [{}])[0] if value == "failed" else {}
+    code = error.get("code")
+    return StatusEvent(
+        account_id=account_id, provider_message_id=str(_required(status, "id")), status=value,
+        at=_moment(status), error_code=str(code) if code is not None else None,
+        error_title=(error.get("title") or error.get("message") or None))

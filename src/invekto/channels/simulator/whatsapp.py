@@ -1,0 +1,395 @@
+"""A WhatsApp provider simulator: the parts of Meta's Cloud API (and of 360dialog's proxy of it)
+that Invekto uses, kept in memory.
+
+Provider side (what our adapters call):
+
+* ``POST /{version}/{phone_number_id}/messages`` (Bearer token) and ``POST /messages``
+  (``D360-API-KEY``): checks the credentials and the body's shape, records the request in
+  ``state.sent`` and answers like Meta with a new wamid, unless told to fail (``fail_next``).
+* ``GET /{version}/{media_id}`` and ``GET /{media_id}``: the media URL lookup for files it holds
+  (``add_media``; files sent in ``customer_message`` are held too). Meta's answer points at
+  ``/media-download/{media_id}`` here; 360dialog's at Meta's lookaside host, which the client must
+  rewrite to its own base URL, served here as ``/whatsapp_business/attachments/?mid=...``.
+
+Customer side (what Meta would post to our webhook): ``customer_message(...)`` and
+``status(...)`` build signed webhook bodies (``X-Hub-Signature-256`` with the app secret), and
+``deliver(body, headers)`` posts one to ``webhook_url``.
+
+In-process: ``httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator))``. As a server:
+``python -m invekto.channels.simulator.whatsapp --port 8025 --app-secret s3cret``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from invekto.channels.adapters.whatsapp import sign
+
+PHONE_NUMBER_ID = "109876543210987"
+DISPLAY_PHONE_NUMBER = "908501234567"
+WABA_ID = "214365870912345"
+CUSTOMER_WA_ID = "905321234567"
+LOOKASIDE = "https://lookaside.fbsbx.com"
+
+_TITLES = {
+    4: "Application request limit reached",
+    100: "Invalid parameter",
+    190: "Error validating access token",
+    131000: "Something went wrong",
+    131026: "Message undeliverable",
+    131047: "Re-engagement message",
+    131051: "Unsupported message type",
+    131056: "(Business Account, Consumer Account) pair rate limit hit",
+    130429: "Rate limit hit",
+}
+_SEND_TYPES = ("text", "image", "audio", "video", "document", "sticker", "location", "contacts",
+               "interactive", "reaction", "template")
+
+
+@dataclass
+class SentRequest:
+    """A send the simulator accepted."""
+
+    path: str
+    headers: dict[str, str]  # lower-case names
+    body: dict[str, Any]
+    wamid: str
+
+
+@dataclass
+class RecordedRequest:
+    """Any request the simulator received, accepted or not."""
+
+    method: str
+    path: str
+    query: str
+    host: str
+    headers: dict[str, str]
+
+
+@dataclass
+class StoredMedia:
+    data: bytes
+    mime_type: str
+    filename: str | None = None
+
+
+@dataclass
+class Failure:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+@dataclass
+class SimulatorState:
+    sent: list[SentRequest] = field(default_factory=list)
+    requests: list[RecordedRequest] = field(default_factory=list)
+    media: dict[str, StoredMedia] = field(default_factory=dict)
+    inbound: list[dict[str, Any]] = field(default_factory=list)  # customer messages built
+    failures: deque[Failure] = field(default_factory=deque)
+
+
+def new_wamid() -> str:
+    return "wamid.HBgM" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def meta_error(code: int, details: str | None = None, message: str | None = None
+               ) -> dict[str, Any]:
+    """Meta's error object for ``code``."""
+    title = _TITLES.get(code, "Error")
+    return {"error": {
+        "message": message or f"(#{code}) {title}", "type": "OAuthException", "code": code,
+        "error_data": {"messaging_product": "whatsapp", "details": details or title},
+        "fbtrace_id": "Sim" + secrets.token_hex(8),
+    }}
+
+
+class WhatsAppSimulator:
+    """An ASGI app speaking the Cloud API, with helpers for the customer's side."""
+
+    def __init__(self, app_secret: str, webhook_url: str | None = None, *,
+                 access_token: str | None = None, api_key: str | None = None,
+                 phone_number_id: str = PHONE_NUMBER_ID,
+                 webhook_transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.app_secret = app_secret
+        self.webhook_url = webhook_url
+        self.access_token = access_token  # None: any Bearer token is accepted
+        self.api_key = api_key  # None: any D360-API-KEY is accepted
+        self.phone_number_id = phone_number_id
+        self.webhook_transport = webhook_transport
+        self.state = SimulatorState()
+        self._app = Starlette(routes=[
+            Route("/messages", self._send_bsp, methods=["POST"]),
+            Route("/media-download/{media_id}", self._download, methods=["GET"]),
+            Route("/whatsapp_business/attachments/", self._download_lookaside, methods=["GET"]),
+            Route("/{version}/{phone_number_id}/messages", self._send_cloud, methods=["POST"]),
+            Route("/{version}/{media_id}", self._media_cloud, methods=["GET"]),
+            Route("/{media_id}", self._media_bsp, methods=["GET"]),
+        ])
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
+
+    # ---- controls ------------------------------------------------------------------------------
+
+    def fail_next(self, count: int = 1, *, status: int = 400, code: int = 131047,
+                  details: str | None = None, retry_after: float | None = None,
+                  body: dict[str, Any] | None = None) -> None:
+        """The next ``count`` sends answer ``status`` with Meta's error ``code`` (or ``body``)."""
+        headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
+        for _ in range(count):
+            self.state.failures.append(
+                Failure(status, body if body is not None else meta_error(code, details), headers))
+
+    def add_media(self, data: bytes, mime_type: str, filename: str | None = None,
+                  media_id: str | None = None) -> str:
+        media_id = media_id or str(10**15 + secrets.randbelow(9 * 10**15))
+        self.state.media[media_id] = StoredMedia(data, mime_type, filename)
+        return media_id
+
+    def reset(self) -> None:
+        self.state = SimulatorState()
+
+    # ---- the customer's side: webhooks ---------------------------------------------------------
+
+    def customer_message(self, text: str = "", *, wa_id: str | None = CUSTOMER_WA_ID,
+                         name: str | None = "Ayşe Yılmaz", user_id: str | None = None,
+                         media_kind: str | None = None, data: bytes = b"",
+                         mime_type: str = "image/jpeg", filename: str | None = None,
+                         voice: bool = False, reply_to: str | None = None,
+                         referral: dict[str, Any] | None = None,
+                         message: dict[str, Any] | None = None, timestamp: int | None = None,
+                         wamid: str | None = None) -> tuple[bytes, dict[str, str]]:
+        """A signed webhook carrying one customer message: text, or a file (``media_kind`` image,
+        audio, video, document, sticker; ``text`` is the caption), or any other Meta message
+        object merged in from ``message`` (``{"type": "location", "location": {...}}``)."""
+        msg: dict[str, Any] = {"id": wamid or new_wamid(),
+                               "timestamp": str(timestamp or int(time.time()))}
+        if wa_id:
+            msg["from"] = wa_id
+        if user_id:
+            msg["from_user_id"] = user_id
+        if media_kind:
+            media_id = self.add_media(data, mime_type, filename)
+            obj: dict[str, Any] = {"id": media_id, "mime_type": mime_type,
+                                   "sha256": base64.b64encode(hashlib.sha256(data).digest())
+                                   .decode()}
+            if text and media_kind in ("image", "video", "document"):
+                obj["caption"] = text
+            if filename:
+                obj["filename"] = filename
+            if voice:
+                obj["voice"] = True
+            msg.update({"type": media_kind, media_kind: obj})
+        elif message:
+            msg.update(message)
+        else:
+            msg.update({"type": "text", "text": {"body": text}})
+        if reply_to:
+            msg["context"] = {"from": DISPLAY_PHONE_NUMBER, "id": reply_to}
+        if referral:
+            msg["referral"] = referral
+        contact: dict[str, Any] = {"profile": {"name": name}} if name else {}
+        if wa_id:
+            contact["wa_id"] = wa_id
+        if user_id:
+            contact["user_id"] = user_id
+        self.state.inbound.append(msg)
+        return self._signed({"contacts": [contact], "messages": [msg]})
+
+    def status(self, wamid: str, status: str, *, recipient_id: str = CUSTOMER_WA_ID,
+               error_code: int | None = None, error_title: str | None = None,
+               timestamp: int | None = None) -> tuple[bytes, dict[str, str]]:
+        """A signed status webhook for a message we sent: sent, delivered, read or failed (by
+        default with 131047, the closed 24-hour window)."""
+        item: dict[str, Any] = {"id": wamid, "status": status,
+                                "timestamp": str(timestamp or int(time.time())),
+                                "recipient_id": recipient_id}
+        if status == "failed":
+            code = error_code or 131047
+            title = error_title or _TITLES.get(code, "Error")
+            item["errors"] = [{"code": code, "title": title, "message": title,
+                               "error_data": {"details": title}}]
+        else:
+            item["pricing"] = {"billable": False, "pricing_model": "PMP",
+                               "type": "free_customer_service", "category": "service"}
+        return self._signed({"statuses": [item]})
+
+    async def deliver(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        """Post a webhook built above to ``webhook_url``, as Meta would."""
+        if not self.webhook_url:
+            raise RuntimeError("the simulator has no webhook_url")
+        async with httpx.AsyncClient(transport=self.webhook_transport, timeout=10) as http:
+            return await http.post(self.webhook_url, content=body, headers=headers)
+
+    def _signed(self, value: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+        envelope = {"object": "whatsapp_business_account", "entry": [{
+            "id": WABA_ID,
+            "changes": [{"field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": DISPLAY_PHONE_NUMBER,
+                             "phone_number_id": self.phone_number_id},
+                **value}}],
+        }]}
+        body = json.dumps(envelope, ensure_ascii=False).encode()
+        return body, {"Content-Type": "application/json",
+                      "X-Hub-Signature-256": sign(self.app_secret, body)}
+
+    # ---- the provider's side: HTTP API ---------------------------------------------------------
+
+    def _record(self, request: Request) -> None:
+        self.state.requests.append(RecordedRequest(
+            request.method, request.url.path, request.url.query, request.headers.get("host", ""),
+            {k.lower(): v for k, v in request.headers.items()}))
+
+    def _bearer_ok(self, request: Request) -> bool:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and bool(token.strip()) and (
+            self.access_token is None or secrets.compare_digest(token.strip(), self.access_token))
+
+    def _key_ok(self, request: Request) -> bool:
+        key = request.headers.get("d360-api-key", "")
+        return bool(key) and (self.api_key is None or secrets.compare_digest(key, self.api_key))
+
+    @staticmethod
+    def _no_bearer() -> JSONResponse:
+        return JSONResponse(meta_error(190, message="Invalid OAuth access token."),
+                            status_code=401)
+
+    @staticmethod
+    def _no_key() -> JSONResponse:
+        return JSONResponse({"meta": {"success": False, "http_code": 401,
+                                      "developer_message": "Invalid api_key",
+                                      "360dialog_trace_id": "sim-" + secrets.token_hex(6)}},
+                            status_code=401)
+
+    async def _send_cloud(self, request: Request) -> Response:
+        self._record(request)
+        if not self._bearer_ok(request):
+            return self._no_bearer()
+        return await self._accept(request)
+
+    async def _send_bsp(self, request: Request) -> Response:
+        self._record(request)
+        if not self._key_ok(request):
+            return self._no_key()
+        return await self._accept(request)
+
+    async def _accept(self, request: Request) -> Response:
+        if self.state.failures:
+            failure = self.state.failures.popleft()
+            return JSONResponse(failure.body, status_code=failure.status, headers=failure.headers)
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return JSONResponse(meta_error(100, "The request body is not JSON."), status_code=400)
+        problem = _invalid(body)
+        if problem:
+            return JSONResponse(meta_error(100, problem), status_code=400)
+        wamid = new_wamid()
+        self.state.sent.append(SentRequest(
+            request.url.path, {k.lower(): v for k, v in request.headers.items()}, body, wamid))
+        recipient = body.get("to") or body.get("recipient")
+        contact = ({"input": recipient, "wa_id": "".join(c for c in recipient if c.isdigit())}
+                   if body.get("to") else {"input": recipient, "user_id": recipient})
+        return JSONResponse({"messaging_product": "whatsapp", "contacts": [contact],
+                             "messages": [{"id": wamid, "message_status": "accepted"}]})
+
+    def _media_info(self, request: Request, url: str) -> Response:
+        media_id = request.path_params["media_id"]
+        media = self.state.media.get(media_id)
+        if media is None:
+            return JSONResponse(meta_error(100, f"Unknown media id {media_id}."), status_code=404)
+        return JSONResponse({"messaging_product": "whatsapp", "url": url,
+                             "mime_type": media.mime_type,
+                             "sha256": hashlib.sha256(media.data).hexdigest(),
+                             "file_size": len(media.data), "id": media_id})
+
+    async def _media_cloud(self, request: Request) -> Response:
+        self._record(request)
+        if not self._bearer_ok(request):
+            return self._no_bearer()
+        media_id = request.path_params["media_id"]
+        return self._media_info(request, f"{request.base_url}media-download/{media_id}")
+
+    async def _media_bsp(self, request: Request) -> Response:
+        self._record(request)
+        if not self._key_ok(request):
+            return self._no_key()
+        media_id = request.path_params["media_id"]
+        return self._media_info(request, f"{LOOKASIDE}/whatsapp_business/attachments/"
+                                         f"?mid={media_id}&ext={int(time.time()) + 300}&hash=sim")
+
+    def _file(self, media_id: str) -> Response:
+        media = self.state.media.get(media_id)
+        if media is None:
+            return Response(status_code=404)
+        return Response(media.data, media_type=media.mime_type)
+
+    async def _download(self, request: Request) -> Response:
+        self._record(request)
+        if not self._bearer_ok(request):
+            return self._no_bearer()
+        return self._file(request.path_params["media_id"])
+
+    async def _download_lookaside(self, request: Request) -> Response:
+        self._record(request)
+        if not self._key_ok(request):
+            return self._no_key()
+        return self._file(request.query_params.get("mid", ""))
+
+
+def _invalid(body: Any) -> str | None:
+    """What is wrong with a send request's shape, minimally checked."""
+    if not isinstance(body, dict):
+        return "The request body must be a JSON object."
+    if body.get("messaging_product") != "whatsapp":
+        return "messaging_product must be 'whatsapp'."
+    if not (body.get("to") or body.get("recipient")):
+        return "The parameter 'to' is required."
+    kind = body.get("type", "text")
+    if kind not in _SEND_TYPES:
+        return f"Unsupported message type {kind!r}."
+    if not isinstance(body.get(kind), list if kind == "contacts" else dict):
+        return f"The parameter {kind!r} is required."
+    return None
+
+
+def create_simulator(app_secret: str, webhook_url: str | None = None,
+                     **options: Any) -> WhatsAppSimulator:
+    """A new simulator; ``options`` are ``WhatsAppSimulator``'s keyword arguments."""
+    return WhatsAppSimulator(app_secret, webhook_url, **options)
+
+
+def main() -> None:  # pragma: no cover - manual use
+    import argparse
+
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description="WhatsApp Cloud API simulator")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8025)
+    parser.add_argument("--app-secret", default="simulator-app-secret")
+    parser.add_argument("--webhook-url", default=None)
+    args = parser.parse_args()
+    uvicorn.run(create_simulator(args.app_secret, args.webhook_url), host=args.host,
+                port=args.port)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
