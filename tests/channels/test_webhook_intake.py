@@ -203,3 +203,23 @@ async def test_a_bsp_delivery_needs_the_channels_webhook_token(client, world):
                                  headers={"x-invekto-webhook-token": "gizli-jeton"})
     assert response.status_code == 200
     assert await stored_events(world, channel) == 1
+
+
+async def test_creating_a_channel_answers_with_its_webhook_url_and_secret_once(world, client):
+    admin = world.home.ayla.client
+    response = await admin.post("/api/v1/channels", json={
+        "kind": "whatsapp_cloud", "name": "WhatsApp 2", "external_id": PHONE_NUMBER_ID,
+        "credentials": {"app_secret": APP_SECRET, "access_token": "EAAG-test"}})
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["webhook_url"] == f"http://testserver/webhooks/whatsapp_cloud/{created['id']}"
+    token = created["webhook_secret"]
+    assert token and len(token) >= 24
+    # The generated token passes Meta's handshake; it is not shown again.
+    again = (await admin.get(f"/api/v1/channels/{created['id']}")).json()
+    assert again["webhook_secret"] is None and again["webhook_url"] == created["webhook_url"]
+    handshake = await client.get(f"/webhooks/whatsapp_cloud/{created['id']}", params={
+        "hub.mode": "subscribe", "hub.verify_token": token, "hub.challenge": "77"})
+    assert (handshake.status_code, handshake.text) == (200, "77")
+    web = (await admin.post("/api/v1/channels", json={"kind": "webchat", "name": "Site"})).json()
+    assert web["webhook_url"] is None and web["webhook_secret"] is None

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from invekto.channels import service
 from invekto.channels.models import Channel
@@ -12,30 +12,40 @@ from invekto.http.deps import Scoped
 router = APIRouter(tags=["channels"])
 
 
-def _out(channel: Channel) -> ChannelOut:
-    return ChannelOut.model_validate(
-        {**{c: getattr(channel, c) for c in ChannelOut.model_fields if c != "has_credentials"},
-         "has_credentials": channel.credentials_encrypted is not None})
+_DERIVED = ("has_credentials", "webhook_url", "webhook_secret")
+
+
+def _out(request: Request, channel: Channel, *, reveal_secret: bool = False) -> ChannelOut:
+    path = service.webhook_path(channel)
+    secret_name = service.WEBHOOK_SECRETS.get(channel.kind)
+    return ChannelOut.model_validate({
+        **{c: getattr(channel, c) for c in ChannelOut.model_fields if c not in _DERIVED},
+        "has_credentials": channel.credentials_encrypted is not None,
+        "webhook_url": str(request.base_url).rstrip("/") + path if path else None,
+        "webhook_secret": service.credentials_of(channel).get(secret_name)
+        if reveal_secret and secret_name else None})
 
 
 @router.get("/channels", response_model=list[ChannelOut])
-async def list_channels(ctx: Scoped):
-    return [_out(c) for c in await service.list_channels(ctx.session, ctx.actor)]
+async def list_channels(request: Request, ctx: Scoped):
+    return [_out(request, c) for c in await service.list_channels(ctx.session, ctx.actor)]
 
 
 @router.post("/channels", response_model=ChannelOut, status_code=status.HTTP_201_CREATED)
-async def create_channel(body: ChannelCreate, ctx: Scoped):
-    return _out(await service.create_channel(ctx.session, ctx.actor, body))
+async def create_channel(request: Request, body: ChannelCreate, ctx: Scoped):
+    return _out(request, await service.create_channel(ctx.session, ctx.actor, body),
+                reveal_secret=True)
 
 
 @router.get("/channels/{channel_id}", response_model=ChannelOut)
-async def get_channel(channel_id: uuid.UUID, ctx: Scoped):
-    return _out(await service.get_channel(ctx.session, ctx.actor, channel_id))
+async def get_channel(request: Request, channel_id: uuid.UUID, ctx: Scoped):
+    return _out(request, await service.get_channel(ctx.session, ctx.actor, channel_id))
 
 
 @router.patch("/channels/{channel_id}", response_model=ChannelOut)
-async def update_channel(channel_id: uuid.UUID, body: ChannelUpdate, ctx: Scoped):
-    return _out(await service.update_channel(ctx.session, ctx.actor, channel_id, body))
+async def update_channel(request: Request, channel_id: uuid.UUID, body: ChannelUpdate,
+                         ctx: Scoped):
+    return _out(request, await service.update_channel(ctx.session, ctx.actor, channel_id, body))
 
 
 @router.delete("/channels/{channel_id}", status_code=status.HTTP_204_NO_CONTENT)

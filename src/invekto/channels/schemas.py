@@ -42,3 +42,8 @@ class ChannelOut(BaseModel):
     is_active: bool
     has_credentials: bool
     created_at: datetime
+    # Where the provider delivers events (None for channels it does not push to).
+    webhook_url: str | None = None
+    # Only in the answer to creating the channel: the secret to paste into the provider's
+    # console with the webhook URL (Meta's verify token, a BSP's webhook header token).
+    webhook_secret: str | None = None

@@ -3,6 +3,7 @@ encrypted at rest and only ever decrypted for a provider adapter."""
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from typing import Any
 
@@ -16,6 +17,7 @@ from invekto.core.actor import Actor
 from invekto.core.crypto import secret_box
 from invekto.core.errors import Conflict
 from invekto.core.i18n import N_
+from invekto.db.base import new_id
 from invekto.db.queries import flush_unique, get_in_tenant
 
 
@@ -28,12 +30,29 @@ async def get_channel(session: AsyncSession, actor: Actor, channel_id: uuid.UUID
     return await get_in_tenant(session, Channel, actor.tenant_id, channel_id, what=N_("channel"))
 
 
+# Channels whose provider pushes to /webhooks/{kind}/{id}, and the secret each one checks there:
+# Meta's handshake token (its deliveries are signed with the app secret), or the token header
+# we register with a BSP.
+WEBHOOK_SECRETS = {"whatsapp_cloud": "verify_token", "messenger": "verify_token",
+                   "instagram": "verify_token", "whatsapp_bsp": "webhook_token"}
+
+
+def webhook_path(channel: Channel) -> str | None:
+    return f"/webhooks/{channel.kind}/{channel.id}" if channel.kind in WEBHOOK_SECRETS else None
+
+
 async def create_channel(session: AsyncSession, actor: Actor, data: ChannelCreate) -> Channel:
     actor.require("admin")
-    channel = Channel(tenant_id=actor.tenant_id, kind=data.kind, name=data.name.strip(),
-                      external_id=data.external_id, settings=data.settings)
-    if data.credentials is not None:
-        channel.credentials_encrypted = secret_box().encrypt_json(data.credentials)
+    channel = Channel(id=new_id(), tenant_id=actor.tenant_id, kind=data.kind,
+                      name=data.name.strip(), external_id=data.external_id,
+                      settings=data.settings)
+    credentials = dict(data.credentials or {})
+    secret_name = WEBHOOK_SECRETS.get(data.kind)
+    if secret_name and not credentials.get(secret_name):
+        # Made here, shown once (with the webhook URL) to paste into the provider's console.
+        credentials[secret_name] = secrets.token_urlsafe(24)
+    if credentials:
+        channel.credentials_encrypted = secret_box().encrypt_json(credentials)
     await _flush_unique_name(session, channel)
     await audit.record(session, actor, "channel.created", target_type="channel",
                        target_id=channel.id, data={"kind": data.kind, "name": channel.name})
