@@ -30,6 +30,7 @@ from invekto.channels.adapters.base import (
     StatusEvent,
     WebhookAdapter,
 )
+from invekto.channels.adapters.whatsapp import verify_signature
 from invekto.channels.models import Channel, WebhookEvent
 from invekto.core import jobs
 from invekto.core.actor import Actor
@@ -85,8 +86,8 @@ def check_signature(channel: WebhookChannel, body: bytes, headers: dict[str, str
     """Refuse (401) a delivery not provably from the provider; nothing is stored then."""
     if channel.kind in META_SIGNED:
         secret = str(channel.credentials.get("app_secret") or "")
-        if not secret or not meta_signature_valid(secret, body,
-                                                  headers.get("x-hub-signature-256")):
+        if not secret or not verify_signature(secret, body,
+                                              headers.get("x-hub-signature-256")):
             raise Unauthenticated("the webhook signature is missing or wrong",
                                   code="bad_signature")
         return
@@ -94,16 +95,6 @@ def check_signature(channel: WebhookChannel, body: bytes, headers: dict[str, str
     sent = headers.get(TOKEN_HEADER, "")
     if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
         raise Unauthenticated("the webhook token is missing or wrong", code="bad_signature")
-
-
-def meta_signature_valid(app_secret: str, body: bytes, header: str | None) -> bool:
-    """``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, raw body)>``, compared in
-    constant time over the exact bytes received."""
-    if not header or not header.startswith("sha256="):
-        return False
-    digest = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(header.removeprefix("sha256=").strip().lower().encode(),
-                               digest.encode())
 
 
 def parse_body(channel: WebhookChannel, body: bytes) -> dict[str, Any]:

@@ -145,6 +145,10 @@ _EXPLANATIONS: dict[str, tuple[str, str]] = {  # code: (English, Turkish)
                             "channel.",
                             "Kanalda WhatsApp erişim anahtarı yok; bir yöneticinin kanalı yeniden "
                             "bağlaması gerekiyor."),
+    "invalid_settings": ("The channel's WhatsApp API address is not valid; an admin must fix "
+                         "the channel settings.",
+                         "Kanalın WhatsApp API adresi geçersiz; bir yöneticinin kanal "
+                         "ayarlarını düzeltmesi gerekiyor."),
     "invalid_message": ("This message cannot be sent on WhatsApp as it is.",
                         "Bu mesaj bu haliyle WhatsApp üzerinden gönderilemez."),
 }
@@ -238,6 +242,10 @@ class _CloudApiAdapter:
 
     async def send(self, account: ChannelAccount, message: OutboundMessage) -> SendResult:
         dialect = self.dialect_for(account)
+        base = urlsplit(str(dialect.api_base_url))
+        if base.scheme not in ("http", "https") or not base.netloc:
+            return PermanentFailure(code="invalid_settings",
+                                    message=explain("invalid_settings", "en"))
         try:
             body = build_request(message)
         except ValueError as exc:
@@ -257,7 +265,7 @@ class _CloudApiAdapter:
         try:
             response = await self._http().post(url, json=body, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout,
-                httpx.WriteError, httpx.WriteTimeout) as exc:
+                httpx.WriteError, httpx.WriteTimeout, httpx.UnsupportedProtocol) as exc:
             # The request never reached the provider whole: nothing can have been sent.
             return TemporaryFailure(reason=f"WhatsApp unreachable: {type(exc).__name__}")
         except httpx.TransportError as exc:
