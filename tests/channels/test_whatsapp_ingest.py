@@ -1,0 +1,255 @@
+"""WhatsApp end to end, below the browser: the simulator (as Meta) posts signed webhooks to our
+intake over HTTP, the ingest job turns them into contacts, conversations and messages, our replies
+go out through the adapter to the simulator, and its statuses come back to move the ticks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from invekto.channels import adapters, intake
+from invekto.channels import service as channels
+from invekto.channels.adapters.base import Sent
+from invekto.channels.adapters.whatsapp import WhatsAppCloudAdapter
+from invekto.channels.models import WebhookEvent
+from invekto.channels.schemas import ChannelCreate
+from invekto.channels.simulator.whatsapp import create_simulator
+from invekto.contacts.models import Contact
+from invekto.inbox import service as inbox
+from invekto.inbox.models import Attachment, Conversation, Message, StatusBacklog
+from invekto.inbox.schemas import MessageSend
+from invekto.inbox.tasks import ProviderUnavailable, deliver_message
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
+APP_SECRET = "test-app-secret-do-not-use"
+PHONE_NUMBER_ID = "109876543210987"
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + b"\0" * 40
+
+
+class WhatsAppWorld:
+    def __init__(self, home, channel_id, simulator):
+        self.home, self.channel_id, self.simulator = home, channel_id, simulator
+
+    async def deliver(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        response = await self.simulator.deliver(body, headers)
+        await self.ingest_all()
+        return response
+
+    async def ingest_all(self) -> None:
+        """What the worker does with the deferred ingest jobs."""
+        home = self.home
+        async with home.rt.db.tenant_session(home.tenant_id) as session:
+            pending = (await session.scalars(select(WebhookEvent.id).where(
+                WebhookEvent.channel_id == self.channel_id,
+                WebhookEvent.processed_at.is_(None)))).all()
+        for event_id in pending:
+            await intake.ingest(home.rt.db, home.rt.storage, home.tenant_id, event_id,
+                                max_attachment_bytes=home.rt.settings.max_attachment_bytes)
+
+    async def scalar(self, query):
+        async with self.home.rt.db.tenant_session(self.home.tenant_id) as session:
+            return await session.scalar(query)
+
+    async def rows(self, query):
+        async with self.home.rt.db.tenant_session(self.home.tenant_id) as session:
+            return list((await session.scalars(query)).all())
+
+
+@pytest.fixture
+async def wa(world, app):
+    home = world.home
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        channel = await channels.create_channel(session, home.system, ChannelCreate(
+            kind="whatsapp_cloud", name="WhatsApp", external_id=PHONE_NUMBER_ID,
+            settings={"api_base_url": "http://graph.simulator"},
+            credentials={"app_secret": APP_SECRET, "access_token": "EAAG-test"}))
+    simulator = create_simulator(
+        APP_SECRET, webhook_url=f"http://testserver/webhooks/whatsapp_cloud/{channel.id}",
+        webhook_transport=httpx.ASGITransport(app=app), phone_number_id=PHONE_NUMBER_ID,
+        access_token="EAAG-test")
+    # The adapter the worker uses, speaking to the simulator instead of graph.facebook.com.
+    original = adapters.adapter_for("whatsapp_cloud")
+    adapters.register(WhatsAppCloudAdapter(transport=httpx.ASGITransport(app=simulator)))
+    yield WhatsAppWorld(home, channel.id, simulator)
+    adapters.register(original)
+
+
+async def test_a_customer_message_becomes_contact_conversation_and_message(wa):
+    body, headers = wa.simulator.customer_message("Merhaba, randevu alabilir miyim?",
+                                                  wa_id="905321234567", name="Ayşe Yılmaz")
+    assert (await wa.deliver(body, headers)).status_code == 200
+    message = await wa.scalar(select(Message).where(Message.channel_id == wa.channel_id))
+    assert (message.direction, message.content_kind, message.body) == (
+        "inbound", "text", "Merhaba, randevu alabilir miyim?")
+    assert message.provider_message_id.startswith("wamid.")
+    contact = await wa.scalar(select(Contact).where(Contact.id == message.contact_id))
+    assert (contact.name, contact.phone) == ("Ayşe Yılmaz", "+905321234567")
+    conversation = await wa.scalar(select(Conversation).where(
+        Conversation.id == message.conversation_id))
+    assert (conversation.status, conversation.channel_id, conversation.unread_count) == (
+        "open", wa.channel_id, 1)
+
+
+async def test_the_same_delivery_five_times_makes_one_message(wa):
+    body, headers = wa.simulator.customer_message("Bir kez yazdım")
+    for _ in range(5):
+        assert (await wa.deliver(body, headers)).status_code == 200
+    # And a job that runs again over an already finished delivery adds nothing either.
+    async with wa.home.rt.db.tenant_session(wa.home.tenant_id) as session:
+        event_id = await session.scalar(select(WebhookEvent.id).where(
+            WebhookEvent.channel_id == wa.channel_id))
+    await intake.ingest(wa.home.rt.db, wa.home.rt.storage, wa.home.tenant_id, event_id,
+                        max_attachment_bytes=10_000_000)
+    assert await wa.scalar(select(func.count()).select_from(Message).where(
+        Message.channel_id == wa.channel_id)) == 1
+
+
+async def test_a_photo_is_downloaded_with_the_token_and_stored(wa):
+    body, headers = wa.simulator.customer_message(
+        "Fişim", media_kind="image", data=PNG, mime_type="image/png")
+    await wa.deliver(body, headers)
+    message = await wa.scalar(select(Message).where(Message.channel_id == wa.channel_id))
+    assert (message.content_kind, message.body) == ("image", "Fişim")
+    attachment = await wa.scalar(select(Attachment).where(
+        Attachment.id == message.attachment_id))
+    assert attachment.content_type == "image/png"
+    assert await wa.home.rt.storage.get(attachment.storage_key) == PNG
+
+
+async def test_an_unavailable_photo_still_leaves_the_message_with_the_reason(wa):
+    body, headers = wa.simulator.customer_message("kayıp", media_kind="image", data=PNG,
+                                                  mime_type="image/png")
+    wa.simulator.state.media.clear()  # Meta no longer has the file
+    await wa.deliver(body, headers)
+    message = await wa.scalar(select(Message).where(Message.channel_id == wa.channel_id))
+    assert message.content_kind == "image" and message.attachment_id is None
+    assert message.payload["media_error"]
+
+
+async def test_a_click_to_whatsapp_ad_is_kept_on_the_conversation(wa):
+    referral = {"source_url": "https://fb.me/abc", "source_type": "ad", "source_id": "120",
+                "headline": "Diş beyazlatma %20 indirim", "ctwa_clid": "ARAkLkA8rmlFeiCktEJQ"}
+    body, headers = wa.simulator.customer_message("Reklamdan geldim", referral=referral)
+    await wa.deliver(body, headers)
+    conversation = await wa.scalar(select(Conversation).where(
+        Conversation.channel_id == wa.channel_id))
+    assert conversation.referral["ctwa_clid"] == "ARAkLkA8rmlFeiCktEJQ"
+
+
+@pytest.mark.parametrize(("name", "kind"), [
+    ("whatsapp_cloud.inbound_text.json", "text"),
+    ("whatsapp_cloud.inbound_image.json", "image"),
+    ("whatsapp_cloud.inbound_document.json", "document"),
+    ("whatsapp_cloud.inbound_voice.json", "audio"),
+    ("whatsapp_cloud.inbound_interactive_button_reply.json", "interactive"),
+    ("whatsapp_cloud.inbound_interactive_list_reply.json", "interactive"),
+    ("whatsapp_cloud.inbound_template_quick_reply.json", "interactive"),
+    ("whatsapp_cloud.inbound_referral_ctwa.json", "text"),
+])
+async def test_every_reference_sample_ingests_to_one_message_of_its_kind(wa, name, kind):
+    body = (FIXTURES / name).read_bytes()
+    digest = hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    await wa.deliver(body, {"X-Hub-Signature-256": f"sha256={digest}",
+                            "Content-Type": "application/json"})
+    messages = await wa.rows(select(Message).where(Message.channel_id == wa.channel_id))
+    assert [m.content_kind for m in messages] == [kind]
+    contact = await wa.scalar(select(Contact).where(Contact.id == messages[0].contact_id))
+    assert contact.phone == "+905321234567"
+
+
+async def test_a_reply_goes_out_as_meta_documents_and_its_statuses_move_the_ticks(wa):
+    body, headers = wa.simulator.customer_message("Fiyat nedir?")
+    await wa.deliver(body, headers)
+    inbound = await wa.scalar(select(Message).where(Message.channel_id == wa.channel_id))
+    home = wa.home
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        reply, _ = await inbox.send_message(session, home.system, inbound.conversation_id,
+                                            MessageSend(body="750 TL'dir."))
+    await deliver_message(tenant_id=str(home.tenant_id), message_id=str(reply.id))
+    (sent,) = wa.simulator.state.sent
+    assert sent.body == {"messaging_product": "whatsapp", "recipient_type": "individual",
+                         "to": "905321234567", "type": "text",
+                         "text": {"body": "750 TL'dir.", "preview_url": False}}
+    stored = await wa.scalar(select(Message).where(Message.id == reply.id))
+    assert (stored.status, stored.provider_message_id) == ("sent", sent.wamid)
+
+    for status in ("delivered", "read", "delivered"):  # a late "delivered" changes nothing
+        await wa.deliver(*wa.simulator.status(sent.wamid, status))
+    assert await wa.scalar(select(Message.status).where(Message.id == reply.id)) == "read"
+
+
+async def test_a_status_that_overtakes_the_send_is_applied_when_the_send_returns(wa):
+    body, headers = wa.simulator.customer_message("Merhaba")
+    await wa.deliver(body, headers)
+    inbound = await wa.scalar(select(Message).where(Message.channel_id == wa.channel_id))
+    home = wa.home
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        reply, _ = await inbox.send_message(session, home.system, inbound.conversation_id,
+                                            MessageSend(body="Buyurun"))
+    wamid = f"wamid.{uuid.uuid4().hex}"
+    # Meta's "delivered" arrives while our send call is still waiting for its answer.
+    await wa.deliver(*wa.simulator.status(wamid, "delivered"))
+    assert await wa.scalar(select(func.count()).select_from(StatusBacklog).where(
+        StatusBacklog.provider_message_id == wamid)) == 1
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        assert await inbox.deliver_outbound(session, home.tenant_id, reply.id) == "send"
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        await inbox.record_send_result(session, home.tenant_id, reply.id, Sent(wamid))
+    assert await wa.scalar(select(Message.status).where(Message.id == reply.id)) == "delivered"
+    assert await wa.scalar(select(func.count()).select_from(StatusBacklog).where(
+        StatusBacklog.provider_message_id == wamid)) == 0
+
+
+async def test_a_failed_status_records_the_providers_code_and_title(wa):
+    body, headers = wa.simulator.customer_message("Merhaba")
+    await wa.deliver(body, headers)
+    inbound = await wa.scalar(select(Message).where(Message.channel_id == wa.channel_id))
+    home = wa.home
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        reply, _ = await inbox.send_message(session, home.system, inbound.conversation_id,
+                                            MessageSend(body="Geç kalan cevap"))
+    await deliver_message(tenant_id=str(home.tenant_id), message_id=str(reply.id))
+    (sent,) = wa.simulator.state.sent
+    await wa.deliver(*wa.simulator.status(sent.wamid, "failed", error_code=131047))
+    stored = await wa.scalar(select(Message).where(Message.id == reply.id))
+    assert (stored.status, stored.error_code) == ("failed", "131047")
+    assert stored.error_message
+
+
+async def test_a_permanent_send_error_fails_the_message_without_a_retry(wa):
+    body, headers = wa.simulator.customer_message("Merhaba")
+    await wa.deliver(body, headers)
+    inbound = await wa.scalar(select(Message).where(Message.channel_id == wa.channel_id))
+    home = wa.home
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        reply, _ = await inbox.send_message(session, home.system, inbound.conversation_id,
+                                            MessageSend(body="Merhaba"))
+    wa.simulator.fail_next(status=400, code=131026)
+    await deliver_message(tenant_id=str(home.tenant_id), message_id=str(reply.id))  # no raise
+    stored = await wa.scalar(select(Message).where(Message.id == reply.id))
+    assert (stored.status, stored.error_code) == ("failed", "131026")
+    assert len(wa.simulator.state.requests) == 1
+
+
+async def test_a_rate_limit_is_retried_once_and_the_message_sent_once(wa):
+    body, headers = wa.simulator.customer_message("Merhaba")
+    await wa.deliver(body, headers)
+    inbound = await wa.scalar(select(Message).where(Message.channel_id == wa.channel_id))
+    home = wa.home
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        reply, _ = await inbox.send_message(session, home.system, inbound.conversation_id,
+                                            MessageSend(body="Sırada"))
+    wa.simulator.fail_next(status=429, code=130429, retry_after=1)
+    with pytest.raises(ProviderUnavailable):  # procrastinate retries the job with back-off
+        await deliver_message(tenant_id=str(home.tenant_id), message_id=str(reply.id))
+    assert await wa.scalar(select(Message.status).where(Message.id == reply.id)) == "pending"
+    await deliver_message(tenant_id=str(home.tenant_id), message_id=str(reply.id))
+    await deliver_message(tenant_id=str(home.tenant_id), message_id=str(reply.id))  # a rerun
+    assert len(wa.simulator.state.requests) == 2 and len(wa.simulator.state.sent) == 1
+    assert await wa.scalar(select(Message.status).where(Message.id == reply.id)) == "sent"
