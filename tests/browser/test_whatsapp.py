@@ -1,0 +1,81 @@
+"""WhatsApp in the browser, end to end: the provider simulator (as Meta, over real HTTP) sends a
+customer's message to our intake; the worker ingests it and it appears live in the agent's inbox;
+the agent's reply reaches the simulator; the simulator's statuses turn the ticks."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+import uvicorn
+from playwright.async_api import expect
+
+from invekto.channels import service as channels
+from invekto.channels.schemas import ChannelCreate
+from invekto.channels.simulator.whatsapp import create_simulator
+
+APP_SECRET = "browser-test-app-secret"
+PHONE_NUMBER_ID = "109876543210987"
+
+
+@pytest.fixture
+async def simulator():
+    """The simulator as a real server on this test's event loop (the worker process calls it)."""
+    sim = create_simulator(APP_SECRET, phone_number_id=PHONE_NUMBER_ID,
+                           access_token="EAAG-browser")
+    server = uvicorn.Server(uvicorn.Config(sim, host="127.0.0.1", port=0, lifespan="off",
+                                           log_level="warning", ws="none"))
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started:
+            break
+        await asyncio.sleep(0.01)
+    sim.base_url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    yield sim
+    server.should_exit = True
+    await task
+
+
+async def _until(predicate, timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+async def test_a_whatsapp_conversation_in_the_browser(world, open_browser, live_server,
+                                                      simulator):
+    home = world.home
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        channel = await channels.create_channel(session, home.system, ChannelCreate(
+            kind="whatsapp_cloud", name="WhatsApp · 0850", external_id=PHONE_NUMBER_ID,
+            settings={"api_base_url": simulator.base_url},
+            credentials={"app_secret": APP_SECRET, "access_token": "EAAG-browser"}))
+    simulator.webhook_url = f"{live_server}/webhooks/whatsapp_cloud/{channel.id}"
+    page = (await open_browser(home, "bora", path="/inbox?tab=unassigned")).page
+
+    wa_id = "90532" + str(uuid.uuid4().int)[:7]
+    response = await simulator.deliver(*simulator.customer_message(
+        "Merhaba, WhatsApp'tan yazıyorum", wa_id=wa_id, name="Deniz Müşteri"))
+    assert response.status_code == 200
+    row = page.locator(".conv-row", has_text="Deniz Müşteri")
+    await expect(row).to_contain_text("WhatsApp'tan yazıyorum")  # ingested by the worker, live
+    await row.locator(".conv-link").click()
+    await expect(page.locator(".msg-inbound .msg-body")).to_have_text(
+        "Merhaba, WhatsApp'tan yazıyorum")
+
+    await page.fill("#composer-input", "Hoş geldiniz, nasıl yardımcı olabilirim?")
+    await page.keyboard.press("Enter")
+    bubble = page.locator(".msg-outbound").last
+    await expect(bubble.locator(".ticks")).to_have_attribute("data-status", "sent")
+    await _until(lambda: len(simulator.state.sent) == 1)
+    (sent,) = simulator.state.sent
+    assert sent.body["to"] == wa_id
+    assert sent.body["text"]["body"] == "Hoş geldiniz, nasıl yardımcı olabilirim?"
+
+    for status in ("delivered", "read"):
+        assert (await simulator.deliver(*simulator.status(sent.wamid, status,
+                                                          recipient_id=wa_id))).status_code == 200
+        await expect(bubble.locator(".ticks")).to_have_attribute("data-status", status)
