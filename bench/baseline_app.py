@@ -50,3 +50,25 @@ async def lifespan(_app):
 app = Starlette(routes=[Route("/conversations", conversations), Route("/thread", thread),
                         Route("/healthz", healthz)],
                 lifespan=lifespan)
+
+
+# ---- the webhook baseline: verify the HMAC, one INSERT -------------------------------------------
+
+async def webhook(request):
+    import hashlib
+    import hmac
+
+    body = await request.body()
+    expected = hmac.new(os.environ["BENCH_APP_SECRET"].encode(), body,
+                        hashlib.sha256).hexdigest()
+    sent = request.headers.get("x-hub-signature-256", "").removeprefix("sha256=")
+    if not hmac.compare_digest(sent.encode(), expected.encode()):
+        return JSONResponse({"error": "signature"}, status_code=401)
+    async with pool.connection() as connection:
+        await connection.execute(
+            "INSERT INTO bench_webhooks (key, payload) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            (hashlib.sha256(body).hexdigest(), body.decode()))
+    return JSONResponse({"ok": True})
+
+
+app.router.routes.append(Route("/webhook", webhook, methods=["POST"]))
