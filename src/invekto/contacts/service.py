@@ -154,10 +154,12 @@ async def find_or_create_for_channel(
 ) -> Contact:
     """The contact behind a channel handle, created on first contact. A phone number links the
     handle to an existing contact (the same person on WhatsApp, SMS and calls)."""
-    contact = await session.scalar(select(Contact).join(
-        ContactIdentity, ContactIdentity.contact_id == Contact.id).where(
+    # Two primary-key-shaped lookups rather than a join: every ingested message runs this, and
+    # a join's plan can go wrong while a young tenant's statistics are stale (seen at 500 rows).
+    contact_id = await session.scalar(select(ContactIdentity.contact_id).where(
         ContactIdentity.tenant_id == tenant_id, ContactIdentity.channel_id == channel_id,
         ContactIdentity.handle == handle))
+    contact = await session.get(Contact, contact_id) if contact_id else None
     if contact is not None:
         if name and not contact.name:
             contact.name = name
