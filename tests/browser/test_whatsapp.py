@@ -37,8 +37,8 @@ async def simulator():
     await task
 
 
-async def _until(predicate, timeout: float = 10.0) -> None:
-    for _ in range(int(timeout / 0.05)):
+async def _until(predicate, seconds: float = 10.0) -> None:
+    for _ in range(int(seconds / 0.05)):
         if predicate():
             return
         await asyncio.sleep(0.05)

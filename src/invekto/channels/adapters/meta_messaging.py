@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import mimetypes
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -39,10 +39,10 @@ from invekto.channels.adapters.base import (
     WebhookEvent,
 )
 from invekto.channels.adapters.whatsapp import (
+    CloudApiAdapter,
     Dialect,
     MediaUnavailable,
-    _CloudApiAdapter,
-    _retry_after,
+    retry_after_seconds,
 )
 
 __all__ = [
@@ -183,7 +183,7 @@ GRAPH = Dialect(api_base_url="https://graph.facebook.com", api_version="v25.0",
                 credential="access_token", rewrite_media_host=False)
 
 
-class _MetaMessagingAdapter(_CloudApiAdapter):
+class _MetaMessagingAdapter(CloudApiAdapter):
     """The Send API and Messenger Platform webhooks; the pooled httpx client (injectable
     transport) and per-channel `Dialect` settings are WhatsApp's."""
 
@@ -381,7 +381,7 @@ def _send_result(response: httpx.Response, product: Product) -> SendResult:
                                 message=explain("delivery_unknown", "en", product.kind)
                                 + " (the answer had no message id)")
     error = data.get("error") if isinstance(data, dict) else None
-    retry_after = _retry_after(response.headers.get("retry-after"))
+    retry_after = retry_after_seconds(response.headers.get("retry-after"))
     if isinstance(error, dict) and _int(error.get("code")) is not None:
         code, subcode = _int(error["code"]), _int(error.get("error_subcode"))
         detail = str(error.get("error_user_msg") or error.get("message") or "")
@@ -430,7 +430,7 @@ def parse_webhook(payload: dict[str, Any], product: Product = MESSENGER) -> list
     watermark, Instagram ``is_deleted`` notices, ``standby`` (handover) and ``changes``
     (comments). A payload that is not ``product``'s envelope is a ValueError."""
     if not isinstance(payload, dict) or payload.get("object") != product.webhook_object:
-        raise ValueError(f"not a {product.name} webhook")
+        raise ValueError(f"not the {product.name} webhook envelope")
     entries = payload.get("entry")
     if not isinstance(entries, list):
         raise ValueError(f"{product.name} webhook without entries")
@@ -445,10 +445,21 @@ def parse_webhook(payload: dict[str, Any], product: Product = MESSENGER) -> list
 
 
 def _moment(milliseconds: Any) -> datetime:
+    """A Messenger Platform timestamp (milliseconds since the epoch), exactly."""
     try:
-        return datetime.fromtimestamp(int(milliseconds) / 1000, UTC)
+        seconds, millis = divmod(int(milliseconds), 1000)
+        return datetime.fromtimestamp(seconds, UTC) + timedelta(milliseconds=millis)
     except (TypeError, ValueError, OverflowError) as exc:
         raise ValueError("Messenger Platform event with a bad timestamp") from exc
+
+
+def _receipt_time(milliseconds: Any) -> datetime:
+    """A receipt's time; a receipt without one must not fail the customer messages batched
+    with it."""
+    try:
+        return _moment(milliseconds)
+    except ValueError:
+        return datetime.now(UTC)
 
 
 def _id(obj: Any) -> str:
@@ -463,7 +474,8 @@ def _messaging(entry: dict[str, Any], item: dict[str, Any]) -> list[WebhookEvent
     sender = _id(item.get("sender"))
     if isinstance(item.get("delivery"), dict):
         delivery = item["delivery"]
-        at = _moment(delivery.get("watermark") or item.get("timestamp") or entry.get("time"))
+        at = _receipt_time(delivery.get("watermark") or item.get("timestamp")
+                           or entry.get("time"))
         return [StatusEvent(account_id=account_id, provider_message_id=str(mid),
                             status="delivered", at=at)
                 for mid in delivery.get("mids") or [] if mid]
@@ -473,7 +485,7 @@ def _messaging(entry: dict[str, Any], item: dict[str, Any]) -> list[WebhookEvent
             return []  # a watermark only (Messenger): no message id to apply it to
         return [StatusEvent(account_id=account_id, provider_message_id=str(read["mid"]),
                             status="read",
-                            at=_moment(item.get("timestamp") or entry.get("time")))]
+                            at=_receipt_time(item.get("timestamp") or entry.get("time")))]
     kinds = [key for key in ("message", "postback", "reaction", "referral")
              if isinstance(item.get(key), dict)]
     if not kinds:

@@ -204,7 +204,7 @@ D360 = Dialect(api_base_url="https://waba-v2.360dialog.io", api_version=None,
                credential="api_key", rewrite_media_host=True)
 
 
-class _CloudApiAdapter:
+class CloudApiAdapter:
     kind: str
     dialect: Dialect
 
@@ -303,7 +303,7 @@ class _CloudApiAdapter:
                                filename=media.filename)
 
 
-class WhatsAppCloudAdapter(_CloudApiAdapter):
+class WhatsAppCloudAdapter(CloudApiAdapter):
     """Meta's Cloud API directly: ``graph.facebook.com/{version}/{phone_number_id}/messages``
     with ``Authorization: Bearer <credentials["access_token"]>``."""
 
@@ -311,7 +311,7 @@ class WhatsAppCloudAdapter(_CloudApiAdapter):
     dialect = CLOUD
 
 
-class WhatsApp360DialogAdapter(_CloudApiAdapter):
+class WhatsApp360DialogAdapter(CloudApiAdapter):
     """360dialog's Cloud API hosting: ``waba-v2.360dialog.io/messages`` with
     ``D360-API-KEY: <credentials["api_key"]>`` (the key identifies the number)."""
 
@@ -402,7 +402,7 @@ def _send_result(response: httpx.Response) -> SendResult:
                                     message=explain("delivery_unknown", "en")
                                     + " (the answer had no message id)")
     error = data.get("error") if isinstance(data, dict) else None
-    retry_after = _retry_after(response.headers.get("retry-after"))
+    retry_after = retry_after_seconds(response.headers.get("retry-after"))
     if isinstance(error, dict) and error.get("code") is not None:
         code = str(error["code"])
         detail = _detail(error)
@@ -427,7 +427,7 @@ def _detail(error: dict[str, Any]) -> str:
     return str(details or error.get("message") or error.get("title") or "")
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
     try:
