@@ -47,10 +47,9 @@ from invekto.channels.models import WebhookEvent
 from invekto.channels.schemas import ChannelCreate
 from invekto.channels.simulator.meta_messaging import MetaMessagingSimulator, create_simulator
 from invekto.contacts.models import Contact, ContactIdentity
-from invekto.inbox import service as inbox
 from invekto.inbox.models import Attachment, Conversation, Message, StatusBacklog
-from invekto.inbox.schemas import MessageSend
-from invekto.inbox.tasks import ProviderUnavailable, deliver_message
+from invekto.inbox.tasks import ProviderUnavailable
+from tests.channels.harness import ChannelWorld
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "providers"
 PAGE_ID = "104857600123456"
@@ -715,44 +714,8 @@ def test_explanations_in_turkish_and_english_name_the_product():
 
 # ---- end to end: the intake, the ingest job, the outbound job -----------------------------------
 
-class MetaWorld:
-    def __init__(self, home, kind, channel_id, simulator):
-        self.home, self.kind, self.channel_id, self.simulator = (home, kind, channel_id,
-                                                                 simulator)
-
-    async def deliver(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
-        response = await self.simulator.deliver(body, headers)
-        await self.ingest_all()
-        return response
-
-    async def ingest_all(self) -> None:
-        """What the worker does with the deferred ingest jobs."""
-        home = self.home
-        async with home.rt.db.tenant_session(home.tenant_id) as session:
-            pending = (await session.scalars(select(WebhookEvent.id).where(
-                WebhookEvent.channel_id == self.channel_id,
-                WebhookEvent.processed_at.is_(None)))).all()
-        for event_id in pending:
-            await intake.ingest(home.rt.db, home.rt.storage, home.tenant_id, event_id,
-                                max_attachment_bytes=home.rt.settings.max_attachment_bytes)
-
-    async def scalar(self, query):
-        async with self.home.rt.db.tenant_session(self.home.tenant_id) as session:
-            return await session.scalar(query)
-
-    async def rows(self, query):
-        async with self.home.rt.db.tenant_session(self.home.tenant_id) as session:
-            return list((await session.scalars(query)).all())
-
-    async def reply(self, conversation_id: uuid.UUID, text: str) -> uuid.UUID:
-        home = self.home
-        async with home.rt.db.tenant_session(home.tenant_id) as session:
-            reply, _ = await inbox.send_message(session, home.system, conversation_id,
-                                                MessageSend(body=text))
-        return reply.id
-
-    async def deliver_reply(self, message_id: uuid.UUID) -> None:
-        await deliver_message(tenant_id=str(self.home.tenant_id), message_id=str(message_id))
+class MetaWorld(ChannelWorld):
+    """Messenger or Instagram: ``kind`` says which."""
 
 
 @pytest.fixture
@@ -769,7 +732,7 @@ async def meta(world, app, kind):
     # The adapter the worker uses, speaking to the simulator instead of graph.facebook.com.
     original = adapters.adapter_for(kind)
     adapters.register(ADAPTERS[kind](transport=httpx.ASGITransport(app=simulator)))
-    yield MetaWorld(home, kind, channel.id, simulator)
+    yield MetaWorld(home, channel.id, simulator, kind)
     adapters.register(original)
 
 

@@ -23,42 +23,13 @@ from invekto.channels.simulator.whatsapp import create_simulator
 from invekto.contacts.models import Contact
 from invekto.inbox import service as inbox
 from invekto.inbox.models import Attachment, Conversation, Message, StatusBacklog
-from invekto.inbox.schemas import MessageSend
 from invekto.inbox.tasks import ProviderUnavailable, deliver_message
+from tests.channels.harness import ChannelWorld
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
 APP_SECRET = "test-app-secret-do-not-use"
 PHONE_NUMBER_ID = "109876543210987"
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + b"\0" * 40
-
-
-class WhatsAppWorld:
-    def __init__(self, home, channel_id, simulator):
-        self.home, self.channel_id, self.simulator = home, channel_id, simulator
-
-    async def deliver(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
-        response = await self.simulator.deliver(body, headers)
-        await self.ingest_all()
-        return response
-
-    async def ingest_all(self) -> None:
-        """What the worker does with the deferred ingest jobs."""
-        home = self.home
-        async with home.rt.db.tenant_session(home.tenant_id) as session:
-            pending = (await session.scalars(select(WebhookEvent.id).where(
-                WebhookEvent.channel_id == self.channel_id,
-                WebhookEvent.processed_at.is_(None)))).all()
-        for event_id in pending:
-            await intake.ingest(home.rt.db, home.rt.storage, home.tenant_id, event_id,
-                                max_attachment_bytes=home.rt.settings.max_attachment_bytes)
-
-    async def scalar(self, query):
-        async with self.home.rt.db.tenant_session(self.home.tenant_id) as session:
-            return await session.scalar(query)
-
-    async def rows(self, query):
-        async with self.home.rt.db.tenant_session(self.home.tenant_id) as session:
-            return list((await session.scalars(query)).all())
 
 
 @pytest.fixture
@@ -76,7 +47,7 @@ async def wa(world, app):
     # The adapter the worker uses, speaking to the simulator instead of graph.facebook.com.
     original = adapters.adapter_for("whatsapp_cloud")
     adapters.register(WhatsAppCloudAdapter(transport=httpx.ASGITransport(app=simulator)))
-    yield WhatsAppWorld(home, channel.id, simulator)
+    yield ChannelWorld(home, channel.id, simulator, "whatsapp_cloud")
     adapters.register(original)
 
 
@@ -164,92 +135,72 @@ async def test_every_reference_sample_ingests_to_one_message_of_its_kind(wa, nam
 
 
 async def test_a_reply_goes_out_as_meta_documents_and_its_statuses_move_the_ticks(wa):
-    body, headers = wa.simulator.customer_message("Fiyat nedir?")
-    await wa.deliver(body, headers)
-    inbound = await wa.scalar(select(Message).where(Message.channel_id == wa.channel_id))
+    inbound = await wa.customer_writes("Fiyat nedir?")
     home = wa.home
-    async with home.rt.db.tenant_session(home.tenant_id) as session:
-        reply, _ = await inbox.send_message(session, home.system, inbound.conversation_id,
-                                            MessageSend(body="750 TL'dir."))
-    await deliver_message(tenant_id=str(home.tenant_id), message_id=str(reply.id))
+    reply_id = await wa.reply(inbound.conversation_id, "750 TL'dir.")
+    await deliver_message(tenant_id=str(home.tenant_id), message_id=str(reply_id))
     (sent,) = wa.simulator.state.sent
     assert sent.body == {"messaging_product": "whatsapp", "recipient_type": "individual",
                          "to": "905321234567", "type": "text",
                          "text": {"body": "750 TL'dir.", "preview_url": False}}
-    stored = await wa.scalar(select(Message).where(Message.id == reply.id))
+    stored = await wa.scalar(select(Message).where(Message.id == reply_id))
     assert (stored.status, stored.provider_message_id) == ("sent", sent.wamid)
 
     for status in ("delivered", "read", "delivered"):  # a late "delivered" changes nothing
         await wa.deliver(*wa.simulator.status(sent.wamid, status))
-    assert await wa.scalar(select(Message.status).where(Message.id == reply.id)) == "read"
+    assert await wa.scalar(select(Message.status).where(Message.id == reply_id)) == "read"
 
 
 async def test_a_status_that_overtakes_the_send_is_applied_when_the_send_returns(wa):
-    body, headers = wa.simulator.customer_message("Merhaba")
-    await wa.deliver(body, headers)
-    inbound = await wa.scalar(select(Message).where(Message.channel_id == wa.channel_id))
+    inbound = await wa.customer_writes("Merhaba")
     home = wa.home
-    async with home.rt.db.tenant_session(home.tenant_id) as session:
-        reply, _ = await inbox.send_message(session, home.system, inbound.conversation_id,
-                                            MessageSend(body="Buyurun"))
+    reply_id = await wa.reply(inbound.conversation_id, "Buyurun")
     wamid = f"wamid.{uuid.uuid4().hex}"
     # Meta's "delivered" arrives while our send call is still waiting for its answer.
     await wa.deliver(*wa.simulator.status(wamid, "delivered"))
     assert await wa.scalar(select(func.count()).select_from(StatusBacklog).where(
         StatusBacklog.provider_message_id == wamid)) == 1
     async with home.rt.db.tenant_session(home.tenant_id) as session:
-        assert await inbox.deliver_outbound(session, home.tenant_id, reply.id) == "send"
+        assert await inbox.deliver_outbound(session, home.tenant_id, reply_id) == "send"
     async with home.rt.db.tenant_session(home.tenant_id) as session:
-        await inbox.record_send_result(session, home.tenant_id, reply.id, Sent(wamid))
-    assert await wa.scalar(select(Message.status).where(Message.id == reply.id)) == "delivered"
+        await inbox.record_send_result(session, home.tenant_id, reply_id, Sent(wamid))
+    assert await wa.scalar(select(Message.status).where(Message.id == reply_id)) == "delivered"
     assert await wa.scalar(select(func.count()).select_from(StatusBacklog).where(
         StatusBacklog.provider_message_id == wamid)) == 0
 
 
 async def test_a_failed_status_records_the_providers_code_and_title(wa):
-    body, headers = wa.simulator.customer_message("Merhaba")
-    await wa.deliver(body, headers)
-    inbound = await wa.scalar(select(Message).where(Message.channel_id == wa.channel_id))
+    inbound = await wa.customer_writes("Merhaba")
     home = wa.home
-    async with home.rt.db.tenant_session(home.tenant_id) as session:
-        reply, _ = await inbox.send_message(session, home.system, inbound.conversation_id,
-                                            MessageSend(body="Geç kalan cevap"))
-    await deliver_message(tenant_id=str(home.tenant_id), message_id=str(reply.id))
+    reply_id = await wa.reply(inbound.conversation_id, "Geç kalan cevap")
+    await deliver_message(tenant_id=str(home.tenant_id), message_id=str(reply_id))
     (sent,) = wa.simulator.state.sent
     await wa.deliver(*wa.simulator.status(sent.wamid, "failed", error_code=131047))
-    stored = await wa.scalar(select(Message).where(Message.id == reply.id))
+    stored = await wa.scalar(select(Message).where(Message.id == reply_id))
     assert (stored.status, stored.error_code) == ("failed", "131047")
     assert stored.error_message
 
 
 async def test_a_permanent_send_error_fails_the_message_without_a_retry(wa):
-    body, headers = wa.simulator.customer_message("Merhaba")
-    await wa.deliver(body, headers)
-    inbound = await wa.scalar(select(Message).where(Message.channel_id == wa.channel_id))
+    inbound = await wa.customer_writes("Merhaba")
     home = wa.home
-    async with home.rt.db.tenant_session(home.tenant_id) as session:
-        reply, _ = await inbox.send_message(session, home.system, inbound.conversation_id,
-                                            MessageSend(body="Merhaba"))
+    reply_id = await wa.reply(inbound.conversation_id, "Merhaba")
     wa.simulator.fail_next(status=400, code=131026)
-    await deliver_message(tenant_id=str(home.tenant_id), message_id=str(reply.id))  # no raise
-    stored = await wa.scalar(select(Message).where(Message.id == reply.id))
+    await deliver_message(tenant_id=str(home.tenant_id), message_id=str(reply_id))  # no raise
+    stored = await wa.scalar(select(Message).where(Message.id == reply_id))
     assert (stored.status, stored.error_code) == ("failed", "131026")
     assert len(wa.simulator.state.requests) == 1
 
 
 async def test_a_rate_limit_is_retried_once_and_the_message_sent_once(wa):
-    body, headers = wa.simulator.customer_message("Merhaba")
-    await wa.deliver(body, headers)
-    inbound = await wa.scalar(select(Message).where(Message.channel_id == wa.channel_id))
+    inbound = await wa.customer_writes("Merhaba")
     home = wa.home
-    async with home.rt.db.tenant_session(home.tenant_id) as session:
-        reply, _ = await inbox.send_message(session, home.system, inbound.conversation_id,
-                                            MessageSend(body="Sırada"))
+    reply_id = await wa.reply(inbound.conversation_id, "Sırada")
     wa.simulator.fail_next(status=429, code=130429, retry_after=1)
     with pytest.raises(ProviderUnavailable):  # procrastinate retries the job with back-off
-        await deliver_message(tenant_id=str(home.tenant_id), message_id=str(reply.id))
-    assert await wa.scalar(select(Message.status).where(Message.id == reply.id)) == "pending"
-    await deliver_message(tenant_id=str(home.tenant_id), message_id=str(reply.id))
-    await deliver_message(tenant_id=str(home.tenant_id), message_id=str(reply.id))  # a rerun
+        await deliver_message(tenant_id=str(home.tenant_id), message_id=str(reply_id))
+    assert await wa.scalar(select(Message.status).where(Message.id == reply_id)) == "pending"
+    await deliver_message(tenant_id=str(home.tenant_id), message_id=str(reply_id))
+    await deliver_message(tenant_id=str(home.tenant_id), message_id=str(reply_id))  # a rerun
     assert len(wa.simulator.state.requests) == 2 and len(wa.simulator.state.sent) == 1
-    assert await wa.scalar(select(Message.status).where(Message.id == reply.id)) == "sent"
+    assert await wa.scalar(select(Message.status).where(Message.id == reply_id)) == "sent"

@@ -1,0 +1,66 @@
+"""A channel under test: a company, one of its channels and that provider's simulator, with the
+steps the worker would take (ingest deliveries, send replies) done inline."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+from sqlalchemy import select
+
+from invekto.channels import intake
+from invekto.channels.models import WebhookEvent
+from invekto.inbox import service as inbox
+from invekto.inbox.models import Message
+from invekto.inbox.schemas import MessageSend
+from invekto.inbox.tasks import deliver_message
+
+
+class ChannelWorld:
+    def __init__(self, home, channel_id: uuid.UUID, simulator, kind: str | None = None):
+        self.home, self.channel_id, self.simulator, self.kind = (home, channel_id, simulator,
+                                                                 kind)
+
+    async def deliver(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        """The provider posts a webhook to our intake; the ingest job then runs."""
+        response = await self.simulator.deliver(body, headers)
+        await self.ingest_all()
+        return response
+
+    async def ingest_all(self) -> None:
+        """What the worker does with the deferred ingest jobs."""
+        home = self.home
+        async with home.rt.db.tenant_session(home.tenant_id) as session:
+            pending = (await session.scalars(select(WebhookEvent.id).where(
+                WebhookEvent.channel_id == self.channel_id,
+                WebhookEvent.processed_at.is_(None)))).all()
+        for event_id in pending:
+            await intake.ingest(home.rt.db, home.rt.storage, home.tenant_id, event_id,
+                                max_attachment_bytes=home.rt.settings.max_attachment_bytes)
+
+    async def customer_writes(self, *args, **kwargs) -> Message:
+        """A customer message delivered and ingested; returns the stored message."""
+        await self.deliver(*self.simulator.customer_message(*args, **kwargs))
+        return await self.scalar(select(Message).where(
+            Message.channel_id == self.channel_id, Message.direction == "inbound"
+        ).order_by(Message.created_at.desc()).limit(1))
+
+    async def reply(self, conversation_id: uuid.UUID, text: str) -> uuid.UUID:
+        """An agent's reply, stored and waiting for the outbound job."""
+        home = self.home
+        async with home.rt.db.tenant_session(home.tenant_id) as session:
+            reply, _ = await inbox.send_message(session, home.system, conversation_id,
+                                                MessageSend(body=text))
+        return reply.id
+
+    async def deliver_reply(self, message_id: uuid.UUID) -> None:
+        """The outbound job for one message."""
+        await deliver_message(tenant_id=str(self.home.tenant_id), message_id=str(message_id))
+
+    async def scalar(self, query):
+        async with self.home.rt.db.tenant_session(self.home.tenant_id) as session:
+            return await session.scalar(query)
+
+    async def rows(self, query):
+        async with self.home.rt.db.tenant_session(self.home.tenant_id) as session:
+            return list((await session.scalars(query)).all())
