@@ -459,16 +459,23 @@ async def test_the_contact_card_edits_fields_tags_and_notes_inline(world, open_b
     page = (await open_browser(home, "bora", path="/inbox?tab=unassigned")).page
     await _open(page, first.conversation_id)
 
+    def saved(response) -> bool:  # each edit re-renders the card: wait for it before the next
+        return "/inbox/contacts/" in response.url and response.request.method == "POST"
+
     await page.fill("#contact-name", "Nur Yıldız")
-    await page.press("#contact-name", "Enter")  # saves, and stays on the page
+    async with page.expect_response(saved):
+        await page.press("#contact-name", "Enter")  # saves, and stays on the page
     await expect(page.locator("#contact-name")).to_have_value("Nur Yıldız")
     await page.fill("#cf-dogum_tarihi", "1990-04-23")
-    await page.locator("#cf-dogum_tarihi").dispatch_event("change")
+    async with page.expect_response(saved):
+        await page.locator("#cf-dogum_tarihi").dispatch_event("change")
     await page.fill(".contact-tag-input", "sadık müşteri")
-    await page.press(".contact-tag-input", "Enter")
+    async with page.expect_response(saved):
+        await page.press(".contact-tag-input", "Enter")
     await expect(page.locator("#contact-tags")).to_contain_text("sadık müşteri")
     await page.fill("#contact-note-form textarea", "Her ay kontrole gelir")
-    await page.locator("#contact-note-form button[type=submit]").click()
+    async with page.expect_response(saved):
+        await page.locator("#contact-note-form button[type=submit]").click()
     await expect(page.locator("#contact-notes")).to_contain_text("Her ay kontrole gelir")
 
     async with home.rt.db.tenant_session(home.tenant_id) as session:
