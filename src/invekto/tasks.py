@@ -5,9 +5,11 @@ from invekto.auth import tasks as auth_tasks
 from invekto.channels import tasks as channels_tasks
 from invekto.core.jobs import job_app
 from invekto.inbox import tasks as inbox_tasks
+from invekto.ops import tasks as ops_tasks
 from invekto.users import tasks as users_tasks
 
 job_app.add_tasks_from(inbox_tasks.blueprint, namespace="inbox")
 job_app.add_tasks_from(auth_tasks.blueprint, namespace="auth")
 job_app.add_tasks_from(users_tasks.blueprint, namespace="users")
 job_app.add_tasks_from(channels_tasks.blueprint, namespace="channels")
+job_app.add_tasks_from(ops_tasks.blueprint, namespace="ops")

@@ -9,7 +9,6 @@ import httpx
 from sqlalchemy import select
 
 from invekto.channels import intake
-from invekto.channels.models import WebhookEvent
 from invekto.inbox import service as inbox
 from invekto.inbox.models import Message
 from invekto.inbox.schemas import MessageSend
@@ -28,15 +27,10 @@ class ChannelWorld:
         return response
 
     async def ingest_all(self) -> None:
-        """What the worker does with the deferred ingest jobs."""
+        """What the worker's ingest job does with the channel's waiting deliveries."""
         home = self.home
-        async with home.rt.db.tenant_session(home.tenant_id) as session:
-            pending = (await session.scalars(select(WebhookEvent.id).where(
-                WebhookEvent.channel_id == self.channel_id,
-                WebhookEvent.processed_at.is_(None)))).all()
-        for event_id in pending:
-            await intake.ingest(home.rt.db, home.rt.storage, home.tenant_id, event_id,
-                                max_attachment_bytes=home.rt.settings.max_attachment_bytes)
+        await intake.ingest_pending(home.rt.db, home.rt.storage, home.tenant_id, self.channel_id,
+                                    max_attachment_bytes=home.rt.settings.max_attachment_bytes)
 
     async def customer_writes(self, *args, **kwargs) -> Message:
         """A customer message delivered and ingested; returns the stored message."""

@@ -54,15 +54,13 @@ async def stored_events(world, channel) -> int:
 
 
 async def deferred_ingests(world, channel) -> int:
+    """Ingest jobs waiting for the channel (one is enough for any number of deliveries)."""
     home = world.home
     async with home.rt.db.tenant_session(home.tenant_id) as session:
-        event_ids = [str(i) for i in (await session.scalars(select(WebhookEvent.id).where(
-            WebhookEvent.channel_id == channel.id))).all()]
-        if not event_ids:
-            return 0
         return await session.scalar(text(
             "SELECT count(*) FROM procrastinate_jobs WHERE task_name = "
-            "'channels:ingest_webhook' AND args->>'event_id' = ANY(:ids)"), {"ids": event_ids})
+            "'channels:ingest_webhooks' AND status = 'todo' AND args->>'channel_id' = :id"),
+            {"id": str(channel.id)})
 
 
 # ---- handshake ---------------------------------------------------------------------------------

@@ -2,9 +2,12 @@
 
 The request path does as little as possible and answers fast (providers time out and retry): it
 checks the signature, stores the body in one INSERT keyed by its SHA-256 (a retried delivery is
-then a no-op) and defers an ``ingest`` job in the same transaction. The job turns the stored body
-into contacts, conversations, messages and delivery statuses, one event per transaction, so a
-crash half-way through a batch is finished by the job's retry without doing anything twice.
+then a no-op) and, in the same transaction, makes sure an ``ingest`` job for the channel is
+waiting. That job takes the channel's waiting deliveries oldest first, a batch per transaction
+(contacts, conversations and messages in a fixed number of statements per batch), so one
+transaction and one job serve hundreds of deliveries. Jobs of one channel never run at once
+(procrastinate's ``lock``): messages are ingested in the order they arrived. See
+docs/decisions/0011-batched-ingest.md.
 """
 
 from __future__ import annotations
@@ -13,13 +16,15 @@ import hashlib
 import hmac
 import json
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 import structlog
-from sqlalchemy import select
+from pydantic import ValidationError
+from sqlalchemy import any_, func, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.channels import service as channels
@@ -27,11 +32,13 @@ from invekto.channels.adapters import adapter_for
 from invekto.channels.adapters.base import (
     ChannelAccount,
     InboundEvent,
+    MediaRef,
     StatusEvent,
     WebhookAdapter,
 )
 from invekto.channels.adapters.whatsapp import verify_signature
 from invekto.channels.models import Channel, WebhookEvent
+from invekto.channels.service import WebhookChannel
 from invekto.core import jobs
 from invekto.core.actor import Actor
 from invekto.core.errors import AppError, Unauthenticated
@@ -48,31 +55,9 @@ META_SIGNED = ("whatsapp_cloud", "messenger", "instagram")
 # A BSP (360dialog) does not sign per-number webhooks; we register the webhook with a header of
 # our own carrying this channel's secret token (see docs/decisions/0010-webhook-intake.md).
 TOKEN_HEADER = "x-invekto-webhook-token"
-WEBHOOK_KINDS = (*META_SIGNED, "whatsapp_bsp")
-
-
-@dataclass(frozen=True)
-class WebhookChannel:
-    """What the intake needs of a channel, found without knowing its tenant yet."""
-
-    tenant_id: uuid.UUID
-    channel_id: uuid.UUID
-    kind: str
-    credentials: dict[str, Any]
-
-
-async def find_channel(db: Database, kind: str, channel_id: uuid.UUID) -> WebhookChannel | None:
-    """The active channel a webhook URL names. The URL carries no tenant, so this one lookup
-    reads across tenants (system scope); everything after it runs in the channel's tenant."""
-    if kind not in WEBHOOK_KINDS:
-        return None
-    async with db.system_session() as session:
-        channel = await session.scalar(select(Channel).where(
-            Channel.id == channel_id, Channel.kind == kind, Channel.is_active.is_(True)))
-        if channel is None:
-            return None
-        return WebhookChannel(channel.tenant_id, channel.id, channel.kind,
-                              channels.credentials_of(channel))
+# Deliveries per ingest transaction: large enough that per-statement costs vanish, small enough
+# that a transaction stays well under a second.
+BATCH_SIZE = 250
 
 
 def handshake(channel: WebhookChannel, mode: str | None, token: str | None) -> bool:
@@ -114,7 +99,8 @@ def parse_body(channel: WebhookChannel, body: bytes) -> dict[str, Any]:
 
 async def store(session: AsyncSession, channel: WebhookChannel, body: bytes,
                 payload: dict[str, Any]) -> bool:
-    """Keep the delivery and defer its ingest; False when this exact body was already kept."""
+    """Keep the delivery and make sure its channel's ingest job is waiting; False when this
+    exact body was already kept."""
     from invekto.channels import tasks
 
     event_id = await session.scalar(insert(WebhookEvent).values(
@@ -124,88 +110,170 @@ async def store(session: AsyncSession, channel: WebhookChannel, body: bytes,
         .returning(WebhookEvent.id))
     if event_id is None:
         return False
-    await jobs.defer(session, tasks.ingest_webhook, tenant_id=str(channel.tenant_id),
-                     event_id=str(event_id))
+    # One waiting job per channel is enough: it takes every delivery stored before it starts.
+    lock = f"ingest:{channel.channel_id}"
+    await jobs.defer_unless_waiting(session, tasks.ingest_webhooks, queueing_lock=lock,
+                                    lock=lock, tenant_id=str(channel.tenant_id),
+                                    channel_id=str(channel.channel_id))
     return True
 
 
 # ---- the ingest job ----------------------------------------------------------------------------
 
-async def ingest(db: Database, storage: Storage, tenant_id: uuid.UUID, event_id: uuid.UUID,
-                 *, max_attachment_bytes: int) -> int:
-    """Turn a stored delivery into messages and statuses; returns how many events it held."""
+@dataclass
+class _Delivery:
+    """One stored delivery, parsed: the messages and statuses it holds, or why it could not be."""
+
+    event_id: uuid.UUID
+    # Each message with the adapter's reference to its file, until that is downloaded.
+    inbound: list[tuple[InboundMessage, MediaRef | None]] = field(default_factory=list)
+    statuses: list[StatusEvent] = field(default_factory=list)
+    error: str | None = None
+
+
+async def ingest_pending(db: Database, storage: Storage, tenant_id: uuid.UUID,
+                         channel_id: uuid.UUID, *, max_attachment_bytes: int,
+                         batch_size: int = BATCH_SIZE) -> int:
+    """Ingest the channel's waiting deliveries, oldest first, until none wait; returns how many
+    deliveries were finished. Safe to run twice: a finished delivery is not taken again, and
+    every message is unique per provider id."""
     async with db.tenant_session(tenant_id) as session:
-        stored = await session.get(WebhookEvent, event_id)
-        if stored is None or stored.processed_at is not None:
-            return 0
-        channel = await session.get_one(Channel, stored.channel_id)
+        channel = await session.get(Channel, channel_id)
+        if channel is None:
+            return 0  # deleted, and its deliveries with it
         account = ChannelAccount(kind=channel.kind, external_id=channel.external_id,
                                  settings=channel.settings,
                                  credentials=channels.credentials_of(channel))
-        payload, channel_id = stored.payload, channel.id
     adapter = adapter_for(account.kind)
+    finished = 0
+    while True:
+        async with db.tenant_session(tenant_id) as session:
+            waiting = (await session.execute(select(WebhookEvent.id, WebhookEvent.payload).where(
+                WebhookEvent.tenant_id == tenant_id, WebhookEvent.channel_id == channel_id,
+                WebhookEvent.processed_at.is_(None)
+            ).order_by(WebhookEvent.received_at).limit(batch_size))).all()
+        if not waiting:
+            return finished
+        deliveries = [_parse(adapter, account, channel_id, event_id, payload)
+                      for event_id, payload in waiting]
+        # Downloaded outside any transaction: a slow provider must not hold a connection.
+        await _fetch_media(db, storage, adapter, account, tenant_id, channel_id, deliveries,
+                           max_attachment_bytes=max_attachment_bytes)
+        try:
+            await _store_batch(db, tenant_id, channel_id, deliveries)
+        except (DBAPIError, psycopg.Error) as exc:
+            if _is_transient(exc):
+                raise  # the job's retry takes the whole batch again
+            for delivery in deliveries:  # find the one that cannot be stored; keep the rest
+                await _store_alone(db, tenant_id, channel_id, delivery)
+        finished += len(deliveries)
+
+
+def _parse(adapter: WebhookAdapter | None, account: ChannelAccount, channel_id: uuid.UUID,
+           event_id: uuid.UUID, payload: dict[str, Any]) -> _Delivery:
+    delivery = _Delivery(event_id)
     if adapter is None or not hasattr(adapter, "parse_webhook"):
-        await _finish(db, tenant_id, event_id, error=f"no webhook adapter for {account.kind}")
-        return 0
+        delivery.error = f"no webhook adapter for {account.kind}"
+        return delivery
     try:
         events = adapter.parse_webhook(payload)
     except ValueError as exc:
         log.warning("webhook.unparseable", channel_id=str(channel_id), error=str(exc))
-        await _finish(db, tenant_id, event_id, error=f"unparseable: {exc}")
-        return 0
+        delivery.error = f"unparseable: {exc}"
+        return delivery
     for event in events:
         if account.external_id and event.account_id != account.external_id:
             log.warning("webhook.other_account", channel_id=str(channel_id),
                         account_id=event.account_id)
-            continue
-        if isinstance(event, InboundEvent):
-            await _ingest_message(db, storage, adapter, account, tenant_id, channel_id, event,
-                                  max_attachment_bytes=max_attachment_bytes)
         elif isinstance(event, StatusEvent):
-            async with db.tenant_session(tenant_id) as session:
-                await inbox.apply_provider_status(
-                    session, tenant_id, channel_id=channel_id,
-                    provider_message_id=event.provider_message_id, status=event.status,
-                    error_code=event.error_code, error=event.error_title)
-    await _finish(db, tenant_id, event_id)
-    return len(events)
+            delivery.statuses.append(event)
+        elif isinstance(event, InboundEvent):
+            try:
+                delivery.inbound.append((_inbound_message(channel_id, event), event.media))
+            except ValidationError as exc:
+                log.warning("webhook.invalid_message", channel_id=str(channel_id),
+                            error=str(exc))
+                delivery.error = f"invalid message: {exc}"[:1000]
+    return delivery
 
 
-async def _ingest_message(db: Database, storage: Storage, adapter: WebhookAdapter,
-                          account: ChannelAccount, tenant_id: uuid.UUID, channel_id: uuid.UUID,
-                          event: InboundEvent, *, max_attachment_bytes: int) -> None:
+def _inbound_message(channel_id: uuid.UUID, event: InboundEvent) -> InboundMessage:
+    return InboundMessage(
+        channel_id=channel_id, handle=event.handle,
+        provider_message_id=event.provider_message_id, phone=event.phone,
+        contact_name=event.contact_name, content_kind=event.content_kind, body=event.body,
+        payload=dict(event.payload), sent_at=event.sent_at, referral=event.referral)
+
+
+async def _fetch_media(db: Database, storage: Storage, adapter: WebhookAdapter | None,
+                       account: ChannelAccount, tenant_id: uuid.UUID, channel_id: uuid.UUID,
+                       deliveries: list[_Delivery], *, max_attachment_bytes: int) -> None:
+    with_media = [(m, ref) for d in deliveries for m, ref in d.inbound if ref is not None]
+    if not with_media or adapter is None:
+        return
     async with db.tenant_session(tenant_id) as session:
-        if await inbox.has_provider_message(session, tenant_id, channel_id,
-                                            event.provider_message_id):
-            return  # a retried job or a redelivered event: already here
-    payload = dict(event.payload)
-    attachment_id = None
-    if event.media is not None:
-        # Downloaded outside any transaction: a slow provider must not hold a connection.
+        stored = await inbox.stored_provider_ids(session, tenant_id, channel_id,
+                                                 [m.provider_message_id for m, _ in with_media])
+    for message, reference in with_media:
+        if message.provider_message_id in stored:
+            continue  # a redelivered event: its file is already here
         try:
-            media = await adapter.fetch_media(account, event.media)
+            media = await adapter.fetch_media(account, reference)
         except Exception as exc:
             log.warning("webhook.media_failed", channel_id=str(channel_id), error=str(exc))
-            payload["media_error"] = str(exc)[:300]
-        else:
-            async with db.tenant_session(tenant_id) as session:
-                attachment = await inbox.store_attachment(
-                    session, Actor.system(tenant_id), storage,
-                    filename=media.filename or event.media.filename or "file",
-                    content_type=media.mime_type, data=media.data, max_bytes=max_attachment_bytes)
-                attachment_id = attachment.id
-    async with db.tenant_session(tenant_id) as session:
-        await inbox.receive_inbound(session, tenant_id, InboundMessage(
-            channel_id=channel_id, handle=event.handle,
-            provider_message_id=event.provider_message_id, phone=event.phone,
-            contact_name=event.contact_name, content_kind=event.content_kind,
-            body=event.body, payload=payload, attachment_id=attachment_id,
-            sent_at=event.sent_at, referral=event.referral))
+            message.payload["media_error"] = str(exc)[:300]
+            continue
+        async with db.tenant_session(tenant_id) as session:
+            attachment = await inbox.store_attachment(
+                session, Actor.system(tenant_id), storage,
+                filename=media.filename or reference.filename or "file",
+                content_type=media.mime_type, data=media.data, max_bytes=max_attachment_bytes)
+        message.attachment_id = attachment.id
 
 
-async def _finish(db: Database, tenant_id: uuid.UUID, event_id: uuid.UUID,
-                  error: str | None = None) -> None:
+async def _store_batch(db: Database, tenant_id: uuid.UUID, channel_id: uuid.UUID,
+                       deliveries: list[_Delivery]) -> None:
+    """Messages and statuses of the deliveries, and the deliveries marked finished, in one
+    transaction: a crash leaves all of them waiting, none half-done."""
     async with db.tenant_session(tenant_id) as session:
-        stored = await session.get_one(WebhookEvent, event_id)
-        stored.processed_at = datetime.now(UTC)
-        stored.error = error
+        # Still waiting? A job retried after a crash may find some finished by the first run.
+        ids = [d.event_id for d in deliveries]
+        waiting = set((await session.scalars(select(WebhookEvent.id).where(
+            WebhookEvent.tenant_id == tenant_id, WebhookEvent.id == any_(ids),
+            WebhookEvent.processed_at.is_(None)).with_for_update())).all())
+        deliveries = [d for d in deliveries if d.event_id in waiting]
+        inbound = [m for d in deliveries for m, _ in d.inbound]
+        if inbound:
+            await inbox.receive_inbound_batch(session, tenant_id, channel_id, inbound)
+        for status in (s for d in deliveries for s in d.statuses):
+            await inbox.apply_provider_status(
+                session, tenant_id, channel_id=channel_id,
+                provider_message_id=status.provider_message_id, status=status.status,
+                error_code=status.error_code, error=status.error_title)
+        for error in {d.error for d in deliveries}:
+            await session.execute(update(WebhookEvent).where(
+                WebhookEvent.tenant_id == tenant_id,
+                WebhookEvent.id == any_([d.event_id for d in deliveries if d.error == error])
+            ).values(processed_at=func.now(), error=error))
+
+
+async def _store_alone(db: Database, tenant_id: uuid.UUID, channel_id: uuid.UUID,
+                       delivery: _Delivery) -> None:
+    """One delivery of a batch that failed: stored alone, or, if it alone fails, finished with
+    its error (kept raw for a replay) so that it does not hold up the channel."""
+    try:
+        await _store_batch(db, tenant_id, channel_id, [delivery])
+    except (DBAPIError, psycopg.Error) as exc:
+        if _is_transient(exc):
+            raise
+        log.error("webhook.ingest_failed", channel_id=str(channel_id),
+                  event_id=str(delivery.event_id), error=str(exc)[:300])
+        await _store_batch(db, tenant_id, channel_id, [_Delivery(
+            delivery.event_id, error=f"could not be stored: {exc}"[:1000])])
+
+
+def _is_transient(exc: Exception) -> bool:
+    """A lost connection or a deadlock: worth the job's retry, unlike bad data."""
+    original = getattr(exc, "orig", exc)
+    return isinstance(original, psycopg.OperationalError) or getattr(
+        original, "sqlstate", None) in ("40001", "40P01")

@@ -45,7 +45,8 @@ class WebhookEvent(IdMixin, TenantMixin, Base):
         # The provider retries with the very same body: its SHA-256 identifies the delivery
         # (Meta batches many messages in one body and gives the body itself no id).
         UniqueConstraint("tenant_id", "channel_id", "event_key"),
-        Index("ix_webhook_events_unprocessed", "received_at",
+        # The ingest job claims a channel's waiting deliveries, oldest first.
+        Index("ix_webhook_events_unprocessed", "tenant_id", "channel_id", "received_at",
               postgresql_where=text("processed_at IS NULL")),
     )
 

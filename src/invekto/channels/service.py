@@ -4,7 +4,9 @@ encrypted at rest and only ever decrypted for a provider adapter."""
 from __future__ import annotations
 
 import secrets
+import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -19,6 +21,7 @@ from invekto.core.errors import Conflict
 from invekto.core.i18n import N_
 from invekto.db.base import new_id
 from invekto.db.queries import flush_unique, get_in_tenant
+from invekto.db.session import Database
 
 
 async def list_channels(session: AsyncSession, actor: Actor) -> list[Channel]:
@@ -39,6 +42,46 @@ WEBHOOK_SECRETS = {"whatsapp_cloud": "verify_token", "messenger": "verify_token"
 
 def webhook_path(channel: Channel) -> str | None:
     return f"/webhooks/{channel.kind}/{channel.id}" if channel.kind in WEBHOOK_SECRETS else None
+
+
+@dataclass(frozen=True)
+class WebhookChannel:
+    """What the webhook intake needs of a channel, found without knowing its tenant yet."""
+
+    tenant_id: uuid.UUID
+    channel_id: uuid.UUID
+    kind: str
+    credentials: dict[str, Any]
+
+
+# Every delivery names its channel; looking it up (and decrypting its secrets) each time cost
+# the intake half its throughput. Kept this many seconds per process: a channel changed or
+# disabled in another process is seen there within it (this process forgets at once).
+WEBHOOK_CHANNEL_SECONDS = 10.0
+_webhook_channels: dict[tuple[str, uuid.UUID], tuple[float, WebhookChannel | None]] = {}
+
+
+async def webhook_channel(db: Database, kind: str, channel_id: uuid.UUID
+                          ) -> WebhookChannel | None:
+    """The active channel a webhook URL names. The URL carries no tenant, so this one lookup
+    reads across tenants (system scope); everything after it runs in the channel's tenant."""
+    if kind not in WEBHOOK_SECRETS:
+        return None
+    cached = _webhook_channels.get((kind, channel_id))
+    if cached and cached[0] > time.monotonic():
+        return cached[1]
+    async with db.system_session() as session:
+        channel = await session.scalar(select(Channel).where(
+            Channel.id == channel_id, Channel.kind == kind, Channel.is_active.is_(True)))
+        found = None if channel is None else WebhookChannel(
+            channel.tenant_id, channel.id, channel.kind, credentials_of(channel))
+    _webhook_channels[(kind, channel_id)] = (time.monotonic() + WEBHOOK_CHANNEL_SECONDS, found)
+    return found
+
+
+def _forget_webhook_channel(channel_id: uuid.UUID) -> None:
+    for key in [key for key in _webhook_channels if key[1] == channel_id]:
+        del _webhook_channels[key]
 
 
 async def create_channel(session: AsyncSession, actor: Actor, data: ChannelCreate) -> Channel:
@@ -69,6 +112,7 @@ async def update_channel(session: AsyncSession, actor: Actor, channel_id: uuid.U
     if data.credentials is not None:
         channel.credentials_encrypted = secret_box().encrypt_json(data.credentials)
     await _flush_unique_name(session, channel)
+    _forget_webhook_channel(channel.id)
     await audit.record(session, actor, "channel.updated", target_type="channel",
                        target_id=channel.id, data={
                            "fields": sorted(changes) + (["credentials"] if data.credentials
@@ -87,6 +131,7 @@ async def delete_channel(session: AsyncSession, actor: Actor, channel_id: uuid.U
                        field="channel_id")
     await session.delete(channel)
     await session.flush()
+    _forget_webhook_channel(channel_id)
     await audit.record(session, actor, "channel.deleted", target_type="channel",
                        target_id=channel_id)
 

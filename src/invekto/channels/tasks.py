@@ -12,11 +12,12 @@ from invekto.channels import intake
 blueprint = procrastinate.Blueprint()
 
 
-@blueprint.task(name="ingest_webhook", queue="ingest",
+@blueprint.task(name="ingest_webhooks", queue="ingest",
                 retry=procrastinate.RetryStrategy(max_attempts=10, exponential_wait=2))
-async def ingest_webhook(tenant_id: str, event_id: str) -> None:
-    """Parse one stored delivery into messages and statuses. Safe to run twice: every message is
-    unique per provider id, statuses only move forward, and a finished delivery is skipped."""
+async def ingest_webhooks(tenant_id: str, channel_id: str) -> None:
+    """Ingest a channel's waiting deliveries into messages and statuses. Deferred with the
+    channel as lock and queueing lock (see ``intake.store``): one runs per channel at a time,
+    one more waits. Safe to run twice."""
     rt = runtime.current()
-    await intake.ingest(rt.db, rt.storage, uuid.UUID(tenant_id), uuid.UUID(event_id),
-                        max_attachment_bytes=rt.settings.max_attachment_bytes)
+    await intake.ingest_pending(rt.db, rt.storage, uuid.UUID(tenant_id), uuid.UUID(channel_id),
+                                max_attachment_bytes=rt.settings.max_attachment_bytes)

@@ -9,13 +9,14 @@ from fastapi.responses import PlainTextResponse, Response
 
 from invekto import runtime
 from invekto.channels import intake
+from invekto.channels import service as channels
 from invekto.core.errors import NotFound
 
 router = APIRouter(prefix="/webhooks", include_in_schema=False)
 
 
-async def _channel(kind: str, channel_id: uuid.UUID) -> intake.WebhookChannel:
-    channel = await intake.find_channel(runtime.current().db, kind, channel_id)
+async def _channel(kind: str, channel_id: uuid.UUID) -> channels.WebhookChannel:
+    channel = await channels.webhook_channel(runtime.current().db, kind, channel_id)
     if channel is None:
         raise NotFound("no such webhook")
     return channel

@@ -6,10 +6,11 @@ import math
 import re
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import String, any_, func, literal, select, update
+from sqlalchemy import String, any_, delete, func, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,6 +39,7 @@ from invekto.db.base import new_id
 from invekto.db.queries import flush_unique, get_in_tenant
 from invekto.inbox.search import contact_match
 
+NAME_LENGTH = Contact.name.type.length
 _URL = re.compile(r"^https?://\S+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -148,41 +150,101 @@ async def delete_contact(session: AsyncSession, actor: Actor, contact_id: uuid.U
                        target_id=contact_id)
 
 
+@dataclass(frozen=True)
+class ChannelSender:
+    """Who wrote on a channel, as its adapter saw them."""
+
+    handle: str
+    phone: str | None = None
+    name: str | None = None
+
+
 async def find_or_create_for_channel(
     session: AsyncSession, tenant_id: uuid.UUID, *, channel_id: uuid.UUID, handle: str,
     phone: str | None = None, name: str | None = None,
 ) -> Contact:
-    """The contact behind a channel handle, created on first contact. A phone number links the
-    handle to an existing contact (the same person on WhatsApp, SMS and calls)."""
-    # Two primary-key-shaped lookups rather than a join: every ingested message runs this, and
-    # a join's plan can go wrong while a young tenant's statistics are stale (seen at 500 rows).
-    contact_id = await session.scalar(select(ContactIdentity.contact_id).where(
-        ContactIdentity.tenant_id == tenant_id, ContactIdentity.channel_id == channel_id,
-        ContactIdentity.handle == handle))
-    contact = await session.get(Contact, contact_id) if contact_id else None
-    if contact is not None:
+    """The contact behind a channel handle, created on first contact."""
+    found = await find_or_create_senders(session, tenant_id, channel_id,
+                                         [ChannelSender(handle, phone, name)])
+    return found[handle]
+
+
+async def find_or_create_senders(session: AsyncSession, tenant_id: uuid.UUID,
+                                 channel_id: uuid.UUID, senders: Iterable[ChannelSender]
+                                 ) -> dict[str, Contact]:
+    """The contacts behind a batch of channel handles (by handle), created on first contact, in
+    a fixed number of statements however large the batch. A phone number links a new handle to
+    an existing contact (the same person on WhatsApp, SMS and calls); a name fills an empty one."""
+    by_handle: dict[str, ChannelSender] = {}
+    for sender in senders:
+        if sender.name and len(sender.name) > NAME_LENGTH:  # a profile name is the customer's
+            sender = ChannelSender(sender.handle, sender.phone, sender.name[:NAME_LENGTH])
+        known = by_handle.get(sender.handle)
+        if known is None or (not known.name and sender.name):
+            by_handle[sender.handle] = sender
+    contact_ids = await _identities(session, tenant_id, channel_id, list(by_handle))
+    new = [sender for handle, sender in by_handle.items() if handle not in contact_ids]
+    if new:
+        created = await _create_for_handles(session, tenant_id, channel_id, new)
+        contact_ids = await _identities(session, tenant_id, channel_id, list(by_handle))
+        if orphans := created - set(contact_ids.values()):
+            # Another worker linked one of these handles first: ours never got an identity.
+            await session.execute(delete(Contact).where(
+                Contact.tenant_id == tenant_id, Contact.id == any_(list(orphans))))
+    contacts = {c.id: c for c in (await session.scalars(select(Contact).where(
+        Contact.tenant_id == tenant_id, Contact.id == any_(list(set(contact_ids.values())))
+    ))).all()}
+    found = {handle: contacts[contact_id] for handle, contact_id in contact_ids.items()}
+    for handle, contact in found.items():
+        name = by_handle[handle].name
         if name and not contact.name:
             contact.name = name
-        return contact
-    e164 = to_e164(phone) if phone else None
-    if e164:
-        # INSERT ... ON CONFLICT keeps two concurrent first messages from one number to one row.
-        await session.execute(insert(Contact).values(
-            id=new_id(), tenant_id=tenant_id, phone=e164, name=name or "",
-        ).on_conflict_do_nothing(index_elements=["tenant_id", "phone"],
-                                 index_where=Contact.phone.isnot(None)))
-        contact = await session.scalar(select(Contact).where(
-            Contact.tenant_id == tenant_id, Contact.phone == e164))
-    else:
-        contact = Contact(tenant_id=tenant_id, name=name or "")
-        session.add(contact)
-        await session.flush()
-    assert contact is not None
-    await session.execute(insert(ContactIdentity).values(
-        id=new_id(), tenant_id=tenant_id, contact_id=contact.id, channel_id=channel_id,
-        handle=handle,
-    ).on_conflict_do_nothing(index_elements=["tenant_id", "channel_id", "handle"]))
-    return contact
+    return found
+
+
+async def _identities(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
+                      handles: list[str]) -> dict[str, uuid.UUID]:
+    # Identities, then contacts by primary key, rather than a join: every ingested batch runs
+    # this, and a join's plan can go wrong while a young tenant's statistics are stale.
+    return dict((await session.execute(select(
+        ContactIdentity.handle, ContactIdentity.contact_id).where(
+        ContactIdentity.tenant_id == tenant_id, ContactIdentity.channel_id == channel_id,
+        ContactIdentity.handle == any_(handles)))).all())
+
+
+async def _create_for_handles(session: AsyncSession, tenant_id: uuid.UUID,
+                              channel_id: uuid.UUID, senders: list[ChannelSender]
+                              ) -> set[uuid.UUID]:
+    """Contacts and identities for handles seen for the first time; returns the ids of the
+    contacts made without a phone. INSERT ... ON CONFLICT keeps two concurrent first messages
+    from one number (or handle) to one row: the loser's handle is linked to the winner's
+    contact when the identities are read again."""
+    phones = {s.handle: to_e164(s.phone) if s.phone else None for s in senders}
+    with_phone = [s for s in senders if phones[s.handle]]
+    contact_of: dict[str, uuid.UUID] = {}
+    if with_phone:
+        await session.execute(insert(Contact).values([
+            {"id": new_id(), "tenant_id": tenant_id, "phone": phones[s.handle],
+             "name": s.name or ""} for s in with_phone]).on_conflict_do_nothing(
+            index_elements=["tenant_id", "phone"], index_where=Contact.phone.isnot(None)))
+        by_phone = dict((await session.execute(select(Contact.phone, Contact.id).where(
+            Contact.tenant_id == tenant_id,
+            Contact.phone == any_([phones[s.handle] for s in with_phone])))).all())
+        contact_of.update({s.handle: by_phone[phones[s.handle]] for s in with_phone})
+    created: set[uuid.UUID] = set()
+    if without_phone := [s for s in senders if not phones[s.handle]]:
+        rows = [{"id": new_id(), "tenant_id": tenant_id, "name": s.name or ""}
+                for s in without_phone]
+        await session.execute(insert(Contact).values(rows))
+        for sender, row in zip(without_phone, rows, strict=True):
+            contact_of[sender.handle] = row["id"]
+            created.add(row["id"])
+    await session.execute(insert(ContactIdentity).values([
+        {"id": new_id(), "tenant_id": tenant_id, "contact_id": contact_id,
+         "channel_id": channel_id, "handle": handle}
+        for handle, contact_id in contact_of.items()]).on_conflict_do_nothing(
+        index_elements=["tenant_id", "channel_id", "handle"]))
+    return created
 
 
 async def handle_on_channel(session: AsyncSession, tenant_id: uuid.UUID, contact_id: uuid.UUID,
@@ -192,10 +254,10 @@ async def handle_on_channel(session: AsyncSession, tenant_id: uuid.UUID, contact
         ContactIdentity.channel_id == channel_id).limit(1))
 
 
-async def touch_activity(session: AsyncSession, tenant_id: uuid.UUID, contact_id: uuid.UUID
-                         ) -> None:
+async def touch_activity(session: AsyncSession, tenant_id: uuid.UUID,
+                         contact_ids: Iterable[uuid.UUID]) -> None:
     await session.execute(update(Contact).where(
-        Contact.tenant_id == tenant_id, Contact.id == contact_id).values(
+        Contact.tenant_id == tenant_id, Contact.id == any_(list(contact_ids))).values(
         last_activity_at=func.now()))
 
 

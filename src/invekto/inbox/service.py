@@ -422,9 +422,13 @@ async def get_event(session: AsyncSession, actor: Actor, event_id: uuid.UUID
 
 async def _publish(session: AsyncSession, conversation: Conversation, event_type: str,
                    data: dict) -> None:
-    await realtime.publish(session, realtime.Event(
-        tenant_id=conversation.tenant_id, type=event_type, data=data,
-        assignee_id=conversation.assignee_id, group_id=conversation.group_id))
+    await realtime.publish(session, _event(conversation, event_type, data))
+
+
+def _event(conversation: Conversation, event_type: str, data: dict) -> realtime.Event:
+    """A live event about ``conversation``, for those who may see it."""
+    return realtime.Event(tenant_id=conversation.tenant_id, type=event_type, data=data,
+                          assignee_id=conversation.assignee_id, group_id=conversation.group_id)
 
 
 # ---- messages ----------------------------------------------------------------------------------
@@ -642,11 +646,12 @@ async def record_send_result(session: AsyncSession, tenant_id: uuid.UUID, messag
                           error="sending on this channel kind is not available yet")
 
 
-async def has_provider_message(session: AsyncSession, tenant_id: uuid.UUID,
-                               channel_id: uuid.UUID, provider_message_id: str) -> bool:
-    return bool(await session.scalar(select(exists().where(
+async def stored_provider_ids(session: AsyncSession, tenant_id: uuid.UUID,
+                              channel_id: uuid.UUID, provider_ids: list[str]) -> set[str]:
+    """Which of these provider message ids the channel already has."""
+    return set((await session.scalars(select(Message.provider_message_id).where(
         Message.tenant_id == tenant_id, Message.channel_id == channel_id,
-        Message.provider_message_id == provider_message_id))))
+        Message.provider_message_id == any_(provider_ids)))).all())
 
 
 async def apply_provider_status(session: AsyncSession, tenant_id: uuid.UUID, *,
@@ -718,71 +723,124 @@ def _preview(body: str, content_kind: str) -> str:
 
 async def receive_inbound(session: AsyncSession, tenant_id: uuid.UUID, inbound: InboundMessage
                           ) -> tuple[Message, bool]:
-    """Store a customer's message: contact, conversation (opened if none is active), message.
-    Idempotent on the provider's message id: a retried webhook returns the stored message."""
-    existing = await session.scalar(select(Message).where(
-        Message.tenant_id == tenant_id, Message.channel_id == inbound.channel_id,
-        Message.provider_message_id == inbound.provider_message_id))
-    if existing is not None:
-        return existing, False
-    contact = await contacts.find_or_create_for_channel(
-        session, tenant_id, channel_id=inbound.channel_id, handle=inbound.handle,
-        phone=inbound.phone, name=inbound.contact_name)
-    now = inbound.sent_at or _now()
-    conversation = await _active_conversation(session, tenant_id, contact.id,
-                                              inbound.channel_id, at=now)
-    message_id = new_id()
-    inserted = await session.scalar(insert(Message).values(
-        id=message_id, tenant_id=tenant_id, conversation_id=conversation.id,
-        contact_id=contact.id, channel_id=inbound.channel_id, direction="inbound",
-        sender_kind="contact", content_kind=inbound.content_kind, body=inbound.body,
-        payload=inbound.payload, attachment_id=inbound.attachment_id,
-        provider_message_id=inbound.provider_message_id, status="delivered", created_at=now,
-    ).on_conflict_do_nothing(
-        index_elements=["tenant_id", "channel_id", "provider_message_id"]).returning(Message.id))
-    if inserted is None:  # the same event, ingested concurrently by another worker
-        message = await session.scalar(select(Message).where(
-            Message.tenant_id == tenant_id, Message.channel_id == inbound.channel_id,
-            Message.provider_message_id == inbound.provider_message_id))
-        assert message is not None
-        return message, False
+    """Store one customer message; see ``receive_inbound_batch``."""
+    return (await receive_inbound_batch(session, tenant_id, inbound.channel_id, [inbound]))[0]
+
+
+async def receive_inbound_batch(session: AsyncSession, tenant_id: uuid.UUID,
+                                channel_id: uuid.UUID, inbounds: list[InboundMessage]
+                                ) -> list[tuple[Message, bool]]:
+    """Store customers' messages on one channel: contacts, conversations (opened where none is
+    active), messages, live events, in a fixed number of statements however many there are.
+    Returns (message, created) per inbound, in order. Idempotent on the provider's message id:
+    a retried webhook, or a repeat within the batch, gets the stored message and False."""
+    assert all(i.channel_id == channel_id for i in inbounds), "one channel per batch"
+    provider_ids = [i.provider_message_id for i in inbounds]
+    stored = await _messages_by_provider_id(session, tenant_id, channel_id, provider_ids)
+    fresh: dict[str, InboundMessage] = {}
+    for inbound in inbounds:
+        if inbound.provider_message_id not in stored:
+            fresh.setdefault(inbound.provider_message_id, inbound)
+    created: set[str] = set()
+    if fresh:
+        created = await _store_inbound(session, tenant_id, channel_id, list(fresh.values()))
+        stored = await _messages_by_provider_id(session, tenant_id, channel_id, provider_ids)
+    results = []
+    for inbound in inbounds:
+        first = inbound.provider_message_id in created
+        created.discard(inbound.provider_message_id)
+        results.append((stored[inbound.provider_message_id], first))
+    return results
+
+
+async def _messages_by_provider_id(session: AsyncSession, tenant_id: uuid.UUID,
+                                   channel_id: uuid.UUID, provider_ids: list[str]
+                                   ) -> dict[str, Message]:
+    return {m.provider_message_id: m for m in (await session.scalars(select(Message).where(
+        Message.tenant_id == tenant_id, Message.channel_id == channel_id,
+        Message.provider_message_id == any_(provider_ids)))).all()}
+
+
+async def _store_inbound(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
+                         inbounds: list[InboundMessage]) -> set[str]:
+    """Insert messages not stored yet; returns the provider ids this call inserted (another
+    worker may have inserted some of them concurrently)."""
+    senders = await contacts.find_or_create_senders(session, tenant_id, channel_id, [
+        contacts.ChannelSender(i.handle, i.phone, i.contact_name) for i in inbounds])
+    now = _now()
+    at = {i.provider_message_id: i.sent_at or now for i in inbounds}
+    inbounds = sorted(inbounds, key=lambda i: at[i.provider_message_id])
+    first_message_at: dict[uuid.UUID, datetime] = {}
+    for inbound in inbounds:
+        first_message_at.setdefault(senders[inbound.handle].id, at[inbound.provider_message_id])
+    conversations = await _active_conversations(session, tenant_id, channel_id,
+                                                first_message_at)
+    rows = []
+    for inbound in inbounds:
+        contact_id = senders[inbound.handle].id
+        rows.append({
+            "id": new_id(), "tenant_id": tenant_id, "channel_id": channel_id,
+            "conversation_id": conversations[contact_id].id, "contact_id": contact_id,
+            "direction": "inbound", "sender_kind": "contact",
+            "content_kind": inbound.content_kind, "body": inbound.body,
+            "payload": inbound.payload, "attachment_id": inbound.attachment_id,
+            "provider_message_id": inbound.provider_message_id, "status": "delivered",
+            "created_at": at[inbound.provider_message_id]})
+    inserted = set((await session.scalars(insert(Message).values(rows).on_conflict_do_nothing(
+        index_elements=["tenant_id", "channel_id", "provider_message_id"]
+    ).returning(Message.provider_message_id))).all())
+    events = []
+    for inbound, row in zip(inbounds, rows, strict=True):
+        if inbound.provider_message_id not in inserted:
+            continue  # the same event, ingested concurrently by another worker
+        conversation = conversations[row["contact_id"]]
+        _note_inbound(conversation, inbound, row["created_at"])
+        events.append(_event(conversation, "message.created", {
+            "conversation_id": str(conversation.id), "contact_id": str(conversation.contact_id),
+            "message_id": str(row["id"]), "direction": "inbound",
+            "assignee_id": str(conversation.assignee_id) if conversation.assignee_id else None}))
+    await contacts.touch_activity(session, tenant_id, {
+        row["contact_id"] for row in rows if row["provider_message_id"] in inserted})
+    await session.flush()
+    await realtime.publish_many(session, events)
+    return inserted
+
+
+def _note_inbound(conversation: Conversation, inbound: InboundMessage, at: datetime) -> None:
+    """What a customer's new message changes on its conversation."""
     if conversation.status == "pending":
         conversation.status = "open"  # the customer answered (or wrote while snoozed)
         conversation.snoozed_until = None
-    conversation.last_message_at = max(conversation.last_message_at, now)
-    conversation.last_message_preview = _preview(inbound.body, inbound.content_kind)
+    if at >= conversation.last_message_at:
+        conversation.last_message_at = at
+        conversation.last_message_preview = _preview(inbound.body, inbound.content_kind)
     conversation.unread_count += 1
     if conversation.waiting_since is None:
-        conversation.waiting_since = now
+        conversation.waiting_since = at
     if inbound.referral and conversation.referral is None:
         conversation.referral = inbound.referral
-    await contacts.touch_activity(session, tenant_id, contact.id)
-    await session.flush()
-    await _publish(session, conversation, "message.created", {
-        "conversation_id": str(conversation.id), "contact_id": str(conversation.contact_id),
-        "message_id": str(message_id), "direction": "inbound",
-        "assignee_id": str(conversation.assignee_id) if conversation.assignee_id else None})
-    return await session.get_one(Message, message_id), True
 
 
-async def _active_conversation(session: AsyncSession, tenant_id: uuid.UUID,
-                               contact_id: uuid.UUID, channel_id: uuid.UUID, *, at: datetime
-                               ) -> Conversation:
-    """The contact's open or pending conversation on the channel, opened if there is none. The
-    partial unique index settles races between two first messages."""
-    await session.execute(insert(Conversation).values(
-        id=new_id(), tenant_id=tenant_id, contact_id=contact_id, channel_id=channel_id,
-        status="open", opened_at=at, last_message_at=at,
+async def _active_conversations(session: AsyncSession, tenant_id: uuid.UUID,
+                                channel_id: uuid.UUID, opened_at: dict[uuid.UUID, datetime]
+                                ) -> dict[uuid.UUID, Conversation]:
+    """Each contact's open or pending conversation on the channel (by contact), opened where
+    there is none, locked in id order (two batches never deadlock). The partial unique index
+    settles races between two first messages."""
+    await session.execute(insert(Conversation).values([
+        {"id": new_id(), "tenant_id": tenant_id, "contact_id": contact_id,
+         "channel_id": channel_id, "status": "open", "opened_at": at, "last_message_at": at}
+        for contact_id, at in opened_at.items()]
     ).on_conflict_do_nothing(index_elements=["tenant_id", "contact_id", "channel_id"],
                              # A literal, not a bound parameter: once psycopg prepares the
                              # statement, a parameter no longer matches the partial index.
                              index_where=text("status <> 'closed'")))
-    conversation = await session.scalar(select(Conversation).where(
-        Conversation.tenant_id == tenant_id, Conversation.contact_id == contact_id,
-        Conversation.channel_id == channel_id, Conversation.status != "closed"
-    ).with_for_update())
-    assert conversation is not None
-    return conversation
+    found = (await session.scalars(select(Conversation).where(
+        Conversation.tenant_id == tenant_id, Conversation.channel_id == channel_id,
+        Conversation.contact_id == any_(list(opened_at)), Conversation.status != "closed"
+    ).order_by(Conversation.id).with_for_update().execution_options(populate_existing=True)
+    )).all()
+    return {conversation.contact_id: conversation for conversation in found}
 
 
 # ---- notes -------------------------------------------------------------------------------------
