@@ -51,13 +51,14 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
     errors.install(app)
     app.add_middleware(RequestContextMiddleware)
 
+    # First: providers' deliveries are the busiest path, and routes are matched in order.
+    app.include_router(webhooks_router)
     api = APIRouter(prefix="/api/v1")
     for router in (auth_router, users_router, channels_router, contacts_router, inbox_router):
         api.include_router(router)
     app.include_router(api)
     app.include_router(ops_router)
     app.include_router(ws_router)
-    app.include_router(webhooks_router)
     app.include_router(web_router)
     app.include_router(inbox_pages)
     app.include_router(settings_pages)

@@ -80,7 +80,8 @@ def worker(concurrency: Annotated[int, typer.Option(min=1, max=64)] = 8) -> None
     async def work() -> None:
         async with jobs.opened(to_libpq_url(url), max_size=concurrency + 2) as app:
             await app.run_worker_async(queues=list(jobs.QUEUES), concurrency=concurrency,
-                                       name=f"worker-{os.getpid()}")
+                                       name=f"worker-{os.getpid()}",
+                                       fetch_job_polling_interval=jobs.POLLING_SECONDS)
         await rt.db.dispose()
 
     try:

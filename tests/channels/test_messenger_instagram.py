@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from invekto.channels import adapters, intake
+from invekto.channels import adapters
 from invekto.channels import service as channels
 from invekto.channels.adapters import adapter_for
 from invekto.channels.adapters.base import (

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from invekto.channels import adapters, intake
+from invekto.channels import adapters
 from invekto.channels import service as channels
 from invekto.channels.adapters.base import Sent
 from invekto.channels.adapters.whatsapp import WhatsAppCloudAdapter

@@ -1,13 +1,13 @@
 """Webhook intake, shared by every provider that pushes to us: verify, store raw, ingest later.
 
 The request path does as little as possible and answers fast (providers time out and retry): it
-checks the signature, stores the body in one INSERT keyed by its SHA-256 (a retried delivery is
-then a no-op) and, in the same transaction, makes sure an ``ingest`` job for the channel is
-waiting. That job takes the channel's waiting deliveries oldest first, a batch per transaction
-(contacts, conversations and messages in a fixed number of statements per batch), so one
-transaction and one job serve hundreds of deliveries. Jobs of one channel never run at once
-(procrastinate's ``lock``): messages are ingested in the order they arrived. See
-docs/decisions/0011-batched-ingest.md.
+checks the signature, stores the body keyed by its SHA-256 (a retried delivery is then a no-op)
+and, in the same statement, makes sure an ``ingest`` job for the channel is waiting. That job
+takes the channel's waiting deliveries oldest first, a batch per transaction (contacts,
+conversations and messages in a fixed number of statements per batch), so one transaction and
+one job serve hundreds of deliveries. A job claims its batch for a while (``claimed_until``):
+jobs of one channel can run side by side without taking the same delivery, and one that died
+leaves its batch to the next after the claim runs out. See docs/decisions/0011-batched-ingest.md.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ import hmac
 import json
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import psycopg
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import any_, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import any_, func, or_, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,7 +39,6 @@ from invekto.channels.adapters.base import (
 from invekto.channels.adapters.whatsapp import verify_signature
 from invekto.channels.models import Channel, WebhookEvent
 from invekto.channels.service import WebhookChannel
-from invekto.core import jobs
 from invekto.core.actor import Actor
 from invekto.core.errors import AppError, Unauthenticated
 from invekto.core.storage import Storage
@@ -58,6 +57,9 @@ TOKEN_HEADER = "x-invekto-webhook-token"
 # Deliveries per ingest transaction: large enough that per-statement costs vanish, small enough
 # that a transaction stays well under a second.
 BATCH_SIZE = 250
+# How long a job has to download a batch's media and store it before another job may take the
+# batch (the job is assumed dead then).
+CLAIM = timedelta(minutes=2)
 
 
 def handshake(channel: WebhookChannel, mode: str | None, token: str | None) -> bool:
@@ -97,25 +99,26 @@ def parse_body(channel: WebhookChannel, body: bytes) -> dict[str, Any]:
     return payload
 
 
-async def store(session: AsyncSession, channel: WebhookChannel, body: bytes,
+async def store(db: Database, channel: WebhookChannel, body: bytes,
                 payload: dict[str, Any]) -> bool:
     """Keep the delivery and make sure its channel's ingest job is waiting; False when this
-    exact body was already kept."""
+    exact body was already kept. One database round trip (the ``store_webhook_event`` function,
+    migration 0005): the intake's throughput is mostly round trips."""
     from invekto.channels import tasks
 
-    event_id = await session.scalar(insert(WebhookEvent).values(
-        id=new_id(), tenant_id=channel.tenant_id, channel_id=channel.channel_id,
-        event_key=hashlib.sha256(body).hexdigest(), payload=payload,
-    ).on_conflict_do_nothing(index_elements=["tenant_id", "channel_id", "event_key"])
-        .returning(WebhookEvent.id))
-    if event_id is None:
-        return False
+    task = tasks.ingest_webhooks
     # One waiting job per channel is enough: it takes every delivery stored before it starts.
-    lock = f"ingest:{channel.channel_id}"
-    await jobs.defer_unless_waiting(session, tasks.ingest_webhooks, queueing_lock=lock,
-                                    lock=lock, tenant_id=str(channel.tenant_id),
-                                    channel_id=str(channel.channel_id))
-    return True
+    queueing_lock = f"ingest:{channel.channel_id}"
+    async with db.engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        return bool(await autocommit.scalar(text(
+            "SELECT store_webhook_event(:id, :tenant, :channel, :key, CAST(:body AS jsonb), "
+            ":queue, :task, :queueing_lock, CAST(:args AS jsonb))"), {
+            "id": new_id(), "tenant": channel.tenant_id, "channel": channel.channel_id,
+            "key": hashlib.sha256(body).hexdigest(), "body": json.dumps(payload),
+            "queue": task.queue, "task": task.name, "queueing_lock": queueing_lock,
+            "args": json.dumps({"tenant_id": str(channel.tenant_id),
+                                "channel_id": str(channel.channel_id)})}))
 
 
 # ---- the ingest job ----------------------------------------------------------------------------
@@ -134,9 +137,9 @@ class _Delivery:
 async def ingest_pending(db: Database, storage: Storage, tenant_id: uuid.UUID,
                          channel_id: uuid.UUID, *, max_attachment_bytes: int,
                          batch_size: int = BATCH_SIZE) -> int:
-    """Ingest the channel's waiting deliveries, oldest first, until none wait; returns how many
-    deliveries were finished. Safe to run twice: a finished delivery is not taken again, and
-    every message is unique per provider id."""
+    """Ingest the channel's waiting deliveries, oldest first, until none is left unclaimed;
+    returns how many deliveries were finished. Safe to run twice, or beside another job: a
+    claimed or finished delivery is not taken again, and messages are unique per provider id."""
     async with db.tenant_session(tenant_id) as session:
         channel = await session.get(Channel, channel_id)
         if channel is None:
@@ -147,26 +150,83 @@ async def ingest_pending(db: Database, storage: Storage, tenant_id: uuid.UUID,
     adapter = adapter_for(account.kind)
     finished = 0
     while True:
-        async with db.tenant_session(tenant_id) as session:
-            waiting = (await session.execute(select(WebhookEvent.id, WebhookEvent.payload).where(
-                WebhookEvent.tenant_id == tenant_id, WebhookEvent.channel_id == channel_id,
-                WebhookEvent.processed_at.is_(None)
-            ).order_by(WebhookEvent.received_at).limit(batch_size))).all()
-        if not waiting:
+        taken, deliveries, storing, stored = [], [], False, False
+        try:
+            async with db.tenant_session(tenant_id) as session:
+                taken = await _take(session, tenant_id, channel_id, batch_size)
+                deliveries = [_parse(adapter, account, channel_id, event_id, payload)
+                              for event_id, payload in taken]
+                if any(media for d in deliveries for _, media in d.inbound):
+                    # Files are downloaded outside any transaction (a slow provider must not
+                    # hold a connection): the batch is claimed and stored after the downloads.
+                    await _claim(session, tenant_id, [event_id for event_id, _ in taken])
+                elif deliveries:
+                    storing = True
+                    await _store(session, tenant_id, channel_id, deliveries)
+                    stored = True
+        except (DBAPIError, psycopg.Error) as exc:
+            if _is_transient(exc) or not storing:
+                raise  # the job's retry takes the batch again
+            for delivery in deliveries:  # find the one that cannot be stored; keep the rest
+                await _store_alone(db, tenant_id, channel_id, delivery)
+            stored = True
+        if not taken:
             return finished
-        deliveries = [_parse(adapter, account, channel_id, event_id, payload)
-                      for event_id, payload in waiting]
-        # Downloaded outside any transaction: a slow provider must not hold a connection.
+        if not stored:
+            await _fetch_and_store(db, storage, adapter, account, tenant_id, channel_id,
+                                   deliveries, max_attachment_bytes=max_attachment_bytes)
+        finished += len(taken)
+        if len(taken) < batch_size:
+            # All that waited is taken; anything stored since this job started has had a job
+            # of its own deferred (the queueing lock only merges jobs not started yet).
+            return finished
+
+
+async def _take(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
+                batch_size: int) -> list[tuple[uuid.UUID, dict[str, Any]]]:
+    """The channel's oldest waiting deliveries that no other job holds, locked."""
+    return [(event_id, payload) for event_id, payload in (await session.execute(
+        select(WebhookEvent.id, WebhookEvent.payload).where(
+            WebhookEvent.tenant_id == tenant_id, WebhookEvent.channel_id == channel_id,
+            WebhookEvent.processed_at.is_(None),
+            or_(WebhookEvent.claimed_until.is_(None), WebhookEvent.claimed_until < func.now()),
+        ).order_by(WebhookEvent.received_at).limit(batch_size).with_for_update(skip_locked=True)
+    )).all()]
+
+
+async def _claim(session: AsyncSession, tenant_id: uuid.UUID, event_ids: list[uuid.UUID]
+                 ) -> None:
+    """Keep other jobs off these deliveries for ``CLAIM``, beyond this transaction."""
+    await session.execute(update(WebhookEvent).where(
+        WebhookEvent.tenant_id == tenant_id, WebhookEvent.id == any_(event_ids)
+    ).values(claimed_until=func.now() + CLAIM))
+
+
+async def _fetch_and_store(db: Database, storage: Storage, adapter: WebhookAdapter | None,
+                           account: ChannelAccount, tenant_id: uuid.UUID, channel_id: uuid.UUID,
+                           deliveries: list[_Delivery], *, max_attachment_bytes: int) -> None:
+    """A claimed batch with files: download them, then store the batch."""
+    try:
         await _fetch_media(db, storage, adapter, account, tenant_id, channel_id, deliveries,
                            max_attachment_bytes=max_attachment_bytes)
         try:
             await _store_batch(db, tenant_id, channel_id, deliveries)
         except (DBAPIError, psycopg.Error) as exc:
             if _is_transient(exc):
-                raise  # the job's retry takes the whole batch again
-            for delivery in deliveries:  # find the one that cannot be stored; keep the rest
+                raise
+            for delivery in deliveries:
                 await _store_alone(db, tenant_id, channel_id, delivery)
-        finished += len(deliveries)
+    except BaseException:
+        # The job's retry (or the next job) takes the batch again at once.
+        await _release(db, tenant_id, [d.event_id for d in deliveries])
+        raise
+
+
+async def _release(db: Database, tenant_id: uuid.UUID, event_ids: list[uuid.UUID]) -> None:
+    async with db.tenant_session(tenant_id) as session:
+        await session.execute(update(WebhookEvent).where(
+            WebhookEvent.tenant_id == tenant_id, WebhookEvent.id == any_(event_ids),
+            WebhookEvent.processed_at.is_(None)).values(claimed_until=None))
 
 
 def _parse(adapter: WebhookAdapter | None, account: ChannelAccount, channel_id: uuid.UUID,
@@ -233,28 +293,35 @@ async def _fetch_media(db: Database, storage: Storage, adapter: WebhookAdapter |
 
 async def _store_batch(db: Database, tenant_id: uuid.UUID, channel_id: uuid.UUID,
                        deliveries: list[_Delivery]) -> None:
-    """Messages and statuses of the deliveries, and the deliveries marked finished, in one
-    transaction: a crash leaves all of them waiting, none half-done."""
+    """Store deliveries taken in an earlier transaction (claimed, or failed in a batch)."""
     async with db.tenant_session(tenant_id) as session:
-        # Still waiting? A job retried after a crash may find some finished by the first run.
-        ids = [d.event_id for d in deliveries]
+        # Still waiting? A job that outlived its claim may find some finished by another.
         waiting = set((await session.scalars(select(WebhookEvent.id).where(
-            WebhookEvent.tenant_id == tenant_id, WebhookEvent.id == any_(ids),
-            WebhookEvent.processed_at.is_(None)).with_for_update())).all())
-        deliveries = [d for d in deliveries if d.event_id in waiting]
-        inbound = [m for d in deliveries for m, _ in d.inbound]
-        if inbound:
-            await inbox.receive_inbound_batch(session, tenant_id, channel_id, inbound)
-        for status in (s for d in deliveries for s in d.statuses):
-            await inbox.apply_provider_status(
-                session, tenant_id, channel_id=channel_id,
-                provider_message_id=status.provider_message_id, status=status.status,
-                error_code=status.error_code, error=status.error_title)
-        for error in {d.error for d in deliveries}:
-            await session.execute(update(WebhookEvent).where(
-                WebhookEvent.tenant_id == tenant_id,
-                WebhookEvent.id == any_([d.event_id for d in deliveries if d.error == error])
-            ).values(processed_at=func.now(), error=error))
+            WebhookEvent.tenant_id == tenant_id,
+            WebhookEvent.id == any_([d.event_id for d in deliveries]),
+            WebhookEvent.processed_at.is_(None)
+        ).order_by(WebhookEvent.id).with_for_update())).all())
+        await _store(session, tenant_id, channel_id,
+                     [d for d in deliveries if d.event_id in waiting])
+
+
+async def _store(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
+                 deliveries: list[_Delivery]) -> None:
+    """Messages and statuses of deliveries this transaction holds, and the deliveries marked
+    finished: a crash leaves all of them waiting, none half-done."""
+    inbound = [m for d in deliveries for m, _ in d.inbound]
+    if inbound:
+        await inbox.receive_inbound_batch(session, tenant_id, channel_id, inbound)
+    for status in (s for d in deliveries for s in d.statuses):
+        await inbox.apply_provider_status(
+            session, tenant_id, channel_id=channel_id,
+            provider_message_id=status.provider_message_id, status=status.status,
+            error_code=status.error_code, error=status.error_title)
+    for error in {d.error for d in deliveries}:
+        await session.execute(update(WebhookEvent).where(
+            WebhookEvent.tenant_id == tenant_id,
+            WebhookEvent.id == any_([d.event_id for d in deliveries if d.error == error])
+        ).values(processed_at=func.now(), error=error))
 
 
 async def _store_alone(db: Database, tenant_id: uuid.UUID, channel_id: uuid.UUID,

@@ -54,5 +54,8 @@ class WebhookEvent(IdMixin, TenantMixin, Base):
     event_key: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict] = mapped_column(JSONB)
     received_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # Taken by an ingest job until then (it downloads media before storing); a job that died
+    # leaves its deliveries to the next one once this has passed.
+    claimed_until: Mapped[datetime | None]
     processed_at: Mapped[datetime | None]
     error: Mapped[str | None]

@@ -38,6 +38,5 @@ async def receive(request: Request, kind: str, channel_id: uuid.UUID) -> Respons
     body = await request.body()
     intake.check_signature(channel, body, dict(request.headers))
     payload = intake.parse_body(channel, body)
-    async with runtime.current().db.tenant_session(channel.tenant_id) as session:
-        await intake.store(session, channel, body, payload)
+    await intake.store(runtime.current().db, channel, body, payload)
     return PlainTextResponse("EVENT_RECEIVED")

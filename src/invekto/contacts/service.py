@@ -220,13 +220,16 @@ async def _create_for_handles(session: AsyncSession, tenant_id: uuid.UUID,
     from one number (or handle) to one row: the loser's handle is linked to the winner's
     contact when the identities are read again."""
     phones = {s.handle: to_e164(s.phone) if s.phone else None for s in senders}
-    with_phone = [s for s in senders if phones[s.handle]]
+    # Rows in key order: two batches inserting the same new numbers wait, never deadlock.
+    with_phone = sorted((s for s in senders if phones[s.handle]), key=lambda s: phones[s.handle])
     contact_of: dict[str, uuid.UUID] = {}
     if with_phone:
-        await session.execute(insert(Contact).values([
+        # Many rows as one executemany of a cached statement (SQLAlchemy pages it into
+        # multi-row INSERTs): compiling one VALUES list per batch cost more than running it.
+        await session.execute(insert(Contact.__table__).on_conflict_do_nothing(
+            index_elements=["tenant_id", "phone"], index_where=Contact.phone.isnot(None)), [
             {"id": new_id(), "tenant_id": tenant_id, "phone": phones[s.handle],
-             "name": s.name or ""} for s in with_phone]).on_conflict_do_nothing(
-            index_elements=["tenant_id", "phone"], index_where=Contact.phone.isnot(None)))
+             "name": s.name or ""} for s in with_phone])
         by_phone = dict((await session.execute(select(Contact.phone, Contact.id).where(
             Contact.tenant_id == tenant_id,
             Contact.phone == any_([phones[s.handle] for s in with_phone])))).all())
@@ -235,15 +238,15 @@ async def _create_for_handles(session: AsyncSession, tenant_id: uuid.UUID,
     if without_phone := [s for s in senders if not phones[s.handle]]:
         rows = [{"id": new_id(), "tenant_id": tenant_id, "name": s.name or ""}
                 for s in without_phone]
-        await session.execute(insert(Contact).values(rows))
+        await session.execute(insert(Contact.__table__), rows)
         for sender, row in zip(without_phone, rows, strict=True):
             contact_of[sender.handle] = row["id"]
             created.add(row["id"])
-    await session.execute(insert(ContactIdentity).values([
+    await session.execute(insert(ContactIdentity.__table__).on_conflict_do_nothing(
+        index_elements=["tenant_id", "channel_id", "handle"]), [
         {"id": new_id(), "tenant_id": tenant_id, "contact_id": contact_id,
          "channel_id": channel_id, "handle": handle}
-        for handle, contact_id in contact_of.items()]).on_conflict_do_nothing(
-        index_elements=["tenant_id", "channel_id", "handle"]))
+        for handle, contact_id in sorted(contact_of.items())])
     return created
 
 

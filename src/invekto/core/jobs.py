@@ -7,17 +7,20 @@ ids, opens its own tenant-scoped session and is safe to run twice.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import procrastinate
 from psycopg_pool import AsyncConnectionPool
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 QUEUES = ("ingest", "outbound", "default")
+# Workers wake on each new job's NOTIFY; they also look every this many seconds, for the jobs no
+# notification announces: one that waited behind a row lock (an ingest job a delivery was
+# touching), or whose notification came while the worker was between fetches. procrastinate's
+# default, 5 s, was the tail of the webhook-to-screen latency.
+POLLING_SECONDS = 0.2
 
 job_app = procrastinate.App(
     connector=procrastinate.PsycopgConnector(),
@@ -29,25 +32,6 @@ async def defer(session: AsyncSession, task: procrastinate.tasks.Task, **kwargs:
     """Defer ``task`` in ``session``'s transaction; returns the job id."""
     raw = await (await session.connection()).get_raw_connection()
     return await task.configure(connection=raw.driver_connection).defer_async(**kwargs)
-
-
-async def defer_unless_waiting(session: AsyncSession, task: procrastinate.tasks.Task, *,
-                               queueing_lock: str, lock: str | None = None, **kwargs: Any
-                               ) -> bool:
-    """Defer ``task`` in ``session``'s transaction unless a job with ``queueing_lock`` is still
-    waiting to start (that one will see what this caller wrote); True when deferred.
-
-    procrastinate's own defer raises on that conflict, which would abort the caller's whole
-    transaction; this inserts the same row into its documented jobs table (its insert triggers
-    still notify the workers) and lets the partial unique index say "already waiting".
-    """
-    job_id = await session.scalar(text(
-        "INSERT INTO procrastinate_jobs (queue_name, task_name, priority, lock, queueing_lock, "
-        "args) VALUES (:queue, :task, 0, :lock, :queueing_lock, CAST(:args AS jsonb)) "
-        "ON CONFLICT (queueing_lock) WHERE status = 'todo' DO NOTHING RETURNING id"),
-        {"queue": task.queue, "task": task.name, "lock": lock, "queueing_lock": queueing_lock,
-         "args": json.dumps(kwargs)})
-    return job_id is not None
 
 
 @asynccontextmanager

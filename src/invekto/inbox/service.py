@@ -786,9 +786,10 @@ async def _store_inbound(session: AsyncSession, tenant_id: uuid.UUID, channel_id
             "payload": inbound.payload, "attachment_id": inbound.attachment_id,
             "provider_message_id": inbound.provider_message_id, "status": "delivered",
             "created_at": at[inbound.provider_message_id]})
-    inserted = set((await session.scalars(insert(Message).values(rows).on_conflict_do_nothing(
+    # An executemany of one cached statement (see contacts.find_or_create_senders).
+    inserted = set((await session.scalars(insert(Message.__table__).on_conflict_do_nothing(
         index_elements=["tenant_id", "channel_id", "provider_message_id"]
-    ).returning(Message.provider_message_id))).all())
+    ).returning(Message.provider_message_id), rows)).all())
     events = []
     for inbound, row in zip(inbounds, rows, strict=True):
         if inbound.provider_message_id not in inserted:
@@ -827,14 +828,14 @@ async def _active_conversations(session: AsyncSession, tenant_id: uuid.UUID,
     """Each contact's open or pending conversation on the channel (by contact), opened where
     there is none, locked in id order (two batches never deadlock). The partial unique index
     settles races between two first messages."""
-    await session.execute(insert(Conversation).values([
+    await session.execute(insert(Conversation.__table__).on_conflict_do_nothing(
+        index_elements=["tenant_id", "contact_id", "channel_id"],
+        # A literal, not a bound parameter: once psycopg prepares the statement, a parameter
+        # no longer matches the partial index.
+        index_where=text("status <> 'closed'")), [
         {"id": new_id(), "tenant_id": tenant_id, "contact_id": contact_id,
          "channel_id": channel_id, "status": "open", "opened_at": at, "last_message_at": at}
-        for contact_id, at in opened_at.items()]
-    ).on_conflict_do_nothing(index_elements=["tenant_id", "contact_id", "channel_id"],
-                             # A literal, not a bound parameter: once psycopg prepares the
-                             # statement, a parameter no longer matches the partial index.
-                             index_where=text("status <> 'closed'")))
+        for contact_id, at in sorted(opened_at.items())])  # key order: no deadlocks
     found = (await session.scalars(select(Conversation).where(
         Conversation.tenant_id == tenant_id, Conversation.channel_id == channel_id,
         Conversation.contact_id == any_(list(opened_at)), Conversation.status != "closed"
