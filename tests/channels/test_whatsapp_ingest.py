@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import uuid
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from invekto.channels import adapters
 from invekto.channels import service as channels
@@ -204,3 +206,128 @@ async def test_a_rate_limit_is_retried_once_and_the_message_sent_once(wa):
     await deliver_message(tenant_id=str(home.tenant_id), message_id=str(reply_id))  # a rerun
     assert len(wa.simulator.state.requests) == 2 and len(wa.simulator.state.sent) == 1
     assert await wa.scalar(select(Message.status).where(Message.id == reply_id)) == "sent"
+
+
+# ---- batches: many deliveries, one job, one transaction ----------------------------------------
+
+async def _waiting_jobs(wa) -> list[tuple[int, str]]:
+    return (await _sql(wa, "SELECT id, status::text FROM procrastinate_jobs WHERE task_name = "
+                           "'channels:ingest_webhooks' AND args->>'channel_id' = :channel "
+                           "AND status = 'todo'", channel=str(wa.channel_id))).all()
+
+
+async def _sql(wa, sql: str, **params):
+    async with wa.home.rt.db.tenant_session(wa.home.tenant_id) as session:
+        return await session.execute(text(sql), params)
+
+
+async def test_many_deliveries_wait_for_one_job_that_ingests_them_all_in_order(wa):
+    customers = [f"90532{n:07d}" for n in range(30)]
+    for n, wa_id in enumerate(customers * 2):
+        body, headers = wa.simulator.customer_message(f"Mesaj {n}", wa_id=wa_id,
+                                                      name=f"Müşteri {wa_id[-2:]}",
+                                                      timestamp=1_760_000_000 + n)
+        assert (await wa.simulator.deliver(body, headers)).status_code == 200
+    assert len(await _waiting_jobs(wa)) == 1
+
+    await wa.ingest_all()
+
+    messages = await wa.rows(select(Message).where(Message.channel_id == wa.channel_id)
+                             .order_by(Message.created_at))
+    assert [m.body for m in messages] == [f"Mesaj {n}" for n in range(60)]
+    conversations = await wa.rows(select(Conversation).where(
+        Conversation.channel_id == wa.channel_id))
+    assert len(conversations) == 30
+    assert {c.unread_count for c in conversations} == {2}
+    # Each conversation's preview is its customer's latest message.
+    previews = {c.last_message_preview for c in conversations}
+    assert previews == {f"Mesaj {n}" for n in range(30, 60)}
+    assert await wa.scalar(select(func.count()).select_from(WebhookEvent).where(
+        WebhookEvent.channel_id == wa.channel_id, WebhookEvent.processed_at.is_(None))) == 0
+
+
+async def test_a_delivery_arriving_while_its_job_waits_wakes_the_workers(wa, rt):
+    """The second delivery finds the job waiting and touches it (locking it until its own
+    commit); it must then wake the workers, which may have skipped the locked job."""
+    from invekto.db.provision import to_libpq_url
+
+    async with await psycopg.AsyncConnection.connect(to_libpq_url(rt.db.url),
+                                                     autocommit=True) as listener:
+        await listener.execute('LISTEN "procrastinate_queue_v1#ingest"')
+        for text_ in ("Birinci", "İkinci"):
+            await wa.simulator.deliver(*wa.simulator.customer_message(text_))
+        wakes = []
+        async for notify in listener.notifies(timeout=2, stop_after=2):
+            wakes.append(json.loads(notify.payload))
+    [(job_id, _)] = await _waiting_jobs(wa)
+    assert wakes == [{"type": "job_inserted", "job_id": job_id}] * 2
+
+
+async def test_a_delivery_that_cannot_be_stored_does_not_hold_up_the_others(wa, rt):
+    # A real database failure for one message (a trigger refusing it), not a mock.
+    async with rt.db.transaction() as session:
+        await session.execute(text(
+            "CREATE FUNCTION test_refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "BEGIN IF NEW.body = 'zehir' THEN RAISE EXCEPTION 'poisoned message'; END IF; "
+            "RETURN NEW; END $$"))
+        await session.execute(text(
+            "CREATE TRIGGER test_refuse_poison BEFORE INSERT ON messages FOR EACH ROW "
+            "EXECUTE FUNCTION test_refuse_poison()"))
+    try:
+        for n, body in enumerate(("önce", "zehir", "sonra")):
+            await wa.simulator.deliver(*wa.simulator.customer_message(
+                body, wa_id=f"9053200000{n:02d}", timestamp=1_760_000_000 + n))
+        await wa.ingest_all()
+    finally:
+        async with rt.db.transaction() as session:
+            await session.execute(text("DROP TRIGGER test_refuse_poison ON messages"))
+            await session.execute(text("DROP FUNCTION test_refuse_poison()"))
+    messages = await wa.rows(select(Message.body).where(Message.channel_id == wa.channel_id))
+    assert sorted(messages) == ["sonra", "önce"]
+    events = await wa.rows(select(WebhookEvent).where(WebhookEvent.channel_id == wa.channel_id))
+    assert all(e.processed_at is not None for e in events)
+    [failed] = [e for e in events if e.error]
+    assert "poisoned message" in failed.error
+    assert failed.payload["entry"][0]["changes"][0]["value"]["messages"][0]["text"] == {
+        "body": "zehir"}  # kept raw, for a replay
+
+
+async def test_deliveries_claimed_by_another_job_are_left_until_the_claim_runs_out(wa):
+    await wa.simulator.deliver(*wa.simulator.customer_message("Bir fotoğraf bekliyor"))
+    await _sql(wa, "UPDATE webhook_events SET claimed_until = now() + interval '1 minute' "
+                   "WHERE channel_id = :channel", channel=wa.channel_id)
+    await wa.ingest_all()
+    assert await wa.scalar(select(func.count()).select_from(Message).where(
+        Message.channel_id == wa.channel_id)) == 0
+    # The other job died: once its claim has run out, the next job takes the delivery.
+    await _sql(wa, "UPDATE webhook_events SET claimed_until = now() - interval '1 second' "
+                   "WHERE channel_id = :channel", channel=wa.channel_id)
+    await wa.ingest_all()
+    assert await wa.scalar(select(func.count()).select_from(Message).where(
+        Message.channel_id == wa.channel_id)) == 1
+
+
+async def test_a_media_batch_is_claimed_while_its_files_download(wa):
+    """Files are fetched outside any transaction; meanwhile the claim keeps other jobs off."""
+    claims_seen = []
+
+    class Watching(httpx.AsyncBaseTransport):
+        """The simulator, with a look at the delivery's claim as the file is downloaded."""
+
+        def __init__(self):
+            self.simulator = httpx.ASGITransport(app=wa.simulator)
+
+        async def handle_async_request(self, request):
+            if "/media-download/" in request.url.path:
+                claims_seen.append(await wa.scalar(select(WebhookEvent.claimed_until).where(
+                    WebhookEvent.channel_id == wa.channel_id)))
+            return await self.simulator.handle_async_request(request)
+
+    adapters.register(WhatsAppCloudAdapter(transport=Watching()))
+    await wa.deliver(*wa.simulator.customer_message("Fişim", media_kind="image", data=PNG,
+                                                    mime_type="image/png"))
+    assert len(claims_seen) == 1 and claims_seen[0] is not None
+    message = await wa.scalar(select(Message).where(Message.channel_id == wa.channel_id))
+    assert message.attachment_id is not None
+    event = await wa.scalar(select(WebhookEvent).where(WebhookEvent.channel_id == wa.channel_id))
+    assert event.processed_at is not None and event.error is None

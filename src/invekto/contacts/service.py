@@ -7,10 +7,10 @@ import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import String, any_, delete, func, literal, select, update
+from sqlalchemy import String, any_, delete, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -257,11 +257,18 @@ async def handle_on_channel(session: AsyncSession, tenant_id: uuid.UUID, contact
         ContactIdentity.channel_id == channel_id).limit(1))
 
 
+# A contact's last activity is kept to the minute: a chatty customer's every message rewriting
+# the row (and its search columns) cost a fifth of ingest time.
+ACTIVITY_PRECISION = timedelta(minutes=1)
+
+
 async def touch_activity(session: AsyncSession, tenant_id: uuid.UUID,
                          contact_ids: Iterable[uuid.UUID]) -> None:
     await session.execute(update(Contact).where(
-        Contact.tenant_id == tenant_id, Contact.id == any_(list(contact_ids))).values(
-        last_activity_at=func.now()))
+        Contact.tenant_id == tenant_id, Contact.id == any_(list(contact_ids)),
+        or_(Contact.last_activity_at.is_(None),
+            Contact.last_activity_at < func.now() - ACTIVITY_PRECISION),
+    ).values(last_activity_at=func.now()))
 
 
 async def _flush_unique_phone(session: AsyncSession, contact: Contact,

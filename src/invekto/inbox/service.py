@@ -723,42 +723,33 @@ def _preview(body: str, content_kind: str) -> str:
 
 async def receive_inbound(session: AsyncSession, tenant_id: uuid.UUID, inbound: InboundMessage
                           ) -> tuple[Message, bool]:
-    """Store one customer message; see ``receive_inbound_batch``."""
-    return (await receive_inbound_batch(session, tenant_id, inbound.channel_id, [inbound]))[0]
+    """Store one customer message (see ``receive_inbound_batch``); returns it and whether it is
+    new (False: a retried webhook, the stored message is returned)."""
+    created = await receive_inbound_batch(session, tenant_id, inbound.channel_id, [inbound])
+    message = await session.scalar(select(Message).where(
+        Message.tenant_id == tenant_id, Message.channel_id == inbound.channel_id,
+        Message.provider_message_id == inbound.provider_message_id))
+    assert message is not None
+    return message, bool(created)
 
 
 async def receive_inbound_batch(session: AsyncSession, tenant_id: uuid.UUID,
                                 channel_id: uuid.UUID, inbounds: list[InboundMessage]
-                                ) -> list[tuple[Message, bool]]:
+                                ) -> set[str]:
     """Store customers' messages on one channel: contacts, conversations (opened where none is
     active), messages, live events, in a fixed number of statements however many there are.
-    Returns (message, created) per inbound, in order. Idempotent on the provider's message id:
-    a retried webhook, or a repeat within the batch, gets the stored message and False."""
+    Idempotent on the provider's message id: a message already stored (a retried webhook, a
+    repeat within the batch) is left alone. Returns the provider ids this call stored."""
     assert all(i.channel_id == channel_id for i in inbounds), "one channel per batch"
-    provider_ids = [i.provider_message_id for i in inbounds]
-    stored = await _messages_by_provider_id(session, tenant_id, channel_id, provider_ids)
+    stored = await stored_provider_ids(session, tenant_id, channel_id,
+                                       [i.provider_message_id for i in inbounds])
     fresh: dict[str, InboundMessage] = {}
     for inbound in inbounds:
         if inbound.provider_message_id not in stored:
             fresh.setdefault(inbound.provider_message_id, inbound)
-    created: set[str] = set()
-    if fresh:
-        created = await _store_inbound(session, tenant_id, channel_id, list(fresh.values()))
-        stored = await _messages_by_provider_id(session, tenant_id, channel_id, provider_ids)
-    results = []
-    for inbound in inbounds:
-        first = inbound.provider_message_id in created
-        created.discard(inbound.provider_message_id)
-        results.append((stored[inbound.provider_message_id], first))
-    return results
-
-
-async def _messages_by_provider_id(session: AsyncSession, tenant_id: uuid.UUID,
-                                   channel_id: uuid.UUID, provider_ids: list[str]
-                                   ) -> dict[str, Message]:
-    return {m.provider_message_id: m for m in (await session.scalars(select(Message).where(
-        Message.tenant_id == tenant_id, Message.channel_id == channel_id,
-        Message.provider_message_id == any_(provider_ids)))).all()}
+    if not fresh:
+        return set()
+    return await _store_inbound(session, tenant_id, channel_id, list(fresh.values()))
 
 
 async def _store_inbound(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
