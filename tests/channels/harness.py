@@ -47,6 +47,20 @@ class ChannelWorld:
                                                 MessageSend(body=text))
         return reply.id
 
+    async def reply_with_file(self, conversation_id: uuid.UUID, data: bytes, *,
+                              content_type: str, filename: str, kind: str,
+                              caption: str = "") -> uuid.UUID:
+        """An agent's file (uploaded in the composer), stored and waiting for the outbound job."""
+        home = self.home
+        async with home.rt.db.tenant_session(home.tenant_id) as session:
+            attachment = await inbox.store_attachment(
+                session, home.system, home.rt.storage, filename=filename,
+                content_type=content_type, data=data, max_bytes=10_000_000)
+            reply, _ = await inbox.send_message(session, home.system, conversation_id,
+                                                MessageSend(body=caption, content_kind=kind,
+                                                            attachment_id=attachment.id))
+        return reply.id
+
     async def deliver_reply(self, message_id: uuid.UUID) -> None:
         """The outbound job for one message."""
         await deliver_message(tenant_id=str(self.home.tenant_id), message_id=str(message_id))

@@ -813,6 +813,25 @@ async def test_every_reference_sample_ingests_through_the_intake(meta):
             StatusBacklog.channel_id == meta.channel_id)) == 1
 
 
+async def test_an_agents_photo_is_uploaded_then_sent_by_its_attachment_id(meta):
+    await meta.deliver(*meta.simulator.customer_message("Ürünün fotoğrafı var mı?"))
+    inbound = await meta.scalar(select(Message).where(Message.channel_id == meta.channel_id))
+    reply_id = await meta.reply_with_file(inbound.conversation_id, PNG, content_type="image/png",
+                                          kind="image", filename="urun.png")
+    await meta.deliver_reply(reply_id)
+
+    upload = next(r for r in meta.simulator.state.requests if r.method == "POST"
+                  and r.path.endswith("/message_attachments"))
+    assert upload.headers["authorization"] == f"Bearer {TOKEN}"
+    sent = only(meta.simulator.state.sent)
+    attachment = sent.body["message"]["attachment"]
+    assert attachment["type"] == "image"
+    assert set(attachment["payload"]) == {"attachment_id"}
+    held = meta.simulator.state.media[attachment["payload"]["attachment_id"]]
+    assert (held.data, held.mime_type) == (PNG, "image/png")
+    assert await meta.scalar(select(Message.status).where(Message.id == reply_id)) == "sent"
+
+
 async def test_a_reply_goes_out_as_documented_and_its_receipt_marks_it(meta):
     await meta.deliver(*meta.simulator.customer_message("Kargom ne zaman gelir?"))
     inbound = await meta.scalar(select(Message).where(Message.channel_id == meta.channel_id))

@@ -153,6 +153,41 @@ async def test_a_reply_goes_out_as_meta_documents_and_its_statuses_move_the_tick
     assert await wa.scalar(select(Message.status).where(Message.id == reply_id)) == "read"
 
 
+async def test_an_agents_file_is_uploaded_then_sent_by_its_media_id(wa):
+    inbound = await wa.customer_writes("Faturamı gönderir misiniz?")
+    reply_id = await wa.reply_with_file(inbound.conversation_id, b"%PDF-1.7 fatura",
+                                        content_type="application/pdf", kind="document",
+                                        filename="fatura-2026-11.pdf", caption="Faturanız ektedir")
+    await wa.deliver_reply(reply_id)
+
+    upload, send = [r for r in wa.simulator.state.requests if r.method == "POST"]
+    assert (upload.path, send.path) == (f"/v25.0/{PHONE_NUMBER_ID}/media",
+                                        f"/v25.0/{PHONE_NUMBER_ID}/messages")
+    assert upload.headers["authorization"] == "Bearer EAAG-test"
+    assert upload.headers["content-type"].startswith("multipart/form-data")
+    (sent,) = wa.simulator.state.sent
+    media_id = sent.body["document"]["id"]
+    assert sent.body == {"messaging_product": "whatsapp", "recipient_type": "individual",
+                         "to": "905321234567", "type": "document", "document": {
+                             "id": media_id, "filename": "fatura-2026-11.pdf",
+                             "caption": "Faturanız ektedir"}}
+    held = wa.simulator.state.media[media_id]
+    assert (held.data, held.mime_type, held.filename) == (
+        b"%PDF-1.7 fatura", "application/pdf", "fatura-2026-11.pdf")
+    assert await wa.scalar(select(Message.status).where(Message.id == reply_id)) == "sent"
+
+
+async def test_a_refused_upload_fails_the_message_and_sends_nothing(wa):
+    inbound = await wa.customer_writes("Fotoğraf?")
+    wa.simulator.access_token = "another-token"  # the channel's token was revoked
+    reply_id = await wa.reply_with_file(inbound.conversation_id, PNG, content_type="image/png",
+                                        kind="image", filename="ornek.png")
+    await wa.deliver_reply(reply_id)
+    stored = await wa.scalar(select(Message).where(Message.id == reply_id))
+    assert (stored.status, stored.error_code) == ("failed", "190")
+    assert wa.simulator.state.sent == []
+
+
 async def test_a_status_that_overtakes_the_send_is_applied_when_the_send_returns(wa):
     inbound = await wa.customer_writes("Merhaba")
     home = wa.home

@@ -7,6 +7,7 @@ else is a 404, exactly like another tenant's id.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import uuid
@@ -21,6 +22,7 @@ from invekto.audit import service as audit
 from invekto.channels import service as channels
 from invekto.channels.adapters.base import (
     ChannelAccount,
+    OutboundFile,
     OutboundMessage,
     PermanentFailure,
     Sent,
@@ -609,9 +611,12 @@ async def deliver_outbound(session: AsyncSession, tenant_id: uuid.UUID, message_
 
 
 async def outbound_request(session: AsyncSession, tenant_id: uuid.UUID, message_id: uuid.UUID
-                           ) -> tuple[str, ChannelAccount, OutboundMessage]:
-    """What the provider adapter needs for a claimed message: channel kind, account, message."""
+                           ) -> tuple[str, ChannelAccount, OutboundMessage, Attachment | None]:
+    """What the provider adapter needs for a claimed message: channel kind, account, message,
+    and the message's file (its bytes are read with ``with_file``, outside the transaction)."""
     message = await session.get_one(Message, message_id)
+    attachment = (await session.get(Attachment, message.attachment_id)
+                  if message.attachment_id else None)
     system = Actor.system(tenant_id)
     channel = await channels.get_channel(session, system, message.channel_id)
     contact = await contacts.get_contact(session, system, message.contact_id)
@@ -622,7 +627,17 @@ async def outbound_request(session: AsyncSession, tenant_id: uuid.UUID, message_
     return channel.kind, account, OutboundMessage(
         message_id=message.id, recipient_handle=handle or contact.phone or "",
         recipient_phone=contact.phone, content_kind=message.content_kind, body=message.body,
-        payload=message.payload)
+        payload=message.payload), attachment
+
+
+async def with_file(storage: Storage, outbound: OutboundMessage,
+                    attachment: Attachment | None) -> OutboundMessage:
+    """``outbound`` carrying its file's bytes, for the adapter to upload."""
+    if attachment is None:
+        return outbound
+    return dataclasses.replace(outbound, attachment=OutboundFile(
+        data=await storage.get(attachment.storage_key), mime_type=attachment.content_type,
+        filename=attachment.filename))
 
 
 async def record_send_result(session: AsyncSession, tenant_id: uuid.UUID, message_id: uuid.UUID,

@@ -9,7 +9,7 @@ import structlog
 
 from invekto import runtime
 from invekto.channels.adapters import adapter_for
-from invekto.channels.adapters.base import TemporaryFailure
+from invekto.channels.adapters.base import PermanentFailure, SendResult, TemporaryFailure
 from invekto.inbox import service
 
 log = structlog.get_logger(__name__)
@@ -27,13 +27,21 @@ async def deliver_message(tenant_id: str, message_id: str) -> None:
     """Send one outbound message through its channel's provider. Safe to run twice: the claim in
     phase 1 commits before the provider is called, and a sent message is never sent again."""
     tenant, message = uuid.UUID(tenant_id), uuid.UUID(message_id)
-    db = runtime.current().db
+    rt = runtime.current()
+    db = rt.db
     async with db.tenant_session(tenant) as session:
         if await service.deliver_outbound(session, tenant, message) != "send":
             return
-        kind, account, outbound = await service.outbound_request(session, tenant, message)
+        kind, account, outbound, attachment = await service.outbound_request(
+            session, tenant, message)
     adapter = adapter_for(kind)
-    result = await adapter.send(account, outbound) if adapter else None
+    try:
+        outbound = await service.with_file(rt.storage, outbound, attachment)
+    except OSError as exc:
+        result: SendResult | None = PermanentFailure(
+            code="attachment_missing", message=f"the file to send could not be read: {exc}")
+    else:
+        result = await adapter.send(account, outbound) if adapter else None
     async with db.tenant_session(tenant) as session:
         await service.record_send_result(session, tenant, message, result)
     if isinstance(result, TemporaryFailure):

@@ -10,6 +10,16 @@ from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
+class OutboundFile:
+    """A file an agent sends: adapters upload it to the provider and send it by the provider's
+    id for it (no public URL of ours needed)."""
+
+    data: bytes
+    mime_type: str
+    filename: str
+
+
+@dataclass(frozen=True)
 class OutboundMessage:
     message_id: uuid.UUID
     recipient_handle: str
@@ -18,6 +28,7 @@ class OutboundMessage:
     body: str
     payload: dict[str, Any] = field(default_factory=dict)
     attachment_url: str | None = None
+    attachment: OutboundFile | None = None
 
 
 @dataclass(frozen=True)
@@ -109,10 +120,33 @@ class DownloadedMedia:
     filename: str | None = None
 
 
+@dataclass(frozen=True)
+class ConnectionCheck:
+    """What the provider said when asked, with a cheap authenticated read, whether a channel's
+    settings and credentials work. Never carries a secret."""
+
+    ok: bool
+    # The account as the provider names it (verified name and number, Page name...) or, when not
+    # ok, what went wrong in the provider's own words; for people, not for matching on.
+    detail: str = ""
+    error_code: str | None = None  # the adapter's code; ``adapter.explain`` words it for people
+
+
 class MessagingAdapter(Protocol):
     kind: str
 
     async def send(self, account: ChannelAccount, message: OutboundMessage) -> SendResult: ...
+
+
+class CheckableAdapter(MessagingAdapter, Protocol):
+    """A provider whose credentials can be tried without sending anything."""
+
+    async def check_connection(self, account: ChannelAccount) -> ConnectionCheck: ...
+
+    def explain(self, code: str, language: str) -> str:
+        """A short sentence for people about ``code`` (a `ConnectionCheck`'s or a send's), in
+        Turkish (``tr``) or English."""
+        ...
 
 
 class WebhookAdapter(MessagingAdapter, Protocol):

@@ -18,6 +18,7 @@ Platform "Webhook Events Reference", "Send API Reference", "Common Error Codes")
 from __future__ import annotations
 
 import dataclasses
+import json
 import mimetypes
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -210,15 +211,21 @@ class _MetaMessagingAdapter(CloudApiAdapter):
         if base.scheme not in ("http", "https") or not base.netloc:
             return self._fail("invalid_settings")
         try:
+            headers = dialect.auth(account.credentials or {})
+        except KeyError:
+            return self._fail("missing_credentials")
+        if _needs_upload(message):
+            attachment_id = await self._upload(dialect, account, headers, message)
+            if not isinstance(attachment_id, str):
+                return attachment_id
+            message = dataclasses.replace(
+                message, payload={**message.payload, "attachment_id": attachment_id})
+        try:
             body = build_request(message, self.product)
         except TextTooLong as exc:
             return self._fail("text_too_long", f" ({exc})")
         except ValueError as exc:
             return PermanentFailure(code="invalid_message", message=str(exc))
-        try:
-            headers = dialect.auth(account.credentials or {})
-        except KeyError:
-            return self._fail("missing_credentials")
         url = dialect.url(self._sender(dialect, account), "messages")
         try:
             response = await self._http().post(url, json=body, headers=headers)
@@ -231,6 +238,28 @@ class _MetaMessagingAdapter(CloudApiAdapter):
             # Sent, but the answer was lost: retrying might send twice (decision 0004).
             return self._fail("delivery_unknown", f" ({type(exc).__name__})")
         return _send_result(response, self.product)
+
+    async def _upload(self, dialect: Dialect, account: ChannelAccount, headers: dict[str, str],
+                      message: OutboundMessage) -> str | SendResult:
+        """The Attachment Upload API (``POST .../message_attachments``): the file's reusable
+        ``attachment_id``, or why not. An upload reaches no customer: safe to retry."""
+        file = message.attachment
+        assert file is not None
+        kind = {"type": _MEDIA_TYPES[message.content_kind], "payload": {"is_reusable": True}}
+        try:
+            response = await self._http().post(
+                dialect.url(self._sender(dialect, account), "message_attachments"),
+                headers=headers, data={"message": json.dumps({"attachment": kind})},
+                files={"filedata": (file.filename, file.data, file.mime_type)})
+        except httpx.TransportError as exc:
+            return TemporaryFailure(reason=f"{self.product.name} upload failed: "
+                                           f"{type(exc).__name__}")
+        if not response.is_success:
+            return _send_result(response, self.product)
+        try:
+            return str(response.json()["attachment_id"])
+        except (ValueError, KeyError, TypeError):
+            return TemporaryFailure(reason="the upload answered without an attachment_id")
 
     # ---- media --------------------------------------------------------------------------------
 
@@ -297,6 +326,12 @@ class InstagramAdapter(_MetaMessagingAdapter):
 
 class TextTooLong(ValueError):
     """The text exceeds the product's limit (Instagram counts UTF-8 bytes)."""
+
+
+def _needs_upload(message: OutboundMessage) -> bool:
+    """A file of ours to send, not yet known to Meta by attachment id or URL."""
+    return (message.content_kind in _MEDIA_TYPES and message.attachment is not None
+            and not message.payload.get("attachment_id") and not message.attachment_url)
 
 
 def build_request(message: OutboundMessage, product: Product = MESSENGER) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from invekto.channels.adapters.base import (
     DownloadedMedia,
     InboundEvent,
     MediaRef,
+    OutboundFile,
     OutboundMessage,
     PermanentFailure,
     SendResult,
@@ -247,21 +248,24 @@ class CloudApiAdapter:
             return PermanentFailure(code="invalid_settings",
                                     message=explain("invalid_settings", "en"))
         try:
-            body = build_request(message)
-        except ValueError as exc:
-            return PermanentFailure(code="invalid_message", message=str(exc))
-        try:
             headers = dialect.auth(account.credentials or {})
         except KeyError:
             return PermanentFailure(code="missing_credentials",
                                     message=explain("missing_credentials", "en"))
-        if dialect.number_in_path:
-            if not account.external_id:
-                return PermanentFailure(code="invalid_message",
-                                        message="The channel has no WhatsApp phone number id.")
-            url = dialect.url(account.external_id, "messages")
-        else:
-            url = dialect.url("messages")
+        if dialect.number_in_path and not account.external_id:
+            return PermanentFailure(code="invalid_message",
+                                    message="The channel has no WhatsApp phone number id.")
+        if _needs_upload(message):
+            media_id = await self._upload(dialect, account, headers, message.attachment)
+            if not isinstance(media_id, str):
+                return media_id
+            message = dataclasses.replace(message,
+                                          payload={**message.payload, "media_id": media_id})
+        try:
+            body = build_request(message)
+        except ValueError as exc:
+            return PermanentFailure(code="invalid_message", message=str(exc))
+        url = self._url(dialect, account, "messages")
         try:
             response = await self._http().post(url, json=body, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout,
@@ -274,6 +278,31 @@ class CloudApiAdapter:
                                     message=explain("delivery_unknown", "en")
                                     + f" ({type(exc).__name__})")
         return _send_result(response)
+
+    @staticmethod
+    def _url(dialect: Dialect, account: ChannelAccount, endpoint: str) -> str:
+        """Cloud API paths name the phone number id; a BSP's key already identifies it."""
+        if dialect.number_in_path:
+            return dialect.url(str(account.external_id), endpoint)
+        return dialect.url(endpoint)
+
+    async def _upload(self, dialect: Dialect, account: ChannelAccount, headers: dict[str, str],
+                      file: OutboundFile) -> str | SendResult:
+        """Upload an agent's file (``POST .../media``); its media id, or why not. An upload
+        reaches no customer, so any failure to reach the provider is safe to retry."""
+        try:
+            response = await self._http().post(
+                self._url(dialect, account, "media"), headers=headers,
+                data={"messaging_product": "whatsapp", "type": file.mime_type},
+                files={"file": (file.filename, file.data, file.mime_type)})
+        except httpx.TransportError as exc:
+            return TemporaryFailure(reason=f"WhatsApp media upload failed: {type(exc).__name__}")
+        if not response.is_success:
+            return _send_result(response)
+        try:
+            return str(response.json()["id"])
+        except (ValueError, KeyError, TypeError):
+            return TemporaryFailure(reason="the media upload answered without an id")
 
     # ---- media --------------------------------------------------------------------------------
 
@@ -321,6 +350,12 @@ class WhatsApp360DialogAdapter(CloudApiAdapter):
 
 # ---- request bodies ---------------------------------------------------------------------------
 
+def _needs_upload(message: OutboundMessage) -> bool:
+    """A file of ours to send, not yet known to the provider by id or URL."""
+    return (message.content_kind in _MEDIA_KINDS and message.attachment is not None
+            and not message.payload.get("media_id") and not message.attachment_url)
+
+
 def build_request(message: OutboundMessage) -> dict[str, Any]:
     """Meta's request body for ``message``. ``payload`` carries, by content kind, the object Meta
     expects under the type's name (``interactive``, ``template``, ``location``, ``reaction``,
@@ -354,8 +389,10 @@ def build_request(message: OutboundMessage) -> dict[str, Any]:
             media = {"link": message.attachment_url}
         else:
             raise ValueError(f"A {kind} message needs a file.")
-        if kind == "document" and payload.get("filename"):
-            media["filename"] = payload["filename"]
+        filename = payload.get("filename") or (message.attachment.filename
+                                                if message.attachment else None)
+        if kind == "document" and filename:
+            media["filename"] = filename  # what the customer's phone shows
         if kind in _CAPTIONED and message.body:
             media["caption"] = message.body
         body["type"] = kind

@@ -135,6 +135,7 @@ class MetaMessagingSimulator:
             Route("/v/{folder}/{media_id}", self._download, methods=["GET"]),
             Route("/v/{folder}/{media_id}/{filename}", self._download, methods=["GET"]),
             Route("/{version}/{account}/messages", self._send, methods=["POST"]),
+            Route("/{version}/{account}/message_attachments", self._upload, methods=["POST"]),
         ])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -285,6 +286,27 @@ class MetaMessagingSimulator:
         self.state.sent.append(SentMessage(
             request.url.path, {k.lower(): v for k, v in request.headers.items()}, body, mid))
         return JSONResponse({"recipient_id": body["recipient"]["id"], "message_id": mid})
+
+    async def _upload(self, request: Request) -> Response:
+        """The Attachment Upload API: multipart ``message`` (the attachment's type, reusable)
+        and ``filedata``; answers the ``attachment_id`` a send can then use."""
+        self._record(request)
+        if not self._token_ok(request):
+            return JSONResponse(meta_error(190), status_code=401)
+        async with request.form() as form:  # closes the spooled upload afterwards
+            upload = form.get("filedata")
+            try:
+                kind = json.loads(str(form.get("message") or ""))["attachment"]["type"]
+            except (ValueError, KeyError, TypeError):
+                kind = None
+            if kind not in ("image", "audio", "video", "file") or not hasattr(upload, "read"):
+                return JSONResponse(meta_error(100, message="(#100) message.attachment.type "
+                                                            "and filedata are required."),
+                                    status_code=400)
+            attachment_id = str(10**15 + secrets.randbelow(9 * 10**15))
+            self.add_media(await upload.read(), upload.content_type or "", upload.filename,
+                           media_id=attachment_id)
+        return JSONResponse({"attachment_id": attachment_id})
 
     def _file(self, media_id: str) -> Response:
         media = self.state.media.get(media_id)

@@ -135,6 +135,8 @@ class WhatsAppSimulator:
         self.state = SimulatorState()
         self._app = Starlette(routes=[
             Route("/messages", self._send_bsp, methods=["POST"]),
+            Route("/media", self._upload_bsp, methods=["POST"]),
+            Route("/{version}/{phone_number_id}/media", self._upload_cloud, methods=["POST"]),
             Route("/media-download/{media_id}", self._download, methods=["GET"]),
             Route("/whatsapp_business/attachments/", self._download_lookaside, methods=["GET"]),
             Route("/{version}/{phone_number_id}/messages", self._send_cloud, methods=["POST"]),
@@ -309,6 +311,34 @@ class WhatsAppSimulator:
                    if body.get("to") else {"input": recipient, "user_id": recipient})
         return JSONResponse({"messaging_product": "whatsapp", "contacts": [contact],
                              "messages": [{"id": wamid, "message_status": "accepted"}]})
+
+    # ---- uploads (an agent's file, sent by id afterwards) -----------------------------------
+
+    async def _upload_cloud(self, request: Request) -> Response:
+        self._record(request)
+        if not self._bearer_ok(request):
+            return self._no_bearer()
+        return await self._upload(request)
+
+    async def _upload_bsp(self, request: Request) -> Response:
+        self._record(request)
+        if not self._key_ok(request):
+            return self._no_key()
+        return await self._upload(request)
+
+    async def _upload(self, request: Request) -> Response:
+        """``POST .../media``, multipart: ``messaging_product=whatsapp``, ``type`` and ``file``."""
+        async with request.form() as form:  # closes the spooled upload afterwards
+            upload = form.get("file")
+            if form.get("messaging_product") != "whatsapp" or not hasattr(upload, "read"):
+                return JSONResponse(meta_error(100, "messaging_product=whatsapp and a file "
+                                                    "are required."), status_code=400)
+            mime_type = str(form.get("type") or upload.content_type or "")
+            if not mime_type:
+                return JSONResponse(meta_error(100, "The file's type is required."),
+                                    status_code=400)
+            media_id = self.add_media(await upload.read(), mime_type, upload.filename)
+        return JSONResponse({"id": media_id})
 
     def _media_info(self, request: Request, url: str) -> Response:
         media_id = request.path_params["media_id"]
