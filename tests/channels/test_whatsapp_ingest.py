@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -19,7 +20,7 @@ from invekto.channels import adapters
 from invekto.channels import service as channels
 from invekto.channels.adapters.base import Sent
 from invekto.channels.adapters.whatsapp import WhatsAppCloudAdapter
-from invekto.channels.models import WebhookEvent
+from invekto.channels.models import SendPacing, WebhookEvent
 from invekto.channels.schemas import ChannelCreate
 from invekto.channels.simulator.whatsapp import create_simulator
 from invekto.contacts.models import Contact
@@ -186,6 +187,21 @@ async def test_a_refused_upload_fails_the_message_and_sends_nothing(wa):
     stored = await wa.scalar(select(Message).where(Message.id == reply_id))
     assert (stored.status, stored.error_code) == ("failed", "190")
     assert wa.simulator.state.sent == []
+
+
+async def test_each_send_takes_its_channels_next_sending_slot(wa):
+    inbound = await wa.customer_writes("Merhaba")
+    replies = [await wa.reply(inbound.conversation_id, f"Yanıt {n}") for n in range(3)]
+    assert await wa.scalar(select(SendPacing).where(SendPacing.channel_id == wa.channel_id)
+                           ) is None
+    for reply_id in replies:
+        await wa.deliver_reply(reply_id)
+    assert len(wa.simulator.state.sent) == 3
+    # 80 messages/s by default: the next free slot is one 12.5 ms gap after the last send's.
+    next_slot = await wa.scalar(select(SendPacing.next_slot_at).where(
+        SendPacing.channel_id == wa.channel_id))
+    gap = timedelta(seconds=1 / 80)
+    assert datetime.now(UTC) - gap < next_slot <= datetime.now(UTC) + gap
 
 
 async def test_a_status_that_overtakes_the_send_is_applied_when_the_send_returns(wa):

@@ -35,6 +35,17 @@ class Channel(IdMixin, TenantMixin, TimestampMixin, Base):
     is_active: Mapped[bool] = mapped_column(server_default="true")
 
 
+class SendPacing(TenantMixin, Base):
+    """When a channel may send its next message. Providers cap messages per second per number
+    or Page; every worker's send takes the next free slot here, so together they keep under it."""
+
+    __tablename__ = "send_pacing"
+    __table_args__ = (tenant_fk("channel_id", "channels"),)
+
+    channel_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    next_slot_at: Mapped[datetime]
+
+
 class WebhookEvent(IdMixin, TenantMixin, Base):
     """A provider's webhook delivery, stored raw before anything is made of it: the ingest job
     parses it, and a retried delivery of the same body finds it here and adds nothing."""

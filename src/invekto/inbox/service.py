@@ -610,10 +610,21 @@ async def deliver_outbound(session: AsyncSession, tenant_id: uuid.UUID, message_
     return "send"
 
 
+@dataclasses.dataclass(frozen=True)
+class OutboundRequest:
+    """What the outbound job needs for a claimed message; the file's bytes are read with
+    ``with_file``, outside the transaction."""
+
+    kind: str
+    channel_id: uuid.UUID
+    account: ChannelAccount
+    message: OutboundMessage
+    attachment: Attachment | None
+
+
 async def outbound_request(session: AsyncSession, tenant_id: uuid.UUID, message_id: uuid.UUID
-                           ) -> tuple[str, ChannelAccount, OutboundMessage, Attachment | None]:
-    """What the provider adapter needs for a claimed message: channel kind, account, message,
-    and the message's file (its bytes are read with ``with_file``, outside the transaction)."""
+                           ) -> OutboundRequest:
+    """What the provider adapter needs for a claimed message."""
     message = await session.get_one(Message, message_id)
     attachment = (await session.get(Attachment, message.attachment_id)
                   if message.attachment_id else None)
@@ -624,10 +635,10 @@ async def outbound_request(session: AsyncSession, tenant_id: uuid.UUID, message_
     account = ChannelAccount(kind=channel.kind, external_id=channel.external_id,
                              settings=channel.settings,
                              credentials=channels.credentials_of(channel))
-    return channel.kind, account, OutboundMessage(
+    return OutboundRequest(channel.kind, channel.id, account, OutboundMessage(
         message_id=message.id, recipient_handle=handle or contact.phone or "",
         recipient_phone=contact.phone, content_kind=message.content_kind, body=message.body,
-        payload=message.payload), attachment
+        payload=message.payload), attachment)
 
 
 async def with_file(storage: Storage, outbound: OutboundMessage,

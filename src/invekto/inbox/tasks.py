@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import procrastinate
 import structlog
 
 from invekto import runtime
+from invekto.channels import pacing
 from invekto.channels.adapters import adapter_for
 from invekto.channels.adapters.base import PermanentFailure, SendResult, TemporaryFailure
 from invekto.inbox import service
@@ -32,16 +34,18 @@ async def deliver_message(tenant_id: str, message_id: str) -> None:
     async with db.tenant_session(tenant) as session:
         if await service.deliver_outbound(session, tenant, message) != "send":
             return
-        kind, account, outbound, attachment = await service.outbound_request(
-            session, tenant, message)
-    adapter = adapter_for(kind)
+        request = await service.outbound_request(session, tenant, message)
+    adapter = adapter_for(request.kind)
     try:
-        outbound = await service.with_file(rt.storage, outbound, attachment)
+        outbound = await service.with_file(rt.storage, request.message, request.attachment)
     except OSError as exc:
         result: SendResult | None = PermanentFailure(
             code="attachment_missing", message=f"the file to send could not be read: {exc}")
     else:
-        result = await adapter.send(account, outbound) if adapter else None
+        if adapter and (rate := pacing.rate_for(request.kind, request.account.settings)):
+            _slot, wait = await pacing.take_slot(db, tenant, request.channel_id, rate)
+            await asyncio.sleep(wait)  # at most a few slots: only running jobs take them
+        result = await adapter.send(request.account, outbound) if adapter else None
     async with db.tenant_session(tenant) as session:
         await service.record_send_result(session, tenant, message, result)
     if isinstance(result, TemporaryFailure):

@@ -1,0 +1,48 @@
+"""Sending pace: each channel's provider caps how many messages per second it takes (WhatsApp:
+80 per number by default; Messenger and Instagram: 300 Send API calls per second per Page or
+account). Every worker takes the channel's next free slot from one row before sending, so
+however many workers there are, together they stay under the cap instead of collecting the
+provider's throttling errors (WhatsApp 130429, Meta 613)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+
+from invekto.db.session import Database
+
+# Messages per second when the channel's settings do not say (``max_messages_per_second``).
+DEFAULT_RATES = {"whatsapp_cloud": 80.0, "whatsapp_bsp": 80.0, "messenger": 300.0,
+                 "instagram": 300.0}
+
+
+def rate_for(kind: str, settings: dict[str, Any] | None) -> float | None:
+    """The channel's messages per second, or None when it has no limit of ours."""
+    configured = (settings or {}).get("max_messages_per_second")
+    try:
+        rate = float(configured) if configured is not None else DEFAULT_RATES.get(kind)
+    except (TypeError, ValueError):
+        rate = DEFAULT_RATES.get(kind)
+    return rate if rate and rate > 0 else None
+
+
+async def take_slot(db: Database, tenant_id: uuid.UUID, channel_id: uuid.UUID,
+                    per_second: float) -> tuple[datetime, float]:
+    """Take the channel's next free sending slot: (its time, seconds to wait for it). Slots are
+    ``1 / per_second`` apart; one committed upsert, so concurrent workers queue on the row for
+    an instant and get consecutive slots. ``clock_timestamp()``, not ``now()``: the real time of
+    the call, not of its transaction's start."""
+    async with db.tenant_session(tenant_id) as session:
+        slot, wait = (await session.execute(text(
+            "INSERT INTO send_pacing AS p (tenant_id, channel_id, next_slot_at) "
+            "VALUES (:tenant, :channel, clock_timestamp() + make_interval(secs => :gap)) "
+            "ON CONFLICT (channel_id) DO UPDATE SET next_slot_at = "
+            "greatest(p.next_slot_at, clock_timestamp()) + make_interval(secs => :gap) "
+            "RETURNING p.next_slot_at - make_interval(secs => :gap), "
+            "extract(epoch FROM p.next_slot_at - make_interval(secs => :gap) "
+            "- clock_timestamp())"),
+            {"tenant": tenant_id, "channel": channel_id, "gap": 1 / per_second})).one()
+    return slot, max(float(wait), 0.0)
