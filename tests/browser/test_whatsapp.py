@@ -79,3 +79,26 @@ async def test_a_whatsapp_conversation_in_the_browser(world, open_browser, live_
         assert (await simulator.deliver(*simulator.status(sent.wamid, status,
                                                           recipient_id=wa_id))).status_code == 200
         await expect(bubble.locator(".ticks")).to_have_attribute("data-status", status)
+
+    # Reply buttons from the composer: the customer will answer with a tap.
+    await page.click("#choices-button")
+    buttons = page.locator("#composer-choices .choice-title")
+    await buttons.nth(0).fill("Randevu al")
+    await buttons.nth(1).fill("Fiyat öğren")
+    await page.fill("#composer-input", "Size nasıl yardımcı olalım?")
+    await page.keyboard.press("Enter")
+    offer = page.locator(".msg-outbound", has=page.locator(".msg-choices")).last
+    await expect(offer.locator(".choice")).to_have_text(["Randevu al", "Fiyat öğren"])
+    await expect(page.locator("#composer-choices")).to_be_hidden()
+    await _until(lambda: len(simulator.state.sent) == 2)
+    interactive = simulator.state.sent[1].body["interactive"]
+    assert interactive["body"] == {"text": "Size nasıl yardımcı olalım?"}
+    assert [b["reply"]["title"] for b in interactive["action"]["buttons"]] == [
+        "Randevu al", "Fiyat öğren"]
+
+    # The customer taps one: it arrives as their answer.
+    tap = {"type": "interactive", "interactive": {
+        "type": "button_reply", "button_reply": {"id": "button-1", "title": "Randevu al"}}}
+    await simulator.deliver(*simulator.customer_message(wa_id=wa_id, name="Deniz Müşteri",
+                                                        message=tap))
+    await expect(page.locator(".msg-inbound .msg-body").last).to_have_text("Randevu al")

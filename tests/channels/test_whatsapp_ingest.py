@@ -382,3 +382,94 @@ async def test_a_media_batch_is_claimed_while_its_files_download(wa):
     assert message.attachment_id is not None
     event = await wa.scalar(select(WebhookEvent).where(WebhookEvent.channel_id == wa.channel_id))
     assert event.processed_at is not None and event.error is None
+
+
+# ---- reply buttons and lists from the composer ---------------------------------------------------
+
+async def _compose(person, conversation_id, body: str, choices, expect: int = 200):
+    response = await person.client.post(
+        f"/inbox/c/{conversation_id}/messages", headers={"HX-Request": "true"},
+        data={"body": body, "client_message_id": uuid.uuid4().hex,
+              "choices": json.dumps(choices, ensure_ascii=False)})
+    assert response.status_code == expect, response.text
+    return response
+
+
+def _documented(name: str) -> dict:
+    return json.loads((FIXTURES / f"whatsapp_cloud.{name}.request.json").read_text())
+
+
+async def test_reply_buttons_from_the_composer_go_out_as_meta_documents_them(wa):
+    inbound = await wa.customer_writes("Merhaba")
+    documented = _documented("send_interactive_buttons")["interactive"]
+    page = await _compose(wa.home.bora, inbound.conversation_id, documented["body"]["text"], {
+        "type": "buttons", "header": documented["header"]["text"],
+        "footer": documented["footer"]["text"],
+        "buttons": [b["reply"] for b in documented["action"]["buttons"]]})
+    assert page.text.count('class="choice"') == 3 and "İade talebi" in page.text
+
+    reply = await wa.scalar(select(Message).where(Message.conversation_id ==
+                                                  inbound.conversation_id,
+                                                  Message.direction == "outbound"))
+    assert reply.content_kind == "interactive"
+    await wa.deliver_reply(reply.id)
+    (sent,) = wa.simulator.state.sent
+    assert sent.body == _documented("send_interactive_buttons")
+
+
+async def test_a_list_from_the_composer_goes_out_as_meta_documents_it(wa):
+    inbound = await wa.customer_writes("Merhaba")
+    documented = _documented("send_interactive_list")
+    interactive = documented["interactive"]
+    await _compose(wa.home.bora, inbound.conversation_id, interactive["body"]["text"], {
+        "type": "list", "header": interactive["header"]["text"],
+        "footer": interactive["footer"]["text"], "button": interactive["action"]["button"],
+        "sections": interactive["action"]["sections"]})
+    reply = await wa.scalar(select(Message).where(Message.conversation_id ==
+                                                  inbound.conversation_id,
+                                                  Message.direction == "outbound"))
+    await wa.deliver_reply(reply.id)
+    (sent,) = wa.simulator.state.sent
+    assert sent.body == {**documented, "recipient_type": "individual"}
+    # The customer's tap comes back as the row it chose.
+    await wa.deliver(*wa.simulator.customer_message(message={
+        "type": "interactive", "interactive": {"type": "list_reply", "list_reply": {
+            "id": "order_cancel", "title": "Sipariş iptali"}}}))
+    tap = await wa.scalar(select(Message).where(Message.conversation_id ==
+                                                inbound.conversation_id,
+                                                Message.content_kind == "interactive",
+                                                Message.direction == "inbound"))
+    assert tap.body == "Sipariş iptali"
+
+
+@pytest.mark.parametrize(("choices", "field"), [
+    ({"type": "buttons", "buttons": []}, "choices.buttons"),
+    ({"type": "buttons", "buttons": [{"title": f"Seçenek {n}"} for n in range(4)]},
+     "choices.buttons"),
+    ({"type": "buttons", "buttons": [{"title": "Çok uzun bir düğme başlığı"}]},
+     "choices.buttons.1.title"),
+    ({"type": "buttons", "buttons": [{"title": "Evet"}, {"title": "EVET"}]},
+     "choices.buttons.2.title"),
+    ({"type": "list", "sections": [{"rows": [{"title": "Bir"}]}]}, "choices.button"),
+    ({"type": "list", "button": "Seçenekler",
+      "sections": [{"rows": [{"title": f"Satır {n}"} for n in range(11)]}]}, "choices.sections"),
+    ({"type": "list", "button": "Seçenekler", "sections": [
+        {"title": "A", "rows": [{"title": "Bir"}]}, {"rows": [{"title": "İki"}]}]},
+     "choices.sections"),
+    ({"type": "radio"}, "choices.type"),
+])
+async def test_buttons_and_lists_outside_whatsapps_limits_are_refused_naming_the_field(
+        wa, choices, field):
+    inbound = await wa.customer_writes("Merhaba")
+    response = await _compose(wa.home.bora, inbound.conversation_id, "Hangisi?", choices,
+                              expect=422)
+    assert response.json()["error"]["field"] == field
+    assert await wa.scalar(select(func.count()).select_from(Message).where(
+        Message.direction == "outbound")) == 0  # nothing half-made
+
+
+async def test_buttons_are_refused_on_a_channel_that_cannot_show_them(wa):
+    webchat = await wa.home.inbound("Merhaba")  # the company's web chat
+    response = await _compose(wa.home.bora, webchat.conversation_id, "Hangisi?",
+                              {"type": "buttons", "buttons": [{"title": "Evet"}]}, expect=422)
+    assert response.json()["error"]["field"] == "content_kind"

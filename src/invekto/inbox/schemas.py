@@ -62,10 +62,36 @@ class TagsIn(BaseModel):
     remove: list[str] = []
 
 
+class Choice(BaseModel):
+    """A reply button, or a row of a list."""
+
+    id: str | None = Field(default=None, max_length=200)  # what the reply carries back
+    title: str = Field(max_length=200)
+    description: str | None = Field(default=None, max_length=500)
+
+
+class ChoiceSection(BaseModel):
+    title: str | None = Field(default=None, max_length=200)
+    rows: list[Choice] = Field(default=[], max_length=50)
+
+
+class Choices(BaseModel):
+    """Reply buttons or a list for the customer to pick from (WhatsApp's interactive messages);
+    the message's body is the question. The service checks WhatsApp's limits."""
+
+    type: Literal["buttons", "list"]
+    header: str | None = Field(default=None, max_length=500)
+    footer: str | None = Field(default=None, max_length=500)
+    buttons: list[Choice] = Field(default=[], max_length=50)
+    button: str | None = Field(default=None, max_length=200)  # the list's opening button
+    sections: list[ChoiceSection] = Field(default=[], max_length=50)
+
+
 class MessageSend(BaseModel):
     body: str = Field(default="", max_length=4096)
-    content_kind: Literal["text", "image", "audio", "video", "document"] = "text"
+    content_kind: Literal["text", "image", "audio", "video", "document", "interactive"] = "text"
     attachment_id: uuid.UUID | None = None
+    choices: Choices | None = None  # with content_kind "interactive"
     # Set by the client per compose action: a retry or double click with the same id sends once.
     client_message_id: str | None = Field(default=None, min_length=1, max_length=100)
 

@@ -50,7 +50,13 @@ from invekto.inbox.models import (
     Notification,
     StatusBacklog,
 )
-from invekto.inbox.schemas import ConversationFilters, InboundMessage, MessageSend
+from invekto.inbox.schemas import (
+    Choice,
+    Choices,
+    ConversationFilters,
+    InboundMessage,
+    MessageSend,
+)
 from invekto.users import service as users
 
 _PREVIEW_LENGTH = 200
@@ -536,9 +542,16 @@ async def send_message(session: AsyncSession, actor: Actor, conversation_id: uui
     _require_can_reply(actor, conversation)
     await _require_open_window(session, conversation)
     body = clean_text(data.body)
-    if data.content_kind == "text" and not body:
+    if data.content_kind in ("text", "interactive") and not body:
         raise ValidationFailed("message is empty", field="body")
-    if data.content_kind != "text" and data.attachment_id is None:
+    payload: dict = {}
+    if data.content_kind == "interactive":
+        channel = await session.get_one(Channel, conversation.channel_id)
+        if channel.kind not in CHOICE_CHANNELS:
+            raise ValidationFailed("buttons and lists can only be sent on WhatsApp",
+                                   field="content_kind")
+        payload["choices"] = checked_choices(data.choices, body)
+    elif data.content_kind != "text" and data.attachment_id is None:
         raise ValidationFailed("a %(kind)s message needs an attachment", field="attachment_id",
                                params={"kind": _MEDIA_NAMES.get(data.content_kind,
                                                                 data.content_kind)})
@@ -553,7 +566,7 @@ async def send_message(session: AsyncSession, actor: Actor, conversation_id: uui
         direction="outbound", sender_kind="agent" if actor.user_id else "system",
         sender_user_id=actor.user_id, content_kind=data.content_kind, body=body,
         attachment_id=data.attachment_id, client_message_id=data.client_message_id,
-        status="pending", created_at=now,
+        payload=payload, status="pending", created_at=now,
     ).on_conflict_do_nothing(index_elements=["tenant_id", "client_message_id"]).returning(
         Message.id))
     if inserted is None:  # a concurrent request with the same client_message_id won
@@ -590,6 +603,75 @@ async def send_message(session: AsyncSession, actor: Actor, conversation_id: uui
         "message_id": str(message.id), "direction": "outbound",
         "assignee_id": str(conversation.assignee_id) if conversation.assignee_id else None})
     return message, True
+
+
+# Channels whose customers can answer with a tap: WhatsApp's reply buttons and lists.
+CHOICE_CHANNELS = ("whatsapp_cloud", "whatsapp_bsp")
+# WhatsApp's limits for interactive messages (characters).
+_CHOICE_LIMITS = {"body": 1024, "header": 60, "footer": 60, "button": 20, "row": 24,
+                  "description": 72, "section": 24}
+_MAX_BUTTONS, _MAX_ROWS, _MAX_SECTIONS = 3, 10, 10
+
+
+def checked_choices(choices: Choices | None, body: str) -> dict:
+    """Reply buttons or a list within WhatsApp's limits, each choice with an id its reply will
+    carry; the stored, provider-neutral form (the adapter writes WhatsApp's)."""
+    if choices is None:
+        raise ValidationFailed("add the buttons or the list to send", field="choices")
+    _check_length(body, "body", "body")
+    result: dict = {"type": choices.type}
+    for name in ("header", "footer"):
+        if text_ := clean_text(getattr(choices, name) or ""):
+            result[name] = _check_length(text_, name, f"choices.{name}")
+    seen: set[str] = set()
+
+    def choice(item: Choice, n: int, limit: str, field: str) -> dict:
+        title = _check_length(clean_text(item.title), limit, f"{field}.title")
+        if not title:
+            raise ValidationFailed("a choice has no title", field=f"{field}.title")
+        if title.casefold() in seen:
+            raise ValidationFailed("two choices are both called '%(title)s'",
+                                   field=f"{field}.title", params={"title": title})
+        seen.add(title.casefold())
+        out = {"id": item.id or f"{limit}-{n}", "title": title}
+        if description := clean_text(item.description or ""):
+            out["description"] = _check_length(description, "description",
+                                               f"{field}.description")
+        return out
+
+    if choices.type == "buttons":
+        if not 1 <= len(choices.buttons) <= _MAX_BUTTONS:
+            raise ValidationFailed("send one to %(max)s buttons", field="choices.buttons",
+                                   params={"max": _MAX_BUTTONS})
+        result["buttons"] = [choice(b, n, "button", f"choices.buttons.{n}")
+                             for n, b in enumerate(choices.buttons, 1)]
+        return result
+    label = _check_length(clean_text(choices.button or ""), "button", "choices.button")
+    if not label:
+        raise ValidationFailed("the list needs a button label", field="choices.button")
+    rows = sum(len(section.rows) for section in choices.sections)
+    if not choices.sections or len(choices.sections) > _MAX_SECTIONS or not 1 <= rows <= _MAX_ROWS:
+        raise ValidationFailed("a list has one to %(max)s rows", field="choices.sections",
+                               params={"max": _MAX_ROWS})
+    if len(choices.sections) > 1 and not all(clean_text(s.title or "") for s in choices.sections):
+        raise ValidationFailed("with several sections, each needs a title",
+                               field="choices.sections")
+    result["button"] = label
+    counter = iter(range(1, rows + 1))
+    result["sections"] = [
+        {**({"title": _check_length(t, "section", f"choices.sections.{s}.title")}
+            if (t := clean_text(section.title or "")) else {}),
+         "rows": [choice(row, next(counter), "row", f"choices.sections.{s}.rows.{r}")
+                  for r, row in enumerate(section.rows)]}
+        for s, section in enumerate(choices.sections)]
+    return result
+
+
+def _check_length(text_: str, limit: str, field: str) -> str:
+    if len(text_) > _CHOICE_LIMITS[limit]:
+        raise ValidationFailed("at most %(max)s characters here", field=field,
+                               params={"max": _CHOICE_LIMITS[limit]})
+    return text_
 
 
 async def deliver_outbound(session: AsyncSession, tenant_id: uuid.UUID, message_id: uuid.UUID

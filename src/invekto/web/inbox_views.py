@@ -3,6 +3,7 @@ fragments the page swaps in. Routes only translate between HTTP and the inbox se
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
@@ -84,6 +85,13 @@ class ListState:
         return {k: v for k, v in asdict(self).items() if v}
 
 
+def _json_form(value: str, field: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise ValidationFailed("this is not valid JSON", field=field) from exc
+
+
 def _uuid(value: str, field: str = "id") -> uuid.UUID:
     try:
         return uuid.UUID(value)
@@ -118,6 +126,11 @@ class Directory:
     @property
     def tag_colors(self) -> dict[str, str]:
         return {t.name: t.color for t in self.tags}
+
+    def can_send_choices(self, channel_id: uuid.UUID) -> bool:
+        """Whether the composer offers reply buttons and lists on this channel."""
+        channel = self.channels.get(channel_id)
+        return channel is not None and channel.kind in service.CHOICE_CHANNELS
 
 
 async def _rows(page: Page, conversations: list[Conversation]) -> list[dict[str, Any]]:
@@ -283,9 +296,11 @@ async def item(request: Request, kind: str, item_id: uuid.UUID, page: WebPage) -
 @router.post("/c/{conversation_id}/messages")
 async def send(request: Request, conversation_id: uuid.UUID, page: WebPage,
                body: str = Form(""), client_message_id: str = Form(""),
-               file: UploadFile | None = None) -> Response:
+               choices: str = Form(""), file: UploadFile | None = None) -> Response:
     session, actor = page.ctx.session, page.ctx.actor
     kind, attachment_id = "text", None
+    if choices:  # reply buttons or a list, as JSON (see MessageSend.choices)
+        kind = "interactive"
     if file is not None and file.filename:
         await service.check_can_reply(session, actor, conversation_id)
         settings = runtime.current().settings
@@ -296,9 +311,10 @@ async def send(request: Request, conversation_id: uuid.UUID, page: WebPage,
             session, actor, runtime.current().storage, filename=file.filename,
             content_type=content_type, data=data, max_bytes=settings.max_attachment_bytes)
         attachment_id = attachment.id
-    message, _ = await service.send_message(session, actor, conversation_id, MessageSend(
-        body=body, content_kind=kind, attachment_id=attachment_id,
-        client_message_id=client_message_id or None))
+    message, _ = await service.send_message(session, actor, conversation_id, parse_form(
+        MessageSend, {"body": body, "content_kind": kind, "attachment_id": attachment_id,
+                      "client_message_id": client_message_id or None,
+                      "choices": _json_form(choices, "choices") if choices else None}))
     entry = timeline.Item("message", message.created_at, message.id, message)
     return render_page(request, page, "inbox/_item.html", item=entry,
                        attachments=await timeline.attachments_of(session, actor, [message]),

@@ -22,6 +22,7 @@ import httpx
 
 from invekto.channels.adapters.base import (
     ChannelAccount,
+    ConnectionCheck,
     DownloadedMedia,
     InboundEvent,
     MediaRef,
@@ -40,6 +41,7 @@ __all__ = [
     "MediaUnavailable",
     "WhatsApp360DialogAdapter",
     "WhatsAppCloudAdapter",
+    "check_failure",
     "explain",
     "sign",
     "verify_signature",
@@ -152,6 +154,37 @@ _EXPLANATIONS: dict[str, tuple[str, str]] = {  # code: (English, Turkish)
                          "ayarlarını düzeltmesi gerekiyor."),
     "invalid_message": ("This message cannot be sent on WhatsApp as it is.",
                         "Bu mesaj bu haliyle WhatsApp üzerinden gönderilemez."),
+    # What a connection check (``check_connection``) found.
+    "connected": ("The connection works.", "Bağlantı çalışıyor."),
+    "unreachable": ("WhatsApp could not be reached at the channel's API address; check the "
+                    "address and this server's internet connection.",
+                    "Kanalın API adresinden WhatsApp'a ulaşılamadı; adresi ve bu sunucunun "
+                    "internet bağlantısını kontrol edin."),
+    "provider_error": ("WhatsApp answered with a server error; try again in a few minutes.",
+                       "WhatsApp bir sunucu hatasıyla yanıt verdi; birkaç dakika sonra yeniden "
+                       "deneyin."),
+    "unexpected_answer": ("The answer from the channel's API address was not WhatsApp's; check "
+                          "the address.",
+                          "Kanalın API adresinden gelen yanıt WhatsApp'ın yanıtı değil; adresi "
+                          "kontrol edin."),
+    "unknown_account": ("WhatsApp does not know this phone number ID, or the access token may "
+                        "not use it; check both.",
+                        "WhatsApp bu telefon numarası kimliğini tanımıyor ya da erişim "
+                        "anahtarının bu numaraya yetkisi yok; ikisini de kontrol edin."),
+    "missing_account_id": ("The channel has no WhatsApp phone number ID; an admin must enter it "
+                           "in the channel settings.",
+                           "Kanalda WhatsApp telefon numarası kimliği yok; bir yöneticinin "
+                           "bunu kanal ayarlarına girmesi gerekiyor."),
+    "invalid_api_key": ("360dialog refused the API key; check the D360-API-KEY and enter it "
+                        "again.",
+                        "360dialog API anahtarını kabul etmedi; D360-API-KEY değerini kontrol "
+                        "edip yeniden girin."),
+    "blocked": ("WhatsApp reports that this number cannot send messages now; WhatsApp Manager "
+                "or the 360dialog hub shows why.",
+                "WhatsApp bu numaranın şu anda mesaj gönderemediğini bildiriyor; nedenini "
+                "WhatsApp Yöneticisi'nde ya da 360dialog panelinde görebilirsiniz."),
+    "refused": ("WhatsApp refused the request; the details below say why.",
+                "WhatsApp isteği reddetti; nedeni aşağıdaki ayrıntılarda."),
 }
 _GENERIC = ("WhatsApp could not deliver the message.", "WhatsApp mesajı iletemedi.")
 
@@ -332,6 +365,59 @@ class CloudApiAdapter:
                                filename=media.filename)
 
 
+    # ---- connection check ---------------------------------------------------------------------
+
+    # The codes `explain` words, and ours for a 401/403 without Meta's error object in it.
+    explanations: dict[str, tuple[str, str]] = _EXPLANATIONS
+    refused_credentials = "190"
+
+    def explain(self, code: str, language: str) -> str:
+        return explain(code, language)
+
+    async def check_connection(self, account: ChannelAccount) -> ConnectionCheck:
+        """One cheap authenticated read (`_probe`) that sends nothing to anyone: whether the
+        channel's address, credentials and account id work, and how the provider names it."""
+        dialect = self.dialect_for(account)
+        base = urlsplit(str(dialect.api_base_url))
+        if base.scheme not in ("http", "https") or not base.netloc:
+            return ConnectionCheck(ok=False, error_code="invalid_settings")
+        try:
+            headers = dialect.auth(account.credentials or {})
+        except KeyError:
+            return ConnectionCheck(ok=False, error_code="missing_credentials")
+        probe = self._probe(dialect, account)
+        if isinstance(probe, ConnectionCheck):
+            return probe
+        url, params = probe
+        try:
+            response = await self._http().get(url, params=params, headers=headers)
+        except httpx.TransportError as exc:
+            return ConnectionCheck(ok=False, detail=type(exc).__name__,
+                                   error_code="unreachable")
+        if not response.is_success:
+            return check_failure(response, explained=self.explanations,
+                                 unauthorized=self.refused_credentials)
+        data = _json(response)
+        if not isinstance(data, dict):
+            return ConnectionCheck(ok=False, detail=f"HTTP {response.status_code}",
+                                   error_code="unexpected_answer")
+        return self._describe(data, account)
+
+    def _probe(self, dialect: Dialect, account: ChannelAccount
+               ) -> tuple[str, dict[str, str] | None] | ConnectionCheck:
+        """The Cloud API's phone number node: ``GET /{phone_number_id}?fields=...``."""
+        if not account.external_id:
+            return ConnectionCheck(ok=False, error_code="missing_account_id")
+        return (dialect.url(account.external_id),
+                {"fields": "display_phone_number,verified_name"})
+
+    def _describe(self, data: dict[str, Any], account: ChannelAccount) -> ConnectionCheck:
+        parts = [str(data.get(key) or "") for key in ("verified_name", "display_phone_number")]
+        if not any(parts):
+            return ConnectionCheck(ok=False, error_code="unexpected_answer")
+        return ConnectionCheck(ok=True, detail=" · ".join(part for part in parts if part))
+
+
 class WhatsAppCloudAdapter(CloudApiAdapter):
     """Meta's Cloud API directly: ``graph.facebook.com/{version}/{phone_number_id}/messages``
     with ``Authorization: Bearer <credentials["access_token"]>``."""
@@ -346,6 +432,64 @@ class WhatsApp360DialogAdapter(CloudApiAdapter):
 
     kind = "whatsapp_bsp"
     dialect = D360
+    refused_credentials = "invalid_api_key"
+
+    def _probe(self, dialect: Dialect, account: ChannelAccount
+               ) -> tuple[str, dict[str, str] | None]:
+        """360dialog's messaging health status, ``GET /health_status``: the key's number and
+        whether it can send (Meta's ``health_status`` summary, proxied)."""
+        return dialect.url("health_status"), None
+
+    def _describe(self, data: dict[str, Any], account: ChannelAccount) -> ConnectionCheck:
+        health = data.get("health_status")
+        if not isinstance(health, dict):
+            return ConnectionCheck(ok=False, error_code="unexpected_answer")
+        status = str(health.get("can_send_message") or "")
+        entities = [e for e in health.get("entities") or [] if isinstance(e, dict)]
+        number = next((e for e in entities if e.get("entity_type") == "PHONE_NUMBER"), {})
+        problems = [str(error.get("error_description") or "") for entity in entities
+                    for error in entity.get("errors") or [] if isinstance(error, dict)]
+        detail = " · ".join(part for part in (str(number.get("id") or ""), status,
+                                              *problems[:1]) if part)
+        if status == "BLOCKED":
+            return ConnectionCheck(ok=False, detail=detail, error_code="blocked")
+        return ConnectionCheck(ok=True, detail=detail)
+
+
+def check_failure(response: httpx.Response, *, explained: dict[str, Any],
+                  unauthorized: str) -> ConnectionCheck:
+    """A connection check the provider refused, in our codes: Meta's error object first (190 a
+    bad token, 100 with subcode 33 an id the token cannot read), then the HTTP status (401/403
+    refused credentials as ``unauthorized``, 5xx the provider's own trouble)."""
+    data = _json(response)
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, dict) and str(error.get("code", "")).isdigit():
+        code, detail = str(error["code"]), str(error.get("message") or "")
+        if code == "190":
+            return ConnectionCheck(ok=False, detail=detail, error_code="190")
+        if code == "100" and str(error.get("error_subcode")) == "33":
+            return ConnectionCheck(ok=False, detail=detail, error_code="unknown_account")
+        if response.status_code >= 500 or error.get("is_transient") is True:
+            return ConnectionCheck(ok=False, detail=detail, error_code="provider_error")
+        return ConnectionCheck(ok=False, detail=detail,
+                               error_code=code if code in explained else "refused")
+    meta = data.get("meta") if isinstance(data, dict) else None  # 360dialog's own error
+    detail = str((meta.get("developer_message") if isinstance(meta, dict) else None)
+                 or f"HTTP {response.status_code}")
+    if response.status_code in (401, 403):
+        return ConnectionCheck(ok=False, detail=detail, error_code=unauthorized)
+    if response.status_code >= 500:
+        return ConnectionCheck(ok=False, detail=detail, error_code="provider_error")
+    if data is None:
+        return ConnectionCheck(ok=False, detail=detail, error_code="unexpected_answer")
+    return ConnectionCheck(ok=False, detail=detail, error_code="refused")
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 # ---- request bodies ---------------------------------------------------------------------------
@@ -397,6 +541,9 @@ def build_request(message: OutboundMessage) -> dict[str, Any]:
             media["caption"] = message.body
         body["type"] = kind
         body[kind] = media
+    elif kind == "interactive" and payload.get("choices"):
+        body["type"] = "interactive"
+        body["interactive"] = _interactive(message.body, payload["choices"])
     elif kind in ("location", "interactive", "reaction", "template", "contact"):
         key = "contacts" if kind == "contact" else kind
         value = payload.get(key)
@@ -409,6 +556,31 @@ def build_request(message: OutboundMessage) -> dict[str, Any]:
     else:
         raise ValueError(f"WhatsApp cannot send {kind!r} messages.")
     return body
+
+
+def _interactive(body: str, choices: dict[str, Any]) -> dict[str, Any]:
+    """WhatsApp's interactive object for our provider-neutral buttons or list (see
+    ``inbox.service.checked_choices``)."""
+    if not body:
+        raise ValueError("Buttons and lists need a message text.")
+    result: dict[str, Any] = {"type": "button" if choices["type"] == "buttons" else "list"}
+    if choices.get("header"):
+        result["header"] = {"type": "text", "text": choices["header"]}
+    result["body"] = {"text": body}
+    if choices.get("footer"):
+        result["footer"] = {"text": choices["footer"]}
+    if choices["type"] == "buttons":
+        result["action"] = {"buttons": [
+            {"type": "reply", "reply": {"id": b["id"], "title": b["title"]}}
+            for b in choices["buttons"]]}
+    else:
+        result["action"] = {"button": choices["button"], "sections": [
+            {**({"title": s["title"]} if s.get("title") else {}), "rows": [
+                {"id": r["id"], "title": r["title"],
+                 **({"description": r["description"]} if r.get("description") else {})}
+                for r in s["rows"]]}
+            for s in choices["sections"]]}
+    return result
 
 
 def _template(template: dict[str, Any]) -> dict[str, Any]:

@@ -411,21 +411,83 @@
     }));
 
     $("#record-button").addEventListener("click", () => toggleRecording(form));
+    setupChoices(form, input);
 
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       const note = form.classList.contains("note-mode");
       const body = input.value;
       const file = fileInput.files[0] || null;
+      const choices = note ? null : collectChoices();
       if (!body.trim() && !file) return;
       input.value = "";
       input.style.height = "auto";
       fileInput.value = "";
       $("#composer-file").hidden = true;
       closePopup();
+      if (choices) resetChoices();
       if (note) sendNote(form, body);
-      else sendMessage(form, { body, file, clientId: newId() });
+      else sendMessage(form, { body, file, choices, clientId: newId() });
     });
+  }
+
+  // ---- reply buttons and lists (WhatsApp): the message text is the question --------------------
+
+  function setupChoices(form, input) {
+    const panel = $("#composer-choices", form);
+    const toggle = $("#choices-button", form);
+    if (!panel || !toggle) return;
+    const show = (open) => {
+      panel.hidden = !open;
+      toggle.setAttribute("aria-expanded", String(open));
+      toggle.classList.toggle("active", open);
+    };
+    toggle.addEventListener("click", () => {
+      show(panel.hidden);
+      if (!panel.hidden) $(".choice-title", panel)?.focus();
+    });
+    $("#choices-close", panel).addEventListener("click", () => { resetChoices(); input.focus(); });
+    $$("input[name=choices-type]", panel).forEach((radio) => radio.addEventListener("change", () => {
+      $$("[data-choices-kind]", panel).forEach((part) => {
+        part.hidden = part.dataset.choicesKind !== radio.value;
+      });
+    }));
+    $("#choices-add-row", panel).addEventListener("click", () => {
+      const rows = $("#choices-rows", panel);
+      if (rows.children.length >= 10) return; // WhatsApp's limit
+      const row = rows.firstElementChild.cloneNode(true);
+      $$("input", row).forEach((field) => { field.value = ""; });
+      rows.appendChild(row);
+      $(".row-title", row).focus();
+    });
+  }
+
+  // The panel's buttons or list as MessageSend.choices, or null when it is closed or empty.
+  function collectChoices() {
+    const panel = $("#composer-choices");
+    if (!panel || panel.hidden) return null;
+    const type = $("input[name=choices-type]:checked", panel).value;
+    if (type === "buttons") {
+      const buttons = $$(".choice-title", panel).map((f) => f.value.trim()).filter(Boolean)
+        .map((title) => ({ title }));
+      return buttons.length ? { type, buttons } : null;
+    }
+    const rows = $$(".choice-row", panel).map((row) => ({
+      title: $(".row-title", row).value.trim(),
+      description: $(".row-description", row).value.trim() || null,
+    })).filter((row) => row.title);
+    return rows.length ? { type, button: $("#choices-list-button", panel).value.trim(),
+                           sections: [{ rows }] } : null;
+  }
+
+  function resetChoices() {
+    const panel = $("#composer-choices");
+    if (!panel) return;
+    $$("input:not([type=radio])", panel).forEach((field) => { field.value = ""; });
+    $$(".choice-row", panel).slice(1).forEach((row) => row.remove());
+    panel.hidden = true;
+    $("#choices-button")?.setAttribute("aria-expanded", "false");
+    $("#choices-button")?.classList.remove("active");
   }
 
   function pendingBubble(clientId, body, fileName) {
@@ -461,7 +523,7 @@
   // Optimistic: the bubble shows at once; the server's rendering replaces it. A retry reuses the
   // same client_message_id, so the server sends it once however often it is asked.
   async function sendMessage(form, message) {
-    const { body, file, clientId } = message;
+    const { body, file, choices, clientId } = message;
     let bubble = document.getElementById(`pending-${clientId}`);
     if (!bubble) {
       bubble = pendingBubble(clientId, body, file?.name);
@@ -475,6 +537,7 @@
     data.set("body", body);
     data.set("client_message_id", clientId);
     if (file) data.set("file", file, file.name);
+    if (choices) data.set("choices", JSON.stringify(choices));
     let response;
     try {
       response = await request(form.dataset.sendUrl, { method: "POST", body: data });
