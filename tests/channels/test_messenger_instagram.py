@@ -43,7 +43,7 @@ from invekto.channels.adapters.meta_messaging import (
     explain,
 )
 from invekto.channels.adapters.whatsapp import MediaUnavailable, verify_signature
-from invekto.channels.models import WebhookEvent
+from invekto.channels.models import Channel, WebhookEvent
 from invekto.channels.schemas import ChannelCreate
 from invekto.channels.simulator.meta_messaging import MetaMessagingSimulator, create_simulator
 from invekto.contacts.models import Contact, ContactIdentity
@@ -830,6 +830,53 @@ async def test_an_agents_photo_is_uploaded_then_sent_by_its_attachment_id(meta):
     held = meta.simulator.state.media[attachment["payload"]["attachment_id"]]
     assert (held.data, held.mime_type) == (PNG, "image/png")
     assert await meta.scalar(select(Message.status).where(Message.id == reply_id)) == "sent"
+
+
+async def _written_days_ago(meta, days: float):
+    """The customer's message, as if it had come ``days`` ago."""
+    await meta.deliver(*meta.simulator.customer_message("Siparişim hâlâ gelmedi"))
+    inbound = await meta.scalar(select(Message).where(Message.channel_id == meta.channel_id))
+    async with meta.home.rt.db.tenant_session(meta.home.tenant_id) as session:
+        await session.execute(update(Message).where(Message.id == inbound.id).values(
+            created_at=Message.created_at - timedelta(days=days)))
+    return inbound
+
+
+async def _allow_human_agent(meta) -> None:
+    async with meta.home.rt.db.tenant_session(meta.home.tenant_id) as session:
+        channel = await session.get_one(Channel, meta.channel_id)
+        channel.settings = {**channel.settings, "human_agent": True}
+
+
+async def test_a_person_answers_after_a_day_with_the_human_agent_tag(meta):
+    inbound = await _written_days_ago(meta, 2)
+    await _allow_human_agent(meta)
+    text = "Geç dönüş için özür dileriz, talebiniz çözüldü."
+    response = await meta.home.bora.client.post(
+        f"/api/v1/conversations/{inbound.conversation_id}/messages", json={"body": text})
+    assert response.status_code == 201, response.text
+    await meta.deliver_reply(uuid.UUID(response.json()["id"]))
+    sent = only(meta.simulator.state.sent)
+    assert (sent.body["messaging_type"], sent.body["tag"]) == ("MESSAGE_TAG", "HUMAN_AGENT")
+    if meta.kind == "messenger":
+        documented = fixture("messenger.send_human_agent_tag.request.json")
+        assert sent.body == {**documented, "recipient": sent.body["recipient"]}
+
+
+async def test_without_the_permission_or_after_seven_days_the_reply_is_refused(meta):
+    inbound = await _written_days_ago(meta, 2)
+    path = f"/api/v1/conversations/{inbound.conversation_id}/messages"
+    response = await meta.home.bora.client.post(path, json={"body": "Merhaba"})
+    assert (response.status_code, response.json()["error"]["code"]) == (
+        409, "outside_reply_window")
+    await _allow_human_agent(meta)
+    async with meta.home.rt.db.tenant_session(meta.home.tenant_id) as session:
+        await session.execute(update(Message).where(Message.id == inbound.id).values(
+            created_at=Message.created_at - timedelta(days=6)))  # 8 days ago now
+    response = await meta.home.bora.client.post(path, json={"body": "Merhaba"})
+    assert (response.status_code, response.json()["error"]["code"]) == (
+        409, "outside_reply_window")
+    assert meta.simulator.state.sent == []
 
 
 async def test_a_reply_goes_out_as_documented_and_its_receipt_marks_it(meta):

@@ -493,28 +493,49 @@ async def check_can_reply(session: AsyncSession, actor: Actor, conversation_id: 
 # message; after that WhatsApp takes only approved templates (Messenger/Instagram a tagged reply).
 WINDOWED_KINDS = ("whatsapp_cloud", "whatsapp_bsp", "messenger", "instagram")
 REPLY_WINDOW = timedelta(hours=24)
+# Meta lets a person (not a bot) answer on Messenger and Instagram for 7 days with the
+# HUMAN_AGENT tag, once the app has that permission: the channel's ``human_agent`` setting.
+HUMAN_AGENT_KINDS = ("messenger", "instagram")
+HUMAN_AGENT_WINDOW = timedelta(days=7)
 
 
 async def reply_window_closes_at(session: AsyncSession, conversation: Conversation
                                  ) -> datetime | None:
-    """When the free-reply window of the conversation's customer on its channel closes (in the
-    past when it is closed), or None for a channel without such a window."""
-    kind = await session.scalar(select(Channel.kind).where(
-        Channel.tenant_id == conversation.tenant_id, Channel.id == conversation.channel_id))
-    if kind not in WINDOWED_KINDS:
-        return None
+    """Until when an agent may write freely to the conversation's customer on its channel (in
+    the past when no longer), or None for a channel without such a window. On Messenger and
+    Instagram with the human-agent permission that is 7 days, the last 6 with Meta's tag."""
+    free, human = await _reply_windows(session, conversation)
+    return human or free
+
+
+async def _reply_windows(session: AsyncSession, conversation: Conversation
+                         ) -> tuple[datetime | None, datetime | None]:
+    """(end of the free window, end of the human-agent window or None)."""
+    channel = await session.get_one(Channel, conversation.channel_id)
+    if channel.kind not in WINDOWED_KINDS:
+        return None, None
     last_inbound = await session.scalar(select(func.max(Message.created_at)).where(
         Message.tenant_id == conversation.tenant_id, Message.contact_id == conversation.contact_id,
         Message.channel_id == conversation.channel_id, Message.direction == "inbound"))
-    return (last_inbound or datetime.min.replace(tzinfo=UTC)) + REPLY_WINDOW
+    last_inbound = last_inbound or datetime.min.replace(tzinfo=UTC)
+    human = (last_inbound + HUMAN_AGENT_WINDOW if channel.kind in HUMAN_AGENT_KINDS
+             and (channel.settings or {}).get("human_agent") is True else None)
+    return last_inbound + REPLY_WINDOW, human
 
 
-async def _require_open_window(session: AsyncSession, conversation: Conversation) -> None:
-    closes_at = await reply_window_closes_at(session, conversation)
-    if closes_at is not None and closes_at <= _now():
-        raise Conflict("more than 24 hours have passed since the customer's last message: only "
-                       "an approved template can be sent now", field="body",
-                       code="outside_reply_window")
+async def _needs_human_agent_tag(session: AsyncSession, actor: Actor,
+                                 conversation: Conversation) -> bool:
+    """Whether a reply now must carry Meta's human-agent tag; a reply outside every window the
+    provider allows is refused (409). Only a person may use the tag, never a bot."""
+    free, human = await _reply_windows(session, conversation)
+    now = _now()
+    if free is None or free > now:
+        return False
+    if human is not None and human > now and actor.user_id is not None:
+        return True
+    raise Conflict("more than 24 hours have passed since the customer's last message: only "
+                   "an approved template can be sent now", field="body",
+                   code="outside_reply_window")
 
 
 def _require_can_reply(actor: Actor, conversation: Conversation) -> None:
@@ -540,11 +561,11 @@ async def send_message(session: AsyncSession, actor: Actor, conversation_id: uui
                                field="client_message_id")
             return existing, False
     _require_can_reply(actor, conversation)
-    await _require_open_window(session, conversation)
+    human_agent = await _needs_human_agent_tag(session, actor, conversation)
     body = clean_text(data.body)
     if data.content_kind in ("text", "interactive") and not body:
         raise ValidationFailed("message is empty", field="body")
-    payload: dict = {}
+    payload: dict = {"human_agent": True} if human_agent else {}
     if data.content_kind == "interactive":
         channel = await session.get_one(Channel, conversation.channel_id)
         if channel.kind not in CHOICE_CHANNELS:
