@@ -473,3 +473,35 @@ async def test_buttons_are_refused_on_a_channel_that_cannot_show_them(wa):
     response = await _compose(wa.home.bora, webchat.conversation_id, "Hangisi?",
                               {"type": "buttons", "buttons": [{"title": "Evet"}]}, expect=422)
     assert response.json()["error"]["field"] == "content_kind"
+
+
+# ---- housekeeping --------------------------------------------------------------------------------
+
+async def test_old_ingested_deliveries_and_stale_statuses_are_pruned_nightly(wa, rt):
+    from invekto.channels.tasks import prune_webhook_events
+    from invekto.inbox.tasks import prune_status_backlog
+
+    await wa.customer_writes("Eski mesaj")
+    await wa.customer_writes("Yeni mesaj")
+    await wa.deliver(*wa.simulator.status("wamid.never-recorded", "delivered"))
+    await wa.simulator.deliver(*wa.simulator.customer_message("Henüz işlenmedi"))
+    events = await wa.rows(select(WebhookEvent).where(WebhookEvent.channel_id == wa.channel_id)
+                           .order_by(WebhookEvent.received_at))
+    async with rt.db.tenant_session(wa.home.tenant_id) as session:
+        await session.execute(update(WebhookEvent).where(WebhookEvent.id == events[0].id).values(
+            processed_at=func.now() - timedelta(days=31)))
+        await session.execute(update(WebhookEvent).where(WebhookEvent.id == events[3].id).values(
+            received_at=func.now() - timedelta(days=40)))  # old, but never ingested: kept
+        await session.execute(update(StatusBacklog).values(
+            created_at=func.now() - timedelta(days=8)))
+
+    assert await prune_webhook_events(timestamp=0) >= 1
+    assert await prune_status_backlog(timestamp=0) >= 1
+
+    left = await wa.rows(select(WebhookEvent.id).where(WebhookEvent.channel_id == wa.channel_id))
+    assert sorted(left) == sorted(e.id for e in events[1:])
+    assert await wa.scalar(select(func.count()).select_from(StatusBacklog).where(
+        StatusBacklog.channel_id == wa.channel_id)) == 0
+    # The messages themselves stay: only the raw deliveries go.
+    assert await wa.scalar(select(func.count()).select_from(Message).where(
+        Message.channel_id == wa.channel_id)) == 2

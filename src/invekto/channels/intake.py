@@ -23,7 +23,7 @@ from typing import Any
 import psycopg
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import any_, func, or_, select, text, update
+from sqlalchemy import any_, delete, func, or_, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -119,6 +119,17 @@ async def store(db: Database, channel: WebhookChannel, body: bytes,
             "queue": task.queue, "task": task.name, "queueing_lock": queueing_lock,
             "args": json.dumps({"tenant_id": str(channel.tenant_id),
                                 "channel_id": str(channel.channel_id)})}))
+
+
+# How long an ingested delivery's raw body is kept (for a replay, or to see what a provider sent).
+KEEP_DELIVERIES = timedelta(days=30)
+
+
+async def prune(session: AsyncSession) -> int:
+    """Delete raw deliveries ingested more than ``KEEP_DELIVERIES`` ago; how many went."""
+    result = await session.execute(delete(WebhookEvent).where(
+        WebhookEvent.processed_at < func.now() - KEEP_DELIVERIES))
+    return result.rowcount
 
 
 # ---- the ingest job ----------------------------------------------------------------------------

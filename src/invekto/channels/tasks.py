@@ -21,3 +21,13 @@ async def ingest_webhooks(tenant_id: str, channel_id: str) -> None:
     rt = runtime.current()
     await intake.ingest_pending(rt.db, rt.storage, uuid.UUID(tenant_id), uuid.UUID(channel_id),
                                 max_attachment_bytes=rt.settings.max_attachment_bytes)
+
+
+@blueprint.periodic(cron="17 3 * * *")
+@blueprint.task(name="prune_webhook_events", queue="default",
+                queueing_lock="channels.prune_webhook_events")
+async def prune_webhook_events(timestamp: int) -> int:
+    """Nightly: raw deliveries are kept for replay and debugging for ``intake.KEEP_DELIVERIES``
+    after they were ingested, then deleted (they hold customers' messages)."""
+    async with runtime.current().db.system_session() as session:
+        return await intake.prune(session)

@@ -13,7 +13,7 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, any_, exists, false, func, or_, select, text, true, update
+from sqlalchemy import and_, any_, delete, exists, false, func, or_, select, text, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
@@ -796,6 +796,16 @@ async def apply_provider_status(session: AsyncSession, tenant_id: uuid.UUID, *,
                                   provider_message_id=provider_message_id, status=status,
                                   error_code=error_code, error_message=error))
         await session.flush()
+
+
+# A status waits this long for its message (the send's answer is seconds away at most).
+KEEP_BACKLOG = timedelta(days=7)
+
+
+async def prune_status_backlog(session: AsyncSession) -> int:
+    result = await session.execute(delete(StatusBacklog).where(
+        StatusBacklog.created_at < func.now() - KEEP_BACKLOG))
+    return result.rowcount
 
 
 async def _apply_backlog(session: AsyncSession, message: Message) -> None:

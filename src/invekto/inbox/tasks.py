@@ -61,3 +61,13 @@ async def wake_snoozed(timestamp: int) -> None:
         woken = await service.wake_snoozed(session)
     if woken:
         log.info("inbox.woke_snoozed", count=woken)
+
+
+@blueprint.periodic(cron="23 3 * * *")
+@blueprint.task(name="prune_status_backlog", queue="default",
+                queueing_lock="inbox.prune_status_backlog")
+async def prune_status_backlog(timestamp: int) -> int:
+    """Nightly: statuses still waiting for a message we never recorded (a send whose answer was
+    lost) will not find it any more."""
+    async with runtime.current().db.system_session() as session:
+        return await service.prune_status_backlog(session)
