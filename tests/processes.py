@@ -21,11 +21,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def invekto_processes(database_url: str, *, servers: int = 1, workers: int = 0
-                     ) -> Iterator[list[str]]:
+def invekto_processes(database_url: str, *, servers: int = 1, workers: int = 0,
+                      env: dict[str, str] | None = None) -> Iterator[list[str]]:
     """Start ``servers`` × `invekto serve` (and ``workers`` × `invekto worker`) on the test
-    database; yield the servers' ``host:port`` once each answers /healthz."""
-    env = {**os.environ, "INVEKTO_DATABASE_URL": database_url, "INVEKTO_LOG_LEVEL": "WARNING"}
+    database, with ``env`` added to their environment; yield the servers' ``host:port`` once
+    each answers /healthz."""
+    env = {**os.environ, "INVEKTO_DATABASE_URL": database_url, "INVEKTO_LOG_LEVEL": "WARNING",
+           **(env or {})}
     ports = [free_port() for _ in range(servers)]
     processes = [subprocess.Popen([sys.executable, "-m", "invekto", "serve", "--port", str(p)],
                                   env=env) for p in ports]

@@ -39,6 +39,9 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
         hub = Hub(to_libpq_url(rt.db.url))
         await hub.start()
         app.state.hub = hub
+        if rt.settings.demo:
+            # Re-wired on every start: the demo number's provider is this process's simulator.
+            await app.state.demo_phone.connect()
         async with jobs.opened(to_libpq_url(rt.db.url), max_size=2):
             yield
         await hub.stop()
@@ -63,6 +66,10 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
     app.include_router(inbox_pages)
     app.include_router(settings_pages)
     app.include_router(monitor_pages)
+    if rt.settings.demo:
+        from invekto.web import demo_views
+
+        demo_views.install(app, rt)
     app.mount("/static/app", StaticFiles(directory=Path(__file__).parent / "web" / "static"),
               name="app")
     for mount, relative in _ASSETS.items():

@@ -51,12 +51,15 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
     from invekto import runtime
     from invekto.app import create_app
 
-    settings = _settings()
+    configured = _settings()
+    # The address actually served: the demo wires its WhatsApp channel to it.
+    settings = configured.model_copy(update={"host": host or configured.host,
+                                             "port": port or configured.port})
     server, url = _database(settings)
     try:
         rt = runtime.build(settings, url, application_name="invekto-serve")
-        config = uvicorn.Config(create_app(rt), host=host or settings.host,
-                                port=port or settings.port, log_config=None,
+        config = uvicorn.Config(create_app(rt), host=settings.host, port=settings.port,
+                                log_config=None,
                                 proxy_headers=True, ws_ping_interval=20,
                                 timeout_graceful_shutdown=10)
         uvicorn.Server(config).run()
@@ -169,10 +172,13 @@ def run() -> None:
     try:
         migrations.upgrade(url)
         typer.echo(asyncio.run(demo_data.seed_and_describe(settings, url)))
-        env = {**os.environ, "INVEKTO_DATABASE_URL": url}
+        # Demo mode: the demo's WhatsApp number talks to the simulator in the web process.
+        env = {**os.environ, "INVEKTO_DATABASE_URL": url, "INVEKTO_DEMO": "true"}
         for command in ("serve", "worker"):
             children.append(subprocess.Popen(  # noqa: S603 - our own entry point
                 [sys.executable, "-m", "invekto", command], env=env))
+        typer.echo(f"Write to the demo's WhatsApp as a customer: "
+                   f"http://{settings.host}:{settings.port}/demo/phone")
         typer.echo(f"Invekto is running on http://{settings.host}:{settings.port} "
                    "(Ctrl-C to stop)")
         _wait_for_signal_or_exit(children)

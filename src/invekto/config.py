@@ -23,6 +23,10 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # Demo mode (`invekto run` turns it on): the demo company's WhatsApp number talks to a
+    # provider simulator inside the web process, with a customer's phone at /demo/phone. Off in
+    # production, where nothing under /demo exists.
+    demo: bool = False
     # Set behind HTTPS; off by default so the demo works on http://127.0.0.1.
     cookie_secure: bool = False
     session_days: int = 14

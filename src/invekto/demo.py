@@ -2,15 +2,25 @@
 
 Seeded once; the generated passwords are kept in ``<data_dir>/demo-credentials.txt`` (mode 600)
 so every later ``make run`` can print them again.
+
+In demo mode the company's WhatsApp number is real as far as the app can tell: it has generated
+credentials, and its provider is the simulator that the web process hosts under
+``PROVIDER_PATH`` (``wire_phone``), whose customer side is the phone at ``/demo/phone``.
 """
 
 from __future__ import annotations
 
+import secrets
+import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
 
 from invekto import runtime
 from invekto.channels import service as channels
-from invekto.channels.schemas import ChannelCreate
+from invekto.channels.models import Channel
+from invekto.channels.schemas import ChannelCreate, ChannelUpdate
 from invekto.config import Settings
 from invekto.contacts import service as contacts
 from invekto.contacts.schemas import ContactUpdate, CustomFieldCreate, TagCreate
@@ -26,6 +36,9 @@ from invekto.users import service as users
 from invekto.users.schemas import GroupCreate, UserCreate
 
 SLUG = "demo"
+# The demo WhatsApp number's phone_number_id, and where the web process serves its provider.
+PHONE_NUMBER_ID = "demo-phone-number-id"
+PROVIDER_PATH = "/demo/provider/whatsapp"
 
 # (customer name, phone, channel, [(minutes ago, "in"/"out", text)], tags, assignee, status)
 CONVERSATIONS = [
@@ -102,7 +115,9 @@ async def seed(db: Database, settings: Settings) -> bool:
         channel_by_key = {
             "whatsapp": await channels.create_channel(session, owner, ChannelCreate(
                 kind="whatsapp_cloud", name="WhatsApp · 0216 555 01 02",
-                external_id="demo-phone-number-id")),
+                external_id=PHONE_NUMBER_ID,
+                settings={"api_base_url": app_base_url(settings) + PROVIDER_PATH},
+                credentials=_phone_credentials({}))),
             "instagram": await channels.create_channel(session, owner, ChannelCreate(
                 kind="instagram", name="Instagram · @gulusdis", external_id="demo-ig-id")),
             "web": await channels.create_channel(session, owner, ChannelCreate(
@@ -148,6 +163,69 @@ async def seed(db: Database, settings: Settings) -> bool:
     path.write_text("\n".join(lines) + "\n")
     path.chmod(0o600)
     return True
+
+
+@dataclass(frozen=True)
+class PhoneLine:
+    """The demo WhatsApp number, as its provider (the simulator) needs to know it."""
+
+    tenant_id: uuid.UUID
+    channel_id: uuid.UUID
+    company_name: str
+    channel_name: str
+    phone_number_id: str
+    app_secret: str
+    access_token: str
+
+
+def app_base_url(settings: Settings) -> str:
+    """This run's web process, as the worker and the process itself reach it."""
+    host = settings.host
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - listening everywhere: reach it locally
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}"
+
+
+def _phone_credentials(current: dict) -> dict[str, str]:
+    """The channel's credentials with any of Meta's three that is missing generated."""
+    return {**{key: str(value) for key, value in current.items()},
+            **{key: secrets.token_urlsafe(24) for key in ("app_secret", "access_token",
+                                                          "verify_token")
+               if not current.get(key)}}
+
+
+async def wire_phone(db: Database, settings: Settings) -> PhoneLine | None:
+    """Point the demo WhatsApp channel at the simulator of the web process described by
+    ``settings`` (its host and port may differ from the last run's) and give it credentials if
+    it has none. Idempotent: changes, and audits, only what differs. None without the demo
+    company or its WhatsApp channel."""
+    async with db.system_session() as session:
+        tenant = await tenants.find_by_slug(session, SLUG)
+    if tenant is None:
+        return None
+    async with db.tenant_session(tenant.id) as session:
+        channel = await session.scalar(select(Channel).where(
+            Channel.tenant_id == tenant.id, Channel.kind == "whatsapp_cloud",
+            Channel.external_id == PHONE_NUMBER_ID))
+        if channel is None:
+            return None
+        current = channels.credentials_of(channel)
+        credentials = _phone_credentials(current)
+        wanted = {**channel.settings, "api_base_url": app_base_url(settings) + PROVIDER_PATH}
+        changes: dict = {}
+        if wanted != channel.settings:
+            changes["settings"] = wanted
+        if credentials != current:
+            changes["credentials"] = credentials
+        if changes:
+            channel = await channels.update_channel(session, Actor.system(tenant.id), channel.id,
+                                                    ChannelUpdate(**changes))
+        return PhoneLine(tenant_id=tenant.id, channel_id=channel.id, company_name=tenant.name,
+                         channel_name=channel.name, phone_number_id=PHONE_NUMBER_ID,
+                         app_secret=credentials["app_secret"],
+                         access_token=credentials["access_token"])
 
 
 async def seed_and_describe(settings: Settings, url: str) -> str:

@@ -74,6 +74,8 @@ def test_run_serves_the_demo_and_ctrl_c_stops_everything(tmp_path):
                 page = http.get("/inbox?tab=all")
                 assert "Elif Kaya" in page.text  # the signed-in supervisor
                 assert "Zeynep Arslan" in page.text  # a demo conversation in the list
+                phone = http.get("/demo/phone")  # `run` is demo mode: the customer's phone
+                assert phone.status_code == 200 and "Gülüş Diş Kliniği" in phone.text
             assert _postgres_processes(tmp_path / "var" / "postgres")
         finally:
             process.send_signal(signal.SIGINT)
