@@ -33,6 +33,7 @@ from invekto.channels.adapters.base import (
     MediaRef,
     OutboundMessage,
     PermanentFailure,
+    ReceiptWatermark,
     Sent,
     StatusEvent,
     TemporaryFailure,
@@ -47,6 +48,7 @@ from invekto.channels.models import Channel, WebhookEvent
 from invekto.channels.schemas import ChannelCreate
 from invekto.channels.simulator.meta_messaging import MetaMessagingSimulator, create_simulator
 from invekto.contacts.models import Contact, ContactIdentity
+from invekto.inbox import service as inbox
 from invekto.inbox.models import Attachment, Conversation, Message, StatusBacklog
 from invekto.inbox.tasks import ProviderUnavailable
 from tests.channels.harness import ChannelWorld
@@ -155,8 +157,16 @@ SAMPLES: dict[str, list | str] = {
     "messenger.inbound_delivery.json": [StatusEvent(
         account_id=PAGE_ID, provider_message_id="m_OutboundExampleMid00000000000000000000000001",
         status="delivered", at=at(1767261800123))],
-    "messenger.inbound_read.json": "skipped: a read watermark names no message id",
-    "messenger.inbound_echo.json": "skipped: echoes of our page's own messages are not ingested",
+    # Messenger's read receipt names a moment: what was sent until then has been read.
+    "messenger.inbound_read.json": [ReceiptWatermark(
+        account_id=PAGE_ID, handle=PSID, status="read", at=at(1767261830123))],
+    # The page's own message (from another tool, or ours coming back): the customer is its
+    # recipient.
+    "messenger.inbound_echo.json": [InboundEvent(
+        account_id=PAGE_ID, handle=PSID,
+        provider_message_id="m_OutboundExampleMid00000000000000000000000002",
+        sent_at=at(1767261860123), content_kind="text", body="Siparişiniz yola çıktı.",
+        echo=True)],
     "instagram.inbound_text.json": [InboundEvent(
         account_id=IG_ID, handle=IGSID,
         provider_message_id=messaging("instagram.inbound_text.json")["message"]["mid"],
@@ -167,8 +177,11 @@ SAMPLES: dict[str, list | str] = {
         sent_at=at(1767261660123), content_kind="image",
         media=MediaRef(url="https://lookaside.fbsbx.com/ig_messaging_cdn/"
                            "?asset_id=1234567890&signature=ExampleSig"))],
-    "instagram.inbound_echo.json": "skipped: echoes of our account's own messages are not "
-                                   "ingested",
+    "instagram.inbound_echo.json": [InboundEvent(
+        account_id=IG_ID, handle=IGSID,
+        provider_message_id=messaging("instagram.inbound_echo.json")["message"]["mid"],
+        sent_at=at(1767261690123), content_kind="text", body="Evet, M ve L bedenleri mevcut.",
+        echo=True)],
 }
 
 
@@ -292,9 +305,15 @@ def test_instagram_seen_with_a_message_id_is_a_read_status():
                                 at=at(1767261600123))
 
 
+def test_a_delivery_receipt_without_message_ids_is_a_watermark():
+    event = only(MessengerAdapter().parse_webhook(with_event(
+        {"delivery": {"watermark": 1767261800123}})))
+    assert event == ReceiptWatermark(account_id=PAGE_ID, handle=PSID, status="delivered",
+                                     at=at(1767261800123))
+
+
 def test_what_is_not_turned_into_events():
     for event in ({"message": {"mid": "ig_6", "is_deleted": True}},
-                  {"delivery": {"watermark": 1767261800123}},  # no mids
                   {"optin": {"ref": "x"}},
                   {"pass_thread_control": {"new_owner_app_id": "1"}}):
         assert InstagramAdapter().parse_webhook(with_event(event, "instagram")) == []
@@ -319,8 +338,9 @@ def test_a_batch_yields_every_event():
         entries.extend(copy.deepcopy(fixture(name)["entry"]))
     entries[0]["messaging"].append(messaging("messenger.inbound_postback.json"))
     events = MessengerAdapter().parse_webhook({"object": "page", "entry": entries})
-    assert [type(e).__name__ for e in events] == ["InboundEvent"] * 3 + ["StatusEvent"]
-    assert [e.content_kind for e in events[:3]] == ["text", "interactive", "image"]
+    assert [type(e).__name__ for e in events] == ["InboundEvent"] * 4 + ["StatusEvent"]
+    assert [(e.content_kind, e.echo) for e in events[:4]] == [
+        ("text", False), ("interactive", False), ("image", False), ("text", True)]
 
 
 def test_the_adapters_are_registered_by_kind():
@@ -894,12 +914,75 @@ async def test_a_reply_goes_out_as_documented_and_its_receipt_marks_it(meta):
 
     if meta.kind == "messenger":
         await meta.deliver(*meta.simulator.delivery([sent.mid]))
-        await meta.deliver(*meta.simulator.read())  # a watermark: nothing to apply it to yet
-        expected = "delivered"
+        assert await meta.scalar(select(Message.status).where(Message.id == reply_id)
+                                 ) == "delivered"
+        await meta.deliver(*meta.simulator.read())  # read up to now: this reply included
+        expected = "read"
     else:  # Instagram has no delivery receipts; "seen" names the message
         await meta.deliver(*meta.simulator.read(mid=sent.mid))
         expected = "read"
     assert await meta.scalar(select(Message.status).where(Message.id == reply_id)) == expected
+
+
+async def test_a_message_sent_from_another_tool_joins_the_thread_as_answered(meta):
+    await meta.deliver(*meta.simulator.customer_message("Kargom nerede?"))
+    inbound = await meta.scalar(select(Message).where(Message.channel_id == meta.channel_id))
+    # Someone answered from Meta Business Suite: Meta echoes it to us.
+    await meta.deliver(*meta.simulator.echo("Yarın teslim edilecek."))
+    echo = await meta.scalar(select(Message).where(Message.channel_id == meta.channel_id,
+                                                   Message.direction == "outbound"))
+    assert (echo.body, echo.status, echo.sender_kind, echo.sender_user_id) == (
+        "Yarın teslim edilecek.", "sent", "agent", None)
+    assert echo.payload["echo"] is True
+    assert echo.conversation_id == inbound.conversation_id
+    conversation = await meta.scalar(select(Conversation).where(
+        Conversation.id == inbound.conversation_id))
+    assert (conversation.waiting_since, conversation.unread_count,
+            conversation.last_message_preview) == (None, 0, "Yarın teslim edilecek.")
+
+
+async def test_the_echo_of_our_own_reply_is_not_a_second_message(meta):
+    await meta.deliver(*meta.simulator.customer_message("Merhaba"))
+    inbound = await meta.scalar(select(Message).where(Message.channel_id == meta.channel_id))
+    reply_id = await meta.reply(inbound.conversation_id, "Buyurun")
+    await meta.deliver_reply(reply_id)
+    sent = only(meta.simulator.state.sent)
+    await meta.deliver(*meta.simulator.echo("Buyurun", mid=sent.mid))
+    outbound = await meta.rows(select(Message).where(Message.channel_id == meta.channel_id,
+                                                     Message.direction == "outbound"))
+    assert [m.id for m in outbound] == [reply_id]
+
+
+async def test_an_echo_that_overtakes_our_send_gives_way_to_our_message(meta):
+    await meta.deliver(*meta.simulator.customer_message("Merhaba"))
+    inbound = await meta.scalar(select(Message).where(Message.channel_id == meta.channel_id))
+    reply_id = await meta.reply(inbound.conversation_id, "Buyurun")
+    mid = "m_echo_first_" + uuid.uuid4().hex
+    await meta.deliver(*meta.simulator.echo("Buyurun", mid=mid))  # before our send's answer
+    async with meta.home.rt.db.tenant_session(meta.home.tenant_id) as session:
+        assert await inbox.deliver_outbound(session, meta.home.tenant_id, reply_id) == "send"
+    async with meta.home.rt.db.tenant_session(meta.home.tenant_id) as session:
+        await inbox.record_send_result(session, meta.home.tenant_id, reply_id, Sent(mid))
+    outbound = await meta.rows(select(Message).where(Message.channel_id == meta.channel_id,
+                                                     Message.direction == "outbound"))
+    assert [(m.id, m.provider_message_id) for m in outbound] == [(reply_id, mid)]
+
+
+@pytest.mark.parametrize("kind", ["messenger"])  # Instagram's seen receipts name the message
+async def test_a_read_watermark_reads_what_was_sent_before_it_and_nothing_after(meta):
+    await meta.deliver(*meta.simulator.customer_message("Merhaba"))
+    inbound = await meta.scalar(select(Message).where(Message.channel_id == meta.channel_id))
+    first = await meta.reply(inbound.conversation_id, "Bir")
+    second = await meta.reply(inbound.conversation_id, "İki")
+    for reply_id in (first, second):
+        await meta.deliver_reply(reply_id)
+    async with meta.home.rt.db.tenant_session(meta.home.tenant_id) as session:
+        await session.execute(update(Message).where(Message.id == first).values(
+            created_at=Message.created_at - timedelta(minutes=5)))
+    cutoff = int((datetime.now(UTC) - timedelta(minutes=1)).timestamp() * 1000)
+    await meta.deliver(*meta.simulator.read(watermark=cutoff))
+    assert await meta.scalar(select(Message.status).where(Message.id == first)) == "read"
+    assert await meta.scalar(select(Message.status).where(Message.id == second)) == "sent"
 
 
 async def test_outside_the_window_the_reply_fails_without_a_retry(meta):

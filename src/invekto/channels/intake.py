@@ -33,6 +33,7 @@ from invekto.channels.adapters.base import (
     ChannelAccount,
     InboundEvent,
     MediaRef,
+    ReceiptWatermark,
     StatusEvent,
     WebhookAdapter,
 )
@@ -141,8 +142,14 @@ class _Delivery:
     event_id: uuid.UUID
     # Each message with the adapter's reference to its file, until that is downloaded.
     inbound: list[tuple[InboundMessage, MediaRef | None]] = field(default_factory=list)
+    # What the business sent from elsewhere (echoes), in the same form.
+    echoes: list[tuple[InboundMessage, MediaRef | None]] = field(default_factory=list)
     statuses: list[StatusEvent] = field(default_factory=list)
+    watermarks: list[ReceiptWatermark] = field(default_factory=list)
     error: str | None = None
+
+    def messages(self) -> list[tuple[InboundMessage, MediaRef | None]]:
+        return self.inbound + self.echoes
 
 
 async def ingest_pending(db: Database, storage: Storage, tenant_id: uuid.UUID,
@@ -167,7 +174,7 @@ async def ingest_pending(db: Database, storage: Storage, tenant_id: uuid.UUID,
                 taken = await _take(session, tenant_id, channel_id, batch_size)
                 deliveries = [_parse(adapter, account, channel_id, event_id, payload)
                               for event_id, payload in taken]
-                if any(media for d in deliveries for _, media in d.inbound):
+                if any(media for d in deliveries for _, media in d.messages()):
                     # Files are downloaded outside any transaction (a slow provider must not
                     # hold a connection): the batch is claimed and stored after the downloads.
                     await _claim(session, tenant_id, [event_id for event_id, _ in taken])
@@ -258,9 +265,12 @@ def _parse(adapter: WebhookAdapter | None, account: ChannelAccount, channel_id: 
                         account_id=event.account_id)
         elif isinstance(event, StatusEvent):
             delivery.statuses.append(event)
+        elif isinstance(event, ReceiptWatermark):
+            delivery.watermarks.append(event)
         elif isinstance(event, InboundEvent):
             try:
-                delivery.inbound.append((_inbound_message(channel_id, event), event.media))
+                (delivery.echoes if event.echo else delivery.inbound).append(
+                    (_inbound_message(channel_id, event), event.media))
             except ValidationError as exc:
                 log.warning("webhook.invalid_message", channel_id=str(channel_id),
                             error=str(exc))
@@ -279,7 +289,7 @@ def _inbound_message(channel_id: uuid.UUID, event: InboundEvent) -> InboundMessa
 async def _fetch_media(db: Database, storage: Storage, adapter: WebhookAdapter | None,
                        account: ChannelAccount, tenant_id: uuid.UUID, channel_id: uuid.UUID,
                        deliveries: list[_Delivery], *, max_attachment_bytes: int) -> None:
-    with_media = [(m, ref) for d in deliveries for m, ref in d.inbound if ref is not None]
+    with_media = [(m, ref) for d in deliveries for m, ref in d.messages() if ref is not None]
     if not with_media or adapter is None:
         return
     async with db.tenant_session(tenant_id) as session:
@@ -323,11 +333,16 @@ async def _store(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.U
     inbound = [m for d in deliveries for m, _ in d.inbound]
     if inbound:
         await inbox.receive_inbound_batch(session, tenant_id, channel_id, inbound)
+    for echo in (m for d in deliveries for m, _ in d.echoes):
+        await inbox.record_echo(session, tenant_id, echo)
     for status in (s for d in deliveries for s in d.statuses):
         await inbox.apply_provider_status(
             session, tenant_id, channel_id=channel_id,
             provider_message_id=status.provider_message_id, status=status.status,
             error_code=status.error_code, error=status.error_title)
+    for mark in (w for d in deliveries for w in d.watermarks):
+        await inbox.apply_receipt_watermark(session, tenant_id, channel_id=channel_id,
+                                            handle=mark.handle, status=mark.status, at=mark.at)
     for error in {d.error for d in deliveries}:
         await session.execute(update(WebhookEvent).where(
             WebhookEvent.tenant_id == tenant_id,

@@ -250,6 +250,12 @@ async def _create_for_handles(session: AsyncSession, tenant_id: uuid.UUID,
     return created
 
 
+async def contact_on_channel(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
+                             handle: str) -> uuid.UUID | None:
+    """The contact a channel knows by ``handle``, if any (never creates one)."""
+    return (await _identities(session, tenant_id, channel_id, [handle])).get(handle)
+
+
 async def handle_on_channel(session: AsyncSession, tenant_id: uuid.UUID, contact_id: uuid.UUID,
                             channel_id: uuid.UUID) -> str | None:
     return await session.scalar(select(ContactIdentity.handle).where(

@@ -763,6 +763,12 @@ async def record_send_result(session: AsyncSession, tenant_id: uuid.UUID, messag
     if message is None or message.status != "pending":
         return
     if isinstance(result, Sent):
+        # The provider's echo of this very message may have been ingested first (Messenger,
+        # Instagram): this message is the one to keep.
+        await session.execute(delete(Message).where(
+            Message.tenant_id == tenant_id, Message.channel_id == message.channel_id,
+            Message.provider_message_id == result.provider_message_id,
+            Message.id != message.id, Message.payload.contains({"echo": True})))
         message.provider_message_id = result.provider_message_id
         await _set_status(session, message, "sent")
         await _apply_backlog(session, message)
@@ -972,6 +978,72 @@ async def _active_conversations(session: AsyncSession, tenant_id: uuid.UUID,
     ).order_by(Conversation.id).with_for_update().execution_options(populate_existing=True)
     )).all()
     return {conversation.contact_id: conversation for conversation in found}
+
+
+async def record_echo(session: AsyncSession, tenant_id: uuid.UUID, echo: InboundMessage) -> bool:
+    """A message the business sent its customer from elsewhere (Meta Business Suite, the Page's
+    own inbox), kept in the thread as a sent outbound message. Our own sends echo back too: one
+    whose provider id is already stored is left alone. True when it was new."""
+    if await stored_provider_ids(session, tenant_id, echo.channel_id,
+                                 [echo.provider_message_id]):
+        return False
+    contact = (await contacts.find_or_create_senders(
+        session, tenant_id, echo.channel_id, [contacts.ChannelSender(echo.handle)]))[echo.handle]
+    at = echo.sent_at or _now()
+    conversation = (await _active_conversations(session, tenant_id, echo.channel_id,
+                                                {contact.id: at}))[contact.id]
+    message_id = await session.scalar(insert(Message).values(
+        id=new_id(), tenant_id=tenant_id, conversation_id=conversation.id,
+        contact_id=contact.id, channel_id=echo.channel_id, direction="outbound",
+        sender_kind="agent", content_kind=echo.content_kind, body=echo.body,
+        payload={**echo.payload, "echo": True}, attachment_id=echo.attachment_id,
+        provider_message_id=echo.provider_message_id, status="sent", created_at=at,
+    ).on_conflict_do_nothing(
+        index_elements=["tenant_id", "channel_id", "provider_message_id"]).returning(Message.id))
+    if message_id is None:
+        return False
+    if at >= conversation.last_message_at:
+        conversation.last_message_at = at
+        conversation.last_message_preview = _preview(echo.body, echo.content_kind)
+    conversation.waiting_since = None  # the business has answered, wherever from
+    conversation.unread_count = 0
+    if conversation.first_response_at is None:
+        conversation.first_response_at = at
+    await session.flush()
+    await _publish(session, conversation, "message.created", {
+        "conversation_id": str(conversation.id), "contact_id": str(contact.id),
+        "message_id": str(message_id), "direction": "outbound",
+        "assignee_id": str(conversation.assignee_id) if conversation.assignee_id else None})
+    return True
+
+
+async def apply_receipt_watermark(session: AsyncSession, tenant_id: uuid.UUID, *,
+                                  channel_id: uuid.UUID, handle: str, status: str,
+                                  at: datetime) -> int:
+    """Messenger's "delivered/read up to this moment": every message sent to the customer by
+    then moves forward to ``status`` (never back). Returns how many moved."""
+    contact_id = await contacts.contact_on_channel(session, tenant_id, channel_id, handle)
+    if contact_id is None:
+        return 0
+    behind = [s for s, order in _STATUS_ORDER.items()
+              if 0 < order < _STATUS_ORDER[status] and s != "failed"]
+    moved = (await session.execute(update(Message).where(
+        Message.tenant_id == tenant_id, Message.channel_id == channel_id,
+        Message.contact_id == contact_id, Message.direction == "outbound",
+        Message.created_at <= at, Message.status == any_(behind),
+    ).values(status=status, status_changed_at=_now()).returning(
+        Message.id, Message.conversation_id))).all()
+    if not moved:
+        return 0
+    conversations = {c.id: c for c in (await session.scalars(select(Conversation).where(
+        Conversation.tenant_id == tenant_id,
+        Conversation.id == any_(list({c for _, c in moved}))))).all()}
+    await realtime.publish_many(session, [
+        _event(conversations[conversation_id], "message.status", {
+            "conversation_id": str(conversation_id), "contact_id": str(contact_id),
+            "message_id": str(message_id), "status": status, "error_code": None})
+        for message_id, conversation_id in moved])
+    return len(moved)
 
 
 # ---- notes -------------------------------------------------------------------------------------

@@ -96,6 +96,9 @@ class InboundEvent:
     payload: dict[str, Any] = field(default_factory=dict)
     # Click-to-WhatsApp / Messenger ad attribution, kept on the conversation.
     referral: dict[str, Any] | None = None
+    # An echo: a message the business sent to ``handle`` (from another tool, such as Meta
+    # Business Suite, or our own send coming back), not one it received.
+    echo: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,18 @@ class StatusEvent:
     error_title: str | None = None
 
 
-WebhookEvent = InboundEvent | StatusEvent
+@dataclass(frozen=True)
+class ReceiptWatermark:
+    """Everything sent to ``handle`` up to ``at`` was delivered or read: Messenger's receipts
+    name a moment, not messages."""
+
+    account_id: str
+    handle: str
+    status: str  # delivered | read
+    at: datetime
+
+
+WebhookEvent = InboundEvent | StatusEvent | ReceiptWatermark
 
 
 @dataclass(frozen=True)

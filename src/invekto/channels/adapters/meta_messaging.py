@@ -28,11 +28,13 @@ import httpx
 
 from invekto.channels.adapters.base import (
     ChannelAccount,
+    ConnectionCheck,
     DownloadedMedia,
     InboundEvent,
     MediaRef,
     OutboundMessage,
     PermanentFailure,
+    ReceiptWatermark,
     SendResult,
     Sent,
     StatusEvent,
@@ -164,6 +166,29 @@ _EXPLANATIONS: dict[str, tuple[str, str]] = {
                          "ayarlarını düzeltmesi gerekiyor."),
     "invalid_message": ("This message cannot be sent on {product} as it is.",
                         "Bu mesaj bu haliyle {product} üzerinden gönderilemez."),
+    # What a connection check (``check_connection``) found.
+    "connected": ("The connection works.", "Bağlantı çalışıyor."),
+    "unreachable": ("{product} could not be reached at the channel's API address; check the "
+                    "address and this server's internet connection.",
+                    "Kanalın API adresinden {product} hizmetine ulaşılamadı; adresi ve bu "
+                    "sunucunun internet bağlantısını kontrol edin."),
+    "provider_error": ("{product} answered with a server error; try again in a few minutes.",
+                       "{product} bir sunucu hatasıyla yanıt verdi; birkaç dakika sonra "
+                       "yeniden deneyin."),
+    "unexpected_answer": ("The answer from the channel's API address was not Meta's; check the "
+                          "address.",
+                          "Kanalın API adresinden gelen yanıt Meta'nın yanıtı değil; adresi "
+                          "kontrol edin."),
+    "unknown_account": ("{product} does not know this account, or the access token may not use "
+                        "it; check the ID and the token.",
+                        "{product} bu hesabı tanımıyor ya da erişim anahtarının bu hesaba "
+                        "yetkisi yok; kimliği ve anahtarı kontrol edin."),
+    "account_mismatch": ("The access token belongs to another Page than the one entered; check "
+                         "the Page ID and the token.",
+                         "Erişim anahtarı girilen sayfadan başka bir sayfaya ait; sayfa "
+                         "kimliğini ve anahtarı kontrol edin."),
+    "refused": ("{product} refused the request; the details below say why.",
+                "{product} isteği reddetti; nedeni aşağıdaki ayrıntılarda."),
 }
 _GENERIC = ("{product} could not deliver the message.", "{product} mesajı iletemedi.")
 
@@ -293,6 +318,30 @@ class _MetaMessagingAdapter(CloudApiAdapter):
                      or mimetypes.guess_type(parts.path)[0] or "application/octet-stream")
         return DownloadedMedia(data=response.content, mime_type=mime_type,
                                filename=media.filename)
+
+    # ---- connection check (the flow is WhatsApp's `check_connection`) ------------------------
+
+    explanations = _EXPLANATIONS
+
+    def explain(self, code: str, language: str) -> str:
+        return explain(code, language, self.product.kind)
+
+    def _probe(self, dialect: Dialect, account: ChannelAccount
+               ) -> tuple[str, dict[str, str] | None]:
+        """The token's owner, ``GET /me?fields=id,name``: the Page (a Page token) or the
+        Instagram account (Instagram Login)."""
+        return dialect.url("me"), {"fields": "id,name"}
+
+    def _describe(self, data: dict[str, Any], account: ChannelAccount) -> ConnectionCheck:
+        owner, name = str(data.get("id") or ""), str(data.get("name") or "")
+        if not owner:
+            return ConnectionCheck(ok=False, error_code="unexpected_answer")
+        detail = f"{name} ({owner})" if name else owner
+        # A Page token names its Page; Instagram's webhook id is the account, not the Page, so
+        # only Messenger can tell a token of another Page.
+        if self.product is MESSENGER and account.external_id and owner != account.external_id:
+            return ConnectionCheck(ok=False, detail=detail, error_code="account_mismatch")
+        return ConnectionCheck(ok=True, detail=detail)
 
 
 class MessengerAdapter(_MetaMessagingAdapter):
@@ -460,9 +509,10 @@ def parse_webhook(payload: dict[str, Any], product: Product = MESSENGER) -> list
 
     Messages (text, attachments, quick replies), postbacks and ad/link referrals are inbound
     events; reactions are ``reaction`` messages; ``delivery.mids`` are ``delivered`` statuses and
-    an Instagram ``read.mid`` a ``read`` one. Not turned into events: echoes (``is_echo``: our
-    page's own messages, from us or another tool), read and delivery receipts that carry only a
-    watermark, Instagram ``is_deleted`` notices, ``standby`` (handover) and ``changes``
+    an Instagram ``read.mid`` a ``read`` one; receipts that carry only a watermark (Messenger)
+    are `ReceiptWatermark`s; echoes (``is_echo``: the page's own messages, from us or another
+    tool) are inbound events marked ``echo``, the customer being their recipient. Not turned into
+    events: Instagram ``is_deleted`` notices, ``standby`` (handover) and ``changes``
     (comments). A payload that is not ``product``'s envelope is a ValueError."""
     if not isinstance(payload, dict) or payload.get("object") != product.webhook_object:
         raise ValueError(f"not the {product.name} webhook envelope")
@@ -503,21 +553,28 @@ def _id(obj: Any) -> str:
 
 def _messaging(entry: dict[str, Any], item: dict[str, Any]) -> list[WebhookEvent]:
     message = item.get("message")
-    if isinstance(message, dict) and (message.get("is_echo") or message.get("is_deleted")):
-        return []  # our page's own message (see the module notes), or an unsent one
-    account_id = str(entry.get("id") or _id(item.get("recipient")))
-    sender = _id(item.get("sender"))
+    if isinstance(message, dict) and message.get("is_deleted"):
+        return []  # the customer unsent it
+    echo = isinstance(message, dict) and bool(message.get("is_echo"))
+    account_id = str(entry.get("id") or _id(item.get("recipient" if not echo else "sender")))
+    # An echo is the page's own message: the customer is its recipient.
+    sender = _id(item.get("recipient" if echo else "sender"))
     if isinstance(item.get("delivery"), dict):
         delivery = item["delivery"]
         at = _receipt_time(delivery.get("watermark") or item.get("timestamp")
                            or entry.get("time"))
-        return [StatusEvent(account_id=account_id, provider_message_id=str(mid),
-                            status="delivered", at=at)
-                for mid in delivery.get("mids") or [] if mid]
+        mids = [str(mid) for mid in delivery.get("mids") or [] if mid]
+        if not mids and delivery.get("watermark") and sender:
+            return [ReceiptWatermark(account_id, sender, "delivered", at)]
+        return [StatusEvent(account_id=account_id, provider_message_id=mid,
+                            status="delivered", at=at) for mid in mids]
     if isinstance(item.get("read"), dict):
         read = item["read"]
         if not read.get("mid"):
-            return []  # a watermark only (Messenger): no message id to apply it to
+            if read.get("watermark") and sender:  # Messenger: read up to a moment
+                return [ReceiptWatermark(account_id, sender, "read",
+                                         _receipt_time(read["watermark"]))]
+            return []
         return [StatusEvent(account_id=account_id, provider_message_id=str(read["mid"]),
                             status="read",
                             at=_receipt_time(item.get("timestamp") or entry.get("time")))]
@@ -532,6 +589,8 @@ def _messaging(entry: dict[str, Any], item: dict[str, Any]) -> list[WebhookEvent
         raise ValueError("Messenger Platform event without a timestamp")
     common = {"account_id": account_id, "handle": sender, "sent_at": _moment(timestamp)}
     kind = kinds[0]
+    if echo:
+        return _message({**common, "echo": True}, item["message"], None)
     if kind == "message":
         return _message(common, item["message"], item.get("referral"))
     if kind == "postback":

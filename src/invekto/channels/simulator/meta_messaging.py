@@ -9,6 +9,8 @@ Provider side (what our adapters call):
   ``messaging_type``; tags must be the product's; text limits: 2,000 characters, Instagram 1,000
   bytes), records the request in ``state.sent`` and answers ``{"recipient_id", "message_id"}``
   like Meta, unless told to fail (``fail_next``).
+* ``GET /{version}/me`` (same token check): the token's owner, ``{"id", "name"}``, which a
+  connection check reads.
 * Attachment files (``add_media``; files sent in ``customer_message`` are held too) at signed-CDN
   style URLs on ``media_base_url``: ``/v/t1.15752-9/{id}`` (Messenger, fbcdn.net) or
   ``/ig_messaging_cdn/?asset_id={id}`` (Instagram, lookaside). No token is needed, as at Meta.
@@ -66,6 +68,7 @@ _SUBCODES = {551: 1545041}
 _OUTSIDE_WINDOW = {"messenger": 2018278, "instagram": 2534022}
 _ATTACHMENT_TYPES = ("image", "video", "audio", "file", "template")
 _MESSAGING_TYPES = ("RESPONSE", "UPDATE", "MESSAGE_TAG")
+ACCOUNT_NAMES = {"messenger": "Gülüş Diş Kliniği", "instagram": "gulusdis"}  # what /me answers
 
 
 @dataclass
@@ -135,6 +138,7 @@ class MetaMessagingSimulator:
             Route("/v/{folder}/{media_id}", self._download, methods=["GET"]),
             Route("/v/{folder}/{media_id}/{filename}", self._download, methods=["GET"]),
             Route("/{version}/{account}/messages", self._send, methods=["POST"]),
+            Route("/{version}/me", self._me, methods=["GET"]),
             Route("/{version}/{account}/message_attachments", self._upload, methods=["POST"]),
         ])
 
@@ -225,6 +229,16 @@ class MetaMessagingSimulator:
         read: dict[str, Any] = {"mid": mid} if mid else {"watermark": watermark or _now_ms()}
         return self.webhook(self._event(sender, timestamp, read=read))
 
+    def echo(self, text: str, *, mid: str | None = None, recipient: str | None = None,
+             timestamp: int | None = None) -> tuple[bytes, dict[str, str]]:
+        """A signed echo: the account's own message to a customer (sent from Meta Business
+        Suite, say, or one of ours coming back)."""
+        return self.webhook({
+            "sender": {"id": self.account_id}, "recipient": {"id": recipient or self.customer_id},
+            "timestamp": timestamp or _now_ms(),
+            "message": {"mid": mid or new_mid(self.product.kind), "text": text,
+                        "is_echo": True}})
+
     def webhook(self, *events: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
         """A signed webhook carrying ``events`` (``entry[].messaging[]`` items) as given."""
         self.state.inbound.extend(events)
@@ -307,6 +321,15 @@ class MetaMessagingSimulator:
             self.add_media(await upload.read(), upload.content_type or "", upload.filename,
                            media_id=attachment_id)
         return JSONResponse({"attachment_id": attachment_id})
+
+    # ---- connection checks ---------------------------------------------------------------------
+
+    async def _me(self, request: Request) -> Response:
+        """``GET /{version}/me?fields=id,name``: the Page (or Instagram account) of the token."""
+        self._record(request)
+        if not self._token_ok(request):
+            return JSONResponse(meta_error(190), status_code=401)
+        return JSONResponse({"id": self.account_id, "name": ACCOUNT_NAMES[self.product.kind]})
 
     def _file(self, media_id: str) -> Response:
         media = self.state.media.get(media_id)
