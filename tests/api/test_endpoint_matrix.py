@@ -286,6 +286,14 @@ async def _channel(t: Target) -> Call:
     return Call({"channel_id": await new_channel(t.ids)})
 
 
+async def _whatsapp_channel(t: Target) -> Call:
+    """A webhook channel; its connection test finds nothing listening (no provider needed)."""
+    channel = await as_system(t.ids, lambda s, a: channels.create_channel(s, a, ChannelCreate(
+        kind="whatsapp_cloud", name=fresh("kanal"), external_id="109876543210987",
+        settings={"api_base_url": "http://127.0.0.1:9"}, credentials={"access_token": "t"})))
+    return Call({"channel_id": channel.id})
+
+
 async def _create_contact(t: Target) -> Call:
     return Call(json={"name": "Yeni Müşteri"})
 
@@ -408,6 +416,8 @@ ROWS: list[Row] = [
     row("GET", "/channels/{channel_id}", "agent", _existing_channel),
     row("PATCH", "/channels/{channel_id}", "admin", _update_channel),
     row("DELETE", "/channels/{channel_id}", "admin", _channel, 204),
+    row("POST", "/channels/{channel_id}/webhook-secret", "admin", _whatsapp_channel),
+    row("POST", "/channels/{channel_id}/test", "admin", _whatsapp_channel),
     # contacts, tags, custom fields
     row("GET", "/contacts", "agent", _plain),
     row("POST", "/contacts", "agent", _create_contact, 201, listing="/contacts?limit=200"),

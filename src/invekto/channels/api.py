@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, status
 
 from invekto.channels import service
 from invekto.channels.models import Channel
-from invekto.channels.schemas import ChannelCreate, ChannelOut, ChannelUpdate
+from invekto.channels.schemas import ChannelCreate, ChannelOut, ChannelUpdate, ConnectionCheckOut
 from invekto.http.deps import Scoped
 
 router = APIRouter(tags=["channels"])
@@ -17,13 +17,11 @@ _DERIVED = ("has_credentials", "webhook_url", "webhook_secret")
 
 def _out(request: Request, channel: Channel, *, reveal_secret: bool = False) -> ChannelOut:
     path = service.webhook_path(channel)
-    secret_name = service.WEBHOOK_SECRETS.get(channel.kind)
     return ChannelOut.model_validate({
         **{c: getattr(channel, c) for c in ChannelOut.model_fields if c not in _DERIVED},
         "has_credentials": channel.credentials_encrypted is not None,
         "webhook_url": str(request.base_url).rstrip("/") + path if path else None,
-        "webhook_secret": service.credentials_of(channel).get(secret_name)
-        if reveal_secret and secret_name else None})
+        "webhook_secret": service.webhook_secret(channel) if reveal_secret else None})
 
 
 @router.get("/channels", response_model=list[ChannelOut])
@@ -51,3 +49,16 @@ async def update_channel(request: Request, channel_id: uuid.UUID, body: ChannelU
 @router.delete("/channels/{channel_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_channel(channel_id: uuid.UUID, ctx: Scoped) -> None:
     await service.delete_channel(ctx.session, ctx.actor, channel_id)
+
+
+@router.post("/channels/{channel_id}/webhook-secret", response_model=ChannelOut)
+async def rotate_webhook_secret(request: Request, channel_id: uuid.UUID, ctx: Scoped):
+    """A new webhook secret, in this answer only; the old one stops working."""
+    channel, _ = await service.rotate_webhook_secret(ctx.session, ctx.actor, channel_id)
+    return _out(request, channel, reveal_secret=True)
+
+
+@router.post("/channels/{channel_id}/test", response_model=ConnectionCheckOut)
+async def check_connection(channel_id: uuid.UUID, ctx: Scoped):
+    """Whether the provider accepts the channel's settings and credentials (nothing is sent)."""
+    return await service.test_connection(ctx.session, ctx.actor, channel_id)

@@ -25,6 +25,8 @@ class ChannelUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     external_id: str | None = Field(default=None, max_length=200)
     settings: dict[str, Any] | None = None
+    # Merged into the stored ones: the secrets named here are replaced (an empty value removes
+    # one), the others are kept.
     credentials: dict[str, str] | None = None
     is_active: bool | None = None
 
@@ -44,6 +46,20 @@ class ChannelOut(BaseModel):
     created_at: datetime
     # Where the provider delivers events (None for channels it does not push to).
     webhook_url: str | None = None
-    # Only in the answer to creating the channel: the secret to paste into the provider's
-    # console with the webhook URL (Meta's verify token, a BSP's webhook header token).
+    # Only in the answer to creating the channel (or rotating the secret): the secret to paste
+    # into the provider's console with the webhook URL (Meta's verify token, a BSP's webhook
+    # header token).
     webhook_secret: str | None = None
+
+
+class ConnectionCheckOut(BaseModel):
+    """A connection test: whether the provider accepted the channel's settings and credentials,
+    how it named the account (or why it refused), and a sentence for people in the caller's
+    language."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    ok: bool
+    detail: str
+    error_code: str | None
+    message: str

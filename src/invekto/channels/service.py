@@ -13,11 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.audit import service as audit
+from invekto.channels.adapters import adapter_for
+from invekto.channels.adapters.base import ChannelAccount, CheckableAdapter
 from invekto.channels.models import Channel
 from invekto.channels.schemas import ChannelCreate, ChannelUpdate
 from invekto.core.actor import Actor
 from invekto.core.crypto import secret_box
-from invekto.core.errors import Conflict
+from invekto.core.errors import Conflict, ValidationFailed
 from invekto.core.i18n import N_
 from invekto.db.base import new_id
 from invekto.db.queries import flush_unique, get_in_tenant
@@ -89,6 +91,7 @@ async def create_channel(session: AsyncSession, actor: Actor, data: ChannelCreat
     channel = Channel(id=new_id(), tenant_id=actor.tenant_id, kind=data.kind,
                       name=data.name.strip(), external_id=data.external_id,
                       settings=data.settings)
+    await _require_free_name(session, actor, channel.name)
     credentials = dict(data.credentials or {})
     secret_name = WEBHOOK_SECRETS.get(data.kind)
     if secret_name and not credentials.get(secret_name):
@@ -107,10 +110,16 @@ async def update_channel(session: AsyncSession, actor: Actor, channel_id: uuid.U
     actor.require("admin")
     channel = await get_channel(session, actor, channel_id)
     changes = data.model_dump(exclude_unset=True, exclude={"credentials"})
+    if "name" in changes:
+        changes["name"] = changes["name"].strip()
+        await _require_free_name(session, actor, changes["name"], but=channel.id)
     for name, value in changes.items():
         setattr(channel, name, value)
     if data.credentials is not None:
-        channel.credentials_encrypted = secret_box().encrypt_json(data.credentials)
+        # Merged: secrets not given stay (the webhook secret, a token not re-entered).
+        credentials = {**credentials_of(channel), **data.credentials}
+        channel.credentials_encrypted = secret_box().encrypt_json(
+            {name: value for name, value in credentials.items() if value})
     await _flush_unique_name(session, channel)
     _forget_webhook_channel(channel.id)
     await audit.record(session, actor, "channel.updated", target_type="channel",
@@ -136,10 +145,91 @@ async def delete_channel(session: AsyncSession, actor: Actor, channel_id: uuid.U
                        target_id=channel_id)
 
 
+async def rotate_webhook_secret(session: AsyncSession, actor: Actor, channel_id: uuid.UUID
+                                ) -> tuple[Channel, str]:
+    """A new webhook secret for the channel, returned to be shown once (like the first): the old
+    one stops working at once, so the provider's console must get the new one."""
+    actor.require("admin")
+    channel = await get_channel(session, actor, channel_id)
+    secret_name = WEBHOOK_SECRETS.get(channel.kind)
+    if secret_name is None:
+        raise ValidationFailed("this kind of channel has no webhook secret", field="channel_id")
+    secret = secrets.token_urlsafe(24)
+    channel.credentials_encrypted = secret_box().encrypt_json(
+        {**credentials_of(channel), secret_name: secret})
+    await session.flush()
+    _forget_webhook_channel(channel.id)
+    await audit.record(session, actor, "channel.webhook_secret_rotated", target_type="channel",
+                       target_id=channel.id)
+    return channel, secret
+
+
+@dataclass(frozen=True)
+class ConnectionResult:
+    """A connection test's outcome (`ConnectionCheck`) with its explanation in the actor's
+    language."""
+
+    ok: bool
+    detail: str
+    error_code: str | None
+    message: str
+
+
+async def test_connection(session: AsyncSession, actor: Actor, channel_id: uuid.UUID
+                          ) -> ConnectionResult:
+    """Ask the provider, with one cheap read that sends nothing, whether the channel's address,
+    credentials and account id work. Admins only: it uses the channel's secrets."""
+    actor.require("admin")
+    channel = await get_channel(session, actor, channel_id)
+    adapter = _checker(channel.kind)
+    if adapter is None:
+        raise ValidationFailed("this kind of channel cannot be tested", field="channel_id")
+    check = await adapter.check_connection(ChannelAccount(
+        kind=channel.kind, external_id=channel.external_id, settings=dict(channel.settings),
+        credentials=credentials_of(channel)))
+    message = adapter.explain("connected" if check.ok else check.error_code or "", actor.language)
+    return ConnectionResult(ok=check.ok, detail=check.detail, error_code=check.error_code,
+                            message=message)
+
+
+def can_test(kind: str) -> bool:
+    return _checker(kind) is not None
+
+
+def _checker(kind: str) -> CheckableAdapter | None:
+    adapter = adapter_for(kind)
+    return adapter if hasattr(adapter, "check_connection") else None
+
+
 def credentials_of(channel: Channel) -> dict[str, Any]:
     if not channel.credentials_encrypted:
         return {}
     return secret_box().decrypt_json(channel.credentials_encrypted)
+
+
+def secrets_set(channel: Channel) -> frozenset[str]:
+    """The names of the channel's stored secrets (never their values), to show which are set."""
+    return frozenset(credentials_of(channel))
+
+
+def webhook_secret(channel: Channel) -> str | None:
+    """The secret the provider's console needs with the webhook URL. Only for answering the
+    admin who just created (or rotated) it: it is never shown again."""
+    secret_name = WEBHOOK_SECRETS.get(channel.kind)
+    return credentials_of(channel).get(secret_name) if secret_name else None
+
+
+async def _require_free_name(session: AsyncSession, actor: Actor, name: str, *,
+                             but: uuid.UUID | None = None) -> None:
+    """Before anything changes, so the refusal leaves the transaction usable (a form shows it
+    beside the name); the unique constraint still decides a race."""
+    if not name:
+        raise ValidationFailed("name is required", field="name")
+    query = select(Channel.id).where(Channel.tenant_id == actor.tenant_id, Channel.name == name)
+    if but is not None:
+        query = query.where(Channel.id != but)
+    if await session.scalar(query.limit(1)) is not None:
+        raise Conflict("a channel named '%(name)s' exists", field="name", params={"name": name})
 
 
 async def _flush_unique_name(session: AsyncSession, channel: Channel) -> None:

@@ -1,7 +1,8 @@
 """The settings pages: users, groups, tags, quick replies, custom fields, channels and the company
 profile. Each section is one page with inline forms; every change goes through the domain's
 service, which checks the role, and answers with the section's re-rendered body (HTMX swaps it in;
-a refusal is a JSON error the page shows as a toast)."""
+a refusal is a JSON error the page shows as a toast, except on the channel forms, which are drawn
+again with each reason beside its field: see `_refused`)."""
 
 from __future__ import annotations
 
@@ -16,16 +17,19 @@ from pydantic import BaseModel
 from starlette.datastructures import FormData
 
 from invekto.channels import service as channels
-from invekto.channels.models import CHANNEL_KINDS
+from invekto.channels.intake import TOKEN_HEADER
+from invekto.channels.schemas import ChannelUpdate
 from invekto.contacts import service as contacts
 from invekto.contacts.models import CUSTOM_FIELD_TYPES, MAX_CUSTOM_FIELDS
 from invekto.contacts.schemas import CustomFieldCreate, CustomFieldUpdate, TagCreate, TagUpdate
-from invekto.core.errors import NotFound, PermissionDenied, ValidationFailed
+from invekto.core import i18n
+from invekto.core.errors import AppError, Conflict, NotFound, PermissionDenied, ValidationFailed
 from invekto.inbox import service as inbox
 from invekto.replies import service as replies
 from invekto.tenants import service as tenants
 from invekto.users import service as users
 from invekto.users.schemas import GroupCreate, GroupUpdate, UserCreate, UserUpdate
+from invekto.web import channel_forms
 from invekto.web.rendering import Page, WebPage, parse_form, render, render_page
 
 router = APIRouter(prefix="/settings", include_in_schema=False)
@@ -117,8 +121,14 @@ async def _custom_fields(page: Page, _params: Params) -> dict[str, Any]:
 
 
 async def _channels(page: Page, _params: Params) -> dict[str, Any]:
-    return {"channels": await channels.list_channels(page.ctx.session, page.ctx.actor),
-            "channel_kinds": CHANNEL_KINDS}
+    listed = await channels.list_channels(page.ctx.session, page.ctx.actor)
+    return {"channels": listed, "setups": channel_forms.SETUPS,
+            # which secrets each channel has (names only: values are never shown again)
+            "secrets_set": {c.id: channels.secrets_set(c) for c in listed
+                            if c.kind in channel_forms.SETUPS},
+            "testable": {c.id for c in listed if channels.can_test(c.kind)},
+            "webhook_paths": {c.id: channels.webhook_path(c) for c in listed},
+            "token_header": TOKEN_HEADER.title()}
 
 
 async def _company(page: Page, _params: Params) -> dict[str, Any]:
@@ -152,9 +162,33 @@ async def _body(request: Request, page: Page, slug: str, params: Params, **extra
                 ) -> HTMLResponse:
     """A section's body (its forms and list) after a change, for HTMX to swap in."""
     section = _BY_SLUG[slug]
+    page.ctx.actor.require(section.role)  # drawn only for whom may open the section
     context = await _LOADERS[slug](page, params)
     return render_page(request, page, f"settings/_{section.stem}.html", current=section,
                        **context, **extra)
+
+
+async def _refused(request: Request, page: Page, slug: str, exc: AppError, **extra: Any
+                   ) -> HTMLResponse:
+    """A form the service (or the form's own checks) refused, drawn again with each reason
+    beside its field, in the user's language, and what was typed (``values``; never a secret).
+    A refusal naming no field, or one that broke the transaction (the unique constraint deciding
+    a race), goes the usual way: the JSON error, shown as a toast."""
+    if exc.field is None or not page.ctx.session.is_active:
+        raise exc
+    errors = {e.field: _translated(e, page.lang)
+              for e in getattr(exc, "errors", None) or [exc]}
+    response = await _body(request, page, slug, {}, form_errors=errors, **extra)
+    response.status_code = exc.status_code
+    return response
+
+
+def _translated(exc: AppError, language: str) -> str:
+    """As ``http.errors`` words an error for the UI: parameters that are catalogue entries
+    (labels marked with N_) are translated too, anything typed stays as it is."""
+    params = {key: i18n.text(language, value) if isinstance(value, str) else value
+              for key, value in exc.params.items()}
+    return i18n.text(language, exc.template, **params)
 
 
 def _values(form: FormData, names: tuple[str, ...], *, lists: tuple[str, ...] = (),
@@ -378,3 +412,69 @@ async def update_company(request: Request, page: WebPage) -> Response:
     await tenants.update_profile(page.ctx.session, page.ctx.actor, name=data.name,
                                  timezone=data.timezone, default_language=data.default_language)
     return await _body(request, page, "company", form, saved=True)
+
+
+# ---- channels ----------------------------------------------------------------------------------
+
+@router.post("/channels")
+async def create_channel(request: Request, page: WebPage) -> Response:
+    """Answers with the webhook URL and secret to paste into the provider's console, once."""
+    form = await request.form()
+    try:
+        channel = await channels.create_channel(page.ctx.session, page.ctx.actor,
+                                                channel_forms.create_input(form))
+    except AppError as exc:
+        return await _refused(request, page, "channels", exc, values=form, editing="new")
+    return await _body(request, page, "channels", {}, revealed=channel, is_new=True,
+                       webhook_secret=channels.webhook_secret(channel))
+
+
+@router.post("/channels/{channel_id}")
+async def update_channel(request: Request, channel_id: uuid.UUID, page: WebPage) -> Response:
+    form = await request.form()
+    session, actor = page.ctx.session, page.ctx.actor
+    try:
+        channel = await channels.get_channel(session, actor, channel_id)
+        await channels.update_channel(session, actor, channel_id,
+                                      channel_forms.update_input(channel, form))
+    except AppError as exc:
+        return await _refused(request, page, "channels", exc, values=form, editing=channel_id)
+    return await _body(request, page, "channels", {}, saved=channel_id)
+
+
+@router.post("/channels/{channel_id}/active")
+async def set_channel_active(request: Request, channel_id: uuid.UUID, page: WebPage
+                             ) -> Response:
+    """Switch a channel off (its webhooks are refused, its history stays) or on again."""
+    form = await request.form()
+    data = parse_form(ChannelUpdate, _values(form, ("is_active",)))
+    if data.is_active is None:
+        raise ValidationFailed("choose active or inactive", field="is_active")
+    await channels.update_channel(page.ctx.session, page.ctx.actor, channel_id, data)
+    return await _body(request, page, "channels", {})
+
+
+@router.post("/channels/{channel_id}/delete")
+async def delete_channel(request: Request, channel_id: uuid.UUID, page: WebPage) -> Response:
+    try:
+        await channels.delete_channel(page.ctx.session, page.ctx.actor, channel_id)
+    except Conflict as exc:
+        # A channel with conversations stays: said on its row, with the offer to switch it off.
+        return await _refused(request, page, "channels", exc, refused_delete=channel_id)
+    return await _body(request, page, "channels", {})
+
+
+@router.post("/channels/{channel_id}/webhook-secret")
+async def rotate_webhook_secret(request: Request, channel_id: uuid.UUID, page: WebPage
+                                ) -> Response:
+    channel, secret = await channels.rotate_webhook_secret(page.ctx.session, page.ctx.actor,
+                                                           channel_id)
+    return await _body(request, page, "channels", {}, revealed=channel, webhook_secret=secret)
+
+
+@router.post("/channels/{channel_id}/test")
+async def check_channel_connection(request: Request, channel_id: uuid.UUID, page: WebPage
+                                  ) -> Response:
+    """The provider's answer, shown on the channel's row."""
+    result = await channels.test_connection(page.ctx.session, page.ctx.actor, channel_id)
+    return render_page(request, page, "settings/_channel_test.html", result=result)

@@ -10,6 +10,9 @@ Provider side (what our adapters call):
   (``add_media``; files sent in ``customer_message`` are held too). Meta's answer points at
   ``/media-download/{media_id}`` here; 360dialog's at Meta's lookaside host, which the client must
   rewrite to its own base URL, served here as ``/whatsapp_business/attachments/?mid=...``.
+* ``GET /{version}/{phone_number_id}`` (its ``verified_name`` and ``display_phone_number``) and
+  ``GET /health_status`` (360dialog): what a connection check reads, with the same credential
+  checks as sends.
 
 Customer side (what Meta would post to our webhook): ``customer_message(...)`` and
 ``status(...)`` build signed webhook bodies (``X-Hub-Signature-256`` with the app secret), and
@@ -44,6 +47,8 @@ DISPLAY_PHONE_NUMBER = "908501234567"
 WABA_ID = "214365870912345"
 CUSTOMER_WA_ID = "905321234567"
 LOOKASIDE = "https://lookaside.fbsbx.com"
+VERIFIED_NAME = "Gülüş Diş Kliniği"
+DISPLAY_PHONE_FORMATTED = "+90 850 123 45 67"  # the phone number node's display_phone_number
 
 _TITLES = {
     4: "Application request limit reached",
@@ -141,6 +146,7 @@ class WhatsAppSimulator:
             Route("/whatsapp_business/attachments/", self._download_lookaside, methods=["GET"]),
             Route("/{version}/{phone_number_id}/messages", self._send_cloud, methods=["POST"]),
             Route("/{version}/{media_id}", self._media_cloud, methods=["GET"]),
+            Route("/health_status", self._health_status, methods=["GET"]),
             Route("/{media_id}", self._media_bsp, methods=["GET"]),
         ])
 
@@ -355,6 +361,8 @@ class WhatsAppSimulator:
         if not self._bearer_ok(request):
             return self._no_bearer()
         media_id = request.path_params["media_id"]
+        if media_id == self.phone_number_id:  # not a file: the number itself (connection checks)
+            return self._phone_number()
         return self._media_info(request, f"{request.base_url}media-download/{media_id}")
 
     async def _media_bsp(self, request: Request) -> Response:
@@ -382,6 +390,23 @@ class WhatsAppSimulator:
         if not self._key_ok(request):
             return self._no_key()
         return self._file(request.query_params.get("mid", ""))
+
+    # ---- connection checks: the phone number node, 360dialog's health status ------------------
+
+    def _phone_number(self) -> Response:
+        """``GET /{version}/{phone_number_id}?fields=display_phone_number,verified_name``."""
+        return JSONResponse({"verified_name": VERIFIED_NAME,
+                             "display_phone_number": DISPLAY_PHONE_FORMATTED,
+                             "id": self.phone_number_id})
+
+    async def _health_status(self, request: Request) -> Response:
+        self._record(request)
+        if not self._key_ok(request):
+            return self._no_key()
+        return JSONResponse({"health_status": {"can_send_message": "AVAILABLE", "entities": [
+            {"entity_type": "PHONE_NUMBER", "id": self.phone_number_id,
+             "can_send_message": "AVAILABLE"},
+            {"entity_type": "WABA", "id": WABA_ID, "can_send_message": "AVAILABLE"}]}})
 
 
 def _invalid(body: Any) -> str | None:

@@ -1,0 +1,231 @@
+"""The channel settings forms: what each kind of channel asks an admin for, where each answer is
+kept (the channel's external id, a setting the adapter reads, or an encrypted credential), and a
+posted form turned into the channels service's input. Kinds not listed here (the web chat...)
+can be renamed, switched off and deleted, not set up. Setting names are the adapters' `Dialect`
+fields; the defaults shown are the adapters' own."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from invekto.channels.adapters.meta_messaging import GRAPH
+from invekto.channels.adapters.whatsapp import CLOUD, D360
+from invekto.channels.models import Channel
+from invekto.channels.schemas import ChannelCreate, ChannelUpdate
+from invekto.core.errors import ValidationFailed
+from invekto.core.i18n import N_
+
+EXTERNAL_ID, SETTING, SECRET = "external_id", "settings", "credentials"
+NAME_MAX, VALUE_MAX, SECRET_MAX = 100, 200, 1000
+
+
+@dataclass(frozen=True)
+class SetupField:
+    name: str  # the form field, and its key in the channel's settings or credentials
+    kept_in: str  # EXTERNAL_ID, SETTING or SECRET
+    label: str  # catalogue entries (N_), translated where shown
+    help: str
+    required: bool = False
+    placeholder: str = ""  # what a blank optional field stands for: the adapter's default
+    pattern: str | None = None  # the whole value must match
+    expected: str = ""  # the pattern for people, in an error ("digits only")
+    url: bool = False  # an http(s) address
+
+    @property
+    def secret(self) -> bool:
+        return self.kept_in == SECRET
+
+
+@dataclass(frozen=True)
+class ChannelSetup:
+    kind: str
+    summary: str
+    fields: tuple[SetupField, ...]
+
+
+_DIGITS, _VERSION = r"[0-9]{1,40}", r"v[0-9]+(\.[0-9]+)?"
+_APP_SECRET = SetupField(
+    "app_secret", SECRET, N_("App secret"),
+    N_("Meta App Dashboard → App settings → Basic. Invekto checks with it that webhooks really "
+       "come from Meta."), required=True)
+
+
+def _address(default: str, help_text: str = N_("Leave empty for the provider's own address.")
+             ) -> SetupField:
+    return SetupField("api_base_url", SETTING, N_("API address"), help_text,
+                      placeholder=default, url=True)
+
+
+def _version(default: str | None) -> SetupField:
+    return SetupField("api_version", SETTING, N_("API version"),
+                      N_("Leave empty for the version Invekto is tested with."),
+                      placeholder=default or "", pattern=_VERSION,
+                      expected=N_("a version such as v25.0"))
+
+
+# The kinds with an adapter, in the order the form offers them.
+SETUPS: dict[str, ChannelSetup] = {setup.kind: setup for setup in (
+    ChannelSetup("whatsapp_cloud", N_("A WhatsApp number on Meta's Cloud API, directly."), (
+        SetupField("external_id", EXTERNAL_ID, N_("Phone number ID"),
+                   N_("Meta App Dashboard → WhatsApp → API Setup: the ID under the number, not "
+                      "the phone number itself."), required=True, pattern=_DIGITS,
+                   expected=N_("digits only")),
+        SetupField("waba_id", SETTING, N_("WhatsApp Business Account ID"),
+                   N_("Optional; shown on the same page."), pattern=_DIGITS,
+                   expected=N_("digits only")),
+        SetupField("access_token", SECRET, N_("Access token"),
+                   N_("A permanent token of a system user with the whatsapp_business_messaging "
+                      "permission (Meta Business Settings → System users)."), required=True),
+        _APP_SECRET,
+        _address(CLOUD.api_base_url),
+        _version(CLOUD.api_version),
+    )),
+    ChannelSetup("whatsapp_bsp", N_("A WhatsApp number hosted by 360dialog."), (
+        SetupField("api_key", SECRET, N_("360dialog API key (D360-API-KEY)"),
+                   N_("The number's API key from the 360dialog hub."), required=True),
+        SetupField("external_id", EXTERNAL_ID, N_("Phone number ID"),
+                   N_("Optional. When set, only webhooks for this number are taken."),
+                   pattern=_DIGITS, expected=N_("digits only")),
+        _address(D360.api_base_url),
+    )),
+    ChannelSetup("messenger", N_("The Messenger inbox of a Facebook Page."), (
+        SetupField("external_id", EXTERNAL_ID, N_("Page ID"),
+                   N_("The Facebook Page's ID: Page → About → Page transparency, or Meta "
+                      "Business Suite → Settings."), required=True, pattern=_DIGITS,
+                   expected=N_("digits only")),
+        SetupField("access_token", SECRET, N_("Page access token"),
+                   N_("A long-lived Page token with the pages_messaging permission."),
+                   required=True),
+        _APP_SECRET,
+        _address(GRAPH.api_base_url),
+        _version(GRAPH.api_version),
+    )),
+    ChannelSetup("instagram", N_("The direct messages of an Instagram professional account."), (
+        SetupField("external_id", EXTERNAL_ID, N_("Instagram account ID"),
+                   N_("The professional account's ID (the one its webhooks carry), not the "
+                      "@username."), required=True, pattern=_DIGITS,
+                   expected=N_("digits only")),
+        SetupField("access_token", SECRET, N_("Access token"),
+                   N_("The Page token of the Facebook Page linked to the account, or an "
+                      "Instagram token when the app uses Instagram Login."), required=True),
+        _APP_SECRET,
+        _address(GRAPH.api_base_url,
+                 N_("Leave empty for Meta's address; https://graph.instagram.com with "
+                    "Instagram Login.")),
+        _version(GRAPH.api_version),
+    )),
+)}
+
+
+class FormInvalid(ValidationFailed):
+    """Every field the form got wrong, not just the first; answered like the first alone where
+    no form is drawn again (the JSON error)."""
+
+    def __init__(self, errors: list[ValidationFailed]) -> None:
+        first = errors[0]
+        super().__init__(first.template, field=first.field, params=first.params)
+        self.errors = errors
+
+
+def create_input(form: Mapping[str, Any]) -> ChannelCreate:
+    """A new channel from the "Add channel" form: its kind's fields only, blanks left out."""
+    kind = _text(form, "kind")
+    setup = SETUPS.get(kind)
+    if setup is None:
+        raise ValidationFailed("choose a kind of channel", field="kind")
+    errors: list[ValidationFailed] = []
+    name = _name(form, errors)
+    values = {f.name: _checked(f, _text(form, f.name), errors, required=f.required)
+              for f in setup.fields}
+    if errors:
+        raise FormInvalid(errors)
+    return ChannelCreate(
+        kind=kind, name=name, external_id=values.get("external_id") or None,
+        settings={f.name: values[f.name] for f in setup.fields
+                  if f.kept_in == SETTING and values[f.name]},
+        credentials={f.name: values[f.name] for f in setup.fields
+                     if f.secret and values[f.name]})
+
+
+def update_input(channel: Channel, form: Mapping[str, Any]) -> ChannelUpdate:
+    """A channel's edit form: its name and, for kinds set up here, their fields. A blank secret
+    keeps the stored one; a blank setting goes back to the default; settings the form does not
+    show are kept."""
+    errors: list[ValidationFailed] = []
+    name = _name(form, errors)
+    setup = SETUPS.get(channel.kind)
+    if setup is None:
+        if errors:
+            raise FormInvalid(errors)
+        return ChannelUpdate(name=name)
+    values = {f.name: _checked(f, _text(form, f.name), errors,
+                               required=f.required and not f.secret)
+              for f in setup.fields}
+    if errors:
+        raise FormInvalid(errors)
+    settings = dict(channel.settings or {})
+    for f in setup.fields:
+        if f.kept_in == SETTING:
+            if values[f.name]:
+                settings[f.name] = values[f.name]
+            else:
+                settings.pop(f.name, None)
+    changes: dict[str, Any] = {"name": name, "settings": settings}
+    if any(f.kept_in == EXTERNAL_ID for f in setup.fields):
+        changes["external_id"] = values["external_id"] or None
+    secrets = {f.name: values[f.name] for f in setup.fields if f.secret and values[f.name]}
+    if secrets:
+        changes["credentials"] = secrets
+    return ChannelUpdate(**changes)
+
+
+def _text(form: Mapping[str, Any], name: str) -> str:
+    value = form.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ValidationFailed("expected text, not a file", field=name)
+    return (value or "").strip()
+
+
+def _name(form: Mapping[str, Any], errors: list[ValidationFailed]) -> str:
+    name = _text(form, "name")
+    if not name:
+        errors.append(ValidationFailed("name is required", field="name"))
+    elif len(name) > NAME_MAX:
+        errors.append(_too_long("name", N_("Name"), NAME_MAX))
+    return name
+
+
+def _checked(field: SetupField, value: str, errors: list[ValidationFailed], *, required: bool
+             ) -> str:
+    """``value`` if it is fine for ``field``; otherwise the reason joins ``errors``."""
+    limit = SECRET_MAX if field.secret else VALUE_MAX
+    if not value:
+        if required:
+            errors.append(ValidationFailed("'%(label)s' is required", field=field.name,
+                                           params={"label": field.label}))
+    elif len(value) > limit:
+        errors.append(_too_long(field.name, field.label, limit))
+    elif field.url and not _is_http_url(value):
+        errors.append(ValidationFailed("'%(label)s' must be %(expected)s", field=field.name,
+                                       params={"label": field.label,
+                                               "expected": N_("an http(s) URL")}))
+    elif field.pattern and not re.fullmatch(field.pattern, value):
+        errors.append(ValidationFailed("'%(label)s' must be %(expected)s", field=field.name,
+                                       params={"label": field.label,
+                                               "expected": field.expected}))
+    return value.rstrip("/") if field.url else value
+
+
+def _too_long(name: str, label: str, limit: int) -> ValidationFailed:
+    return ValidationFailed("'%(label)s' is longer than %(max)s characters", field=name,
+                            params={"label": label, "max": limit})
+
+
+def _is_http_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and not any(
+        c.isspace() for c in value)
