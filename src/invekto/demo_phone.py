@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
 from invekto import demo
+from invekto.channels.simulator.whatsapp import TEMPLATES as SIMULATED_TEMPLATES
 from invekto.channels.simulator.whatsapp import (
     SentRequest,
     StoredMedia,
@@ -55,16 +56,13 @@ MEDIA_KINDS = ("image", "video", "audio", "document", "sticker")
 # Characters no chat app would send (and PostgreSQL's JSON cannot store NUL).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
-# Approved templates of the demo company, as WhatsApp would show them: (name, language) ->
-# (body with {{1}}-style variables, quick-reply button titles). Others show their variables.
+# The demo company's templates as WhatsApp would show them: the simulator's list (what the inbox
+# offers), (name, language) -> (body with {{1}}-style variables, quick-reply button titles).
 TEMPLATES: dict[tuple[str, str], tuple[str, list[str]]] = {
-    ("randevu_hatirlatma", "tr"): (
-        "Merhaba {{1}}, {{2}} tarihindeki randevunuzu hatırlatırız. Gelebilecek misiniz?",
-        ["Evet, geleceğim", "Başka bir gün"]),
-    ("appointment_reminder", "en"): (
-        "Hello {{1}}, this is a reminder of your appointment on {{2}}. Will you be able to "
-        "come?", ["Yes, I'll come", "Another day"]),
-}
+    (t["name"], t["language"]): (
+        next(c["text"] for c in t["components"] if c["type"] == "BODY"),
+        [b["text"] for c in t["components"] if c["type"] == "BUTTONS" for b in c["buttons"]])
+    for t in SIMULATED_TEMPLATES}
 
 
 class DemoUnavailable(AppError):

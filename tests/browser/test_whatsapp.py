@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 
 import pytest
 import uvicorn
 from playwright.async_api import expect
+from sqlalchemy import select, update
 
 from invekto.channels import service as channels
 from invekto.channels.schemas import ChannelCreate
 from invekto.channels.simulator.whatsapp import create_simulator
+from invekto.inbox.models import Message
 
 APP_SECRET = "browser-test-app-secret"
 PHONE_NUMBER_ID = "109876543210987"
@@ -102,3 +105,47 @@ async def test_a_whatsapp_conversation_in_the_browser(world, open_browser, live_
     await simulator.deliver(*simulator.customer_message(wa_id=wa_id, name="Deniz Müşteri",
                                                         message=tap))
     await expect(page.locator(".msg-inbound .msg-body").last).to_have_text("Randevu al")
+
+
+async def test_after_the_window_the_agent_sends_an_approved_template(world, open_browser,
+                                                                   live_server, simulator):
+    home = world.home
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        channel = await channels.create_channel(session, home.system, ChannelCreate(
+            kind="whatsapp_cloud", name="WhatsApp · Kargo", external_id=PHONE_NUMBER_ID,
+            settings={"api_base_url": simulator.base_url, "waba_id": "214365870912345"},
+            credentials={"app_secret": APP_SECRET, "access_token": "EAAG-browser"}))
+    simulator.webhook_url = f"{live_server}/webhooks/whatsapp_cloud/{channel.id}"
+    wa_id = "90533" + str(uuid.uuid4().int)[:7]
+    await simulator.deliver(*simulator.customer_message("Kargom nerede?", wa_id=wa_id,
+                                                        name="Kerem Kargo"))
+
+    async def ingested():
+        async with home.rt.db.tenant_session(home.tenant_id) as session:
+            return await session.scalar(select(Message).where(Message.channel_id == channel.id))
+    for _ in range(200):
+        if (inbound := await ingested()) is not None:
+            break
+        await asyncio.sleep(0.05)
+    async with home.rt.db.tenant_session(home.tenant_id) as session:  # the customer wrote
+        await session.execute(update(Message).where(Message.id == inbound.id).values(  # a day ago
+            created_at=Message.created_at - timedelta(hours=30)))
+
+    page = (await open_browser(home, "bora", path=f"/inbox?c={inbound.conversation_id}")).page
+    await expect(page.locator("#window-closed")).to_be_visible()
+    await page.select_option("#template-select", "kargo_bilgilendirme|tr")
+    values = page.locator("#template-parameters input")
+    await expect(values).to_have_count(3)
+    for index, value in enumerate(("Kerem", "TR-2041", "Aras Kargo")):
+        await values.nth(index).fill(value)
+    await expect(page.locator("#template-preview")).to_have_text(
+        "Merhaba Kerem, TR-2041 numaralı siparişiniz Aras Kargo ile kargoya verildi.")
+    await page.click("#template-send")
+    bubble = page.locator(".msg-outbound").last
+    await expect(bubble.locator(".msg-template")).to_contain_text("kargo_bilgilendirme")
+    await expect(bubble.locator(".ticks")).to_have_attribute("data-status", "sent")
+    await _until(lambda: len(simulator.state.sent) == 1)
+    template = simulator.state.sent[0].body["template"]
+    assert template["name"] == "kargo_bilgilendirme"
+    assert [p["text"] for p in template["components"][0]["parameters"]] == [
+        "Kerem", "TR-2041", "Aras Kargo"]

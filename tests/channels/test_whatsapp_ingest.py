@@ -20,7 +20,7 @@ from invekto.channels import adapters
 from invekto.channels import service as channels
 from invekto.channels.adapters.base import Sent
 from invekto.channels.adapters.whatsapp import WhatsAppCloudAdapter
-from invekto.channels.models import SendPacing, WebhookEvent
+from invekto.channels.models import Channel, SendPacing, WebhookEvent
 from invekto.channels.schemas import ChannelCreate
 from invekto.channels.simulator.whatsapp import create_simulator
 from invekto.contacts.models import Contact
@@ -505,3 +505,102 @@ async def test_old_ingested_deliveries_and_stale_statuses_are_pruned_nightly(wa,
     # The messages themselves stay: only the raw deliveries go.
     assert await wa.scalar(select(func.count()).select_from(Message).where(
         Message.channel_id == wa.channel_id)) == 2
+
+
+# ---- templates after the 24-hour window ----------------------------------------------------------
+
+WABA_ID = "214365870912345"
+
+
+async def _with_waba(wa) -> None:
+    async with wa.home.rt.db.tenant_session(wa.home.tenant_id) as session:
+        channel = await session.get_one(Channel, wa.channel_id)
+        channel.settings = {**channel.settings, "waba_id": WABA_ID}
+
+
+async def _window_closed(wa) -> Message:
+    inbound = await wa.customer_writes("Siparişim ne durumda?")
+    async with wa.home.rt.db.tenant_session(wa.home.tenant_id) as session:
+        await session.execute(update(Message).where(Message.id == inbound.id).values(
+            created_at=Message.created_at - timedelta(hours=30)))
+    return inbound
+
+
+async def test_only_the_approved_templates_are_offered(wa):
+    await _with_waba(wa)
+    async with wa.home.rt.db.tenant_session(wa.home.tenant_id) as session:
+        channel = await session.get_one(Channel, wa.channel_id)
+        offered = await inbox._approved_templates(channel)
+    assert [(t.name, t.language, t.parameters) for t in offered] == [
+        ("appointment_reminder", "en", ("1", "2")), ("kargo_bilgilendirme", "tr", ("1", "2", "3")),
+        ("randevu_hatirlatma", "tr", ("1", "2"))]  # not the rejected kis_kampanyasi
+    lookup = next(r for r in wa.simulator.state.requests if r.path.endswith("message_templates"))
+    assert (lookup.path, lookup.headers["authorization"]) == (
+        f"/v25.0/{WABA_ID}/message_templates", "Bearer EAAG-test")
+
+
+async def test_after_the_window_a_template_goes_out_as_meta_documents_it(wa):
+    await _with_waba(wa)
+    inbound = await _window_closed(wa)
+    path = f"/api/v1/conversations/{inbound.conversation_id}/messages"
+    refused = await wa.home.bora.client.post(path, json={"body": "Kargoya verildi"})
+    assert refused.json()["error"]["code"] == "outside_reply_window"
+    response = await wa.home.bora.client.post(path, json={
+        "content_kind": "template", "template": {
+            "name": "kargo_bilgilendirme", "language": "tr",
+            "parameters": {"1": "Ayşe", "2": "TR-100245", "3": "Yurtiçi Kargo"}}})
+    assert response.status_code == 201, response.text
+    assert response.json()["body"] == ("Merhaba Ayşe, TR-100245 numaralı siparişiniz Yurtiçi "
+                                       "Kargo ile kargoya verildi.")
+    await wa.deliver_reply(uuid.UUID(response.json()["id"]))
+    documented = _documented("send_template")
+    documented["template"]["components"] = [  # the body's values only (no header or buttons)
+        c for c in documented["template"]["components"] if c["type"] == "body"]
+    (sent,) = wa.simulator.state.sent
+    assert sent.body == {**documented, "recipient_type": "individual"}
+
+
+@pytest.mark.parametrize(("template", "field"), [
+    ({"name": "kis_kampanyasi", "language": "tr"}, "template.name"),  # rejected by Meta
+    ({"name": "kargo_bilgilendirme", "language": "en"}, "template.name"),
+    ({"name": "kargo_bilgilendirme", "language": "tr", "parameters": {"1": "Ayşe", "3": "X"}},
+     "template.parameters.2"),
+])
+async def test_a_template_that_is_not_approved_or_not_filled_is_refused(wa, template, field):
+    await _with_waba(wa)
+    inbound = await _window_closed(wa)
+    response = await wa.home.bora.client.post(
+        f"/api/v1/conversations/{inbound.conversation_id}/messages",
+        json={"content_kind": "template", "template": template})
+    assert (response.status_code, response.json()["error"]["field"]) == (422, field)
+    assert wa.simulator.state.sent == []
+
+
+async def test_without_the_business_account_id_the_templates_cannot_be_listed(wa):
+    inbound = await _window_closed(wa)
+    response = await wa.home.bora.client.get(f"/inbox/c/{inbound.conversation_id}/templates")
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "provider_unavailable"
+
+
+async def test_the_composer_offers_templates_once_the_window_has_closed(wa):
+    await _with_waba(wa)
+    inbound = await _window_closed(wa)
+    page = await wa.home.bora.client.get(f"/inbox?c={inbound.conversation_id}")
+    assert 'id="template-composer"' in page.text and 'id="composer"' not in page.text
+    options = await wa.home.bora.client.get(f"/inbox/c/{inbound.conversation_id}/templates")
+    assert 'data-name="kargo_bilgilendirme"' in options.text
+    assert "kis_kampanyasi" not in options.text
+    sent = await _compose_template(wa, inbound.conversation_id, {
+        "name": "randevu_hatirlatma", "language": "tr",
+        "parameters": {"1": "Ayşe Hanım", "2": "28 Kasım"}})
+    assert "28 Kasım tarihindeki randevunuzu" in sent.text and "randevu_hatirlatma" in sent.text
+
+
+async def _compose_template(wa, conversation_id, template):
+    response = await wa.home.bora.client.post(
+        f"/inbox/c/{conversation_id}/messages", headers={"HX-Request": "true"},
+        data={"body": "", "client_message_id": uuid.uuid4().hex,
+              "template": json.dumps(template, ensure_ascii=False)})
+    assert response.status_code == 200, response.text
+    return response

@@ -24,7 +24,8 @@ KEYWORDS = {
     "_": None, "gettext": None, "ngettext": (1, 2), "text": (2,),
     "N_": None, "flush_unique": (2,),
     **dict.fromkeys(("AppError", "NotFound", "ValidationFailed", "Conflict",
-                     "PermissionDenied", "Unauthenticated", "TooManyRequests")),
+                     "PermissionDenied", "Unauthenticated", "TooManyRequests",
+                     "UpstreamUnavailable")),
 }
 
 

@@ -63,6 +63,13 @@ class Conflict(AppError):
     code = "conflict"
 
 
+class UpstreamUnavailable(AppError):
+    """A provider we had to ask could not answer (unreachable, refused our credentials)."""
+
+    status_code = 502
+    code = "provider_unavailable"
+
+
 class TooManyRequests(AppError):
     status_code = 429
     code = "too_many_requests"

@@ -87,11 +87,21 @@ class Choices(BaseModel):
     sections: list[ChoiceSection] = Field(default=[], max_length=50)
 
 
+class TemplateSend(BaseModel):
+    """One of the channel's approved WhatsApp templates, its placeholders filled."""
+
+    name: str = Field(min_length=1, max_length=512)
+    language: str = Field(min_length=2, max_length=15)
+    parameters: dict[str, str] = Field(default={}, max_length=100)  # "1" (or a name) -> value
+
+
 class MessageSend(BaseModel):
     body: str = Field(default="", max_length=4096)
-    content_kind: Literal["text", "image", "audio", "video", "document", "interactive"] = "text"
+    content_kind: Literal["text", "image", "audio", "video", "document", "interactive",
+                          "template"] = "text"
     attachment_id: uuid.UUID | None = None
     choices: Choices | None = None  # with content_kind "interactive"
+    template: TemplateSend | None = None  # with content_kind "template"
     # Set by the client per compose action: a retry or double click with the same id sends once.
     client_message_id: str | None = Field(default=None, min_length=1, max_length=100)
 

@@ -20,19 +20,28 @@ from sqlalchemy.sql import ColumnElement
 
 from invekto.audit import service as audit
 from invekto.channels import service as channels
+from invekto.channels.adapters import adapter_for
 from invekto.channels.adapters.base import (
     ChannelAccount,
     OutboundFile,
     OutboundMessage,
     PermanentFailure,
+    ProviderTemplate,
     Sent,
     TemporaryFailure,
 )
+from invekto.channels.adapters.whatsapp import TemplatesUnavailable, fill_template
 from invekto.channels.models import Channel
 from invekto.contacts import service as contacts
 from invekto.core import jobs, realtime
 from invekto.core.actor import Actor
-from invekto.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from invekto.core.errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    UpstreamUnavailable,
+    ValidationFailed,
+)
 from invekto.core.i18n import N_
 from invekto.core.pagination import newest_first_page
 from invekto.core.storage import Storage
@@ -56,6 +65,7 @@ from invekto.inbox.schemas import (
     ConversationFilters,
     InboundMessage,
     MessageSend,
+    TemplateSend,
 )
 from invekto.users import service as users
 
@@ -561,18 +571,20 @@ async def send_message(session: AsyncSession, actor: Actor, conversation_id: uui
                                field="client_message_id")
             return existing, False
     _require_can_reply(actor, conversation)
-    human_agent = await _needs_human_agent_tag(session, actor, conversation)
     body = clean_text(data.body)
+    payload: dict = {}
+    if data.content_kind == "template":
+        # What a template is for: writing first, or again after the 24-hour window.
+        channel = await _whatsapp_channel(session, conversation, N_("templates"))
+        payload, body = await _checked_template(channel, data.template)
+    elif await _needs_human_agent_tag(session, actor, conversation):
+        payload["human_agent"] = True
     if data.content_kind in ("text", "interactive") and not body:
         raise ValidationFailed("message is empty", field="body")
-    payload: dict = {"human_agent": True} if human_agent else {}
     if data.content_kind == "interactive":
-        channel = await session.get_one(Channel, conversation.channel_id)
-        if channel.kind not in CHOICE_CHANNELS:
-            raise ValidationFailed("buttons and lists can only be sent on WhatsApp",
-                                   field="content_kind")
+        await _whatsapp_channel(session, conversation, N_("buttons and lists"))
         payload["choices"] = checked_choices(data.choices, body)
-    elif data.content_kind != "text" and data.attachment_id is None:
+    elif data.content_kind not in ("text", "template") and data.attachment_id is None:
         raise ValidationFailed("a %(kind)s message needs an attachment", field="attachment_id",
                                params={"kind": _MEDIA_NAMES.get(data.content_kind,
                                                                 data.content_kind)})
@@ -626,8 +638,65 @@ async def send_message(session: AsyncSession, actor: Actor, conversation_id: uui
     return message, True
 
 
-# Channels whose customers can answer with a tap: WhatsApp's reply buttons and lists.
-CHOICE_CHANNELS = ("whatsapp_cloud", "whatsapp_bsp")
+# WhatsApp's own message types (reply buttons and lists, templates) go only to WhatsApp.
+WHATSAPP_KINDS = ("whatsapp_cloud", "whatsapp_bsp")
+
+
+async def _whatsapp_channel(session: AsyncSession, conversation: Conversation, what: str
+                            ) -> Channel:
+    channel = await session.get_one(Channel, conversation.channel_id)
+    if channel.kind not in WHATSAPP_KINDS:
+        raise ValidationFailed("%(what)s can only be sent on WhatsApp", field="content_kind",
+                               params={"what": what})
+    return channel
+
+
+async def approved_templates(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID
+                             ) -> list[ProviderTemplate]:
+    """The templates the conversation's channel may send (asked of the provider now); none
+    for a channel without templates."""
+    conversation = await get_conversation(session, actor, conversation_id)
+    channel = await session.get_one(Channel, conversation.channel_id)
+    return await _approved_templates(channel)
+
+
+async def _approved_templates(channel: Channel) -> list[ProviderTemplate]:
+    adapter = adapter_for(channel.kind)
+    if channel.kind not in WHATSAPP_KINDS or not hasattr(adapter, "list_templates"):
+        return []
+    try:
+        return await adapter.list_templates(ChannelAccount(
+            kind=channel.kind, external_id=channel.external_id, settings=channel.settings,
+            credentials=channels.credentials_of(channel)))
+    except TemplatesUnavailable as exc:
+        raise UpstreamUnavailable("WhatsApp's list of approved templates could not be read "
+                                  "(%(reason)s)", field="template",
+                                  params={"reason": str(exc)}) from exc
+
+
+async def _checked_template(channel: Channel, spec: TemplateSend | None) -> tuple[dict, str]:
+    """(payload, body) of a template message: the template approved, every placeholder filled;
+    the body is the text as the customer will read it."""
+    if spec is None:
+        raise ValidationFailed("choose a template", field="template")
+    known = next((t for t in await _approved_templates(channel)
+                  if (t.name, t.language) == (spec.name, spec.language)), None)
+    if known is None:
+        raise ValidationFailed("there is no approved template %(name)s (%(language)s)",
+                               field="template.name",
+                               params={"name": spec.name, "language": spec.language})
+    values = {key: clean_text(value) for key, value in spec.parameters.items()}
+    for placeholder in known.parameters:
+        if not values.get(placeholder):
+            raise ValidationFailed("fill in {{%(placeholder)s}}",
+                                   field=f"template.parameters.{placeholder}",
+                                   params={"placeholder": placeholder})
+    template: dict = {"name": known.name, "language": known.language}
+    if known.parameters:
+        template["components"] = [{"type": "body", "parameters": [
+            {"type": "text", "text": values[p],
+             **({} if p.isdigit() else {"parameter_name": p})} for p in known.parameters]}]
+    return {"template": template}, fill_template(known.body, values)
 # WhatsApp's limits for interactive messages (characters).
 _CHOICE_LIMITS = {"body": 1024, "header": 60, "footer": 60, "button": 20, "row": 24,
                   "description": 72, "section": 24}

@@ -130,7 +130,7 @@ class Directory:
     def can_send_choices(self, channel_id: uuid.UUID) -> bool:
         """Whether the composer offers reply buttons and lists on this channel."""
         channel = self.channels.get(channel_id)
-        return channel is not None and channel.kind in service.CHOICE_CHANNELS
+        return channel is not None and channel.kind in service.WHATSAPP_KINDS
 
 
 async def _rows(page: Page, conversations: list[Conversation]) -> list[dict[str, Any]]:
@@ -296,11 +296,14 @@ async def item(request: Request, kind: str, item_id: uuid.UUID, page: WebPage) -
 @router.post("/c/{conversation_id}/messages")
 async def send(request: Request, conversation_id: uuid.UUID, page: WebPage,
                body: str = Form(""), client_message_id: str = Form(""),
-               choices: str = Form(""), file: UploadFile | None = None) -> Response:
+               choices: str = Form(""), template: str = Form(""),
+               file: UploadFile | None = None) -> Response:
     session, actor = page.ctx.session, page.ctx.actor
     kind, attachment_id = "text", None
     if choices:  # reply buttons or a list, as JSON (see MessageSend.choices)
         kind = "interactive"
+    elif template:  # an approved template and its values, as JSON (MessageSend.template)
+        kind = "template"
     if file is not None and file.filename:
         await service.check_can_reply(session, actor, conversation_id)
         settings = runtime.current().settings
@@ -314,11 +317,20 @@ async def send(request: Request, conversation_id: uuid.UUID, page: WebPage,
     message, _ = await service.send_message(session, actor, conversation_id, parse_form(
         MessageSend, {"body": body, "content_kind": kind, "attachment_id": attachment_id,
                       "client_message_id": client_message_id or None,
-                      "choices": _json_form(choices, "choices") if choices else None}))
+                      "choices": _json_form(choices, "choices") if choices else None,
+                      "template": _json_form(template, "template") if template else None}))
     entry = timeline.Item("message", message.created_at, message.id, message)
     return render_page(request, page, "inbox/_item.html", item=entry,
                        attachments=await timeline.attachments_of(session, actor, [message]),
                        directory=await Directory.load(page))
+
+
+@router.get("/c/{conversation_id}/templates")
+async def templates(request: Request, conversation_id: uuid.UUID, page: WebPage) -> Response:
+    """The channel's approved templates, as the composer's choices (asked of WhatsApp now)."""
+    return render_page(request, page, "inbox/_templates.html",
+                       templates=await service.approved_templates(
+                           page.ctx.session, page.ctx.actor, conversation_id))
 
 
 @router.post("/c/{conversation_id}/notes")

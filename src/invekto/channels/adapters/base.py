@@ -114,6 +114,18 @@ class StatusEvent:
 
 
 @dataclass(frozen=True)
+class ProviderTemplate:
+    """A message template the provider has approved for the account (WhatsApp): what may be
+    sent outside the 24-hour window. ``body`` keeps its ``{{1}}``/``{{name}}`` placeholders."""
+
+    name: str
+    language: str
+    category: str
+    body: str
+    parameters: tuple[str, ...] = ()  # the body's placeholders, in order ("1", "2" or names)
+
+
+@dataclass(frozen=True)
 class ReceiptWatermark:
     """Everything sent to ``handle`` up to ``at`` was delivered or read: Messenger's receipts
     name a moment, not messages."""

@@ -29,6 +29,7 @@ from invekto.channels.adapters.base import (
     OutboundFile,
     OutboundMessage,
     PermanentFailure,
+    ProviderTemplate,
     SendResult,
     Sent,
     StatusEvent,
@@ -418,6 +419,61 @@ class CloudApiAdapter:
         return ConnectionCheck(ok=True, detail=" · ".join(part for part in parts if part))
 
 
+    # ---- templates ----------------------------------------------------------------------------
+
+    async def list_templates(self, account: ChannelAccount) -> list[ProviderTemplate]:
+        """The account's approved templates, as the provider lists them now. TemplatesUnavailable
+        when it cannot say (no account id, refused credentials, unreachable)."""
+        dialect = self.dialect_for(account)
+        try:
+            headers = dialect.auth(account.credentials or {})
+        except KeyError as exc:
+            raise TemplatesUnavailable("missing_credentials") from exc
+        url, key = self._templates_at(dialect, account)
+        try:
+            response = await self._http().get(url, headers=headers,
+                                              params={"limit": "250"})
+        except httpx.TransportError as exc:
+            raise TemplatesUnavailable("unreachable") from exc
+        data = _json(response)
+        if not response.is_success or not isinstance(data, dict):
+            raise TemplatesUnavailable(f"http_{response.status_code}")
+        return sorted((t for item in data.get(key) or [] if (t := _approved_template(item))),
+                      key=lambda t: (t.name, t.language))
+
+    def _templates_at(self, dialect: Dialect, account: ChannelAccount) -> tuple[str, str]:
+        """Where the list is, and its key: Meta's ``/{waba_id}/message_templates`` (``data``)."""
+        waba_id = str((account.settings or {}).get("waba_id") or "")
+        if not waba_id:
+            raise TemplatesUnavailable("missing_waba_id")
+        return dialect.url(waba_id, "message_templates"), "data"
+
+
+class TemplatesUnavailable(Exception):
+    """The provider's template list could not be read; the argument is a short code."""
+
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+
+
+def _approved_template(item: Any) -> ProviderTemplate | None:
+    if not isinstance(item, dict) or str(item.get("status") or "").upper() != "APPROVED":
+        return None
+    body = next((str(c.get("text") or "") for c in item.get("components") or []
+                 if isinstance(c, dict) and str(c.get("type") or "").upper() == "BODY"), "")
+    if not item.get("name") or not item.get("language"):
+        return None
+    parameters = tuple(dict.fromkeys(_PLACEHOLDER.findall(body)))
+    return ProviderTemplate(name=str(item["name"]), language=str(item["language"]),
+                            category=str(item.get("category") or ""), body=body,
+                            parameters=parameters)
+
+
+def fill_template(body: str, values: dict[str, str]) -> str:
+    """A template's body with its placeholders filled (as the customer will read it)."""
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), body)
+
+
 class WhatsAppCloudAdapter(CloudApiAdapter):
     """Meta's Cloud API directly: ``graph.facebook.com/{version}/{phone_number_id}/messages``
     with ``Authorization: Bearer <credentials["access_token"]>``."""
@@ -439,6 +495,10 @@ class WhatsApp360DialogAdapter(CloudApiAdapter):
         """360dialog's messaging health status, ``GET /health_status``: the key's number and
         whether it can send (Meta's ``health_status`` summary, proxied)."""
         return dialect.url("health_status"), None
+
+    def _templates_at(self, dialect: Dialect, account: ChannelAccount) -> tuple[str, str]:
+        """360dialog lists the key's templates at ``/v1/configs/templates`` (``waba_templates``)."""
+        return dialect.url("v1", "configs", "templates"), "waba_templates"
 
     def _describe(self, data: dict[str, Any], account: ChannelAccount) -> ConnectionCheck:
         health = data.get("health_status")

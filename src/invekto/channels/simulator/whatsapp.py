@@ -100,6 +100,30 @@ class Failure:
     headers: dict[str, str]
 
 
+def _template(name: str, language: str, body: str, buttons: tuple[str, ...] = (), *,
+              status: str = "APPROVED", category: str = "UTILITY") -> dict[str, Any]:
+    components: list[dict[str, Any]] = [{"type": "BODY", "text": body}]
+    if buttons:
+        components.append({"type": "BUTTONS", "buttons": [
+            {"type": "QUICK_REPLY", "text": text} for text in buttons]})
+    return {"name": name, "language": language, "status": status, "category": category,
+            "parameter_format": "POSITIONAL", "id": str(abs(hash((name, language)))),
+            "components": components}
+
+
+# The account's templates, as Meta lists them (one not approved, which must not be offered).
+TEMPLATES = (
+    _template("randevu_hatirlatma", "tr", "Merhaba {{1}}, {{2}} tarihindeki randevunuzu "
+              "hatırlatırız. Gelebilecek misiniz?", ("Evet, geleceğim", "Başka bir gün")),
+    _template("appointment_reminder", "en", "Hello {{1}}, this is a reminder of your "
+              "appointment on {{2}}. Will you be able to come?", ("Yes, I'll come", "Another day")),
+    _template("kargo_bilgilendirme", "tr", "Merhaba {{1}}, {{2}} numaralı siparişiniz {{3}} ile "
+              "kargoya verildi."),
+    _template("kis_kampanyasi", "tr", "Kış indirimi başladı!", status="REJECTED",
+              category="MARKETING"),
+)
+
+
 @dataclass
 class SimulatorState:
     sent: list[SentRequest] = field(default_factory=list)
@@ -107,6 +131,7 @@ class SimulatorState:
     media: dict[str, StoredMedia] = field(default_factory=dict)
     inbound: list[dict[str, Any]] = field(default_factory=list)  # customer messages built
     failures: deque[Failure] = field(default_factory=deque)
+    templates: list[dict[str, Any]] = field(default_factory=lambda: [dict(t) for t in TEMPLATES])
 
 
 def new_wamid() -> str:
@@ -147,6 +172,9 @@ class WhatsAppSimulator:
             Route("/{version}/{phone_number_id}/messages", self._send_cloud, methods=["POST"]),
             Route("/{version}/{media_id}", self._media_cloud, methods=["GET"]),
             Route("/health_status", self._health_status, methods=["GET"]),
+            Route("/v1/configs/templates", self._templates_bsp, methods=["GET"]),
+            Route("/{version}/{waba_id}/message_templates", self._templates_cloud,
+                  methods=["GET"]),
             Route("/{media_id}", self._media_bsp, methods=["GET"]),
         ])
 
@@ -398,6 +426,20 @@ class WhatsAppSimulator:
         return JSONResponse({"verified_name": VERIFIED_NAME,
                              "display_phone_number": DISPLAY_PHONE_FORMATTED,
                              "id": self.phone_number_id})
+
+    # ---- templates -------------------------------------------------------------------------
+
+    async def _templates_cloud(self, request: Request) -> Response:
+        self._record(request)
+        if not self._bearer_ok(request):
+            return self._no_bearer()
+        return JSONResponse({"data": self.state.templates, "paging": {"cursors": {}}})
+
+    async def _templates_bsp(self, request: Request) -> Response:
+        self._record(request)
+        if not self._key_ok(request):
+            return self._no_key()
+        return JSONResponse({"waba_templates": self.state.templates})
 
     async def _health_status(self, request: Request) -> Response:
         self._record(request)

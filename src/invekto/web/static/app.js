@@ -350,6 +350,7 @@
   let popup = { items: [], index: 0, kind: null };
 
   function setupComposer() {
+    setupTemplates();
     const form = $("#composer");
     if (!form || form.dataset.ready) return;
     form.dataset.ready = "1";
@@ -428,6 +429,53 @@
       if (choices) resetChoices();
       if (note) sendNote(form, body);
       else sendMessage(form, { body, file, choices, clientId: newId() });
+    });
+  }
+
+  // ---- templates (WhatsApp, after the 24-hour window): approved ones, placeholders filled ------
+
+  function setupTemplates() {
+    const form = $("#template-composer");
+    if (!form || form.dataset.ready) return;
+    form.dataset.ready = "1";
+    const select = $("#template-select", form);
+    const fields = $("#template-parameters", form);
+    const preview = $("#template-preview", form);
+    const send = $("#template-send", form);
+    const chosen = () => select.selectedOptions[0];
+    const values = () => Object.fromEntries($$("input", fields).map(
+      (field) => [field.dataset.placeholder, field.value.trim()]));
+    const render = () => {
+      const body = chosen()?.dataset.body || "";
+      const filled = values();
+      // The customer's text as it will read; textContent, never HTML.
+      preview.textContent = body.replace(/\{\{\s*(\w+)\s*\}\}/g, (all, key) => filled[key] || all);
+      preview.hidden = !body;
+      send.disabled = !chosen()?.value || Object.values(filled).some((value) => !value);
+    };
+    select.addEventListener("change", () => {
+      fields.replaceChildren();
+      for (const name of (chosen()?.dataset.parameters || "").split(",").filter(Boolean)) {
+        const input = document.createElement("input");
+        input.className = "form-control form-control-sm";
+        input.dataset.placeholder = name;
+        input.maxLength = 1024;
+        input.placeholder = fields.dataset.label.replace("NAME", `{{${name}}}`);
+        input.setAttribute("aria-label", input.placeholder);
+        input.addEventListener("input", render);
+        fields.appendChild(input);
+      }
+      render();
+    });
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const option = chosen();
+      if (!option?.value || send.disabled) return;
+      const template = { name: option.dataset.name, language: option.dataset.language,
+                         parameters: values() };
+      sendMessage(form, { body: preview.textContent, file: null, template, clientId: newId() });
+      select.value = "";
+      select.dispatchEvent(new Event("change"));
     });
   }
 
@@ -523,7 +571,7 @@
   // Optimistic: the bubble shows at once; the server's rendering replaces it. A retry reuses the
   // same client_message_id, so the server sends it once however often it is asked.
   async function sendMessage(form, message) {
-    const { body, file, choices, clientId } = message;
+    const { body, file, choices, template, clientId } = message;
     let bubble = document.getElementById(`pending-${clientId}`);
     if (!bubble) {
       bubble = pendingBubble(clientId, body, file?.name);
@@ -538,6 +586,7 @@
     data.set("client_message_id", clientId);
     if (file) data.set("file", file, file.name);
     if (choices) data.set("choices", JSON.stringify(choices));
+    if (template) data.set("template", JSON.stringify(template));
     let response;
     try {
       response = await request(form.dataset.sendUrl, { method: "POST", body: data });
