@@ -4,10 +4,7 @@ connection test run by the server against the provider simulator over real HTTP.
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-import uvicorn
 from playwright.async_api import expect
 
 from invekto.channels.simulator.whatsapp import (
@@ -16,6 +13,7 @@ from invekto.channels.simulator.whatsapp import (
     VERIFIED_NAME,
     create_simulator,
 )
+from tests.browser.conftest import served
 
 TOKEN = "EAAG-tarayici-anahtari"
 
@@ -25,17 +23,9 @@ async def simulator():
     """Meta's Cloud API as a real server on this test's loop (the server process calls it)."""
     sim = create_simulator("tarayici-uygulama-sirri", phone_number_id=PHONE_NUMBER_ID,
                            access_token=TOKEN)
-    server = uvicorn.Server(uvicorn.Config(sim, host="127.0.0.1", port=0, lifespan="off",
-                                           log_level="warning", ws="none"))
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    sim.base_url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    yield sim
-    server.should_exit = True
-    await task
+    async with served(sim) as base_url:
+        sim.base_url = base_url
+        yield sim
 
 
 async def _fill_secrets(form) -> None:

@@ -4,7 +4,6 @@ on the phone, and the ticks on both sides turn."""
 
 from __future__ import annotations
 
-import re
 import secrets
 
 import pytest
@@ -17,9 +16,8 @@ from invekto.channels.adapters.whatsapp import WhatsAppCloudAdapter
 from invekto.channels.models import Channel
 from invekto.db.base import new_id
 from invekto.db.session import Database
-from tests.browser.conftest import Agent
+from tests.browser.conftest import Agent, log_in
 from tests.demo_company import TESTER, demo_company
-from tests.factories import PASSWORD
 from tests.processes import invekto_processes
 
 
@@ -90,12 +88,7 @@ async def test_a_visitor_on_the_demo_phone_chats_with_an_agent(demo_server, open
     wa_id = "90532" + digits
 
     agent = (await open_page(base_url, viewport={"width": 1440, "height": 900})).page
-    await agent.goto("/login")
-    await agent.fill("#company", company.slug)
-    await agent.fill("#username", TESTER)
-    await agent.fill("#password", PASSWORD)
-    await agent.click("button[type=submit]")
-    await agent.wait_for_url(re.compile(r"/inbox"))
+    await log_in(agent, company.slug, TESTER)
     await agent.goto("/inbox?tab=all")
     await expect(agent.locator("body")).to_have_attribute("data-live", "true")
 

@@ -9,7 +9,6 @@ import uuid
 from datetime import timedelta
 
 import pytest
-import uvicorn
 from playwright.async_api import expect
 from sqlalchemy import select, update
 
@@ -17,6 +16,7 @@ from invekto.channels import service as channels
 from invekto.channels.schemas import ChannelCreate
 from invekto.channels.simulator.whatsapp import create_simulator
 from invekto.inbox.models import Message
+from tests.browser.conftest import served
 
 APP_SECRET = "browser-test-app-secret"
 PHONE_NUMBER_ID = "109876543210987"
@@ -27,17 +27,9 @@ async def simulator():
     """The simulator as a real server on this test's event loop (the worker process calls it)."""
     sim = create_simulator(APP_SECRET, phone_number_id=PHONE_NUMBER_ID,
                            access_token="EAAG-browser")
-    server = uvicorn.Server(uvicorn.Config(sim, host="127.0.0.1", port=0, lifespan="off",
-                                           log_level="warning", ws="none"))
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    sim.base_url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    yield sim
-    server.should_exit = True
-    await task
+    async with served(sim) as base_url:
+        sim.base_url = base_url
+        yield sim
 
 
 async def _until(predicate, seconds: float = 10.0) -> None:
