@@ -382,6 +382,24 @@ async def test_quick_replies_emoji_and_a_recorded_voice_note(world, open_browser
         Message.conversation_id == first.conversation_id, Message.direction == "outbound"))
     assert sorted(kinds) == ["audio", "text"]
 
+    # A quick reply from the library that carries a file: the file goes with its text.
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        pdf = await inbox.store_attachment(session, home.system, home.rt.storage,
+                                           filename="iade-formu.pdf",
+                                           content_type="application/pdf",
+                                           data=b"%PDF-1.7 iade", max_bytes=10_000_000)
+        await replies.create(session, home.system, shortcut="iadeformu",
+                             body="İade formunu doldurup gönderebilirsiniz.",
+                             attachment_id=pdf.id)
+    await page.type("#composer-input", "/iadef")
+    await expect(popup).to_contain_text("iade-formu.pdf")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#composer-file .file-name")).to_have_text("iade-formu.pdf")
+    await page.keyboard.press("Enter")
+    document = page.locator(".msg-outbound a.media-file").last
+    await expect(document).to_contain_text("iade-formu.pdf")
+    await expect(page.locator("#composer-file")).to_be_hidden()
+
 
 async def test_bulk_close_and_a_saved_view(world, open_browser):
     home = world.home

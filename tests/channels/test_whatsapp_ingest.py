@@ -27,6 +27,7 @@ from invekto.contacts.models import Contact
 from invekto.inbox import service as inbox
 from invekto.inbox.models import Attachment, Conversation, Message, StatusBacklog
 from invekto.inbox.tasks import ProviderUnavailable, deliver_message
+from invekto.replies.models import QuickReply
 from tests.channels.harness import ChannelWorld
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
@@ -606,3 +607,67 @@ async def _compose_template(wa, conversation_id, template):
               "template": json.dumps(template, ensure_ascii=False)})
     assert response.status_code == 200, response.text
     return response
+
+
+# ---- quick replies with a file -----------------------------------------------------------------
+
+async def test_a_quick_replys_file_goes_out_as_a_copy_of_its_own(wa):
+    home = wa.home
+    created = await home.ayla.client.post(
+        "/settings/quick-replies", headers={"HX-Request": "true"},
+        data={"shortcut": "fiyatlar", "body": "Güncel fiyat listemiz ektedir."},
+        files={"file": ("fiyat-listesi.pdf", b"%PDF-1.7 fiyatlar", "application/pdf")})
+    assert created.status_code == 200, created.text
+    assert "fiyat-listesi.pdf" in created.text
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        reply = await session.scalar(select(QuickReply).where(QuickReply.shortcut == "fiyatlar"))
+    offered = (await home.bora.client.get("/inbox/quick-replies", params={"q": "fiy"})).json()
+    assert offered == [{"id": str(reply.id), "shortcut": "fiyatlar",
+                        "body": "Güncel fiyat listemiz ektedir.", "file": "fiyat-listesi.pdf"}]
+
+    inbound = await wa.customer_writes("Fiyatlarınızı öğrenebilir miyim?")
+    page = await home.bora.client.post(
+        f"/inbox/c/{inbound.conversation_id}/messages", headers={"HX-Request": "true"},
+        data={"body": reply.body, "quick_reply": str(reply.id),
+              "client_message_id": uuid.uuid4().hex})
+    assert page.status_code == 200, page.text
+    sent_message = await wa.scalar(select(Message).where(
+        Message.conversation_id == inbound.conversation_id, Message.direction == "outbound"))
+    assert sent_message.content_kind == "document"
+    assert sent_message.attachment_id not in (None, reply.attachment_id)  # a copy
+    await wa.deliver_reply(sent_message.id)
+    (sent,) = wa.simulator.state.sent
+    assert sent.body["document"]["filename"] == "fiyat-listesi.pdf"
+    assert sent.body["document"]["caption"] == "Güncel fiyat listemiz ektedir."
+    assert wa.simulator.state.media[sent.body["document"]["id"]].data == b"%PDF-1.7 fiyatlar"
+
+
+async def test_a_quick_replys_file_can_be_replaced_and_removed(wa):
+    home = wa.home
+    headers = {"HX-Request": "true"}
+    await home.ayla.client.post("/settings/quick-replies", headers=headers, data={
+        "shortcut": "harita", "body": "Yol tarifimiz:"},
+        files={"file": ("harita.png", PNG, "image/png")})
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        reply = await session.scalar(select(QuickReply).where(QuickReply.shortcut == "harita"))
+    first = reply.attachment_id
+    replaced = await home.ayla.client.post(
+        f"/settings/quick-replies/{reply.id}", headers=headers,
+        data={"shortcut": "harita", "body": "Yol tarifimiz:"},
+        files={"file": ("harita-yeni.png", PNG, "image/png")})
+    assert "harita-yeni.png" in replaced.text
+    kept = await home.ayla.client.post(f"/settings/quick-replies/{reply.id}", headers=headers,
+                                       data={"shortcut": "harita", "body": "Yeni tarif:"})
+    assert "harita-yeni.png" in kept.text  # no new file chosen: the file stays
+    removed = await home.ayla.client.post(f"/settings/quick-replies/{reply.id}", headers=headers,
+                                          data={"shortcut": "harita", "body": "Yeni tarif:",
+                                                "remove_file": "1"})
+    assert "harita-yeni.png" not in removed.text
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        reply = await session.get_one(QuickReply, reply.id)
+    assert reply.attachment_id is None and first is not None
+    # An agent may not change the library, files included.
+    refused = await home.bora.client.post(
+        "/settings/quick-replies", headers=headers, data={"shortcut": "x", "body": "y"},
+        files={"file": ("x.png", PNG, "image/png")})
+    assert refused.status_code == 403

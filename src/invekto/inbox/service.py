@@ -1304,6 +1304,19 @@ async def store_attachment(session: AsyncSession, actor: Actor, storage: Storage
     return attachment
 
 
+async def copy_attachment(session: AsyncSession, actor: Actor, storage: Storage,
+                          attachment_id: uuid.UUID, *, max_bytes: int) -> Attachment:
+    """A file of the company's (a quick reply's) as a new attachment of its own, to be sent:
+    who may open a sent file follows the conversation it was sent in, so a shared one would
+    let the first conversation decide for every later one."""
+    source = await get_in_tenant(session, Attachment, actor.tenant_id, attachment_id,
+                                 what=N_("attachment"))
+    return await store_attachment(session, actor, storage, filename=source.filename,
+                                  content_type=source.content_type,
+                                  data=await storage.get(source.storage_key),
+                                  max_bytes=max_bytes)
+
+
 async def get_attachment(session: AsyncSession, actor: Actor, attachment_id: uuid.UUID
                          ) -> Attachment:
     """A file, for whoever may read the conversation it was sent in; a file not sent yet (just

@@ -54,11 +54,16 @@ async def thread_page(session: AsyncSession, actor: Actor, contact_id: uuid.UUID
 
 async def attachments_of(session: AsyncSession, actor: Actor, messages: list[Message]
                          ) -> dict[uuid.UUID, Attachment]:
-    ids = {m.attachment_id for m in messages if m.attachment_id}
+    return await attachments_by_id(session, actor, [m.attachment_id for m in messages
+                                                    if m.attachment_id])
+
+
+async def attachments_by_id(session: AsyncSession, actor: Actor, ids: list[uuid.UUID]
+                            ) -> dict[uuid.UUID, Attachment]:
     if not ids:
         return {}
     rows = await session.scalars(select(Attachment).where(
-        Attachment.tenant_id == actor.tenant_id, Attachment.id.in_(ids)))
+        Attachment.tenant_id == actor.tenant_id, Attachment.id.in_(set(ids))))
     return {a.id: a for a in rows}
 
 

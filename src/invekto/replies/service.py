@@ -31,9 +31,10 @@ async def search(session: AsyncSession, actor: Actor, q: str = "", *, limit: int
     return list((await session.scalars(query.order_by(QuickReply.shortcut).limit(limit))).all())
 
 
-async def create(session: AsyncSession, actor: Actor, *, shortcut: str, body: str) -> QuickReply:
+async def create(session: AsyncSession, actor: Actor, *, shortcut: str, body: str,
+                 attachment_id: uuid.UUID | None = None) -> QuickReply:
     actor.require("supervisor")
-    reply = QuickReply(tenant_id=actor.tenant_id)
+    reply = QuickReply(tenant_id=actor.tenant_id, attachment_id=attachment_id)
     _apply(reply, shortcut, body)
     session.add(reply)
     await flush_unique(session, "this shortcut is already in use", field="shortcut")
@@ -41,13 +42,23 @@ async def create(session: AsyncSession, actor: Actor, *, shortcut: str, body: st
 
 
 async def update(session: AsyncSession, actor: Actor, reply_id: uuid.UUID, *, shortcut: str,
-                 body: str) -> QuickReply:
+                 body: str, attachment_id: uuid.UUID | None = None,
+                 remove_file: bool = False) -> QuickReply:
+    """``attachment_id`` replaces the file, ``remove_file`` drops it; neither keeps it."""
     actor.require("supervisor")
     reply = await get_in_tenant(session, QuickReply, actor.tenant_id, reply_id,
                                 what=N_("quick reply"))
     _apply(reply, shortcut, body)
+    if attachment_id is not None or remove_file:
+        reply.attachment_id = attachment_id
     await flush_unique(session, "this shortcut is already in use", field="shortcut")
     return reply
+
+
+async def get(session: AsyncSession, actor: Actor, reply_id: uuid.UUID) -> QuickReply:
+    """Anyone of the company may use a quick reply."""
+    return await get_in_tenant(session, QuickReply, actor.tenant_id, reply_id,
+                               what=N_("quick reply"))
 
 
 async def delete(session: AsyncSession, actor: Actor, reply_id: uuid.UUID) -> None:

@@ -297,16 +297,26 @@ async def item(request: Request, kind: str, item_id: uuid.UUID, page: WebPage) -
 async def send(request: Request, conversation_id: uuid.UUID, page: WebPage,
                body: str = Form(""), client_message_id: str = Form(""),
                choices: str = Form(""), template: str = Form(""),
-               file: UploadFile | None = None) -> Response:
+               quick_reply: str = Form(""), file: UploadFile | None = None) -> Response:
     session, actor = page.ctx.session, page.ctx.actor
     kind, attachment_id = "text", None
+    settings = runtime.current().settings
     if choices:  # reply buttons or a list, as JSON (see MessageSend.choices)
         kind = "interactive"
     elif template:  # an approved template and its values, as JSON (MessageSend.template)
         kind = "template"
+    if quick_reply and not (file is not None and file.filename):
+        # The file of a quick reply from the library, sent as a copy of its own.
+        chosen = await replies.get(session, actor, _uuid(quick_reply, "quick_reply"))
+        if chosen.attachment_id is not None:
+            await service.check_can_reply(session, actor, conversation_id)
+            attachment = await service.copy_attachment(
+                session, actor, runtime.current().storage, chosen.attachment_id,
+                max_bytes=settings.max_attachment_bytes)
+            kind = service.media_kind(attachment.content_type, attachment.size_bytes)
+            attachment_id = attachment.id
     if file is not None and file.filename:
         await service.check_can_reply(session, actor, conversation_id)
-        settings = runtime.current().settings
         data = await file.read(settings.max_attachment_bytes + 1)
         content_type = file.content_type or "application/octet-stream"
         kind = service.media_kind(content_type, len(data))
@@ -345,8 +355,13 @@ async def add_note(request: Request, conversation_id: uuid.UUID, page: WebPage,
 
 @router.get("/quick-replies")
 async def quick_replies(page: WebPage, q: str = "") -> Response:
-    found = await replies.search(page.ctx.session, page.ctx.actor, q[:100])
-    return JSONResponse([{"shortcut": r.shortcut, "body": r.body} for r in found])
+    session, actor = page.ctx.session, page.ctx.actor
+    found = await replies.search(session, actor, q[:100])
+    files = await timeline.attachments_by_id(
+        session, actor, [r.attachment_id for r in found if r.attachment_id])
+    return JSONResponse([{"id": str(r.id), "shortcut": r.shortcut, "body": r.body,
+                          "file": files[r.attachment_id].filename
+                          if r.attachment_id in files else None} for r in found])
 
 
 @router.get("/people")

@@ -14,8 +14,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
+from invekto import runtime
 from invekto.channels import service as channels
 from invekto.channels.intake import TOKEN_HEADER
 from invekto.channels.schemas import ChannelUpdate
@@ -25,6 +26,7 @@ from invekto.contacts.schemas import CustomFieldCreate, CustomFieldUpdate, TagCr
 from invekto.core import i18n
 from invekto.core.errors import AppError, Conflict, NotFound, PermissionDenied, ValidationFailed
 from invekto.inbox import service as inbox
+from invekto.inbox import timeline
 from invekto.replies import service as replies
 from invekto.tenants import service as tenants
 from invekto.users import service as users
@@ -111,8 +113,11 @@ async def _quick_replies(page: Page, params: Params) -> dict[str, Any]:
     q = str(params.get("q") or "").strip()
     if len(q) > 200:
         raise ValidationFailed("the search text is longer than 200 characters", field="q")
-    return {"q": q, "limit": QUICK_REPLY_LIMIT, "replies": await replies.search(
-        page.ctx.session, page.ctx.actor, q, limit=QUICK_REPLY_LIMIT)}
+    found = await replies.search(page.ctx.session, page.ctx.actor, q, limit=QUICK_REPLY_LIMIT)
+    return {"q": q, "limit": QUICK_REPLY_LIMIT, "replies": found,
+            "files": await timeline.attachments_by_id(
+                page.ctx.session, page.ctx.actor, [r.attachment_id for r in found
+                                                   if r.attachment_id])}
 
 
 async def _custom_fields(page: Page, _params: Params) -> dict[str, Any]:
@@ -346,7 +351,7 @@ async def create_quick_reply(request: Request, page: WebPage) -> Response:
     form = await request.form()
     data = parse_form(QuickReplyForm, _values(form, ("shortcut", "body")))
     await replies.create(page.ctx.session, page.ctx.actor, shortcut=data.shortcut,
-                         body=data.body)
+                         body=data.body, attachment_id=await _reply_file(page, form))
     return await _body(request, page, "quick-replies", form)
 
 
@@ -355,8 +360,29 @@ async def update_quick_reply(request: Request, reply_id: uuid.UUID, page: WebPag
     form = await request.form()
     data = parse_form(QuickReplyForm, _values(form, ("shortcut", "body")))
     await replies.update(page.ctx.session, page.ctx.actor, reply_id, shortcut=data.shortcut,
-                         body=data.body)
+                         body=data.body, attachment_id=await _reply_file(page, form),
+                         remove_file=form.get("remove_file") == "1")
     return await _body(request, page, "quick-replies", form)
+
+
+async def _reply_file(page: Page, form: FormData) -> uuid.UUID | None:
+    """The file chosen with a quick reply, stored (the composer's limits apply), if any."""
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        return None
+    try:
+        if not upload.filename:
+            return None
+        page.ctx.actor.require("supervisor")  # before anything is stored
+        rt = runtime.current()
+        data = await upload.read(rt.settings.max_attachment_bytes + 1)
+    finally:
+        await upload.close()
+    attachment = await inbox.store_attachment(
+        page.ctx.session, page.ctx.actor, rt.storage, filename=upload.filename,
+        content_type=upload.content_type or "application/octet-stream", data=data,
+        max_bytes=rt.settings.max_attachment_bytes)
+    return attachment.id
 
 
 @router.post("/quick-replies/{reply_id}/delete")

@@ -395,12 +395,18 @@
       }
     });
 
+    const forgetQuickReplyFile = () => {
+      delete form.dataset.quickReply;
+      delete form.dataset.quickReplyFile;
+    };
     fileInput.addEventListener("change", () => {
+      forgetQuickReplyFile();
       const box = $("#composer-file");
       box.hidden = !fileInput.files.length;
       $(".file-name", box).textContent = fileInput.files[0]?.name || "";
     });
     $("#clear-file").addEventListener("click", () => {
+      forgetQuickReplyFile();
       fileInput.value = "";
       $("#composer-file").hidden = true;
     });
@@ -420,7 +426,10 @@
       const body = input.value;
       const file = fileInput.files[0] || null;
       const choices = note ? null : collectChoices();
-      if (!body.trim() && !file) return;
+      const quickReply = note || file ? null : form.dataset.quickReply || null;
+      const quickReplyFile = form.dataset.quickReplyFile;
+      if (!body.trim() && !file && !quickReply) return;
+      forgetQuickReplyFile();
       input.value = "";
       input.style.height = "auto";
       fileInput.value = "";
@@ -428,7 +437,7 @@
       closePopup();
       if (choices) resetChoices();
       if (note) sendNote(form, body);
-      else sendMessage(form, { body, file, choices, clientId: newId() });
+      else sendMessage(form, { body, file, choices, quickReply, quickReplyFile, clientId: newId() });
     });
   }
 
@@ -571,10 +580,10 @@
   // Optimistic: the bubble shows at once; the server's rendering replaces it. A retry reuses the
   // same client_message_id, so the server sends it once however often it is asked.
   async function sendMessage(form, message) {
-    const { body, file, choices, template, clientId } = message;
+    const { body, file, choices, template, quickReply, quickReplyFile, clientId } = message;
     let bubble = document.getElementById(`pending-${clientId}`);
     if (!bubble) {
-      bubble = pendingBubble(clientId, body, file?.name);
+      bubble = pendingBubble(clientId, body, file?.name || quickReplyFile);
       timeline().appendChild(bubble);
       decorateDays();
       scrollToBottom();
@@ -587,6 +596,7 @@
     if (file) data.set("file", file, file.name);
     if (choices) data.set("choices", JSON.stringify(choices));
     if (template) data.set("template", JSON.stringify(template));
+    if (quickReply) data.set("quick_reply", quickReply);
     let response;
     try {
       response = await request(form.dataset.sendUrl, { method: "POST", body: data });
@@ -640,7 +650,8 @@
       const replies = await response.json();
       if (asked !== suggestion) return;
       popup = { kind: "reply", index: 0,
-        items: replies.map((r) => ({ label: `/${r.shortcut}`, detail: r.body, insert: r.body, whole: true })) };
+        items: replies.map((r) => ({ label: `/${r.shortcut}`, insert: r.body, whole: true,
+          detail: r.file ? `📎 ${r.file} · ${r.body}` : r.body, replyId: r.id, file: r.file })) };
       if (!popup.items.length) popup.empty = I18N.no_quick_replies;
       renderPopup(input);
       return;
@@ -691,6 +702,16 @@
   }
 
   function choose(input, entry) {
+    if (entry.file) {
+      // The quick reply's file goes with it (the server sends a copy of the library's file).
+      const form = input.closest("form");
+      form.dataset.quickReply = entry.replyId;
+      form.dataset.quickReplyFile = entry.file;
+      $("#composer-file-input", form).value = "";
+      const box = $("#composer-file", form);
+      box.hidden = false;
+      $(".file-name", box).textContent = entry.file;
+    }
     if (entry.whole) {
       input.value = entry.insert;
     } else {
