@@ -294,6 +294,14 @@ async def _whatsapp_channel(t: Target) -> Call:
     return Call({"channel_id": channel.id})
 
 
+async def _telegram_channel(t: Target) -> Call:
+    """A Telegram bot whose API address answers nothing: connecting it reports that, no 5xx."""
+    channel = await as_system(t.ids, lambda s, a: channels.create_channel(s, a, ChannelCreate(
+        kind="telegram", name=fresh("bot"), settings={"api_base_url": "http://127.0.0.1:9"},
+        credentials={"bot_token": "123456789:AAbbccddeeffgghhiijjkkll"})))
+    return Call({"channel_id": channel.id})
+
+
 async def _create_contact(t: Target) -> Call:
     return Call(json={"name": "Yeni Müşteri"})
 
@@ -418,6 +426,7 @@ ROWS: list[Row] = [
     row("DELETE", "/channels/{channel_id}", "admin", _channel, 204),
     row("POST", "/channels/{channel_id}/webhook-secret", "admin", _whatsapp_channel),
     row("POST", "/channels/{channel_id}/test", "admin", _whatsapp_channel),
+    row("POST", "/channels/{channel_id}/connect", "admin", _telegram_channel),
     # contacts, tags, custom fields
     row("GET", "/contacts", "agent", _plain),
     row("POST", "/contacts", "agent", _create_contact, 201, listing="/contacts?limit=200"),

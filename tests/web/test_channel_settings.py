@@ -54,16 +54,20 @@ FORMS: dict[str, dict[str, str]] = {
         "external_id": "17841400000000001", "access_token": "IGQ-gizli-instagram-anahtari",
         "app_secret": "gizli-uygulama-sirri-3", "api_base_url": "https://graph.instagram.com",
         "api_version": ""},
+    "telegram": {
+        "kind": "telegram", "name": "Telegram · @gulus_bot",
+        "bot_token": "123456789:AAgizli-telegram-bot-anahtari", "api_base_url": ""},
 }
 SECRETS = {"whatsapp_cloud": ("access_token", "app_secret"), "whatsapp_bsp": ("api_key",),
            "messenger": ("access_token", "app_secret"),
-           "instagram": ("access_token", "app_secret")}
+           "instagram": ("access_token", "app_secret"), "telegram": ("bot_token",)}
 STORED = {  # kind: (external_id, settings)
     "whatsapp_cloud": ("109876543210987", {"waba_id": "214365870912345"}),
     "whatsapp_bsp": (None, {}),
     "messenger": ("104857600123456", {"api_base_url": "https://graph.example.test",
                                       "api_version": "v24.0"}),
     "instagram": ("17841400000000001", {"api_base_url": "https://graph.instagram.com"}),
+    "telegram": (None, {}),
 }
 CHANNELS = "/settings/channels"
 
@@ -268,7 +272,7 @@ async def test_an_english_speaking_admin_gets_english_errors(world):
 
 
 @pytest.mark.parametrize(("data", "field"), [
-    ({"kind": "telegram", "name": "Bot"}, "kind"),
+    ({"kind": "sms_netgsm", "name": "SMS"}, "kind"),
     ({"kind": "", "name": "Boş"}, "kind"),
     ({**FORMS["messenger"], "name": "x" * 101}, "name"),
     ({**FORMS["messenger"], "access_token": "x" * 1001}, "access_token"),

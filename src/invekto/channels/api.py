@@ -58,6 +58,13 @@ async def rotate_webhook_secret(request: Request, channel_id: uuid.UUID, ctx: Sc
     return _out(request, channel, reveal_secret=True)
 
 
+@router.post("/channels/{channel_id}/connect", response_model=ConnectionCheckOut)
+async def connect_webhook(request: Request, channel_id: uuid.UUID, ctx: Scoped):
+    """Register the webhook with the provider (Telegram); the answer says whether it took it."""
+    return await service.connect_webhook(ctx.session, ctx.actor, channel_id,
+                                         str(request.base_url))
+
+
 @router.post("/channels/{channel_id}/test", response_model=ConnectionCheckOut)
 async def check_connection(channel_id: uuid.UUID, ctx: Scoped):
     """Whether the provider accepts the channel's settings and credentials (nothing is sent)."""

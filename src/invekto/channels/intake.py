@@ -42,6 +42,7 @@ from invekto.channels.models import Channel, WebhookEvent
 from invekto.channels.service import WebhookChannel
 from invekto.core.actor import Actor
 from invekto.core.errors import AppError, Unauthenticated
+from invekto.core.i18n import N_
 from invekto.core.storage import Storage
 from invekto.db.base import new_id
 from invekto.db.session import Database
@@ -55,6 +56,8 @@ META_SIGNED = ("whatsapp_cloud", "messenger", "instagram")
 # A BSP (360dialog) does not sign per-number webhooks; we register the webhook with a header of
 # our own carrying this channel's secret token (see docs/decisions/0010-webhook-intake.md).
 TOKEN_HEADER = "x-invekto-webhook-token"
+# Telegram sends back the secret_token we gave setWebhook in its own header (no body signature).
+TOKEN_HEADERS = {"whatsapp_bsp": TOKEN_HEADER, "telegram": "x-telegram-bot-api-secret-token"}
 # Deliveries per ingest transaction: large enough that per-statement costs vanish, small enough
 # that a transaction stays well under a second.
 BATCH_SIZE = 250
@@ -80,23 +83,29 @@ def check_signature(channel: WebhookChannel, body: bytes, headers: dict[str, str
                                   code="bad_signature")
         return
     expected = str(channel.credentials.get("webhook_token") or "")
-    sent = headers.get(TOKEN_HEADER, "")
+    sent = headers.get(TOKEN_HEADERS[channel.kind], "")
     if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
         raise Unauthenticated("the webhook token is missing or wrong", code="bad_signature")
 
 
 def parse_body(channel: WebhookChannel, body: bytes) -> dict[str, Any]:
-    """The JSON envelope every webhook provider of ours sends: an object with entries. A body
-    that is not is refused (400) and logged: a provider changing its format must be noticed."""
+    """The JSON envelope the channel's provider sends: Meta's object with an ``entry`` list, or
+    a Telegram Update (an object with an ``update_id``). A body that is not is refused (400) and
+    logged: a provider changing its format must be noticed."""
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         payload = None
-    if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):
+    telegram = channel.kind == "telegram"
+    if not isinstance(payload, dict) or (
+            not isinstance(payload.get("update_id"), int) if telegram
+            else not isinstance(payload.get("entry"), list)):
         log.warning("webhook.malformed", channel_id=str(channel.channel_id), kind=channel.kind,
                     size=len(body))
-        raise AppError("the body is not a webhook envelope (a JSON object with an 'entry' "
-                       "list)", field="body", code="malformed_body")
+        raise AppError("the body is not a webhook envelope (%(shape)s)", field="body",
+                       code="malformed_body", params={
+                           "shape": N_("a JSON object with an 'update_id'") if telegram
+                           else N_("a JSON object with an 'entry' list")})
     return payload
 
 
@@ -193,11 +202,24 @@ async def ingest_pending(db: Database, storage: Storage, tenant_id: uuid.UUID,
         if not stored:
             await _fetch_and_store(db, storage, adapter, account, tenant_id, channel_id,
                                    deliveries, max_attachment_bytes=max_attachment_bytes)
+        await _acknowledge(adapter, account, deliveries)
         finished += len(taken)
         if len(taken) < batch_size:
             # All that waited is taken; anything stored since this job started has had a job
             # of its own deferred (the queueing lock only merges jobs not started yet).
             return finished
+
+
+async def _acknowledge(adapter: WebhookAdapter | None, account: ChannelAccount,
+                       deliveries: list[_Delivery]) -> None:
+    """Tell the provider a stored button tap was received (Telegram shows a spinner on the
+    customer's button until then). Best effort: the tap is stored whatever happens here."""
+    answer = getattr(adapter, "answer_callback", None)
+    if answer is None:
+        return
+    for message, _ in (m for d in deliveries for m in d.inbound):
+        if query_id := message.payload.get("callback_query_id"):
+            await answer(account, str(query_id))
 
 
 async def _take(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,

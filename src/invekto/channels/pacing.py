@@ -1,8 +1,8 @@
 """Sending pace: each channel's provider caps how many messages per second it takes (WhatsApp:
 80 per number by default; Messenger and Instagram: 300 Send API calls per second per Page or
-account). Every worker takes the channel's next free slot from one row before sending, so
-however many workers there are, together they stay under the cap instead of collecting the
-provider's throttling errors (WhatsApp 130429, Meta 613)."""
+account; a Telegram bot about 30). Every worker takes the channel's next free slot from one row
+before sending, so however many workers there are, together they stay under the cap instead of
+collecting the provider's throttling errors (WhatsApp 130429, Meta 613, Telegram 429)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from invekto.db.session import Database
 
 # Messages per second when the channel's settings do not say (``max_messages_per_second``).
 DEFAULT_RATES = {"whatsapp_cloud": 80.0, "whatsapp_bsp": 80.0, "messenger": 300.0,
-                 "instagram": 300.0}
+                 "instagram": 300.0, "telegram": 30.0}
 
 
 def rate_for(kind: str, settings: dict[str, Any] | None) -> float | None:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.audit import service as audit
 from invekto.channels.adapters import adapter_for
-from invekto.channels.adapters.base import ChannelAccount, CheckableAdapter
+from invekto.channels.adapters.base import ChannelAccount, CheckableAdapter, ConnectionCheck
 from invekto.channels.models import Channel
 from invekto.channels.schemas import ChannelCreate, ChannelUpdate
 from invekto.core.actor import Actor
@@ -39,7 +39,8 @@ async def get_channel(session: AsyncSession, actor: Actor, channel_id: uuid.UUID
 # Meta's handshake token (its deliveries are signed with the app secret), or the token header
 # we register with a BSP.
 WEBHOOK_SECRETS = {"whatsapp_cloud": "verify_token", "messenger": "verify_token",
-                   "instagram": "verify_token", "whatsapp_bsp": "webhook_token"}
+                   "instagram": "verify_token", "whatsapp_bsp": "webhook_token",
+                   "telegram": "webhook_token"}
 
 
 def webhook_path(channel: Channel) -> str | None:
@@ -184,9 +185,41 @@ async def test_connection(session: AsyncSession, actor: Actor, channel_id: uuid.
     adapter = _checker(channel.kind)
     if adapter is None:
         raise ValidationFailed("this kind of channel cannot be tested", field="channel_id")
-    check = await adapter.check_connection(ChannelAccount(
-        kind=channel.kind, external_id=channel.external_id, settings=dict(channel.settings),
-        credentials=credentials_of(channel)))
+    check = await adapter.check_connection(account_of(channel))
+    return _result(adapter, check, actor)
+
+
+async def connect_webhook(session: AsyncSession, actor: Actor, channel_id: uuid.UUID,
+                          base_url: str) -> ConnectionResult:
+    """Register the channel's webhook URL and secret with a provider that takes them by API
+    (Telegram's setWebhook); Meta's and 360dialog's are pasted into their consoles instead.
+    ``base_url``: this app as the provider reaches it (HTTPS in production)."""
+    actor.require("admin")
+    channel = await get_channel(session, actor, channel_id)
+    adapter = adapter_for(channel.kind)
+    path, secret = webhook_path(channel), webhook_secret(channel)
+    if not hasattr(adapter, "connect") or path is None or not secret:
+        raise ValidationFailed("this kind of channel is connected in the provider's own "
+                               "console", field="channel_id")
+    check = await adapter.connect(account_of(channel), base_url.rstrip("/") + path, secret)
+    await audit.record(session, actor, "channel.webhook_connected", target_type="channel",
+                       target_id=channel.id, data={"ok": check.ok,
+                                                   "error_code": check.error_code})
+    return _result(adapter, check, actor)
+
+
+def can_connect(kind: str) -> bool:
+    return hasattr(adapter_for(kind), "connect")
+
+
+def account_of(channel: Channel) -> ChannelAccount:
+    """What an adapter needs of the channel (its secrets decrypted)."""
+    return ChannelAccount(kind=channel.kind, external_id=channel.external_id,
+                          settings=dict(channel.settings), credentials=credentials_of(channel))
+
+
+def _result(adapter: CheckableAdapter, check: ConnectionCheck, actor: Actor
+            ) -> ConnectionResult:
     message = adapter.explain("connected" if check.ok else check.error_code or "", actor.language)
     return ConnectionResult(ok=check.ok, detail=check.detail, error_code=check.error_code,
                             message=message)

@@ -48,6 +48,7 @@ class ChannelSetup:
 
 
 _DIGITS, _VERSION = r"[0-9]{1,40}", r"v[0-9]+(\.[0-9]+)?"
+_BOT_TOKEN = r"[0-9]{3,20}:[A-Za-z0-9_-]{20,100}"
 _APP_SECRET = SetupField(
     "app_secret", SECRET, N_("App secret"),
     N_("Meta App Dashboard → App settings → Basic. Invekto checks with it that webhooks really "
@@ -117,6 +118,14 @@ SETUPS: dict[str, ChannelSetup] = {setup.kind: setup for setup in (
                  N_("Leave empty for Meta's address; https://graph.instagram.com with "
                     "Instagram Login.")),
         _version(GRAPH.api_version),
+    )),
+    ChannelSetup("telegram", N_("A Telegram bot: customers write to it in Telegram."), (
+        SetupField("bot_token", SECRET, N_("Bot token"),
+                   N_("From @BotFather in Telegram: /newbot (or /token for a bot you have), then "
+                      "the token it gives, such as 123456789:AA…"), required=True,
+                   pattern=_BOT_TOKEN, expected=N_("the token @BotFather gives (digits, a "
+                                                   "colon, then letters)")),
+        _address("https://api.telegram.org"),
     )),
 )}
 

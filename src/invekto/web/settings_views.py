@@ -132,6 +132,7 @@ async def _channels(page: Page, _params: Params) -> dict[str, Any]:
             "secrets_set": {c.id: channels.secrets_set(c) for c in listed
                             if c.kind in channel_forms.SETUPS},
             "testable": {c.id for c in listed if channels.can_test(c.kind)},
+            "connectable": {c.id for c in listed if channels.can_connect(c.kind)},
             "webhook_paths": {c.id: channels.webhook_path(c) for c in listed},
             "token_header": TOKEN_HEADER.title()}
 
@@ -496,6 +497,15 @@ async def rotate_webhook_secret(request: Request, channel_id: uuid.UUID, page: W
     channel, secret = await channels.rotate_webhook_secret(page.ctx.session, page.ctx.actor,
                                                            channel_id)
     return await _body(request, page, "channels", {}, revealed=channel, webhook_secret=secret)
+
+
+@router.post("/channels/{channel_id}/connect")
+async def connect_channel_webhook(request: Request, channel_id: uuid.UUID, page: WebPage
+                                  ) -> Response:
+    """Telegram: register the webhook with the provider; its answer on the channel's row."""
+    result = await channels.connect_webhook(page.ctx.session, page.ctx.actor, channel_id,
+                                            str(request.base_url))
+    return render_page(request, page, "settings/_channel_test.html", result=result)
 
 
 @router.post("/channels/{channel_id}/test")
