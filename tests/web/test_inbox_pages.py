@@ -1418,3 +1418,34 @@ async def test_an_empty_later_page_adds_no_empty_list_notice(world):
     fragment = await get(home.sevgi, url)
     assert row_ids(fragment) == []
     assert 'id="list-empty"' not in fragment
+
+
+# ---- SMS: the composer counts the parts ----------------------------------------------------------
+
+async def test_the_composer_counts_sms_parts_as_the_provider_will_send_them(world):
+    home = world.home
+
+    async def sms_channel(session, actor):
+        return await channels.create_channel(session, actor, ChannelCreate(
+            kind="sms_netgsm", name="SMS · Netgsm", external_id="8503000000"))
+    channel = await db(home, sms_channel)
+    inbound = await home.inbound("Randevum ne zaman?", phone="+905321112233",
+                                 handle="905321112233", channel_id=channel.id)
+    path = f"/inbox/c/{inbound.conversation_id}/sms-length"
+    html = (await home.bora.client.get(f"/inbox?c={inbound.conversation_id}")).text
+    assert 'id="sms-length"' in html and f'hx-post="{path}"' in html
+
+    short = (await post(home.bora, path,
+                        {"body": "Yarın saat 14:00'te görüşürüz, Şükrü Bey."})).text
+    assert 'data-segments="1"' in short and 'data-encoding="GSM-7 Turkish"' in short
+    assert "1 SMS" in short and "karakter" in short  # in Turkish, the agent's language
+    long = (await post(home.bora, path, {"body": "ş" * 78})).text
+    assert 'data-segments="2"' in long
+    emoji = (await post(home.bora, path, {"body": "Teşekkürler 🙏"})).text
+    assert 'data-encoding="UCS-2"' in emoji and "Unicode" in emoji
+
+    webchat = await home.inbound("Merhaba")  # not SMS: nothing to count
+    assert 'id="sms-length"' not in (await home.bora.client.get(
+        f"/inbox?c={webchat.conversation_id}")).text
+    assert (await post(home.bora, f"/inbox/c/{webchat.conversation_id}/sms-length",
+                       {"body": "Merhaba"})).text.strip() == ""

@@ -32,6 +32,7 @@ from invekto.channels.adapters.base import (
 )
 from invekto.channels.adapters.whatsapp import TemplatesUnavailable, fill_template
 from invekto.channels.models import Channel
+from invekto.channels.sms import SMS_KINDS, TURKISH_SHIFT_KINDS, SmsLength, sms_length
 from invekto.contacts import service as contacts
 from invekto.core import jobs, realtime
 from invekto.core.actor import Actor
@@ -649,6 +650,16 @@ async def _whatsapp_channel(session: AsyncSession, conversation: Conversation, w
         raise ValidationFailed("%(what)s can only be sent on WhatsApp", field="content_kind",
                                params={"what": what})
     return channel
+
+
+async def sms_length_of(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID,
+                        text_: str) -> SmsLength | None:
+    """``text_`` as SMS parts on the conversation's channel; None when it is not SMS."""
+    conversation = await get_conversation(session, actor, conversation_id)
+    channel = await session.get_one(Channel, conversation.channel_id)
+    if channel.kind not in SMS_KINDS:
+        return None
+    return sms_length(clean_text(text_), turkish_shift=channel.kind in TURKISH_SHIFT_KINDS)
 
 
 async def approved_templates(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from invekto import runtime
 from invekto.channels import service as channels
+from invekto.channels.sms import SMS_KINDS
 from invekto.contacts import service as contacts
 from invekto.contacts.schemas import ContactUpdate
 from invekto.core.errors import NotFound, ValidationFailed
@@ -126,6 +127,10 @@ class Directory:
     @property
     def tag_colors(self) -> dict[str, str]:
         return {t.name: t.color for t in self.tags}
+
+    def is_sms(self, channel_id: uuid.UUID) -> bool:
+        channel = self.channels.get(channel_id)
+        return channel is not None and channel.kind in SMS_KINDS
 
     def can_send_choices(self, channel_id: uuid.UUID) -> bool:
         """Whether the composer offers reply buttons and lists on this channel."""
@@ -333,6 +338,15 @@ async def send(request: Request, conversation_id: uuid.UUID, page: WebPage,
     return render_page(request, page, "inbox/_item.html", item=entry,
                        attachments=await timeline.attachments_of(session, actor, [message]),
                        directory=await Directory.load(page))
+
+
+@router.post("/c/{conversation_id}/sms-length")
+async def sms_length(request: Request, conversation_id: uuid.UUID, page: WebPage,
+                     body: str = Form("")) -> Response:
+    """The composer's text as SMS parts on the conversation's channel, as the agent types."""
+    length = await service.sms_length_of(page.ctx.session, page.ctx.actor, conversation_id,
+                                         body[:5000])
+    return render_page(request, page, "inbox/_sms_length.html", length=length)
 
 
 @router.get("/c/{conversation_id}/templates")

@@ -432,6 +432,7 @@
       forgetQuickReplyFile();
       input.value = "";
       input.style.height = "auto";
+      input.dispatchEvent(new Event("input")); // what counts the text (SMS parts) sees it empty
       fileInput.value = "";
       $("#composer-file").hidden = true;
       closePopup();
