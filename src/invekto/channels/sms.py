@@ -54,3 +54,17 @@ def sms_length(text: str, *, turkish_shift: bool = False) -> SmsLength:
             segments, used = segments + 1, 0
         used += cost
     return SmsLength(encoding, len(text), segments, per_part, per_part - used)
+
+
+# What a customer writes to stop marketing SMS (İYS's RET, and the usual words), as the first word
+# of the message, in any case ("iptal", "Ret ACME").
+OPT_OUT_WORDS = frozenset({"STOP", "İPTAL", "IPTAL", "RET"})
+
+
+def opt_out_word(text: str) -> str | None:
+    """The opt-out word ``text`` starts with, upper-cased the Turkish way, or None."""
+    words = text.strip().split(maxsplit=1)
+    if not words:
+        return None
+    first = words[0].strip(".!,;:").replace("i", "İ").replace("ı", "I").upper()
+    return first if first in OPT_OUT_WORDS else None

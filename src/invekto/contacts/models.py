@@ -67,6 +67,18 @@ class ContactIdentity(IdMixin, TenantMixin, Base):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
+class SmsOptOut(IdMixin, TenantMixin, Base):
+    """A number that asked for no more marketing SMS (it wrote STOP, İPTAL or RET): broadcasts
+    and campaigns leave it out. Conversations with it carry on as usual."""
+
+    __tablename__ = "sms_opt_outs"
+    __table_args__ = (UniqueConstraint("tenant_id", "phone"),)
+
+    phone: Mapped[str] = mapped_column(String(20))  # E.164
+    keyword: Mapped[str] = mapped_column(String(20))  # what the customer wrote
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
 class CustomFieldDefinition(IdMixin, TenantMixin, TimestampMixin, Base):
     __tablename__ = "custom_field_definitions"
     __table_args__ = (

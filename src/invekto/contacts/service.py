@@ -20,6 +20,7 @@ from invekto.contacts.models import (
     Contact,
     ContactIdentity,
     CustomFieldDefinition,
+    SmsOptOut,
     Tag,
 )
 from invekto.contacts.schemas import (
@@ -248,6 +249,22 @@ async def _create_for_handles(session: AsyncSession, tenant_id: uuid.UUID,
          "channel_id": channel_id, "handle": handle}
         for handle, contact_id in sorted(contact_of.items())])
     return created
+
+
+async def record_sms_opt_outs(session: AsyncSession, tenant_id: uuid.UUID,
+                              opt_outs: dict[str, str]) -> None:
+    """Numbers (E.164) that asked for no more marketing SMS, with the word they used; a number
+    already on the list stays as it was."""
+    if opt_outs:
+        await session.execute(insert(SmsOptOut.__table__).on_conflict_do_nothing(
+            index_elements=["tenant_id", "phone"]), [
+            {"id": new_id(), "tenant_id": tenant_id, "phone": phone, "keyword": word}
+            for phone, word in sorted(opt_outs.items())])
+
+
+async def sms_opted_out(session: AsyncSession, actor: Actor, phone: str) -> bool:
+    return await session.scalar(select(SmsOptOut.id).where(
+        SmsOptOut.tenant_id == actor.tenant_id, SmsOptOut.phone == phone)) is not None
 
 
 async def contact_on_channel(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,

@@ -32,7 +32,13 @@ from invekto.channels.adapters.base import (
 )
 from invekto.channels.adapters.whatsapp import TemplatesUnavailable, fill_template
 from invekto.channels.models import Channel
-from invekto.channels.sms import SMS_KINDS, TURKISH_SHIFT_KINDS, SmsLength, sms_length
+from invekto.channels.sms import (
+    SMS_KINDS,
+    TURKISH_SHIFT_KINDS,
+    SmsLength,
+    opt_out_word,
+    sms_length,
+)
 from invekto.contacts import service as contacts
 from invekto.core import jobs, realtime
 from invekto.core.actor import Actor
@@ -1018,6 +1024,12 @@ async def _store_inbound(session: AsyncSession, tenant_id: uuid.UUID, channel_id
             "assignee_id": str(conversation.assignee_id) if conversation.assignee_id else None}))
     await contacts.touch_activity(session, tenant_id, {
         row["contact_id"] for row in rows if row["provider_message_id"] in inserted})
+    if (await session.get_one(Channel, channel_id)).kind in SMS_KINDS:
+        await contacts.record_sms_opt_outs(session, tenant_id, {
+            phone: word for inbound in inbounds
+            if inbound.provider_message_id in inserted
+            and (word := opt_out_word(inbound.body))
+            and (phone := senders[inbound.handle].phone)})
     await session.flush()
     await realtime.publish_many(session, events)
     return inserted
