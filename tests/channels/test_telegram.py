@@ -6,6 +6,7 @@ job makes contacts, conversations and messages, replies go out through the adapt
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +36,7 @@ from invekto.channels.adapters.telegram import (
     parse_webhook,
 )
 from invekto.channels.adapters.whatsapp import MediaUnavailable
-from invekto.channels.models import WebhookEvent
+from invekto.channels.models import Channel, WebhookEvent
 from invekto.channels.schemas import ChannelCreate
 from invekto.channels.simulator.telegram import (
     BOT_ID,
@@ -603,3 +604,34 @@ async def test_a_button_tap_is_stored_with_its_title_and_answered(telegram):
     assert (tap.content_kind, tap.body, tap.conversation_id) == (
         "interactive", "Temsilci", inbound.conversation_id)
     assert telegram.simulator.state.answered == [{"callback_query_id": "77"}]
+
+
+# ---- settings: Connect registers the webhook; the form adds a bot ------------------------------
+
+async def test_connect_gives_telegram_our_webhook_url_and_its_secret(telegram):
+    home = telegram.home
+    telegram.simulator.webhook_url = None
+    response = await home.ayla.client.post(f"/api/v1/channels/{telegram.channel_id}/connect")
+    assert response.status_code == 200, response.text
+    assert response.json()["ok"] is True
+    assert telegram.simulator.webhook_url == (
+        f"http://testserver/webhooks/telegram/{telegram.channel_id}")
+    assert telegram.simulator.secret_token == SECRET
+    # Agents may not; and a Meta channel is connected in Meta's console, not from here.
+    refused = await home.bora.client.post(f"/api/v1/channels/{telegram.channel_id}/connect")
+    assert refused.status_code == 403
+
+
+async def test_the_settings_form_adds_a_bot_with_a_generated_secret(world):
+    home = world.home
+    page = await home.ayla.client.post(
+        "/settings/channels", headers={"HX-Request": "true"},
+        data={"kind": "telegram", "name": "Telegram · @gulus_bot", "bot_token": TOKEN})
+    assert page.status_code == 200, page.text
+    assert 'id="webhook-connect"' in page.text
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        channel = await session.scalar(select(Channel).where(Channel.kind == "telegram"))
+    credentials = channels.credentials_of(channel)
+    assert credentials["bot_token"] == TOKEN
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,256}", credentials["webhook_token"])
+    assert TOKEN not in (await home.ayla.client.get("/settings/channels")).text
