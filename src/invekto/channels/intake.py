@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 import psycopg
 import structlog
@@ -37,6 +38,7 @@ from invekto.channels.adapters.base import (
     StatusEvent,
     WebhookAdapter,
 )
+from invekto.channels.adapters.twilio_sms import signature_matches
 from invekto.channels.adapters.whatsapp import verify_signature
 from invekto.channels.models import Channel, WebhookEvent
 from invekto.channels.service import WebhookChannel
@@ -73,8 +75,18 @@ def handshake(channel: WebhookChannel, mode: str | None, token: str | None) -> b
             and hmac.compare_digest(token.encode(), expected.encode()))
 
 
-def check_signature(channel: WebhookChannel, body: bytes, headers: dict[str, str]) -> None:
-    """Refuse (401) a delivery not provably from the provider; nothing is stored then."""
+def check_signature(channel: WebhookChannel, body: bytes, headers: dict[str, str],
+                    url: str = "") -> None:
+    """Refuse (401) a delivery not provably from the provider; nothing is stored then. ``url``:
+    the address the provider posted to, which Twilio signs with the form."""
+    if channel.kind == "sms_twilio":
+        params = _form(body)
+        if params is None or not signature_matches(
+                str(channel.credentials.get("auth_token") or ""), url, params,
+                headers.get("x-twilio-signature")):
+            raise Unauthenticated("the webhook signature is missing or wrong",
+                                  code="bad_signature")
+        return
     if channel.kind in META_SIGNED:
         secret = str(channel.credentials.get("app_secret") or "")
         if not secret or not verify_signature(secret, body,
@@ -88,10 +100,36 @@ def check_signature(channel: WebhookChannel, body: bytes, headers: dict[str, str
         raise Unauthenticated("the webhook token is missing or wrong", code="bad_signature")
 
 
+def _form(body: bytes) -> dict[str, str | list[str]] | None:
+    """A form-encoded body as {name: value}, a repeated name as the list of its values; None
+    when it is not one."""
+    try:
+        pairs = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=bool(body))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    form: dict[str, str | list[str]] = {}
+    for name, value in pairs:
+        if name in form:
+            previous = form[name]
+            form[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            form[name] = value
+    return form
+
+
 def parse_body(channel: WebhookChannel, body: bytes) -> dict[str, Any]:
     """The JSON envelope the channel's provider sends: Meta's object with an ``entry`` list, or
     a Telegram Update (an object with an ``update_id``). A body that is not is refused (400) and
     logged: a provider changing its format must be noticed."""
+    if channel.kind == "sms_twilio":  # a form: a message (or its status) has a MessageSid
+        form = _form(body)
+        if form is None or not isinstance(form.get("MessageSid") or form.get("SmsSid"), str):
+            log.warning("webhook.malformed", channel_id=str(channel.channel_id),
+                        kind=channel.kind, size=len(body))
+            raise AppError("the body is not a webhook envelope (%(shape)s)", field="body",
+                           code="malformed_body",
+                           params={"shape": N_("a form with a 'MessageSid'")})
+        return form
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):

@@ -41,10 +41,13 @@ async def get_channel(session: AsyncSession, actor: Actor, channel_id: uuid.UUID
 WEBHOOK_SECRETS = {"whatsapp_cloud": "verify_token", "messenger": "verify_token",
                    "instagram": "verify_token", "whatsapp_bsp": "webhook_token",
                    "telegram": "webhook_token"}
+# Every kind whose provider posts to /webhooks/{kind}/{id}; Twilio signs with the account's own
+# auth token, so it has no secret of ours.
+WEBHOOK_KINDS = (*WEBHOOK_SECRETS, "sms_twilio")
 
 
 def webhook_path(channel: Channel) -> str | None:
-    return f"/webhooks/{channel.kind}/{channel.id}" if channel.kind in WEBHOOK_SECRETS else None
+    return f"/webhooks/{channel.kind}/{channel.id}" if channel.kind in WEBHOOK_KINDS else None
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ async def webhook_channel(db: Database, kind: str, channel_id: uuid.UUID
                           ) -> WebhookChannel | None:
     """The active channel a webhook URL names. The URL carries no tenant, so this one lookup
     reads across tenants (system scope); everything after it runs in the channel's tenant."""
-    if kind not in WEBHOOK_SECRETS:
+    if kind not in WEBHOOK_KINDS:
         return None
     cached = _webhook_channels.get((kind, channel_id))
     if cached and cached[0] > time.monotonic():

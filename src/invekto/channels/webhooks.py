@@ -36,7 +36,7 @@ async def verify(request: Request, kind: str, channel_id: uuid.UUID) -> Response
 async def receive(request: Request, kind: str, channel_id: uuid.UUID) -> Response:
     channel = await _channel(kind, channel_id)
     body = await request.body()
-    intake.check_signature(channel, body, dict(request.headers))
+    intake.check_signature(channel, body, dict(request.headers), str(request.url))
     payload = intake.parse_body(channel, body)
     await intake.store(runtime.current().db, channel, body, payload)
     return PlainTextResponse("EVENT_RECEIVED")

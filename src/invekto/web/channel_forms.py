@@ -119,6 +119,22 @@ SETUPS: dict[str, ChannelSetup] = {setup.kind: setup for setup in (
                     "Instagram Login.")),
         _version(GRAPH.api_version),
     )),
+    ChannelSetup("sms_twilio", N_("SMS through a Twilio phone number."), (
+        SetupField("external_id", EXTERNAL_ID, N_("Twilio phone number"),
+                   N_("The number customers text, in international form, e.g. +908501234567."),
+                   required=True, pattern=r"\+[1-9][0-9]{6,14}",
+                   expected=N_("a number in international form, e.g. +908501234567")),
+        SetupField("account_sid", SECRET, N_("Account SID"),
+                   N_("Twilio Console → Account info: starts with AC."), required=True,
+                   pattern=r"AC[0-9a-fA-F]{32}", expected=N_("AC and 32 hexadecimal digits")),
+        SetupField("auth_token", SECRET, N_("Auth Token"),
+                   N_("Twilio Console → Account info. Invekto checks with it that webhooks "
+                      "really come from Twilio."), required=True),
+        SetupField("messaging_service_sid", SETTING, N_("Messaging Service SID"),
+                   N_("Optional: send through a Messaging Service instead of the number."),
+                   pattern=r"MG[0-9a-fA-F]{32}", expected=N_("MG and 32 hexadecimal digits")),
+        _address("https://api.twilio.com"),
+    )),
     ChannelSetup("telegram", N_("A Telegram bot: customers write to it in Telegram."), (
         SetupField("bot_token", SECRET, N_("Bot token"),
                    N_("From @BotFather in Telegram: /newbot (or /token for a bot you have), then "

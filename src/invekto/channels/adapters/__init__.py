@@ -5,12 +5,13 @@ from __future__ import annotations
 from invekto.channels.adapters.base import MessagingAdapter
 from invekto.channels.adapters.meta_messaging import InstagramAdapter, MessengerAdapter
 from invekto.channels.adapters.telegram import TelegramAdapter
+from invekto.channels.adapters.twilio_sms import TwilioSmsAdapter
 from invekto.channels.adapters.webchat import WebchatAdapter
 from invekto.channels.adapters.whatsapp import WhatsApp360DialogAdapter, WhatsAppCloudAdapter
 
 _ADAPTERS: dict[str, MessagingAdapter] = {adapter.kind: adapter for adapter in [
     WebchatAdapter(), WhatsAppCloudAdapter(), WhatsApp360DialogAdapter(), MessengerAdapter(),
-    InstagramAdapter(), TelegramAdapter()]}
+    InstagramAdapter(), TelegramAdapter(), TwilioSmsAdapter()]}
 
 
 def adapter_for(kind: str) -> MessagingAdapter | None:
