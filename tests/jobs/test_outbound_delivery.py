@@ -14,6 +14,7 @@ from invekto.auth.tasks import prune_sessions
 from invekto.channels import adapters
 from invekto.channels import service as channels
 from invekto.channels.adapters.base import PermanentFailure, Sent, TemporaryFailure
+from invekto.channels.models import CHANNEL_KINDS
 from invekto.channels.schemas import ChannelCreate
 from invekto.core.jobs import job_app
 from invekto.inbox import service as inbox
@@ -156,9 +157,11 @@ async def test_a_permanent_provider_failure_is_recorded_with_its_reason(world, r
 
 
 async def test_a_channel_kind_without_an_adapter_fails_visibly(world, rt):
+    # A kind still waiting for its adapter (there is always one until every provider is done).
+    kind = next(k for k in CHANNEL_KINDS if adapters.adapter_for(k) is None)
     async with rt.db.tenant_session(world.home.tenant_id) as session:
         channel = await channels.create_channel(session, world.home.system, ChannelCreate(
-            kind="telegram", name="Telegram"))
+            kind=kind, name="Henüz bağlanmayan kanal"))
     inbound = await world.home.inbound("Selam", channel_id=channel.id, handle="777")
     message_id = await _reply(world.home, inbound.conversation_id)
     await deliver_message(tenant_id=str(world.home.tenant_id), message_id=str(message_id))
