@@ -23,6 +23,9 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # Where providers reach this app (https://crm.example.com): for the callbacks the app gives
+    # them itself, such as Twilio's per-message StatusCallback. Unset: none are given.
+    public_url: str | None = None
     # Demo mode (`invekto run` turns it on): the demo company's WhatsApp number talks to a
     # provider simulator inside the web process, with a customer's phone at /demo/phone. Off in
     # production, where nothing under /demo exists.

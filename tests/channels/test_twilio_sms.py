@@ -36,6 +36,7 @@ from invekto.channels.adapters.base import (
 )
 from invekto.channels.adapters.twilio_sms import (
     TwilioSmsAdapter,
+    build_form,
     explain,
     parse_webhook,
     signature_matches,
@@ -53,6 +54,7 @@ from invekto.channels.simulator.twilio_sms import (
     create_simulator,
 )
 from invekto.contacts.models import ContactIdentity
+from invekto.inbox import service as inbox
 from invekto.inbox.models import Attachment, Message
 from invekto.inbox.tasks import ProviderUnavailable
 from tests.channels.harness import ChannelWorld
@@ -587,3 +589,19 @@ async def test_an_unsubscribed_recipient_fails_without_retry(twilio):
     assert (stored.status, stored.error_code, stored.error_message) == (
         "failed", "unsubscribed", explain("unsubscribed", "en"))
     assert twilio.simulator.state.sent == []
+
+
+async def test_with_a_public_address_each_sms_asks_for_its_statuses_at_the_channels_webhook(
+        twilio):
+    await twilio.deliver(*twilio.simulator.customer_message("Merhaba"))
+    inbound = await twilio.scalar(select(Message).where(Message.channel_id == twilio.channel_id))
+    reply_id = await twilio.reply(inbound.conversation_id, "Buyurun")
+    home = twilio.home
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        without = await inbox.outbound_request(session, home.tenant_id, reply_id)
+        request = await inbox.outbound_request(session, home.tenant_id, reply_id,
+                                               public_url="https://crm.example.com/")
+    assert "StatusCallback" not in build_form(without.account, without.message)
+    webhook = f"https://crm.example.com/webhooks/sms_twilio/{twilio.channel_id}"
+    assert request.account.webhook_url == webhook
+    assert build_form(request.account, request.message)["StatusCallback"] == webhook

@@ -811,9 +811,10 @@ class OutboundRequest:
     attachment: Attachment | None
 
 
-async def outbound_request(session: AsyncSession, tenant_id: uuid.UUID, message_id: uuid.UUID
-                           ) -> OutboundRequest:
-    """What the provider adapter needs for a claimed message."""
+async def outbound_request(session: AsyncSession, tenant_id: uuid.UUID, message_id: uuid.UUID,
+                           *, public_url: str | None = None) -> OutboundRequest:
+    """What the provider adapter needs for a claimed message. ``public_url``: where providers
+    reach this app, for the callbacks a send asks for (the channel's webhook)."""
     message = await session.get_one(Message, message_id)
     attachment = (await session.get(Attachment, message.attachment_id)
                   if message.attachment_id else None)
@@ -821,9 +822,12 @@ async def outbound_request(session: AsyncSession, tenant_id: uuid.UUID, message_
     channel = await channels.get_channel(session, system, message.channel_id)
     contact = await contacts.get_contact(session, system, message.contact_id)
     handle = await contacts.handle_on_channel(session, tenant_id, contact.id, channel.id)
+    path = channels.webhook_path(channel)
     account = ChannelAccount(kind=channel.kind, external_id=channel.external_id,
                              settings=channel.settings,
-                             credentials=channels.credentials_of(channel))
+                             credentials=channels.credentials_of(channel),
+                             webhook_url=public_url.rstrip("/") + path
+                             if public_url and path else None)
     return OutboundRequest(channel.kind, channel.id, account, OutboundMessage(
         message_id=message.id, recipient_handle=handle or contact.phone or "",
         recipient_phone=contact.phone, content_kind=message.content_kind, body=message.body,

@@ -34,7 +34,8 @@ async def deliver_message(tenant_id: str, message_id: str) -> None:
     async with db.tenant_session(tenant) as session:
         if await service.deliver_outbound(session, tenant, message) != "send":
             return
-        request = await service.outbound_request(session, tenant, message)
+        request = await service.outbound_request(session, tenant, message,
+                                                 public_url=rt.settings.public_url)
     adapter = adapter_for(request.kind)
     try:
         outbound = await service.with_file(rt.storage, request.message, request.attachment)

@@ -37,6 +37,8 @@ class ChannelAccount:
     external_id: str | None
     settings: dict[str, Any]
     credentials: dict[str, Any]
+    # This channel's webhook address, when the app knows its public address (settings.public_url)
+    webhook_url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -341,7 +341,8 @@ def build_form(account: ChannelAccount, message: OutboundMessage) -> dict[str, s
         raise ValueError(f"Twilio SMS cannot send {message.content_kind!r} messages")
     if message.body:
         form["Body"] = message.body
-    callback = str(settings.get("status_callback_url") or "").strip()
+    # Statuses come back to the channel's own webhook, unless the channel names another address.
+    callback = str(settings.get("status_callback_url") or account.webhook_url or "").strip()
     if callback:
         form["StatusCallback"] = callback
     return form
