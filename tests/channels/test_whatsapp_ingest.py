@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import json
+import re
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import psycopg
@@ -20,7 +23,7 @@ from invekto.channels import adapters
 from invekto.channels import service as channels
 from invekto.channels.adapters.base import Sent
 from invekto.channels.adapters.whatsapp import WhatsAppCloudAdapter
-from invekto.channels.models import Channel, SendPacing, WebhookEvent
+from invekto.channels.models import Channel, ChatLink, SendPacing, WebhookEvent
 from invekto.channels.schemas import ChannelCreate
 from invekto.channels.simulator.whatsapp import create_simulator
 from invekto.contacts.models import Contact
@@ -671,3 +674,49 @@ async def test_a_quick_replys_file_can_be_replaced_and_removed(wa):
         "/settings/quick-replies", headers=headers, data={"shortcut": "x", "body": "y"},
         files={"file": ("x.png", PNG, "image/png")})
     assert refused.status_code == 403
+
+
+# ---- click-to-chat -----------------------------------------------------------------------------
+
+async def test_a_click_to_chat_link_and_the_conversation_it_brings(wa):
+    home = wa.home
+    headers = {"HX-Request": "true"}
+    page = await home.sevgi.client.post("/settings/click-to-chat", headers=headers, data={
+        "channel_id": str(wa.channel_id), "name": "Kasım broşürü", "phone": "0850 123 45 67",
+        "message": "Merhaba, diş beyazlatma hakkında bilgi almak istiyorum"})
+    assert page.status_code == 200, page.text
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        link = await session.scalar(select(ChatLink).where(ChatLink.name == "Kasım broşürü"))
+    assert re.fullmatch(r"[A-HJ-NP-Z2-9]{6}", link.code) and link.phone == "+908501234567"
+    text = f"Merhaba, diş beyazlatma hakkında bilgi almak istiyorum (Ref: {link.code})"
+    assert f"https://wa.me/908501234567?text={quote(text)}" in html.unescape(page.text)
+    assert "<svg" in page.text and "position:fixed" in html.unescape(page.text)
+
+    # A customer who sends the ready message: the conversation is the campaign's.
+    message = await wa.customer_writes(text)
+    conversation = await wa.scalar(select(Conversation).where(
+        Conversation.id == message.conversation_id))
+    assert conversation.referral == {"source": "click_to_chat", "ref": link.code,
+                                     "campaign": "Kasım broşürü", "link_id": str(link.id)}
+    # Unknown or another company's codes attribute nothing.
+    await wa.deliver(*wa.simulator.customer_message("Merhaba (Ref: ZZZZZZ)",
+                                                    wa_id="905339990000"))
+    other = await wa.scalar(select(Contact).where(Contact.phone == "+905339990000"))
+    assert await wa.scalar(select(Conversation.referral).where(
+        Conversation.contact_id == other.id)) is None
+
+
+async def test_click_to_chat_links_are_for_supervisors_and_whatsapp(wa):
+    home = wa.home
+    headers = {"HX-Request": "true"}
+    data = {"channel_id": str(wa.channel_id), "name": "Bio", "phone": "+908501234567",
+            "message": "Merhaba"}
+    assert (await home.bora.client.post("/settings/click-to-chat", headers=headers,
+                                        data=data)).status_code == 403
+    webchat = await home.inbound("Merhaba")
+    refused = await home.sevgi.client.post("/settings/click-to-chat", headers=headers, data={
+        **data, "channel_id": str(webchat.channel_id)})
+    assert (refused.status_code, refused.json()["error"]["field"]) == (422, "channel_id")
+    bad_phone = await home.sevgi.client.post("/settings/click-to-chat", headers=headers,
+                                             data={**data, "phone": "12"})
+    assert (bad_phone.status_code, bad_phone.json()["error"]["field"]) == (422, "phone")

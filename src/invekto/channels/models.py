@@ -35,6 +35,24 @@ class Channel(IdMixin, TenantMixin, TimestampMixin, Base):
     is_active: Mapped[bool] = mapped_column(server_default="true")
 
 
+class ChatLink(IdMixin, TenantMixin, TimestampMixin, Base):
+    """A click-to-chat campaign: a wa.me link (and its QR code and website button) whose
+    pre-filled message carries ``code``; a customer's first message with it is attributed."""
+
+    __tablename__ = "chat_links"
+    __table_args__ = (
+        tenant_unique_id("chat_links"),
+        UniqueConstraint("tenant_id", "code"),
+        tenant_fk("channel_id", "channels"),
+    )
+
+    channel_id: Mapped[uuid.UUID]
+    name: Mapped[str] = mapped_column(String(100))
+    code: Mapped[str] = mapped_column(String(12))
+    phone: Mapped[str] = mapped_column(String(20))  # the WhatsApp number, E.164
+    message: Mapped[str] = mapped_column(String(500))
+
+
 class SendPacing(TenantMixin, Base):
     """When a channel may send its next message. Providers cap messages per second per number
     or Page; every worker's send takes the next free slot here, so together they keep under it."""

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
 from invekto.audit import service as audit
+from invekto.channels import chat_links
 from invekto.channels import service as channels
 from invekto.channels.adapters import adapter_for
 from invekto.channels.adapters.base import (
@@ -1016,19 +1017,27 @@ async def _store_inbound(session: AsyncSession, tenant_id: uuid.UUID, channel_id
     inserted = set((await session.scalars(insert(Message.__table__).on_conflict_do_nothing(
         index_elements=["tenant_id", "channel_id", "provider_message_id"]
     ).returning(Message.provider_message_id), rows)).all())
+    kind = (await session.get_one(Channel, channel_id)).kind
+    campaigns = await chat_links.campaigns_in(session, tenant_id, [
+        i.body for i in inbounds if i.provider_message_id in inserted]
+    ) if kind in chat_links.WHATSAPP_KINDS else {}
     events = []
     for inbound, row in zip(inbounds, rows, strict=True):
         if inbound.provider_message_id not in inserted:
             continue  # the same event, ingested concurrently by another worker
         conversation = conversations[row["contact_id"]]
         _note_inbound(conversation, inbound, row["created_at"])
+        link = campaigns.get(chat_links.reference_of(inbound.body) or "")
+        if link is not None and conversation.referral is None:  # a click-to-chat campaign
+            conversation.referral = {"source": "click_to_chat", "ref": link.code,
+                                     "campaign": link.name, "link_id": str(link.id)}
         events.append(_event(conversation, "message.created", {
             "conversation_id": str(conversation.id), "contact_id": str(conversation.contact_id),
             "message_id": str(row["id"]), "direction": "inbound",
             "assignee_id": str(conversation.assignee_id) if conversation.assignee_id else None}))
     await contacts.touch_activity(session, tenant_id, {
         row["contact_id"] for row in rows if row["provider_message_id"] in inserted})
-    if (await session.get_one(Channel, channel_id)).kind in SMS_KINDS:
+    if kind in SMS_KINDS:
         await contacts.record_sms_opt_outs(session, tenant_id, {
             phone: word for inbound in inbounds
             if inbound.provider_message_id in inserted

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from starlette.datastructures import FormData, UploadFile
 
 from invekto import runtime
+from invekto.channels import chat_links
 from invekto.channels import service as channels
 from invekto.channels.intake import TOKEN_HEADER
 from invekto.channels.schemas import ChannelUpdate
@@ -65,6 +66,7 @@ SECTIONS = (
     Section("quick-replies", "supervisor", "ti-message-bolt"),
     Section("custom-fields", "admin", "ti-forms"),
     Section("channels", "admin", "ti-plug-connected"),
+    Section("click-to-chat", "supervisor", "ti-qrcode"),
     Section("company", "admin", "ti-building"),
 )
 _BY_SLUG = {section.slug: section for section in SECTIONS}
@@ -137,6 +139,16 @@ async def _channels(page: Page, _params: Params) -> dict[str, Any]:
             "token_header": TOKEN_HEADER.title()}
 
 
+async def _click_to_chat(page: Page, _params: Params) -> dict[str, Any]:
+    session, actor = page.ctx.session, page.ctx.actor
+    links = await chat_links.list_links(session, actor)
+    return {"links": [{"link": link, "url": chat_links.wa_me_url(link),
+                       "prefilled": chat_links.prefilled(link), "qr": chat_links.qr_svg(link),
+                       "button": chat_links.website_button(link)} for link in links],
+            "whatsapp_channels": [c for c in await channels.list_channels(session, actor)
+                                  if c.kind in chat_links.WHATSAPP_KINDS]}
+
+
 async def _company(page: Page, _params: Params) -> dict[str, Any]:
     current = page.tenant.timezone
     zones = list(COMMON_TIMEZONES) + ([current] if current not in COMMON_TIMEZONES else [])
@@ -147,6 +159,7 @@ Loader = Callable[[Page, Params], Awaitable[dict[str, Any]]]
 _LOADERS: dict[str, Loader] = {
     "users": _users, "groups": _groups, "tags": _tags, "quick-replies": _quick_replies,
     "custom-fields": _custom_fields, "channels": _channels, "company": _company,
+    "click-to-chat": _click_to_chat,
 }
 
 
@@ -343,6 +356,33 @@ async def delete_tag(request: Request, tag_id: uuid.UUID, page: WebPage) -> Resp
     tag = await contacts.delete_tag(page.ctx.session, page.ctx.actor, tag_id)
     await inbox.remove_tag_everywhere(page.ctx.session, page.ctx.actor, tag.name)
     return await _body(request, page, "tags", {})
+
+
+# ---- click-to-chat ------------------------------------------------------------------------------
+
+@router.post("/click-to-chat")
+async def create_chat_link(request: Request, page: WebPage) -> Response:
+    form = await request.form()
+    values = _values(form, ("channel_id", "name", "phone", "message"))
+    await chat_links.create_link(
+        page.ctx.session, page.ctx.actor,
+        channel_id=_form_uuid(values.get("channel_id"), "channel_id"),
+        name=str(values.get("name") or ""), phone=str(values.get("phone") or ""),
+        message=str(values.get("message") or ""))
+    return await _body(request, page, "click-to-chat", {})
+
+
+@router.post("/click-to-chat/{link_id}/delete")
+async def delete_chat_link(request: Request, link_id: uuid.UUID, page: WebPage) -> Response:
+    await chat_links.delete_link(page.ctx.session, page.ctx.actor, link_id)
+    return await _body(request, page, "click-to-chat", {})
+
+
+def _form_uuid(value: Any, field: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as exc:
+        raise ValidationFailed("choose one", field=field) from exc
 
 
 # ---- quick replies -----------------------------------------------------------------------------
