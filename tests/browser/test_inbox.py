@@ -7,9 +7,12 @@ import base64
 import re
 import uuid
 
+import httpx
 from playwright.async_api import expect
 from sqlalchemy import func, select
 
+from invekto.channels import service as channels
+from invekto.channels.schemas import ChannelCreate
 from invekto.contacts import service as contacts
 from invekto.contacts.schemas import CustomFieldCreate, TagCreate
 from invekto.inbox import service as inbox
@@ -505,3 +508,27 @@ async def test_the_contact_card_edits_fields_tags_and_notes_inline(world, open_b
     await page.fill('#contact-card input[name="phone"]', "12")
     await page.locator('#contact-card input[name="phone"]').dispatch_event("change")
     await expect(page.locator("#toasts")).to_contain_text("telefon")
+
+
+async def test_a_pbx_call_event_appears_as_a_call_entry_in_the_thread(world, open_browser,
+                                                                      live_server):
+    home = world.home
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        line = await channels.create_channel(session, home.system, ChannelCreate(
+            kind="voice", name="Santral"))
+        token = channels.webhook_secret(line)
+    page = (await open_browser(home, "bora", path="/inbox?tab=unassigned")).page
+    number = "+90532" + str(uuid.uuid4().int)[:7]
+    # The PBX reports a missed call, over real HTTP to the running server (the worker ingests).
+    async with httpx.AsyncClient(base_url=live_server) as pbx:
+        response = await pbx.post(f"/webhooks/voice/{line.id}", json={
+            "event": "call.ended", "call_id": uuid.uuid4().hex, "direction": "inbound",
+            "from": number, "to": "+908501234567", "started_at": "2026-11-26T09:15:02+03:00",
+            "ended_at": "2026-11-26T09:15:30+03:00", "outcome": "missed"},
+            headers={"X-Invekto-Webhook-Token": token})
+    assert response.status_code == 200
+    await expect(page.locator(".conv-row", has_text="📞").first).to_be_visible()
+    await page.locator(".conv-row", has_text="📞").first.locator(".conv-link").click()
+    entry = page.locator(".msg-call").last
+    await expect(entry).to_have_attribute("data-outcome", "missed")
+    await expect(entry.locator(".call-title")).to_have_text("Cevapsız arama")

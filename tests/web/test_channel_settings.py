@@ -58,6 +58,7 @@ FORMS: dict[str, dict[str, str]] = {
         "kind": "sms_twilio", "name": "SMS · Twilio", "external_id": "+908501234567",
         "account_sid": "AC" + "0123456789abcdef" * 2, "auth_token": "gizli-twilio-anahtari",
         "messaging_service_sid": "", "api_base_url": ""},
+    "voice": {"kind": "voice", "name": "Santral"},
     "telegram": {
         "kind": "telegram", "name": "Telegram · @gulus_bot",
         "bot_token": "123456789:AAgizli-telegram-bot-anahtari", "api_base_url": ""},
@@ -65,7 +66,7 @@ FORMS: dict[str, dict[str, str]] = {
 SECRETS = {"whatsapp_cloud": ("access_token", "app_secret"), "whatsapp_bsp": ("api_key",),
            "messenger": ("access_token", "app_secret"),
            "instagram": ("access_token", "app_secret"), "telegram": ("bot_token",),
-           "sms_twilio": ("account_sid", "auth_token")}
+           "sms_twilio": ("account_sid", "auth_token"), "voice": ()}
 STORED = {  # kind: (external_id, settings)
     "whatsapp_cloud": ("109876543210987", {"waba_id": "214365870912345"}),
     "whatsapp_bsp": (None, {}),
@@ -74,6 +75,7 @@ STORED = {  # kind: (external_id, settings)
     "instagram": ("17841400000000001", {"api_base_url": "https://graph.instagram.com"}),
     "telegram": (None, {}),
     "sms_twilio": ("+908501234567", {}),
+    "voice": (None, {}),
 }
 CHANNELS = "/settings/channels"
 

@@ -59,7 +59,8 @@ META_SIGNED = ("whatsapp_cloud", "messenger", "instagram")
 # our own carrying this channel's secret token (see docs/decisions/0010-webhook-intake.md).
 TOKEN_HEADER = "x-invekto-webhook-token"
 # Telegram sends back the secret_token we gave setWebhook in its own header (no body signature).
-TOKEN_HEADERS = {"whatsapp_bsp": TOKEN_HEADER, "telegram": "x-telegram-bot-api-secret-token"}
+TOKEN_HEADERS = {"whatsapp_bsp": TOKEN_HEADER, "telegram": "x-telegram-bot-api-secret-token",
+                 "voice": TOKEN_HEADER}
 # Deliveries per ingest transaction: large enough that per-statement costs vanish, small enough
 # that a transaction stays well under a second.
 BATCH_SIZE = 250
@@ -134,15 +135,17 @@ def parse_body(channel: WebhookChannel, body: bytes) -> dict[str, Any]:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         payload = None
-    telegram = channel.kind == "telegram"
+    telegram, pbx = channel.kind == "telegram", channel.kind == "voice"
     if not isinstance(payload, dict) or (
             not isinstance(payload.get("update_id"), int) if telegram
+            else not payload.get("call_id") if pbx
             else not isinstance(payload.get("entry"), list)):
         log.warning("webhook.malformed", channel_id=str(channel.channel_id), kind=channel.kind,
                     size=len(body))
         raise AppError("the body is not a webhook envelope (%(shape)s)", field="body",
                        code="malformed_body", params={
                            "shape": N_("a JSON object with an 'update_id'") if telegram
+                           else N_("a JSON object with a 'call_id'") if pbx
                            else N_("a JSON object with an 'entry' list")})
     return payload
 

@@ -40,7 +40,7 @@ async def get_channel(session: AsyncSession, actor: Actor, channel_id: uuid.UUID
 # we register with a BSP.
 WEBHOOK_SECRETS = {"whatsapp_cloud": "verify_token", "messenger": "verify_token",
                    "instagram": "verify_token", "whatsapp_bsp": "webhook_token",
-                   "telegram": "webhook_token"}
+                   "telegram": "webhook_token", "voice": "webhook_token"}
 # Every kind whose provider posts to /webhooks/{kind}/{id}; Twilio signs with the account's own
 # auth token, so it has no secret of ours.
 WEBHOOK_KINDS = (*WEBHOOK_SECRETS, "sms_twilio")

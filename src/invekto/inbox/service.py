@@ -952,7 +952,7 @@ async def _set_status(session: AsyncSession, message: Message, status: str, *,
 def _preview(body: str, content_kind: str) -> str:
     if body:
         return body[:_PREVIEW_LENGTH]
-    return f"[{content_kind}]"
+    return "📞" if content_kind == "call" else f"[{content_kind}]"
 
 
 # ---- ingest ------------------------------------------------------------------------------------

@@ -135,6 +135,8 @@ SETUPS: dict[str, ChannelSetup] = {setup.kind: setup for setup in (
                    pattern=r"MG[0-9a-fA-F]{32}", expected=N_("MG and 32 hexadecimal digits")),
         _address("https://api.twilio.com"),
     )),
+    ChannelSetup("voice", N_("Your own PBX (Asterisk, FreePBX, Verimor, Netgsm santral) reporting "
+                             "its calls: they appear in the customers' threads."), ()),
     ChannelSetup("telegram", N_("A Telegram bot: customers write to it in Telegram."), (
         SetupField("bot_token", SECRET, N_("Bot token"),
                    N_("From @BotFather in Telegram: /newbot (or /token for a bot you have), then "
