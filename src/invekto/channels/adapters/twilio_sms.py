@@ -36,7 +36,6 @@ Wire format: /work/shared/reference/providers/twilio_sms.md.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -63,6 +62,7 @@ from invekto.channels.adapters.base import (
     TemporaryFailure,
     WebhookEvent,
 )
+from invekto.channels.adapters.http import PooledHttp
 from invekto.channels.adapters.whatsapp import MediaUnavailable
 
 __all__ = [
@@ -408,30 +408,8 @@ def _send_result(response: httpx.Response) -> SendResult:
 
 # ---- the adapter ---------------------------------------------------------------------------------
 
-class TwilioSmsAdapter:
+class TwilioSmsAdapter(PooledHttp):
     kind = "sms_twilio"
-
-    def __init__(self, *, transport: httpx.AsyncBaseTransport | None = None,
-                 timeout: float = 10.0) -> None:
-        self._transport = transport
-        self._timeout = timeout
-        self._client: httpx.AsyncClient | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def _http(self) -> httpx.AsyncClient:
-        """One pooled client per adapter, made on first use; a new one if the event loop changed
-        (connections belong to the loop that opened them)."""
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._client.is_closed or self._loop is not loop:
-            self._client = httpx.AsyncClient(transport=self._transport,
-                                             timeout=httpx.Timeout(self._timeout))
-            self._loop = loop
-        return self._client
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
 
     def explain(self, code: str, language: str) -> str:
         return explain(code, language)

@@ -8,7 +8,6 @@ Wire format: Meta's WhatsApp Cloud API reference and 360dialog's "Cloud API host
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 import hmac
@@ -36,6 +35,7 @@ from invekto.channels.adapters.base import (
     TemporaryFailure,
     WebhookEvent,
 )
+from invekto.channels.adapters.http import PooledHttp
 
 __all__ = [
     "Dialect",
@@ -239,31 +239,9 @@ D360 = Dialect(api_base_url="https://waba-v2.360dialog.io", api_version=None,
                credential="api_key", rewrite_media_host=True)
 
 
-class CloudApiAdapter:
+class CloudApiAdapter(PooledHttp):
     kind: str
     dialect: Dialect
-
-    def __init__(self, *, transport: httpx.AsyncBaseTransport | None = None,
-                 timeout: float = 10.0) -> None:
-        self._transport = transport
-        self._timeout = timeout
-        self._client: httpx.AsyncClient | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def _http(self) -> httpx.AsyncClient:
-        """One pooled client per adapter, made on first use; a new one if the event loop changed
-        (connections belong to the loop that opened them)."""
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._client.is_closed or self._loop is not loop:
-            self._client = httpx.AsyncClient(transport=self._transport,
-                                             timeout=httpx.Timeout(self._timeout))
-            self._loop = loop
-        return self._client
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
 
     def dialect_for(self, account: ChannelAccount) -> Dialect:
         return self.dialect.with_settings(account.settings or {})
