@@ -333,6 +333,14 @@
       return;
     }
     if (!response.ok) return;
+    const header = $("#thread-header");
+    if (header?.querySelector(".dropdown-menu.show")) {
+      // The agent has a menu of the header open (transfer, snooze...): redrawing it now would
+      // close the menu under their hand. Catch up once it closes.
+      header.addEventListener("hidden.bs.dropdown", () => refreshHeader(conversationId),
+                              { once: true });
+      return;
+    }
     const content = fragment(await response.text());
     for (const node of Array.from(content.children)) {
       const oob = node.getAttribute("hx-swap-oob");
