@@ -83,7 +83,8 @@ async def test_an_answered_call_keeps_its_talk_time_agent_and_recording(pbx):
     await pbx.simulator.post(call("c-4", outcome="answered",
                                   answered_at="2026-11-26T09:15:10+03:00",
                                   recording_url="javascript:alert(1)"))
-    first, second = await _entries(pbx)
+    entries = {m.provider_message_id: m for m in await _entries(pbx)}  # same start: no order
+    first, second = entries["call:c-3"], entries["call:c-4"]
     assert first.payload["call"]["duration_seconds"] == 210  # 09:15:10 to 09:18:40
     assert (first.payload["call"]["agent"], first.payload["call"]["recording_url"]) == (
         "ahmet", "https://pbx.example.com/rec/c-3.mp3")
