@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -118,35 +119,39 @@ def _form(body: bytes) -> dict[str, str | list[str]] | None:
     return form
 
 
+# What each provider's delivery must be to be kept: Meta's object with an ``entry`` list unless
+# said otherwise here (the words name the shape in a refusal).
+_ENVELOPES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "telegram": (lambda p: isinstance(p, dict) and isinstance(p.get("update_id"), int),
+                 N_("a JSON object with an 'update_id'")),
+    "voice": (lambda p: isinstance(p, dict) and bool(p.get("call_id")),
+              N_("a JSON object with a 'call_id'")),
+    # Twilio posts a form; a message (or its status) has a MessageSid.
+    "sms_twilio": (lambda p: isinstance(p, dict)
+                   and isinstance(p.get("MessageSid") or p.get("SmsSid"), str),
+                   N_("a form with a 'MessageSid'")),
+}
+_META_ENVELOPE = (lambda p: isinstance(p, dict) and isinstance(p.get("entry"), list),
+                  N_("a JSON object with an 'entry' list"))
+FORM_ENCODED = ("sms_twilio",)
+
+
 def parse_body(channel: WebhookChannel, body: bytes) -> dict[str, Any]:
-    """The JSON envelope the channel's provider sends: Meta's object with an ``entry`` list, or
-    a Telegram Update (an object with an ``update_id``). A body that is not is refused (400) and
-    logged: a provider changing its format must be noticed."""
-    if channel.kind == "sms_twilio":  # a form: a message (or its status) has a MessageSid
-        form = _form(body)
-        if form is None or not isinstance(form.get("MessageSid") or form.get("SmsSid"), str):
-            log.warning("webhook.malformed", channel_id=str(channel.channel_id),
-                        kind=channel.kind, size=len(body))
-            raise AppError("the body is not a webhook envelope (%(shape)s)", field="body",
-                           code="malformed_body",
-                           params={"shape": N_("a form with a 'MessageSid'")})
-        return form
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        payload = None
-    telegram, pbx = channel.kind == "telegram", channel.kind == "voice"
-    if not isinstance(payload, dict) or (
-            not isinstance(payload.get("update_id"), int) if telegram
-            else not payload.get("call_id") if pbx
-            else not isinstance(payload.get("entry"), list)):
+    """The envelope the channel's provider sends (JSON, or a form for Twilio). A body that is
+    not is refused (400) and logged: a provider changing its format must be noticed."""
+    if channel.kind in FORM_ENCODED:
+        payload: Any = _form(body)
+    else:
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            payload = None
+    valid, shape = _ENVELOPES.get(channel.kind, _META_ENVELOPE)
+    if not valid(payload):
         log.warning("webhook.malformed", channel_id=str(channel.channel_id), kind=channel.kind,
                     size=len(body))
         raise AppError("the body is not a webhook envelope (%(shape)s)", field="body",
-                       code="malformed_body", params={
-                           "shape": N_("a JSON object with an 'update_id'") if telegram
-                           else N_("a JSON object with a 'call_id'") if pbx
-                           else N_("a JSON object with an 'entry' list")})
+                       code="malformed_body", params={"shape": shape})
     return payload
 
 
@@ -212,9 +217,7 @@ async def ingest_pending(db: Database, storage: Storage, tenant_id: uuid.UUID,
         channel = await session.get(Channel, channel_id)
         if channel is None:
             return 0  # deleted, and its deliveries with it
-        account = ChannelAccount(kind=channel.kind, external_id=channel.external_id,
-                                 settings=channel.settings,
-                                 credentials=channels.credentials_of(channel))
+        account = channels.account_of(channel)
     adapter = adapter_for(account.kind)
     finished = 0
     while True:
