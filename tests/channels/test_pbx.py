@@ -131,3 +131,11 @@ async def test_a_reply_on_the_phone_line_fails_visibly(pbx):
     await pbx.deliver_reply(reply_id)
     reply = await pbx.scalar(select(Message).where(Message.id == reply_id))
     assert (reply.status, reply.error_code) == ("failed", "channel_cannot_send")
+
+
+async def test_the_inbox_offers_no_composer_on_a_phone_line(pbx):
+    await pbx.simulator.post(call("c-9"))
+    (entry,) = await _entries(pbx)
+    page = await pbx.home.bora.client.get(f"/inbox?c={entry.conversation_id}")
+    assert 'id="phone-line-notice"' in page.text and 'id="composer"' not in page.text
+    assert 'class="msg-call" data-outcome="missed"' in page.text

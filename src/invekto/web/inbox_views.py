@@ -128,6 +128,11 @@ class Directory:
     def tag_colors(self) -> dict[str, str]:
         return {t.name: t.color for t in self.tags}
 
+    def is_phone_line(self, channel_id: uuid.UUID) -> bool:
+        """A PBX line: calls only, nothing to write on."""
+        channel = self.channels.get(channel_id)
+        return channel is not None and channel.kind == "voice"
+
     def is_sms(self, channel_id: uuid.UUID) -> bool:
         channel = self.channels.get(channel_id)
         return channel is not None and channel.kind in SMS_KINDS
