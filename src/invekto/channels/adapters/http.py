@@ -1,10 +1,26 @@
-"""What every adapter that calls its provider over HTTP shares: one pooled client."""
+"""What every adapter that calls its provider over HTTP shares: one pooled client, and fetching
+a customer's file with the same idea of which failures are worth a retry."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+
+
+class MediaUnavailable(Exception):
+    """A customer's file could not be fetched. ``temporary`` says whether trying later may help
+    (network, 5xx, throttling); a 4xx (expired or unknown id, bad credentials) will not, and
+    360dialog blocks media lookups for an hour after repeated failures, so do not blind-retry."""
+
+    def __init__(self, reason: str, *, temporary: bool = False,
+                 status_code: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.temporary = temporary
+        self.status_code = status_code
 
 
 class PooledHttp:
@@ -26,6 +42,25 @@ class PooledHttp:
                                              timeout=httpx.Timeout(self._timeout))
             self._loop = loop
         return self._client
+
+    provider_name = "the provider"  # in a MediaUnavailable's reason
+
+    async def _download(self, url: str, *, headers: dict[str, str] | None = None,
+                        auth: Any = None, follow_redirects: bool = True) -> httpx.Response:
+        """GET a file (or its lookup). Unreachable, 429 and 5xx are MediaUnavailable(temporary);
+        any other refusal is MediaUnavailable for good (an expired CDN signature is a 403)."""
+        try:
+            response = await self._http().get(url, headers=headers, auth=auth,
+                                              follow_redirects=follow_redirects)
+        except httpx.TransportError as exc:
+            raise MediaUnavailable(f"{self.provider_name} unreachable: {type(exc).__name__}",
+                                   temporary=True) from exc
+        if not response.is_success:
+            raise MediaUnavailable(f"HTTP {response.status_code} from {urlsplit(url).netloc}",
+                                   temporary=response.status_code == 429
+                                   or response.status_code >= 500,
+                                   status_code=response.status_code)
+        return response
 
     async def aclose(self) -> None:
         if self._client is not None:

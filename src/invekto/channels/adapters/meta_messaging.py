@@ -215,6 +215,10 @@ class _MetaMessagingAdapter(CloudApiAdapter):
 
     product: Product
 
+    @property
+    def provider_name(self) -> str:  # type: ignore[override]
+        return self.product.name
+
     # ---- inbound ------------------------------------------------------------------------------
 
     def parse_webhook(self, payload: dict[str, Any]) -> list[WebhookEvent]:
@@ -303,17 +307,7 @@ class _MetaMessagingAdapter(CloudApiAdapter):
                 headers = dialect.auth(account.credentials or {})
             except KeyError as exc:
                 raise MediaUnavailable(f"missing credential {exc}") from exc
-        try:
-            response = await self._http().get(url, headers=headers, follow_redirects=True)
-        except httpx.TransportError as exc:
-            raise MediaUnavailable(f"{self.product.name} unreachable: {type(exc).__name__}",
-                                   temporary=True) from exc
-        if not response.is_success:
-            # An expired CDN signature is a 403: trying again will not help.
-            raise MediaUnavailable(f"HTTP {response.status_code} from {parts.netloc}",
-                                   temporary=response.status_code == 429
-                                   or response.status_code >= 500,
-                                   status_code=response.status_code)
+        response = await self._download(url, headers=headers)
         mime_type = (response.headers.get("content-type") or media.mime_type
                      or mimetypes.guess_type(parts.path)[0] or "application/octet-stream")
         return DownloadedMedia(data=response.content, mime_type=mime_type,

@@ -46,8 +46,7 @@ from invekto.channels.adapters.base import (
     TemporaryFailure,
     WebhookEvent,
 )
-from invekto.channels.adapters.http import PooledHttp
-from invekto.channels.adapters.whatsapp import MediaUnavailable
+from invekto.channels.adapters.http import MediaUnavailable, PooledHttp
 
 __all__ = [
     "ALLOWED_UPDATES",

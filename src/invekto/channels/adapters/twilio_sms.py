@@ -62,8 +62,7 @@ from invekto.channels.adapters.base import (
     TemporaryFailure,
     WebhookEvent,
 )
-from invekto.channels.adapters.http import PooledHttp
-from invekto.channels.adapters.whatsapp import MediaUnavailable
+from invekto.channels.adapters.http import MediaUnavailable, PooledHttp
 
 __all__ = [
     "API_BASE_URL",
@@ -410,6 +409,7 @@ def _send_result(response: httpx.Response) -> SendResult:
 
 class TwilioSmsAdapter(PooledHttp):
     kind = "sms_twilio"
+    provider_name = "Twilio"
 
     def explain(self, code: str, language: str) -> str:
         return explain(code, language)
@@ -492,16 +492,7 @@ class TwilioSmsAdapter(PooledHttp):
         base = self._base(account)
         auth = self._auth(account)
         use_auth = auth if base and parts.netloc == urlsplit(base).netloc else None
-        try:
-            response = await self._http().get(url, auth=use_auth, follow_redirects=True)
-        except httpx.TransportError as exc:
-            raise MediaUnavailable(f"Twilio unreachable: {type(exc).__name__}",
-                                   temporary=True) from None
-        if not response.is_success:
-            raise MediaUnavailable(f"HTTP {response.status_code} from {parts.netloc}",
-                                   temporary=response.status_code == 429
-                                   or response.status_code >= 500,
-                                   status_code=response.status_code)
+        response = await self._download(url, auth=use_auth)
         mime_type = (media.mime_type
                      or response.headers.get("content-type", "").split(";")[0].strip()
                      or mimetypes.guess_type(parts.path)[0] or "application/octet-stream")

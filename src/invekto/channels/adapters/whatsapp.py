@@ -35,7 +35,7 @@ from invekto.channels.adapters.base import (
     TemporaryFailure,
     WebhookEvent,
 )
-from invekto.channels.adapters.http import PooledHttp
+from invekto.channels.adapters.http import MediaUnavailable, PooledHttp
 
 __all__ = [
     "Dialect",
@@ -55,19 +55,6 @@ _CAPTIONED = ("image", "video", "document")
 # Statuses we track; "played" (a voice note was listened to) implies read.
 _STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read", "played": "read",
              "failed": "failed"}
-
-
-class MediaUnavailable(Exception):
-    """A customer's file could not be fetched. ``temporary`` says whether trying later may help
-    (network, 5xx, throttling); a 4xx (expired or unknown id, bad credentials) will not, and
-    360dialog blocks media lookups for an hour after repeated failures, so do not blind-retry."""
-
-    def __init__(self, reason: str, *, temporary: bool = False,
-                 status_code: int | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.temporary = temporary
-        self.status_code = status_code
 
 
 # ---- webhook signatures (Meta: WhatsApp, Messenger, Instagram) --------------------------------
@@ -242,6 +229,7 @@ D360 = Dialect(api_base_url="https://waba-v2.360dialog.io", api_version=None,
 class CloudApiAdapter(PooledHttp):
     kind: str
     dialect: Dialect
+    provider_name = "WhatsApp"
 
     def dialect_for(self, account: ChannelAccount) -> Dialect:
         return self.dialect.with_settings(account.settings or {})
@@ -328,8 +316,8 @@ class CloudApiAdapter(PooledHttp):
             headers = dialect.auth(account.credentials or {})
         except KeyError as exc:
             raise MediaUnavailable(f"missing credential {exc}") from exc
-        http = self._http()
-        lookup = await _get(http, dialect.url(media.media_id), headers)
+        lookup = await self._download(dialect.url(media.media_id), headers=headers,
+                                      follow_redirects=False)
         try:
             info = lookup.json()
             url = str(info["url"])
@@ -337,7 +325,7 @@ class CloudApiAdapter(PooledHttp):
             raise MediaUnavailable("media lookup answered without a url") from exc
         if dialect.rewrite_media_host:
             url = _rehost(url, dialect.api_base_url)
-        download = await _get(http, url, headers, follow_redirects=True)
+        download = await self._download(url, headers=headers)
         mime_type = (info.get("mime_type") or media.mime_type
                      or download.headers.get("content-type") or "application/octet-stream")
         return DownloadedMedia(data=download.content, mime_type=mime_type,
@@ -688,21 +676,6 @@ def retry_after_seconds(value: str | None) -> float | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return max(0.0, (moment - datetime.now(UTC)).total_seconds())
-
-
-async def _get(http: httpx.AsyncClient, url: str, headers: dict[str, str], *,
-               follow_redirects: bool = False) -> httpx.Response:
-    try:
-        response = await http.get(url, headers=headers, follow_redirects=follow_redirects)
-    except httpx.TransportError as exc:
-        raise MediaUnavailable(f"WhatsApp unreachable: {type(exc).__name__}",
-                               temporary=True) from exc
-    if not response.is_success:
-        raise MediaUnavailable(f"HTTP {response.status_code} from {urlsplit(url).path}",
-                               temporary=response.status_code == 429
-                               or response.status_code >= 500,
-                               status_code=response.status_code)
-    return response
 
 
 def _rehost(url: str, base_url: str) -> str:

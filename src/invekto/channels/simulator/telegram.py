@@ -39,7 +39,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from invekto.channels.simulator.whatsapp import RecordedRequest, StoredMedia
+from invekto.channels.simulator.whatsapp import Failure, RecordedRequest, StoredMedia
 
 BOT_ID = 7000000001
 BOT_TOKEN = f"{BOT_ID}:AAHsimulatorTokenForTestsOnly-0123456"
@@ -64,12 +64,6 @@ class SentRequest:
     file_id: str | None  # the id the upload is held under
     message_id: int
     content_type: str  # the request's (application/json, multipart/form-data...)
-
-
-@dataclass
-class Failure:
-    status: int
-    body: dict[str, Any]
 
 
 @dataclass

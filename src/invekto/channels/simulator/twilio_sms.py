@@ -42,7 +42,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from invekto.channels.adapters.twilio_sms import API_VERSION, SIGNATURE_HEADER, twilio_signature
-from invekto.channels.simulator.whatsapp import RecordedRequest, StoredMedia
+from invekto.channels.simulator.whatsapp import Failure, RecordedRequest, StoredMedia
 
 ACCOUNT_SID = "AC00000000000000000000000000000001"
 AUTH_TOKEN = "simulator-twilio-auth-token-0001"
@@ -86,13 +86,6 @@ class SentRequest:
     sid: str
     authorization: str  # the request's Authorization header
     content_type: str
-
-
-@dataclass
-class Failure:
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -95,9 +95,11 @@ class StoredMedia:
 
 @dataclass
 class Failure:
+    """An answer a simulator gives instead of accepting the next request (``fail_next``)."""
+
     status: int
     body: dict[str, Any]
-    headers: dict[str, str]
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def _template(name: str, language: str, body: str, buttons: tuple[str, ...] = (), *,
