@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import re
 import uuid
+from contextlib import asynccontextmanager
 
 import httpx
 from playwright.async_api import expect
@@ -480,22 +481,27 @@ async def test_the_contact_card_edits_fields_tags_and_notes_inline(world, open_b
     page = (await open_browser(home, "bora", path="/inbox?tab=unassigned")).page
     await _open(page, first.conversation_id)
 
-    def saved(response) -> bool:  # each edit re-renders the card: wait for it before the next
-        return "/inbox/contacts/" in response.url and response.request.method == "POST"
+    @asynccontextmanager
+    async def saved():
+        """Each edit re-renders the card: the next edit waits for the new card, not just for
+        the answer (typing into the old one, about to be replaced, would be lost)."""
+        await page.evaluate("document.getElementById('contact-card').dataset.stale = '1'")
+        yield
+        await expect(page.locator("#contact-card:not([data-stale])")).to_have_count(1)
 
     await page.fill("#contact-name", "Nur Yıldız")
-    async with page.expect_response(saved):
+    async with saved():
         await page.press("#contact-name", "Enter")  # saves, and stays on the page
     await expect(page.locator("#contact-name")).to_have_value("Nur Yıldız")
     await page.fill("#cf-dogum_tarihi", "1990-04-23")
-    async with page.expect_response(saved):
+    async with saved():
         await page.locator("#cf-dogum_tarihi").dispatch_event("change")
     await page.fill(".contact-tag-input", "sadık müşteri")
-    async with page.expect_response(saved):
+    async with saved():
         await page.press(".contact-tag-input", "Enter")
     await expect(page.locator("#contact-tags")).to_contain_text("sadık müşteri")
     await page.fill("#contact-note-form textarea", "Her ay kontrole gelir")
-    async with page.expect_response(saved):
+    async with saved():
         await page.locator("#contact-note-form button[type=submit]").click()
     await expect(page.locator("#contact-notes")).to_contain_text("Her ay kontrole gelir")
 
