@@ -26,6 +26,8 @@ from invekto.web.inbox_views import router as inbox_pages
 from invekto.web.monitor_views import router as monitor_pages
 from invekto.web.settings_views import router as settings_pages
 from invekto.web.views import router as web_router
+from invekto.widget.api import WidgetCors
+from invekto.widget.api import router as widget_router
 
 # Only each package's built files are served, never node_modules as a whole.
 _ASSETS = {"tabler": "@tabler/core/dist", "tabler-icons": "@tabler/icons-webfont/dist",
@@ -52,6 +54,7 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
                               "(`Authorization: Bearer ivk_...`) or a browser session.")
     runtime.install(rt)
     errors.install(app)
+    app.add_middleware(WidgetCors)
     app.add_middleware(RequestContextMiddleware)
 
     # First: providers' deliveries are the busiest path, and routes are matched in order.
@@ -62,6 +65,7 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
     app.include_router(api)
     app.include_router(ops_router)
     app.include_router(ws_router)
+    app.include_router(widget_router)
     app.include_router(web_router)
     app.include_router(inbox_pages)
     app.include_router(settings_pages)

@@ -78,6 +78,13 @@ STORED = {  # kind: (external_id, settings)
     "voice": (None, {}),
 }
 CHANNELS = "/settings/channels"
+# The kinds the form offers, in its order: those above, which take webhooks, and the web chat.
+OFFERED = [*list(FORMS)[:list(FORMS).index("telegram")], "webchat",
+           *list(FORMS)[list(FORMS).index("telegram"):]]
+WEBCHAT = {"kind": "webchat", "name": "Web sitesi",
+           "allowed_origins": "https://www.gulusdis.com.tr/, HTTPS://Gulusdis.com.tr",
+           "consent_text": "KVKK kapsamında verileriniz\r\nyalnızca dönüş için işlenir.",
+           "privacy_url": "", "title": "", "welcome_text": "", "offline_text": "", "color": ""}
 
 
 # ---- helpers -----------------------------------------------------------------------------------
@@ -202,7 +209,7 @@ async def test_admin_adds_each_kind_and_sees_its_webhook_secret_once(world, kind
 async def test_the_form_offers_the_kinds_with_adapters_and_their_fields(world):
     html = await page(world.home.ayla, CHANNELS)
     form = html[html.index('id="channel-create"'):html.index('id="channel-list"')]
-    assert re.findall(r'<option value="([a-z_]+)"', form) == list(FORMS)
+    assert re.findall(r'<option value="([a-z_]+)"', form) == OFFERED
     for kind, values in FORMS.items():
         group = re.search(rf'<fieldset[^>]*data-kind="{kind}".*?</fieldset>', form,
                           re.S).group(0)
@@ -353,13 +360,45 @@ async def test_a_refused_edit_is_drawn_open_beside_the_field(world):
         f"channel-name-{channel.id}": "'Web' adlı bir kanal zaten var"}
 
 
-async def test_a_channel_without_a_setup_form_can_be_renamed(world):
+async def test_a_channel_whose_kind_asks_nothing_can_be_renamed(world):
     home = world.home
-    response = await post(home.ayla, f"{CHANNELS}/{home.channel_id}", {"name": "Web sitesi"})
-    assert "Web sitesi" in row_of(response.text, home.channel_id)
-    assert (await channel_by_id(home, home.channel_id)).name == "Web sitesi"
-    response = await post(home.ayla, f"{CHANNELS}/{home.channel_id}", {"name": ""}, expect=422)
-    assert field_errors(response.text) == {f"channel-name-{home.channel_id}": "Ad zorunludur"}
+    pbx, _ = await added(home, "voice")
+    response = await post(home.ayla, f"{CHANNELS}/{pbx.id}", {"name": "Çağrı merkezi"})
+    assert "Çağrı merkezi" in row_of(response.text, pbx.id)
+    assert (await channel_by_id(home, pbx.id)).name == "Çağrı merkezi"
+    response = await post(home.ayla, f"{CHANNELS}/{pbx.id}", {"name": ""}, expect=422)
+    assert field_errors(response.text) == {f"channel-name-{pbx.id}": "Ad zorunludur"}
+
+
+async def test_admin_adds_a_web_chat_and_gets_the_code_for_the_website(world):
+    home = world.home
+    response = await post(home.ayla, CHANNELS, WEBCHAT)
+    channel = await channel_named(home, "Web sitesi")
+    # The sites as browsers name them; the notice with its lines.
+    assert channel.settings == {
+        "allowed_origins": "https://www.gulusdis.com.tr https://gulusdis.com.tr",
+        "consent_text": "KVKK kapsamında verileriniz\nyalnızca dönüş için işlenir."}
+    once = response.text[response.text.index('id="channel-widget-once"'):]
+    assert (f'&lt;script src="http://testserver/widget.js" data-channel="{channel.id}" '
+            'async&gt;&lt;/script&gt;') in once
+    row = row_of(await page(home.ayla, CHANNELS), channel.id)
+    assert f'data-widget-snippet="{channel.id}"' in row
+    assert re.search(r'<textarea[^>]*name="consent_text"[^>]*>KVKK kapsamında', row)
+
+
+@pytest.mark.parametrize(("changes", "field", "message"), [
+    ({"allowed_origins": "www.gulusdis.com.tr"}, "allowed_origins",
+     "'www.gulusdis.com.tr' https://www.example.com.tr gibi bir web sitesi adresi değil"),
+    ({"allowed_origins": "https://gulusdis.com.tr/iletisim"}, "allowed_origins",
+     "'https://gulusdis.com.tr/iletisim' https://www.example.com.tr gibi bir web sitesi adresi "
+     "değil"),
+    ({"consent_text": ""}, "consent_text", "'Aydınlatma metni (KVKK)' zorunludur"),
+    ({"color": "yeşil"}, "color", "'Renk' #206bc4 gibi bir renk olmalıdır"),
+])
+async def test_a_web_chat_with_bad_settings_is_refused_beside_the_field(world, changes, field,
+                                                                        message):
+    response = await post(world.home.ayla, CHANNELS, {**WEBCHAT, **changes}, expect=422)
+    assert field_errors(response.text) == {f"new-webchat-{field}": message}
 
 
 # ---- switching off and on, deleting, a new webhook secret --------------------------------------

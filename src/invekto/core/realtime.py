@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,7 +118,9 @@ def _packed(payloads: Iterable[str]) -> list[str]:
 
 @dataclass(eq=False)
 class Subscription:
-    actor: Actor
+    # Which events this subscriber receives: what a signed-in user may see, or (the website
+    # chat widget) what concerns one visitor.
+    accepts: Callable[[Event], bool]
     queue: asyncio.Queue[Event] = field(default_factory=lambda: asyncio.Queue(_QUEUE_LIMIT))
     overflowed: bool = False
 
@@ -143,7 +145,14 @@ class Hub:
                 await self._task
 
     def subscribe(self, actor: Actor) -> Subscription:
-        subscription = Subscription(actor)
+        """The events ``actor`` may see."""
+        return self.subscribe_to(actor.tenant_id, lambda event: event.visible_to(actor))
+
+    def subscribe_to(self, tenant_id: uuid.UUID, accepts: Callable[[Event], bool]
+                     ) -> Subscription:
+        """The events of ``tenant_id`` that ``accepts`` takes."""
+        subscription = Subscription(
+            lambda event: event.tenant_id == tenant_id and accepts(event))
         self._subscriptions.add(subscription)
         return subscription
 
@@ -156,7 +165,7 @@ class Hub:
 
     def dispatch(self, event: Event) -> None:
         for subscription in list(self._subscriptions):
-            if not event.visible_to(subscription.actor):
+            if not subscription.accepts(event):
                 continue
             try:
                 subscription.queue.put_nowait(event)

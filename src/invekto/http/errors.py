@@ -27,6 +27,11 @@ def _from_browser_page(request: Request) -> bool:
     return not request.url.path.startswith(("/api/", "/webhooks/", "/ws"))
 
 
+def _from_chat_widget(request: Request) -> bool:
+    """The website chat widget: shown to people (translated), but never sent to our login."""
+    return request.url.path.startswith("/widget/")
+
+
 def _ui_language(request: Request) -> str:
     actor = getattr(request.state, "actor", None)
     if actor is not None:
@@ -37,7 +42,7 @@ def _ui_language(request: Request) -> str:
 
 async def _app_error(request: Request, exc: AppError) -> Response:
     if _from_browser_page(request):
-        if isinstance(exc, Unauthenticated):
+        if isinstance(exc, Unauthenticated) and not _from_chat_widget(request):
             # A page asked for without a session goes to the login form; an HTMX request is told
             # to send the whole tab there.
             if request.headers.get("hx-request"):

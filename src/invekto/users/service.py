@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.audit import service as audit
@@ -187,6 +187,13 @@ async def touch_presence(session: AsyncSession, tenant_id: uuid.UUID, user_id: u
     user.last_seen_at = datetime.now(UTC)
     if user.presence == "offline":
         await _presence_changed(session, user, "online")
+
+
+async def anyone_online(session: AsyncSession, tenant_id: uuid.UUID) -> bool:
+    """Whether someone of the company is at work now (a visitor of the website chat is told
+    otherwise that the reply may take a while)."""
+    return bool(await session.scalar(select(exists().where(
+        User.tenant_id == tenant_id, User.is_active.is_(True), User.presence == "online"))))
 
 
 async def sweep_presence(session: AsyncSession, *, now: datetime | None = None) -> int:

@@ -1,8 +1,8 @@
 """The channel settings forms: what each kind of channel asks an admin for, where each answer is
 kept (the channel's external id, a setting the adapter reads, or an encrypted credential), and a
-posted form turned into the channels service's input. Kinds not listed here (the web chat...)
-can be renamed, switched off and deleted, not set up. Setting names are the adapters' `Dialect`
-fields; the defaults shown are the adapters' own."""
+posted form turned into the channels service's input. Kinds not listed here can be renamed,
+switched off and deleted, not set up. Setting names are the adapters' `Dialect` fields (the web
+chat's are the widget's); the defaults shown are the adapters' own."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from invekto.channels.models import Channel
 from invekto.channels.schemas import ChannelCreate, ChannelUpdate
 from invekto.core.errors import ValidationFailed
 from invekto.core.i18n import N_
+from invekto.widget.service import parse_origins
 
 EXTERNAL_ID, SETTING, SECRET = "external_id", "settings", "credentials"
 NAME_MAX, VALUE_MAX, SECRET_MAX = 100, 200, 1000
@@ -34,10 +35,17 @@ class SetupField:
     pattern: str | None = None  # the whole value must match
     expected: str = ""  # the pattern for people, in an error ("digits only")
     url: bool = False  # an http(s) address
+    origins: bool = False  # website addresses, as the chat widget checks them
+    multiline: bool = False  # a paragraph (a notice shown to customers)
+    max_length: int | None = None  # when longer than VALUE_MAX / SECRET_MAX
 
     @property
     def secret(self) -> bool:
         return self.kept_in == SECRET
+
+    @property
+    def limit(self) -> int:
+        return self.max_length or (SECRET_MAX if self.secret else VALUE_MAX)
 
 
 @dataclass(frozen=True)
@@ -137,6 +145,31 @@ SETUPS: dict[str, ChannelSetup] = {setup.kind: setup for setup in (
     )),
     ChannelSetup("voice", N_("Your own PBX (Asterisk, FreePBX, Verimor, Netgsm santral) reporting "
                              "its calls: they appear in the customers' threads."), ()),
+    ChannelSetup("webchat", N_("A chat bubble on your website: visitors write to you from its "
+                               "pages."), (
+        SetupField("allowed_origins", SETTING, N_("Website addresses"),
+                   N_("The addresses of the sites that show the chat, separated by spaces, e.g. "
+                      "https://www.example.com.tr https://example.com.tr. Other sites cannot "
+                      "use it."), required=True, origins=True, max_length=1000,
+                   placeholder="https://www.example.com.tr"),
+        SetupField("consent_text", SETTING, N_("Privacy notice (KVKK)"),
+                   N_("Shown above the chat form; visitors tick a box to accept it before they "
+                      "can write."), required=True, multiline=True, max_length=2000),
+        SetupField("privacy_url", SETTING, N_("Privacy notice link"),
+                   N_("Optional: the full notice on your site, linked under the text."),
+                   url=True),
+        SetupField("title", SETTING, N_("Title"),
+                   N_("Optional: the chat window's heading; your company's name by default.")),
+        SetupField("welcome_text", SETTING, N_("Welcome message"),
+                   N_("Optional: the first line visitors read, e.g. How can we help you?"),
+                   multiline=True, max_length=500),
+        SetupField("offline_text", SETTING, N_("Message when nobody is online"),
+                   N_("Optional: shown when no agent is online; visitors can still write."),
+                   multiline=True, max_length=500),
+        SetupField("color", SETTING, N_("Colour"),
+                   N_("Optional: the bubble's colour, e.g. #206bc4."), pattern=r"#[0-9a-fA-F]{6}",
+                   expected=N_("a colour such as #206bc4"), placeholder="#206bc4"),
+    )),
     ChannelSetup("telegram", N_("A Telegram bot: customers write to it in Telegram."), (
         SetupField("bot_token", SECRET, N_("Bot token"),
                    N_("From @BotFather in Telegram: /newbot (or /token for a bot you have), then "
@@ -214,7 +247,7 @@ def _text(form: Mapping[str, Any], name: str) -> str:
     value = form.get(name)
     if value is not None and not isinstance(value, str):
         raise ValidationFailed("expected text, not a file", field=name)
-    return (value or "").strip()
+    return (value or "").replace("\r\n", "\n").strip()
 
 
 def _name(form: Mapping[str, Any], errors: list[ValidationFailed]) -> str:
@@ -229,7 +262,7 @@ def _name(form: Mapping[str, Any], errors: list[ValidationFailed]) -> str:
 def _checked(field: SetupField, value: str, errors: list[ValidationFailed], *, required: bool
              ) -> str:
     """``value`` if it is fine for ``field``; otherwise the reason joins ``errors``."""
-    limit = SECRET_MAX if field.secret else VALUE_MAX
+    limit = field.limit
     if not value:
         if required:
             errors.append(ValidationFailed("'%(label)s' is required", field=field.name,
@@ -240,6 +273,11 @@ def _checked(field: SetupField, value: str, errors: list[ValidationFailed], *, r
         errors.append(ValidationFailed("'%(label)s' must be %(expected)s", field=field.name,
                                        params={"label": field.label,
                                                "expected": N_("an http(s) URL")}))
+    elif field.origins:
+        try:
+            return " ".join(parse_origins(value, field=field.name))
+        except ValidationFailed as exc:
+            errors.append(exc)
     elif field.pattern and not re.fullmatch(field.pattern, value):
         errors.append(ValidationFailed("'%(label)s' must be %(expected)s", field=field.name,
                                        params={"label": field.label,
