@@ -393,7 +393,7 @@ async def test_admin_adds_a_web_chat_and_gets_the_code_for_the_website(world):
      "'https://gulusdis.com.tr/iletisim' https://www.example.com.tr gibi bir web sitesi adresi "
      "değil"),
     ({"consent_text": ""}, "consent_text", "'Aydınlatma metni (KVKK)' zorunludur"),
-    ({"color": "yeşil"}, "color", "'Renk' #206bc4 gibi bir renk olmalıdır"),
+    ({"color": "yeşil"}, "color", "'Renk' için beklenen değer: #206bc4 gibi bir renk"),
 ])
 async def test_a_web_chat_with_bad_settings_is_refused_beside_the_field(world, changes, field,
                                                                         message):
@@ -483,7 +483,8 @@ async def test_the_connection_test_answers_on_the_row(world, cloud_simulator):
     html = await page(home.ayla, CHANNELS)
     assert f'hx-post="/settings/channels/{channel.id}/test"' in row_of(html, channel.id)
     assert f'hx-target="#channel-test-{channel.id}"' in row_of(html, channel.id)
-    assert "/test" not in row_of(html, home.channel_id)  # the web chat has nothing to test
+    # The web chat has nothing to test.
+    assert 'data-action="test"' not in row_of(html, home.channel_id)
     response = await post(home.ayla, f"{CHANNELS}/{channel.id}/test")
     assert 'data-ok="true"' in response.text
     assert "Bağlantı çalışıyor." in response.text
