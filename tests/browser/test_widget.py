@@ -5,6 +5,7 @@ a site the channel does not list gets no widget at all."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 from contextlib import asynccontextmanager
 
@@ -19,6 +20,9 @@ from invekto.channels.schemas import ChannelCreate, ChannelUpdate
 from invekto.inbox.models import Message
 from tests.browser.conftest import served
 
+# A 1x1 PNG.
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8AAAAMBAQDJ"
+                       "/pLvAAAAAElFTkSuQmCC")
 CONSENT = "Kişisel verileriniz KVKK kapsamında yalnızca size dönüş yapmak için işlenir."
 
 
@@ -145,4 +149,41 @@ async def test_a_site_the_channel_does_not_list_gets_no_widget(world, browser, l
         await expect(visitor.locator("h1")).to_have_text("Gülüş Diş Kliniği")
         await expect(visitor.locator("#invekto-chat")).to_have_count(0)
         assert errors == []
+        await context.close()
+
+
+async def test_an_english_visitor_leaves_a_message_and_a_file_while_nobody_is_online(
+        world, browser, live_server):
+    home = world.home
+    channel_id = await _web_chat(home)
+    async with _site(live_server, channel_id) as site:
+        site = site.replace("127.0.0.1", "localhost")
+        await _allow(home, channel_id, site)
+        context = await browser.new_context(locale="en-GB")
+        visitor = await context.new_page()
+        await visitor.goto(site)
+        chat = visitor.locator("#invekto-chat")
+        await chat.locator("[data-part=bubble]").click()
+        panel = chat.locator("[data-part=panel]")
+        await expect(panel.locator("[data-part=status]")).to_have_text("We are offline now")
+        await expect(panel.locator("[data-part=offline]")).to_contain_text("Leave a message")
+        form = panel.locator("[data-part=prechat]")
+        await form.locator("[name=name]").fill("John Smith")
+        await form.locator("[name=email]").fill("john@")
+        await form.locator("[name=consent]").check()
+        await form.locator("button[type=submit]").click()
+        await expect(panel.locator("[data-part=error]")).to_have_text(
+            "'john@' is not an e-mail address")
+        await form.locator("[name=email]").fill("john@example.com")
+        await form.locator("button[type=submit]").click()
+        await expect(chat.locator("[data-part=input]")).to_be_visible()
+
+        await chat.locator("[data-part=file]").set_input_files(files=[{
+            "name": "teeth.png", "mimeType": "image/png", "buffer": PNG}])
+        picture = panel.locator(".message.visitor img.image")
+        await expect(picture).to_have_attribute("alt", "teeth.png")
+        async with home.rt.db.tenant_session(home.tenant_id) as session:
+            stored = await session.scalar(select(Message).where(
+                Message.tenant_id == home.tenant_id, Message.channel_id == channel_id))
+        assert stored.content_kind == "image" and stored.attachment_id is not None
         await context.close()
