@@ -228,6 +228,36 @@ async def wire_phone(db: Database, settings: Settings) -> PhoneLine | None:
                          access_token=credentials["access_token"])
 
 
+DEMO_CONSENT = ("Kişisel verileriniz, 6698 sayılı KVKK kapsamında yalnızca talebinize dönüş "
+                "yapmak amacıyla Gülüş Diş Kliniği tarafından işlenir.")
+
+
+async def wire_web_chat(db: Database, origin: str) -> uuid.UUID | None:
+    """Let the demo company's web chat run on ``origin`` (this app's own address, where
+    ``/demo/site`` shows it), with a privacy notice; returns the channel, or None without the
+    demo company or its web chat. Idempotent."""
+    async with db.system_session() as session:
+        tenant = await tenants.find_by_slug(session, SLUG)
+    if tenant is None:
+        return None
+    async with db.tenant_session(tenant.id) as session:
+        channel = await session.scalar(select(Channel).where(
+            Channel.tenant_id == tenant.id, Channel.kind == "webchat",
+            Channel.is_active.is_(True)).order_by(Channel.created_at).limit(1))
+        if channel is None:
+            return None
+        listed = str(channel.settings.get("allowed_origins") or "").split()
+        wanted = {"consent_text": DEMO_CONSENT,
+                  "welcome_text": "Merhaba! Randevu, fiyat ya da tedaviler hakkında sorunuzu "
+                                  "yazın.", **channel.settings,
+                  "allowed_origins": " ".join([*listed, origin] if origin not in listed
+                                              else listed)}
+        if wanted != channel.settings:
+            await channels.update_channel(session, Actor.system(tenant.id), channel.id,
+                                          ChannelUpdate(settings=wanted))
+        return channel.id
+
+
 async def seed_and_describe(settings: Settings, url: str) -> str:
     rt = runtime.build(settings, url, application_name="invekto-demo")
     try:

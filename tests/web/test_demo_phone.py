@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import re
 import secrets
+import uuid
 from dataclasses import dataclass
 
 import httpx
@@ -402,3 +403,19 @@ async def test_html_in_messages_is_escaped(demo_app):
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in chat
     assert "&lt;i&gt;Evet&lt;/i&gt;" in chat
     assert 'data-option-id="&#34;&gt;&lt;script&gt;x&lt;/script&gt;"' in chat
+
+
+async def test_the_demo_website_shows_the_web_chat_which_allows_that_site(demo_app):
+    response = await demo_app.client.get("/demo/site")
+    assert response.status_code == 200
+    channel_id = re.search(r'src="http://testserver/widget.js" data-channel="([0-9a-f-]+)"',
+                           response.text).group(1)
+    config = await demo_app.client.get(f"/widget/api/{channel_id}/config",
+                                       headers={"Referer": "http://testserver/demo/site"})
+    assert config.status_code == 200
+    assert "KVKK" in config.json()["consent_text"]
+    again = await demo_app.client.get("/demo/site")  # the site is listed once
+    assert again.status_code == 200
+    async with demo_app.rt.db.tenant_session(demo_app.company.tenant_id) as session:
+        channel = await session.get_one(Channel, uuid.UUID(channel_id))
+    assert channel.settings["allowed_origins"] == "http://testserver"

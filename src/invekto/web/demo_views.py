@@ -12,6 +12,7 @@ import secrets
 from fastapi import APIRouter, FastAPI, Form, Request, UploadFile
 from fastapi.responses import Response
 
+from invekto import demo, runtime
 from invekto.demo import PROVIDER_PATH
 from invekto.demo_phone import MAX_IMAGE_BYTES, MAX_NAME, MAX_TEXT, Chat, Phone
 from invekto.demo_phone import customer_name as check_name
@@ -42,6 +43,15 @@ def _phone(request: Request) -> Phone:
 def _chat_fragment(request: Request, chat: Chat) -> Response:
     return render(request, "demo/_chat.html", lang=language_of(request), chat=chat,
                   headers={"X-Phone-Version": str(chat.version)})
+
+
+@router.get("/site")
+async def site_page(request: Request) -> Response:
+    """The demo company's website, with its chat widget: the visitor side of the web chat."""
+    base = str(request.base_url).rstrip("/")
+    channel_id = await demo.wire_web_chat(runtime.current().db, base)
+    return render(request, "demo/site.html", lang=language_of(request), base=base,
+                  channel_id=channel_id, status_code=200 if channel_id else 503)
 
 
 @router.get("/phone")
