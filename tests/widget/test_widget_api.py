@@ -18,85 +18,12 @@ from invekto.inbox import service as inbox
 from invekto.inbox.models import Message, Note
 from invekto.inbox.schemas import MessageSend
 from invekto.inbox.tasks import deliver_message
-
-SITE = "https://www.gulusdis.com.tr"
-CONSENT = "Kişisel verileriniz KVKK kapsamında yalnızca size dönüş yapmak için işlenir."
-PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"
-       b"\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N"
-       b"\x00\x00\x00\x00IEND\xaeB`\x82")
-
-
-class Widget:
-    """The widget's script on a page of ``origin``: calls the API as the browser would."""
-
-    def __init__(self, client, channel_id: uuid.UUID, origin: str = SITE, language: str = "tr"):
-        self.client, self.origin, self.language = client, origin, language
-        self.api = f"/widget/api/{channel_id}"
-        self.token: str | None = None
-
-    def headers(self, **extra: str) -> dict[str, str]:
-        headers = {"Origin": self.origin, "Accept-Language": self.language, **extra}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        return headers
-
-    async def get(self, path: str):
-        return await self.client.get(self.api + path, headers=self.headers())
-
-    async def post(self, path: str, json: dict | None = None, **kwargs):
-        return await self.client.post(self.api + path, json=json, headers=self.headers(),
-                                      **kwargs)
-
-    async def start(self, **fields) -> dict:
-        response = await self.post("/visitors", {
-            "name": "Elif Yıldız", "phone": "0532 111 22 33", "consent": True,
-            "language": "tr", "page": f"{SITE}/iletisim", **fields})
-        assert response.status_code == 201, response.text
-        self.token = response.json()["token"]
-        return response.json()
-
-    async def write(self, body: str, client_id: uuid.UUID | None = None):
-        return await self.post("/messages", {"client_id": str(client_id or uuid.uuid4()),
-                                             "body": body})
-
-    async def messages(self) -> list[dict]:
-        response = await self.get("/messages")
-        assert response.status_code == 200, response.text
-        return response.json()
-
-
-@pytest.fixture
-async def channel_id(world) -> uuid.UUID:
-    home = world.home
-    async with home.rt.db.tenant_session(home.tenant_id) as session:
-        channel = await channels.create_channel(session, home.system, ChannelCreate(
-            kind="webchat", name="Web sitesi", settings={
-                "allowed_origins": f"{SITE} https://gulusdis.com.tr",
-                "consent_text": CONSENT, "welcome_text": "Nasıl yardımcı olabiliriz?",
-                "color": "#0ca678"}))
-    return channel.id
-
-
-@pytest.fixture
-def widget(client, channel_id) -> Widget:
-    return Widget(client, channel_id)
+from tests.widget.visitor import CONSENT, PNG, SITE, Widget, agent_replies
 
 
 async def _rows(home, query):
     async with home.rt.db.tenant_session(home.tenant_id) as session:
         return list((await session.scalars(query)).all())
-
-
-async def _agent_replies(home, conversation_id: uuid.UUID, text: str, *, deliver: bool = True
-                         ) -> uuid.UUID:
-    """Bora answers in the inbox; the outbound job hands it to the web chat."""
-    response = await home.bora.client.post(
-        f"/api/v1/conversations/{conversation_id}/messages", json={"body": text})
-    assert response.status_code == 201, response.text
-    message_id = uuid.UUID(response.json()["id"])
-    if deliver:
-        await deliver_message(tenant_id=str(home.tenant_id), message_id=str(message_id))
-    return message_id
 
 
 # ---- the channel's websites only ---------------------------------------------------------------
@@ -239,7 +166,7 @@ async def test_visitor_and_agent_exchange_messages(world, widget):
     conversations = (await home.bora.client.get("/api/v1/conversations")).json()["items"]
     conversation = next(c for c in conversations
                         if c["last_message_preview"].startswith("Merhaba, diş"))
-    reply = await _agent_replies(home, conversation["id"], "Merhaba Elif Hanım, 2.500 TL.",
+    reply = await agent_replies(home, conversation["id"], "Merhaba Elif Hanım, 2.500 TL.",
                                  deliver=False)
     # Not shown while it is still being sent...
     assert [m["id"] for m in await widget.messages()] == [written["id"]]
@@ -320,8 +247,7 @@ async def test_two_visitors_see_only_their_own_messages(client, channel_id, widg
 
 # ---- files ------------------------------------------------------------------------------------
 
-async def test_a_visitor_sends_a_picture_and_gets_the_agents_file(world, client, widget):
-    home = world.home
+async def test_a_visitor_sends_a_picture_only_they_can_fetch(client, widget):
     await widget.start()
     response = await widget.post("/files", data={"client_id": str(uuid.uuid4()),
                                                   "caption": "Dişimin fotoğrafı"},
@@ -365,3 +291,17 @@ async def test_an_agents_file_reaches_the_visitor(world, widget):
     assert (shown["author"], shown["kind"], shown["file"]["name"]) == (
         "agent", "document", "fiyatlar.pdf")
     assert (await widget.get(f"/files/{shown['file']['id']}")).content == b"%PDF-1.4 fiyatlar"
+
+
+async def test_one_address_cannot_start_chats_without_end(client, channel_id, monkeypatch):
+    from invekto.widget import service as widget_service
+
+    monkeypatch.setattr(widget_service, "VISITORS_PER_HOUR", 3)
+    for number in ("05321112233", "05321112234", "05321112235"):
+        await Widget(client, channel_id).start(phone=number)
+    response = await Widget(client, channel_id).post("/visitors", {
+        "name": "Dördüncü", "phone": "05321112236", "consent": True})
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "3600"
+    assert response.json()["error"]["message"] == (
+        "Adresinizden çok fazla sohbet başlatıldı; lütfen daha sonra tekrar deneyin")

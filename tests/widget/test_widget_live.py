@@ -11,8 +11,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.processes import invekto_processes
-from tests.widget.test_widget_api import SITE, Widget, _agent_replies
-from tests.widget.test_widget_api import channel_id as channel_id  # noqa: F401 - fixture
+from tests.widget.visitor import SITE, Widget, agent_replies
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +45,7 @@ async def test_a_visitor_hears_of_their_own_messages_only(world, client, server,
     assert await _next(elif_socket) == {"type": "changed", "message_id": written["id"]}
     conversation = next(c for c in (await home.bora.client.get(
         "/api/v1/conversations")).json()["items"] if c["last_message_preview"] == "Merhaba")
-    reply = await _agent_replies(home, conversation["id"], "Hoş geldiniz")
+    reply = await agent_replies(home, conversation["id"], "Hoş geldiniz")
     # Stored, then sent: each is news for Elif's widget.
     heard = {(await _next(elif_socket))["message_id"], (await _next(elif_socket))["message_id"]}
     assert heard == {str(reply)}

@@ -22,6 +22,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from invekto import runtime
 from invekto.core.errors import AppError, NotFound
 from invekto.core.realtime import Event, Hub
+from invekto.http.deps import client_ip
 from invekto.widget import service
 from invekto.widget.schemas import (
     AgentOut,
@@ -134,7 +135,8 @@ async def config(channel: WidgetChannel):
 async def start(request: Request, body: VisitorStart, channel: WidgetChannel):
     async with runtime.current().db.tenant_session(channel.tenant_id) as session:
         visitor, contact = await service.start_visitor(
-            session, channel, body, origin=_origin(dict(request.headers)) or "")
+            session, channel, body, origin=_origin(dict(request.headers)) or "",
+            ip=client_ip(request))
     return VisitorOut(token=service.visitor_token(visitor), name=contact.name)
 
 

@@ -15,19 +15,27 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.audit import service as audit
+from invekto.audit.models import AuditEvent
 from invekto.channels.models import Channel
 from invekto.contacts import service as contacts
 from invekto.contacts.models import Contact, ContactIdentity
 from invekto.core.actor import Actor
 from invekto.core.crypto import SecretBox
-from invekto.core.errors import NotFound, PermissionDenied, Unauthenticated, ValidationFailed
+from invekto.core.errors import (
+    NotFound,
+    PermissionDenied,
+    TooManyRequests,
+    Unauthenticated,
+    ValidationFailed,
+)
 from invekto.core.i18n import text
 from invekto.core.phone import to_e164
 from invekto.core.storage import Storage
@@ -141,14 +149,36 @@ def visitor_of(channel: WidgetChannel, token: str | None) -> Visitor:
     return visitor
 
 
+# New visitors one address may start per hour on a company's chats: far above what the people of
+# one office start, low enough that a script cannot fill the contacts with junk.
+VISITORS_PER_HOUR = 20
+
+
+async def _check_visitor_rate(session: AsyncSession, tenant_id: uuid.UUID, ip: str | None
+                              ) -> None:
+    if not ip:
+        return
+    started = await session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.tenant_id == tenant_id, AuditEvent.action == CONSENT_ACTION,
+        AuditEvent.occurred_at > func.now() - timedelta(hours=1),
+        AuditEvent.data["ip"].astext == ip))
+    if started >= VISITORS_PER_HOUR:
+        raise TooManyRequests("too many chats were started from your address; please try "
+                              "again later", headers={"Retry-After": "3600"})
+
+
+CONSENT_ACTION = "contact.consent_given"
+
+
 async def start_visitor(session: AsyncSession, channel: WidgetChannel, data: VisitorStart, *,
-                        origin: str) -> tuple[Visitor, Contact]:
+                        origin: str, ip: str | None = None) -> tuple[Visitor, Contact]:
     """The pre-chat form: a new contact for this visitor, their consent recorded (what they
     agreed to, when and where), and the token that lets them continue later.
 
     The phone number a visitor types is not proof that it is theirs, so it never links them to
     an existing contact (who would then read that contact's web chat): a number another contact
     has already is noted on the new contact for an agent to merge after a check."""
+    await _check_visitor_rate(session, channel.tenant_id, ip)
     consent_text = str(channel.settings.get("consent_text") or "").strip()
     if consent_text and not data.consent:
         raise ValidationFailed("please accept the privacy notice to start the chat",
@@ -184,9 +214,9 @@ async def start_visitor(session: AsyncSession, channel: WidgetChannel, data: Vis
             "has. If they are the same person, merge the two contacts.",
             phone=phone, other=holder.name or phone))
     await session.flush()
-    await audit.record(session, system, "contact.consent_given", target_type="contact",
+    await audit.record(session, system, CONSENT_ACTION, target_type="contact",
                        target_id=contact.id, data={
-                           "channel_id": str(channel.channel_id), "origin": origin,
+                           "channel_id": str(channel.channel_id), "origin": origin, "ip": ip,
                            "page": (data.page or "")[:500], "consent_text": consent_text,
                            "language": data.language})
     return visitor, contact
