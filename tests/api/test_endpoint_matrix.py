@@ -26,18 +26,22 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from invekto.auth import service as auth
 from invekto.channels import service as channels
 from invekto.channels.schemas import ChannelCreate
 from invekto.contacts import service as contacts
 from invekto.contacts.models import CustomFieldDefinition
-from invekto.contacts.schemas import ContactCreate, CustomFieldCreate, TagCreate
+from invekto.contacts.schemas import ContactCreate, ContactUpdate, CustomFieldCreate, TagCreate
 from invekto.core.actor import ROLE_RANK
 from invekto.inbox import service as inbox
 from invekto.users import service as users
 from invekto.users.schemas import GroupCreate, UserCreate
 from tests.factories import PASSWORD, Company, World
+from tests.processes import serving
 
 API = "/api/v1"
 ROLES = ("agent", "supervisor", "admin")
@@ -384,6 +388,26 @@ async def _contact_note(t: Target) -> Call:
     return Call({"contact_id": (await t.conversation()).contact_id}, json={"body": "Kişi notu"})
 
 
+# Where the company's PBX takes click-to-call requests (``pbx_originate``, a real server that
+# accepts them): the call route's success needs a provider that says yes.
+_PBX: dict[str, str] = {}
+
+
+async def _call_contact(t: Target) -> Call:
+    """A visible contact with a phone number, and a PBX line that can place calls."""
+    conversation = await t.conversation()
+
+    async def prepare(session, actor):
+        if not _PBX.get(str(actor.tenant_id)):
+            await channels.create_channel(session, actor, ChannelCreate(
+                kind="voice", name=fresh("santral"), settings={"originate_url": _PBX["url"]}))
+            _PBX[str(actor.tenant_id)] = "ready"
+        await contacts.update_contact(session, actor, conversation.contact_id,
+                                      ContactUpdate(phone=f"+90532{next(_sequence):07d}"))
+    await as_system(t.ids, prepare)
+    return Call({"contact_id": conversation.contact_id})
+
+
 async def _upload(t: Target) -> Call:
     return Call(files={"file": ("rapor.txt", b"tahlil sonucu", "text/plain")})
 
@@ -457,6 +481,9 @@ ROWS: list[Row] = [
     row("GET", "/contacts/{contact_id}/messages", "agent", _conversation_contact),
     row("GET", "/contacts/{contact_id}/notes", "agent", _conversation_contact),
     row("POST", "/contacts/{contact_id}/notes", "agent", _contact_note, 201),
+    # A call rings its caller first: a person, never an API key.
+    row("POST", "/contacts/{contact_id}/call", "agent", _call_contact, 201, rule="person",
+        key_status=403, key_code="forbidden"),
     row("POST", "/attachments", "agent", _upload, 201),
     row("GET", "/attachments/{attachment_id}", "agent", _attachment),
 ]
@@ -581,6 +608,17 @@ async def keys(shared):
     yield clients
     for client in clients.values():
         await client.aclose()
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def pbx_originate():
+    """The companies' PBX: accepts every click-to-call request."""
+    async def accept(_request):
+        return JSONResponse({"status": "ringing"})
+
+    async with serving(Starlette(routes=[Route("/originate", accept, methods=["POST"])])) as url:
+        _PBX["url"] = f"{url}/originate"
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -7,17 +7,13 @@ own browser download is not used.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import shutil
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from tests.factories import PASSWORD, Company
@@ -63,24 +59,6 @@ async def log_in(page: Page, company_slug: str, username: str) -> None:
     await page.fill("#password", PASSWORD)
     await page.click("button[type=submit]")
     await page.wait_for_url(re.compile(r"/inbox"))
-
-
-@asynccontextmanager
-async def served(app) -> AsyncIterator[str]:
-    """An ASGI app (a provider simulator) as a real server on this test's event loop, for the
-    server and worker processes to call; yields its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off",
-                                           log_level="warning", ws="none"))
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 @dataclass

@@ -13,7 +13,7 @@ from invekto.channels.simulator.whatsapp import (
     VERIFIED_NAME,
     create_simulator,
 )
-from tests.browser.conftest import served
+from tests.processes import serving
 
 TOKEN = "EAAG-tarayici-anahtari"
 
@@ -23,7 +23,7 @@ async def simulator():
     """Meta's Cloud API as a real server on this test's loop (the server process calls it)."""
     sim = create_simulator("tarayici-uygulama-sirri", phone_number_id=PHONE_NUMBER_ID,
                            access_token=TOKEN)
-    async with served(sim) as base_url:
+    async with serving(sim) as base_url:
         sim.base_url = base_url
         yield sim
 

@@ -16,7 +16,7 @@ from invekto.channels import service as channels
 from invekto.channels.schemas import ChannelCreate
 from invekto.channels.simulator.whatsapp import create_simulator
 from invekto.inbox.models import Message
-from tests.browser.conftest import served
+from tests.processes import serving
 
 APP_SECRET = "browser-test-app-secret"
 PHONE_NUMBER_ID = "109876543210987"
@@ -27,7 +27,7 @@ async def simulator():
     """The simulator as a real server on this test's event loop (the worker process calls it)."""
     sim = create_simulator(APP_SECRET, phone_number_id=PHONE_NUMBER_ID,
                            access_token="EAAG-browser")
-    async with served(sim) as base_url:
+    async with serving(sim) as base_url:
         sim.base_url = base_url
         yield sim
 

@@ -18,7 +18,7 @@ from starlette.routing import Route
 from invekto.channels import service as channels
 from invekto.channels.schemas import ChannelCreate, ChannelUpdate
 from invekto.inbox.models import Message
-from tests.browser.conftest import served
+from tests.processes import serving
 
 # A 1x1 PNG.
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8AAAAMBAQDJ"
@@ -41,7 +41,7 @@ def _host_page(live_server: str, channel_id: uuid.UUID) -> Starlette:
 
 @asynccontextmanager
 async def _site(live_server: str, channel_id: uuid.UUID):
-    async with served(_host_page(live_server, channel_id)) as url:
+    async with serving(_host_page(live_server, channel_id)) as url:
         yield url
 
 

@@ -58,7 +58,18 @@ FORMS: dict[str, dict[str, str]] = {
         "kind": "sms_twilio", "name": "SMS · Twilio", "external_id": "+908501234567",
         "account_sid": "AC" + "0123456789abcdef" * 2, "auth_token": "gizli-twilio-anahtari",
         "messaging_service_sid": "", "api_base_url": ""},
-    "voice": {"kind": "voice", "name": "Santral"},
+    "sms_netgsm": {
+        "kind": "sms_netgsm", "name": "SMS · Netgsm", "usercode": "8503334455",
+        "password": "gizli-netgsm-sifresi", "msgheader": "GULUSDIS", "external_id": "8501234567",
+        "api_base_url": ""},
+    "voice": {"kind": "voice", "name": "Santral",
+              "originate_url": "https://pbx.example.com/originate/",
+              "agent_extensions": "bora=101 deniz=102"},
+    "voice_twilio": {
+        "kind": "voice_twilio", "name": "Telefon · Twilio", "external_id": "+908501234568",
+        "account_sid": "AC" + "fedcba9876543210" * 2, "auth_token": "gizli-twilio-ses-anahtari",
+        "group": "Resepsiyon", "forward_to": "+905441234567",
+        "agent_phones": "bora=+905551112233", "api_base_url": ""},
     "telegram": {
         "kind": "telegram", "name": "Telegram · @gulus_bot",
         "bot_token": "123456789:AAgizli-telegram-bot-anahtari", "api_base_url": ""},
@@ -66,7 +77,8 @@ FORMS: dict[str, dict[str, str]] = {
 SECRETS = {"whatsapp_cloud": ("access_token", "app_secret"), "whatsapp_bsp": ("api_key",),
            "messenger": ("access_token", "app_secret"),
            "instagram": ("access_token", "app_secret"), "telegram": ("bot_token",),
-           "sms_twilio": ("account_sid", "auth_token"), "voice": ()}
+           "sms_twilio": ("account_sid", "auth_token"), "sms_netgsm": ("usercode", "password"),
+           "voice": (), "voice_twilio": ("account_sid", "auth_token")}
 STORED = {  # kind: (external_id, settings)
     "whatsapp_cloud": ("109876543210987", {"waba_id": "214365870912345"}),
     "whatsapp_bsp": (None, {}),
@@ -75,7 +87,11 @@ STORED = {  # kind: (external_id, settings)
     "instagram": ("17841400000000001", {"api_base_url": "https://graph.instagram.com"}),
     "telegram": (None, {}),
     "sms_twilio": ("+908501234567", {}),
-    "voice": (None, {}),
+    "sms_netgsm": ("8501234567", {"msgheader": "GULUSDIS"}),
+    "voice": (None, {"originate_url": "https://pbx.example.com/originate",
+                     "agent_extensions": "bora=101 deniz=102"}),
+    "voice_twilio": ("+908501234568", {"group": "Resepsiyon", "forward_to": "+905441234567",
+                                       "agent_phones": "bora=+905551112233"}),
 }
 CHANNELS = "/settings/channels"
 # The kinds the form offers, in its order: those above, which take webhooks, and the web chat.
@@ -154,7 +170,7 @@ def assert_no_secrets(text: str, *secrets: str) -> None:
 
 # ---- adding channels ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind", list(FORMS))
+@pytest.mark.parametrize("kind", [kind for kind in FORMS if kind in channels.WEBHOOK_KINDS])
 async def test_admin_adds_each_kind_and_sees_its_webhook_secret_once(world, kind):
     home = world.home
     form = FORMS[kind]
@@ -204,6 +220,29 @@ async def test_admin_adds_each_kind_and_sees_its_webhook_secret_once(world, kind
         assert_no_secrets(response.text, *([secret] if secret else []), *typed_secrets)
     body = (await home.ayla.client.get(f"/api/v1/channels/{channel.id}")).json()
     assert (body["has_credentials"], body["webhook_secret"]) == (True, None)
+
+
+async def test_admin_adds_a_netgsm_channel_which_has_no_webhook_to_connect(world):
+    home = world.home
+    form = FORMS["sms_netgsm"]
+    html = (await post(home.ayla, CHANNELS, form)).text
+    channel = await channel_named(home, form["name"])
+    assert (channel.kind, channel.external_id, channel.settings) == ("sms_netgsm",
+                                                                     *STORED["sms_netgsm"])
+    assert channels.credentials_of(channel) == {"usercode": "8503334455",
+                                                "password": "gizli-netgsm-sifresi"}
+    # Netgsm is polled: no webhook URL or token to paste anywhere.
+    assert f'id="channel-{channel.id}"' in html
+    assert 'id="channel-webhook-once"' not in html
+    assert_no_secrets(html, "gizli-netgsm-sifresi", "8503334455")
+    row = row_of(await page(home.ayla, CHANNELS), channel.id)
+    for name in ("usercode", "password"):
+        assert f'data-secret="{name}" data-secret-state="set"' in row
+    assert "/webhooks/" not in row
+    # The sender name is required and at most 11 characters.
+    response = await post(home.ayla, CHANNELS, {**form, "name": "SMS 2", "msgheader": "x" * 12},
+                          expect=422)
+    assert list(field_errors(response.text)) == ["new-sms_netgsm-msgheader"]
 
 
 async def test_the_form_offers_the_kinds_with_adapters_and_their_fields(world):
@@ -291,12 +330,16 @@ async def test_an_english_speaking_admin_gets_english_errors(world):
 
 
 @pytest.mark.parametrize(("data", "field"), [
-    ({"kind": "sms_netgsm", "name": "SMS"}, "kind"),
+    ({"kind": "fax", "name": "SMS"}, "kind"),
     ({"kind": "", "name": "Boş"}, "kind"),
     ({**FORMS["messenger"], "name": "x" * 101}, "name"),
     ({**FORMS["messenger"], "access_token": "x" * 1001}, "access_token"),
     ({**FORMS["instagram"], "external_id": "@gulusdis"}, "external_id"),
     ({**FORMS["whatsapp_bsp"], "api_base_url": "waba-v2.360dialog.io"}, "api_base_url"),
+    ({**FORMS["voice_twilio"], "forward_to": "0544 123 45 67"}, "forward_to"),
+    ({**FORMS["voice_twilio"], "agent_phones": "bora 05551112233"}, "agent_phones"),
+    ({**FORMS["voice"], "agent_extensions": "bora:101"}, "agent_extensions"),
+    ({**FORMS["voice"], "originate_url": "pbx.example.com/originate"}, "originate_url"),
 ])
 async def test_other_bad_input_names_its_field(world, data, field):
     response = await post(world.home.ayla, CHANNELS, data, expect=422)

@@ -4,9 +4,16 @@ import uuid
 
 from fastapi import APIRouter, Request, status
 
-from invekto.channels import service
+from invekto import runtime
+from invekto.channels import calls, service
 from invekto.channels.models import Channel
-from invekto.channels.schemas import ChannelCreate, ChannelOut, ChannelUpdate, ConnectionCheckOut
+from invekto.channels.schemas import (
+    CallOut,
+    ChannelCreate,
+    ChannelOut,
+    ChannelUpdate,
+    ConnectionCheckOut,
+)
 from invekto.http.deps import Scoped
 
 router = APIRouter(tags=["channels"])
@@ -69,3 +76,13 @@ async def connect_webhook(request: Request, channel_id: uuid.UUID, ctx: Scoped):
 async def check_connection(channel_id: uuid.UUID, ctx: Scoped):
     """Whether the provider accepts the channel's settings and credentials (nothing is sent)."""
     return await service.test_connection(ctx.session, ctx.actor, channel_id)
+
+
+@router.post("/contacts/{contact_id}/call", response_model=CallOut,
+             status_code=status.HTTP_201_CREATED, tags=["calls"])
+async def call_contact(request: Request, contact_id: uuid.UUID, ctx: Scoped):
+    """Click-to-call: the company's voice channel rings the caller (a signed-in person), then
+    the contact's phone; the call comes back as an entry in the contact's thread."""
+    return await calls.call_contact(
+        ctx.session, ctx.actor, contact_id,
+        base_url=runtime.current().settings.public_url or str(request.base_url))

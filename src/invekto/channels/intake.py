@@ -30,8 +30,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.channels import service as channels
-from invekto.channels.adapters import adapter_for
+from invekto.channels.adapters import adapter_for, twilio_voice
 from invekto.channels.adapters.base import (
+    CallRecording,
     ChannelAccount,
     InboundEvent,
     MediaRef,
@@ -49,6 +50,7 @@ from invekto.core.i18n import N_
 from invekto.core.storage import Storage
 from invekto.db.base import new_id
 from invekto.db.session import Database
+from invekto.inbox import calls
 from invekto.inbox import service as inbox
 from invekto.inbox.schemas import InboundMessage
 
@@ -81,7 +83,7 @@ def check_signature(channel: WebhookChannel, body: bytes, headers: dict[str, str
                     url: str = "") -> None:
     """Refuse (401) a delivery not provably from the provider; nothing is stored then. ``url``:
     the address the provider posted to, which Twilio signs with the form."""
-    if channel.kind == "sms_twilio":
+    if channel.kind in TWILIO_SIGNED:
         params = _form(body)
         if params is None or not signature_matches(
                 str(channel.credentials.get("auth_token") or ""), url, params,
@@ -130,17 +132,28 @@ _ENVELOPES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "sms_twilio": (lambda p: isinstance(p, dict)
                    and isinstance(p.get("MessageSid") or p.get("SmsSid"), str),
                    N_("a form with a 'MessageSid'")),
+    # Every Twilio Voice request (a call, its statuses, its recordings) names its call.
+    "voice_twilio": (lambda p: isinstance(p, dict) and isinstance(p.get("CallSid"), str),
+                     N_("a form with a 'CallSid'")),
 }
 _META_ENVELOPE = (lambda p: isinstance(p, dict) and isinstance(p.get("entry"), list),
                   N_("a JSON object with an 'entry' list"))
-FORM_ENCODED = ("sms_twilio",)
+FORM_ENCODED = ("sms_twilio", "voice_twilio")
+# Twilio signs its form and the URL it posted to with the account's Auth Token.
+TWILIO_SIGNED = ("sms_twilio", "voice_twilio")
+# Where a form-encoded delivery keeps the query of the URL it was posted to: Twilio Voice's
+# callbacks carry our own context there (signed with the URL).
+QUERY_KEY = twilio_voice.QUERY
 
 
-def parse_body(channel: WebhookChannel, body: bytes) -> dict[str, Any]:
-    """The envelope the channel's provider sends (JSON, or a form for Twilio). A body that is
-    not is refused (400) and logged: a provider changing its format must be noticed."""
+def parse_body(channel: WebhookChannel, body: bytes, query: str = "") -> dict[str, Any]:
+    """The envelope the channel's provider sends (JSON, or a form for Twilio, with the URL's
+    ``query`` under ``QUERY_KEY``). A body that is not is refused (400) and logged: a provider
+    changing its format must be noticed."""
     if channel.kind in FORM_ENCODED:
         payload: Any = _form(body)
+        if payload is not None and query:
+            payload[QUERY_KEY] = dict(parse_qsl(query, keep_blank_values=True))
     else:
         try:
             payload = json.loads(body)
@@ -201,6 +214,9 @@ class _Delivery:
     echoes: list[tuple[InboundMessage, MediaRef | None]] = field(default_factory=list)
     statuses: list[StatusEvent] = field(default_factory=list)
     watermarks: list[ReceiptWatermark] = field(default_factory=list)
+    # Calls whose later events complete their entry (Twilio Voice), and calls' recordings.
+    call_updates: list[InboundMessage] = field(default_factory=list)
+    recordings: list[tuple[calls.RecordingIn, MediaRef]] = field(default_factory=list)
     error: str | None = None
 
     def messages(self) -> list[tuple[InboundMessage, MediaRef | None]]:
@@ -227,7 +243,8 @@ async def ingest_pending(db: Database, storage: Storage, tenant_id: uuid.UUID,
                 taken = await _take(session, tenant_id, channel_id, batch_size)
                 deliveries = [_parse(adapter, account, channel_id, event_id, payload)
                               for event_id, payload in taken]
-                if any(media for d in deliveries for _, media in d.messages()):
+                if any(media for d in deliveries for _, media in d.messages()) or any(
+                        d.recordings for d in deliveries):
                     # Files are downloaded outside any transaction (a slow provider must not
                     # hold a connection): the batch is claimed and stored after the downloads.
                     await _claim(session, tenant_id, [event_id for event_id, _ in taken])
@@ -326,17 +343,25 @@ def _parse(adapter: WebhookAdapter | None, account: ChannelAccount, channel_id: 
         delivery.error = f"unparseable: {exc}"
         return delivery
     for event in events:
-        if account.external_id and event.account_id != account.external_id:
+        # An event that does not name the account (a Twilio call's recording) is the
+        # channel's: its signature proved where it came from.
+        if account.external_id and event.account_id and event.account_id != account.external_id:
             log.warning("webhook.other_account", channel_id=str(channel_id),
                         account_id=event.account_id)
         elif isinstance(event, StatusEvent):
             delivery.statuses.append(event)
         elif isinstance(event, ReceiptWatermark):
             delivery.watermarks.append(event)
+        elif isinstance(event, CallRecording):
+            delivery.recordings.append((calls.RecordingIn(
+                event.call_id, event.recording_id, event.duration_seconds), event.media))
         elif isinstance(event, InboundEvent):
             try:
+                message = _inbound_message(channel_id, event)
                 (delivery.echoes if event.echo else delivery.inbound).append(
-                    (_inbound_message(channel_id, event), event.media))
+                    (message, event.media))
+                if event.content_kind == "call" and getattr(adapter, "updates_calls", False):
+                    delivery.call_updates.append(message)
             except ValidationError as exc:
                 log.warning("webhook.invalid_message", channel_id=str(channel_id),
                             error=str(exc))
@@ -355,6 +380,8 @@ def _inbound_message(channel_id: uuid.UUID, event: InboundEvent) -> InboundMessa
 async def _fetch_media(db: Database, storage: Storage, adapter: WebhookAdapter | None,
                        account: ChannelAccount, tenant_id: uuid.UUID, channel_id: uuid.UUID,
                        deliveries: list[_Delivery], *, max_attachment_bytes: int) -> None:
+    await _fetch_recordings(db, storage, adapter, account, tenant_id, channel_id, deliveries,
+                            max_attachment_bytes=max_attachment_bytes)
     with_media = [(m, ref) for d in deliveries for m, ref in d.messages() if ref is not None]
     if not with_media or adapter is None:
         return
@@ -376,6 +403,39 @@ async def _fetch_media(db: Database, storage: Storage, adapter: WebhookAdapter |
                 filename=media.filename or reference.filename or "file",
                 content_type=media.mime_type, data=media.data, max_bytes=max_attachment_bytes)
         message.attachment_id = attachment.id
+
+
+async def _fetch_recordings(db: Database, storage: Storage, adapter: WebhookAdapter | None,
+                            account: ChannelAccount, tenant_id: uuid.UUID,
+                            channel_id: uuid.UUID, deliveries: list[_Delivery], *,
+                            max_attachment_bytes: int) -> None:
+    """Download each call recording not kept yet (once per recording id) into our storage."""
+    wanted = [(r, ref) for d in deliveries for r, ref in d.recordings]
+    if not wanted or adapter is None:
+        return
+    async with db.tenant_session(tenant_id) as session:
+        kept = await calls.stored_recording_ids(session, tenant_id, channel_id,
+                                                [r.recording_id for r, _ in wanted])
+    fetched: dict[str, uuid.UUID] = {}
+    for recording, reference in wanted:
+        if recording.recording_id in kept:
+            continue  # a redelivered callback: the file is already here
+        if recording.recording_id in fetched:  # twice in this batch
+            recording.attachment_id = fetched[recording.recording_id]
+            continue
+        try:
+            media = await adapter.fetch_media(account, reference)
+            async with db.tenant_session(tenant_id) as session:
+                attachment = await inbox.store_attachment(
+                    session, Actor.system(tenant_id), storage,
+                    filename=media.filename or reference.filename or "recording.mp3",
+                    content_type=media.mime_type, data=media.data,
+                    max_bytes=max_attachment_bytes)
+        except Exception as exc:
+            log.warning("webhook.recording_failed", channel_id=str(channel_id), error=str(exc))
+            recording.error = str(exc)[:300]
+            continue
+        recording.attachment_id = fetched[recording.recording_id] = attachment.id
 
 
 async def _store_batch(db: Database, tenant_id: uuid.UUID, channel_id: uuid.UUID,
@@ -409,6 +469,13 @@ async def _store(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.U
     for mark in (w for d in deliveries for w in d.watermarks):
         await inbox.apply_receipt_watermark(session, tenant_id, channel_id=channel_id,
                                             handle=mark.handle, status=mark.status, at=mark.at)
+    updates = [m for d in deliveries for m in d.call_updates]
+    recordings = [r for d in deliveries for r, _ in d.recordings]
+    if updates:
+        await calls.merge_call_events(session, tenant_id, channel_id, updates)
+    if updates or recordings:
+        await calls.store_recordings(session, tenant_id, channel_id, recordings,
+                                     [m.provider_message_id for m in updates])
     for error in {d.error for d in deliveries}:
         await session.execute(update(WebhookEvent).where(
             WebhookEvent.tenant_id == tenant_id,

@@ -11,7 +11,7 @@ from invekto.db.base import Base, IdMixin, TenantMixin, TimestampMixin, tenant_f
 
 CHANNEL_KINDS = (
     "whatsapp_cloud", "whatsapp_bsp", "instagram", "messenger", "telegram",
-    "sms_twilio", "sms_netgsm", "voice", "webchat",
+    "sms_twilio", "sms_netgsm", "voice", "voice_twilio", "webchat",
 )
 
 

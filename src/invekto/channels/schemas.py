@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from invekto.core.schema import not_null
 
 ChannelKind = Literal["whatsapp_cloud", "whatsapp_bsp", "instagram", "messenger", "telegram",
-                      "sms_twilio", "sms_netgsm", "voice", "webchat"]
+                      "sms_twilio", "sms_netgsm", "voice", "voice_twilio", "webchat"]
 
 
 class ChannelCreate(BaseModel):
@@ -63,3 +63,13 @@ class ConnectionCheckOut(BaseModel):
     detail: str
     error_code: str | None
     message: str
+
+
+class CallOut(BaseModel):
+    """A click-to-call the provider took: the agent's phone rings now, then the customer's."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    channel_id: uuid.UUID
+    call_id: str
+    to: str

@@ -43,7 +43,7 @@ WEBHOOK_SECRETS = {"whatsapp_cloud": "verify_token", "messenger": "verify_token"
                    "telegram": "webhook_token", "voice": "webhook_token"}
 # Every kind whose provider posts to /webhooks/{kind}/{id}; Twilio signs with the account's own
 # auth token, so it has no secret of ours.
-WEBHOOK_KINDS = (*WEBHOOK_SECRETS, "sms_twilio")
+WEBHOOK_KINDS = (*WEBHOOK_SECRETS, "sms_twilio", "voice_twilio")
 
 
 def webhook_path(channel: Channel) -> str | None:

@@ -1,4 +1,4 @@
-"""Jobs of the channels: ingesting stored webhook deliveries."""
+"""Jobs of the channels: ingesting stored webhook deliveries, polling Netgsm."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import uuid
 import procrastinate
 
 from invekto import runtime
-from invekto.channels import intake
+from invekto.channels import intake, netgsm_polling
 
 blueprint = procrastinate.Blueprint()
 
@@ -21,6 +21,16 @@ async def ingest_webhooks(tenant_id: str, channel_id: str) -> None:
     rt = runtime.current()
     await intake.ingest_pending(rt.db, rt.storage, uuid.UUID(tenant_id), uuid.UUID(channel_id),
                                 max_attachment_bytes=rt.settings.max_attachment_bytes)
+
+
+@blueprint.periodic(cron="* * * * *")
+@blueprint.task(name="poll_netgsm", queue="default", queueing_lock="channels.poll_netgsm")
+async def poll_netgsm(timestamp: int) -> int:
+    """Every minute: Netgsm does not push, so each active Netgsm channel's inbound SMS and
+    delivery reports are fetched and stored for the ingest job (``netgsm_polling``). Safe to run
+    twice: what was stored already is not stored again, and reports are queried at most once a
+    minute per channel whatever runs."""
+    return await netgsm_polling.poll_all(runtime.current().db)
 
 
 @blueprint.periodic(cron="17 3 * * *")

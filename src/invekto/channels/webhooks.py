@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from invekto import runtime
-from invekto.channels import intake
+from invekto.channels import calls, intake
 from invekto.channels import service as channels
 from invekto.core.errors import NotFound
 
@@ -37,6 +37,11 @@ async def receive(request: Request, kind: str, channel_id: uuid.UUID) -> Respons
     channel = await _channel(kind, channel_id)
     body = await request.body()
     intake.check_signature(channel, body, dict(request.headers), str(request.url))
-    payload = intake.parse_body(channel, body)
+    payload = intake.parse_body(channel, body, request.url.query)
     await intake.store(runtime.current().db, channel, body, payload)
+    if channel.kind == "voice_twilio":
+        # Twilio waits for what to do with the call; callbacks come back to this same URL.
+        twiml = await calls.answer_twilio(runtime.current().db, channel, payload,
+                                          str(request.url.replace(query="")))
+        return Response(twiml, media_type="text/xml")
     return PlainTextResponse("EVENT_RECEIVED")

@@ -242,3 +242,25 @@ class StatusBacklog(IdMixin, TenantMixin, Base):
     error_code: Mapped[str | None] = mapped_column(String(50))
     error_message: Mapped[str | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class CallRecording(IdMixin, TenantMixin, Base):
+    """A call's recording, downloaded into our storage: attached to the call's entry (the
+    message ``provider_message_id``) once that exists, whichever of the two came first."""
+
+    __tablename__ = "call_recordings"
+    __table_args__ = (
+        tenant_fk("channel_id", "channels"),
+        tenant_fk("attachment_id", "attachments", ondelete="SET NULL"),
+        # The provider's recording id: a repeated callback adds nothing.
+        UniqueConstraint("tenant_id", "channel_id", "recording_id"),
+        Index("ix_call_recordings_call", "tenant_id", "channel_id", "provider_message_id"),
+    )
+
+    channel_id: Mapped[uuid.UUID]
+    provider_message_id: Mapped[str] = mapped_column(String(200))  # the call entry's: call:…
+    recording_id: Mapped[str] = mapped_column(String(200))
+    attachment_id: Mapped[uuid.UUID | None]
+    duration_seconds: Mapped[int | None]
+    error: Mapped[str | None]  # why the file could not be downloaded
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())

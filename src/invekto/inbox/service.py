@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
 from invekto.audit import service as audit
-from invekto.channels import chat_links
+from invekto.channels import chat_links, pacing
 from invekto.channels import service as channels
 from invekto.channels.adapters import adapter_for
 from invekto.channels.adapters.base import (
@@ -800,6 +800,29 @@ async def deliver_outbound(session: AsyncSession, tenant_id: uuid.UUID, message_
     return "send"
 
 
+async def take_recipient_slot(session: AsyncSession, tenant_id: uuid.UUID,
+                              message_id: uuid.UUID, interval: float) -> datetime:
+    """For a message just claimed (``deliver_outbound``, same transaction): when it may go to
+    its recipient, at least ``interval`` seconds after every other message on its channel to its
+    conversation that went or is waiting to go (a provider's per-chat cap: Telegram about one a
+    second). Kept as its ``dispatched_at``. Jobs for one conversation take turns on a
+    transaction-scoped lock, so each one sees the times taken before it."""
+    message = await session.scalar(select(Message).where(
+        Message.tenant_id == tenant_id, Message.id == message_id))
+    assert message is not None and message.dispatched_at is not None, "claim it first"
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                          {"key": f"recipient:{message.conversation_id}"})
+    now = _now()
+    previous = await session.scalar(select(func.max(Message.dispatched_at)).where(
+        Message.tenant_id == tenant_id, Message.conversation_id == message.conversation_id,
+        Message.channel_id == message.channel_id, Message.direction == "outbound",
+        Message.id != message.id,
+        Message.dispatched_at > now - timedelta(seconds=interval)))
+    message.dispatched_at = pacing.recipient_slot(previous, now, interval)
+    await session.flush()
+    return message.dispatched_at
+
+
 @dataclasses.dataclass(frozen=True)
 class OutboundRequest:
     """What the outbound job needs for a claimed message; the file's bytes are read with
@@ -878,6 +901,18 @@ async def stored_provider_ids(session: AsyncSession, tenant_id: uuid.UUID,
     return set((await session.scalars(select(Message.provider_message_id).where(
         Message.tenant_id == tenant_id, Message.channel_id == channel_id,
         Message.provider_message_id == any_(provider_ids)))).all())
+
+
+async def awaiting_delivery(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
+                            *, since: datetime, limit: int) -> list[str]:
+    """Provider ids of the channel's messages sent since ``since`` whose fate is not known yet
+    (status ``sent``), newest first: what a provider that does not push statuses (Netgsm) is
+    asked about."""
+    return list((await session.scalars(select(Message.provider_message_id).where(
+        Message.tenant_id == tenant_id, Message.channel_id == channel_id,
+        Message.direction == "outbound", Message.status == "sent",
+        Message.provider_message_id.is_not(None), Message.created_at >= since,
+    ).order_by(Message.created_at.desc(), Message.id).limit(limit))).all())
 
 
 async def apply_provider_status(session: AsyncSession, tenant_id: uuid.UUID, *,
@@ -1092,8 +1127,10 @@ async def record_echo(session: AsyncSession, tenant_id: uuid.UUID, echo: Inbound
     if await stored_provider_ids(session, tenant_id, echo.channel_id,
                                  [echo.provider_message_id]):
         return False
+    # A phone (an outbound call's number) finds the customer's contact from other channels.
     contact = (await contacts.find_or_create_senders(
-        session, tenant_id, echo.channel_id, [contacts.ChannelSender(echo.handle)]))[echo.handle]
+        session, tenant_id, echo.channel_id, [contacts.ChannelSender(echo.handle, echo.phone)]
+    ))[echo.handle]
     at = echo.sent_at or _now()
     conversation = (await _active_conversations(session, tenant_id, echo.channel_id,
                                                 {contact.id: at}))[contact.id]

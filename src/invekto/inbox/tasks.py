@@ -36,6 +36,11 @@ async def deliver_message(tenant_id: str, message_id: str) -> None:
             return
         request = await service.outbound_request(session, tenant, message,
                                                  public_url=rt.settings.public_url)
+        # A provider's per-recipient cap (Telegram: a chat about once a second): this message's
+        # time, taken with the claim so that the next one to the same chat comes after it.
+        gap = pacing.recipient_interval(request.kind)
+        not_before = (await service.take_recipient_slot(session, tenant, message, gap)
+                      if gap else None)
     adapter = adapter_for(request.kind)
     try:
         outbound = await service.with_file(rt.storage, request.message, request.attachment)
@@ -43,6 +48,8 @@ async def deliver_message(tenant_id: str, message_id: str) -> None:
         result: SendResult | None = PermanentFailure(
             code="attachment_missing", message=f"the file to send could not be read: {exc}")
     else:
+        if adapter and not_before is not None:
+            await asyncio.sleep(pacing.seconds_until(not_before))
         if adapter and (rate := pacing.rate_for(request.kind, request.account.settings)):
             _slot, wait = await pacing.take_slot(db, tenant, request.channel_id, rate)
             await asyncio.sleep(wait)  # at most a few slots: only running jobs take them

@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, exists, or_, select
+from sqlalchemy import and_, delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.audit import service as audit
@@ -194,6 +194,15 @@ async def anyone_online(session: AsyncSession, tenant_id: uuid.UUID) -> bool:
     otherwise that the reply may take a while)."""
     return bool(await session.scalar(select(exists().where(
         User.tenant_id == tenant_id, User.is_active.is_(True), User.presence == "online"))))
+
+
+async def online_members(session: AsyncSession, actor: Actor, group_id: uuid.UUID
+                         ) -> list[User]:
+    """The group's active members who are online now (an incoming call rings them)."""
+    return list((await session.scalars(select(User).join(GroupMembership, and_(
+        GroupMembership.tenant_id == User.tenant_id, GroupMembership.user_id == User.id)).where(
+        User.tenant_id == actor.tenant_id, GroupMembership.group_id == group_id,
+        User.is_active.is_(True), User.presence == "online").order_by(User.username))).all())
 
 
 async def sweep_presence(session: AsyncSession, *, now: datetime | None = None) -> int:

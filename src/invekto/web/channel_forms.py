@@ -56,6 +56,10 @@ class ChannelSetup:
 
 
 _DIGITS, _VERSION = r"[0-9]{1,40}", r"v[0-9]+(\.[0-9]+)?"
+_E164 = r"\+[1-9][0-9]{6,14}"
+_E164_EXPECTED = N_("a number in international form, e.g. +908501234567")
+_AGENT_PHONES = rf"[a-z0-9._-]+={_E164}([ ,]+[a-z0-9._-]+={_E164})*"
+_AGENT_EXTENSIONS = r"[a-z0-9._-]+=[0-9*#]{1,20}([ ,]+[a-z0-9._-]+=[0-9*#]{1,20})*"
 _BOT_TOKEN = r"[0-9]{3,20}:[A-Za-z0-9_-]{20,100}"
 _APP_SECRET = SetupField(
     "app_secret", SECRET, N_("App secret"),
@@ -143,8 +147,61 @@ SETUPS: dict[str, ChannelSetup] = {setup.kind: setup for setup in (
                    pattern=r"MG[0-9a-fA-F]{32}", expected=N_("MG and 32 hexadecimal digits")),
         _address("https://api.twilio.com"),
     )),
+    ChannelSetup("sms_netgsm", N_("SMS through Netgsm. Netgsm does not notify Invekto: incoming "
+                                  "SMS and delivery reports are fetched from it every minute."), (
+        SetupField("usercode", SECRET, N_("Netgsm user code"),
+                   N_("The subscriber number (such as 850…) or the code of an API sub-user, from "
+                      "the Netgsm panel."), required=True),
+        SetupField("password", SECRET, N_("Password"),
+                   N_("That user's password. The user needs API access; if the account allows "
+                      "only listed IP addresses, add this server's."), required=True),
+        SetupField("msgheader", SETTING, N_("Sender name (message header)"),
+                   N_("A sender name registered on the Netgsm account, exactly as listed there: "
+                      "customers see it as the sender."), required=True, pattern=r".{1,11}",
+                   expected=N_("at most 11 characters")),
+        SetupField("external_id", EXTERNAL_ID, N_("Receiving number"),
+                   N_("Optional: the number customers text, such as 8501234567. When set, only "
+                      "SMS to this number come in on this channel."), pattern=r"[1-9][0-9]{9}",
+                   expected=N_("10 digits without the leading 0, e.g. 8501234567")),
+        _address("https://api.netgsm.com.tr"),
+    )),
     ChannelSetup("voice", N_("Your own PBX (Asterisk, FreePBX, Verimor, Netgsm santral) reporting "
-                             "its calls: they appear in the customers' threads."), ()),
+                             "its calls: they appear in the customers' threads."), (
+        SetupField("originate_url", SETTING, N_("Click-to-call address"),
+                   N_("Optional: where Invekto asks the PBX to connect an agent with a customer "
+                      "(see docs/pbx-webhook.md). Empty: no call button."), url=True),
+        SetupField("agent_extensions", SETTING, N_("Agents' extensions"),
+                   N_("Optional, for click-to-call: username=extension pairs separated by "
+                      "spaces, e.g. bora=101 deniz=102."), pattern=_AGENT_EXTENSIONS,
+                   expected=N_("username=extension pairs, e.g. bora=101"), max_length=1000),
+    )),
+    ChannelSetup("voice_twilio", N_("Phone calls through a Twilio number: incoming calls ring "
+                                    "the online agents of a group, and agents call customers "
+                                    "from the contact card."), (
+        SetupField("external_id", EXTERNAL_ID, N_("Twilio phone number"),
+                   N_("The number customers call, in international form, e.g. +908501234567."),
+                   required=True, pattern=_E164, expected=_E164_EXPECTED),
+        SetupField("account_sid", SECRET, N_("Account SID"),
+                   N_("Twilio Console → Account info: starts with AC."), required=True,
+                   pattern=r"AC[0-9a-fA-F]{32}", expected=N_("AC and 32 hexadecimal digits")),
+        SetupField("auth_token", SECRET, N_("Auth Token"),
+                   N_("Twilio Console → Account info. Invekto checks with it that webhooks "
+                      "really come from Twilio."), required=True),
+        SetupField("group", SETTING, N_("Group"),
+                   N_("The group whose online agents an incoming call rings in their browsers "
+                      "(Settings → Groups), by name.")),
+        SetupField("forward_to", SETTING, N_("Forward to"),
+                   N_("Optional: the number a call goes to when nobody of the group is online; "
+                      "without it the caller can leave a voicemail."), pattern=_E164,
+                   expected=_E164_EXPECTED),
+        SetupField("agent_phones", SETTING, N_("Agents' phones"),
+                   N_("Optional, for click-to-call: username=number pairs separated by spaces, "
+                      "e.g. bora=+905551112233. Twilio rings that phone first; agents not listed "
+                      "are rung in their browsers."), pattern=_AGENT_PHONES,
+                   expected=N_("username=number pairs, e.g. bora=+905551112233"),
+                   max_length=1000),
+        _address("https://api.twilio.com"),
+    )),
     ChannelSetup("webchat", N_("A chat bubble on your website: visitors write to you from its "
                                "pages."), (
         SetupField("allowed_origins", SETTING, N_("Website addresses"),

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from invekto import runtime
+from invekto.channels import calls
 from invekto.channels import service as channels
 from invekto.channels.sms import SMS_KINDS
 from invekto.contacts import service as contacts
@@ -129,9 +130,14 @@ class Directory:
         return {t.name: t.color for t in self.tags}
 
     def is_phone_line(self, channel_id: uuid.UUID) -> bool:
-        """A PBX line: calls only, nothing to write on."""
+        """A phone line (a PBX, Twilio Voice): calls only, nothing to write on."""
         channel = self.channels.get(channel_id)
-        return channel is not None and channel.kind == "voice"
+        return channel is not None and channel.kind in calls.VOICE_KINDS
+
+    @property
+    def can_call(self) -> bool:
+        """Whether the contact card offers click-to-call: a channel can place calls."""
+        return calls.offers_calls(self.channels.values())
 
     def is_sms(self, channel_id: uuid.UUID) -> bool:
         channel = self.channels.get(channel_id)
@@ -633,6 +639,15 @@ async def delete_note(request: Request, note_id: uuid.UUID, page: WebPage,
     contact_id = note.contact_id
     await service.delete_note(page.ctx.session, page.ctx.actor, note_id)
     return await _card(request, page, contact_id, c)
+
+
+@router.post("/contacts/{contact_id}/call")
+async def call_contact(request: Request, contact_id: uuid.UUID, page: WebPage) -> Response:
+    """Click-to-call: the voice channel rings the agent, then the contact; the card says so."""
+    placed = await calls.call_contact(
+        page.ctx.session, page.ctx.actor, contact_id,
+        base_url=runtime.current().settings.public_url or str(request.base_url))
+    return render_page(request, page, "inbox/_call_placed.html", placed=placed)
 
 
 @router.get("/contacts/{contact_id}/merge-candidates")

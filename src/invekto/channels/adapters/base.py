@@ -138,7 +138,19 @@ class ReceiptWatermark:
     at: datetime
 
 
-WebhookEvent = InboundEvent | StatusEvent | ReceiptWatermark
+@dataclass(frozen=True)
+class CallRecording:
+    """A finished call's recording (Twilio's recording callback): downloaded during ingest and
+    attached to the call's entry, whether that entry is made before or after it."""
+
+    account_id: str
+    call_id: str  # the call entry's provider message id ("call:CA…")
+    recording_id: str  # the provider's id for the recording: a repeat is stored once
+    media: MediaRef
+    duration_seconds: int | None = None
+
+
+WebhookEvent = InboundEvent | StatusEvent | ReceiptWatermark | CallRecording
 
 
 @dataclass(frozen=True)
@@ -160,6 +172,29 @@ class ConnectionCheck:
     error_code: str | None = None  # the adapter's code; ``adapter.explain`` words it for people
 
 
+# ---- click-to-call -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CallingAgent:
+    """The person a click-to-call connects first, as the voice provider reaches them."""
+
+    user_id: uuid.UUID
+    username: str
+    name: str
+    phone: str | None = None  # E.164, when the channel knows the agent's phone
+    extension: str | None = None  # on a PBX, when the channel knows it
+
+
+@dataclass(frozen=True)
+class CallPlaced:
+    """The provider took the call: it rings the agent, then the customer."""
+
+    call_id: str
+
+
+CallResult = CallPlaced | TemporaryFailure | PermanentFailure
+
+
 class MessagingAdapter(Protocol):
     kind: str
 
@@ -175,6 +210,15 @@ class CheckableAdapter(MessagingAdapter, Protocol):
         """A short sentence for people about ``code`` (a `ConnectionCheck`'s or a send's), in
         Turkish (``tr``) or English."""
         ...
+
+
+class OriginatingAdapter(MessagingAdapter, Protocol):
+    """A voice provider that can place a call between an agent and a customer."""
+
+    def can_originate(self, account: ChannelAccount) -> bool: ...
+
+    async def originate(self, account: ChannelAccount, agent: CallingAgent,
+                        customer_phone: str) -> CallResult: ...
 
 
 class WebhookAdapter(MessagingAdapter, Protocol):

@@ -16,30 +16,48 @@ makes an entry; the PBX may send the earlier ones (``ringing``, ``answered``), t
 
 An inbound call is the customer's (a missed one opens the conversation and waits for a call
 back); an outbound call is kept like a message the business sent.
+
+Click-to-call: with ``settings["originate_url"]`` set, `originate` asks the PBX to connect an
+agent with a customer: ``POST`` JSON ``{"agent", "extension" (when known), "to", "call_id"}``
+with the same token header; any 2xx is taken, 429/5xx/unreachable are worth another try, any
+other answer is a refusal (its ``error``/``message`` shown). The PBX reports the call as usual,
+under that ``call_id``.
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
 
 from invekto.channels.adapters.base import (
+    CallingAgent,
+    CallPlaced,
+    CallResult,
     ChannelAccount,
     InboundEvent,
     OutboundMessage,
     PermanentFailure,
     SendResult,
+    TemporaryFailure,
     WebhookEvent,
 )
+from invekto.channels.adapters.http import PooledHttp
 from invekto.core.errors import ValidationFailed
 from invekto.core.phone import to_e164
 
 OUTCOMES = ("answered", "missed", "busy", "no_answer", "failed")
 FINAL_EVENT = "call.ended"
+# Our header on the PBX's webhooks, and on our click-to-call requests to it.
+TOKEN_HEADER = "X-Invekto-Webhook-Token"
 
 
-class PbxAdapter:
+class PbxAdapter(PooledHttp):
     kind = "voice"
+    provider_name = "the PBX"
 
     def parse_webhook(self, payload: dict[str, Any]) -> list[WebhookEvent]:
         return parse_webhook(payload)
@@ -49,6 +67,61 @@ class PbxAdapter:
         return PermanentFailure(code="channel_cannot_send",
                                 message="a phone line cannot carry written messages: call the "
                                         "customer back, or write on one of their other channels")
+
+    def can_originate(self, account: ChannelAccount) -> bool:
+        return _originate_url(account) is not None
+
+    def originate_body(self, agent: CallingAgent, customer_phone: str, call_id: str
+                       ) -> dict[str, str]:
+        body = {"agent": agent.username, "to": customer_phone, "call_id": call_id}
+        if agent.extension:
+            body["extension"] = agent.extension
+        return body
+
+    async def originate(self, account: ChannelAccount, agent: CallingAgent,
+                        customer_phone: str) -> CallResult:
+        """Ask the PBX to ring ``agent`` and then the customer (see the module's docstring)."""
+        url = _originate_url(account)
+        if url is None:
+            return PermanentFailure("no_originate_url",
+                                    "the channel has no click-to-call address for the PBX")
+        call_id = str(uuid.uuid4())
+        headers = {TOKEN_HEADER: str((account.credentials or {}).get("webhook_token") or "")}
+        try:
+            response = await self._http().post(
+                url, json=self.originate_body(agent, customer_phone, call_id), headers=headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout,
+                httpx.WriteError, httpx.WriteTimeout) as exc:
+            return TemporaryFailure(reason=f"the PBX is unreachable: {type(exc).__name__}")
+        except httpx.TransportError as exc:
+            return PermanentFailure("call_unknown", "the connection to the PBX broke after the "
+                                    f"call was requested ({type(exc).__name__})")
+        if response.is_success:
+            return CallPlaced(call_id=call_id)
+        if response.status_code == 429 or response.status_code >= 500:
+            return TemporaryFailure(reason=f"HTTP {response.status_code} from the PBX")
+        return PermanentFailure(f"http_{response.status_code}",
+                                _refusal(response) or f"HTTP {response.status_code}")
+
+
+def _originate_url(account: ChannelAccount) -> str | None:
+    url = str((account.settings or {}).get("originate_url") or "").strip()
+    parts = urlsplit(url)
+    return url if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def _refusal(response: httpx.Response) -> str:
+    """The PBX's reason, if its answer gives one (``{"error": ...}`` or ``{"message": ...}``)."""
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text.strip()[:300]
+    if isinstance(data, dict):
+        reason = data.get("error") or data.get("message")
+        if isinstance(reason, dict):
+            reason = reason.get("message")
+        return str(reason or "")[:300]
+    return ""
 
 
 def parse_webhook(payload: dict[str, Any]) -> list[WebhookEvent]:
