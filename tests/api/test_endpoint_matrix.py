@@ -187,6 +187,7 @@ class Call:
     params: dict[str, uuid.UUID] = field(default_factory=dict)
     json: Any = None
     files: dict | None = None
+    query: dict[str, str] | None = None
     client: httpx.AsyncClient | None = None  # a fresh person's session (logout, password)
 
 
@@ -219,6 +220,10 @@ class Row:
 
 async def _plain(t: Target) -> Call:
     return Call()
+
+
+async def _period(t: Target) -> Call:
+    return Call(query={"since": "2026-11-01T00:00:00Z", "until": "2026-12-01T00:00:00Z"})
 
 
 async def _fresh_session(t: Target) -> httpx.AsyncClient | None:
@@ -481,6 +486,7 @@ ROWS: list[Row] = [
     row("GET", "/contacts/{contact_id}/messages", "agent", _conversation_contact),
     row("GET", "/contacts/{contact_id}/notes", "agent", _conversation_contact),
     row("POST", "/contacts/{contact_id}/notes", "agent", _contact_note, 201),
+    row("GET", "/calls/summary", "supervisor", _period),
     # A call rings its caller first: a person, never an API key.
     row("POST", "/contacts/{contact_id}/call", "agent", _call_contact, 201, rule="person",
         key_status=403, key_code="forbidden"),
@@ -508,6 +514,8 @@ async def send(client: httpx.AsyncClient, r: Row, call: Call) -> httpx.Response:
         kwargs["json"] = call.json
     if call.files is not None:
         kwargs["files"] = call.files
+    if call.query is not None:
+        kwargs["params"] = call.query
     return await client.request(r.method, r.url(call), **kwargs)
 
 

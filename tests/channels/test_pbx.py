@@ -139,3 +139,50 @@ async def test_the_inbox_offers_no_composer_on_a_phone_line(pbx):
     page = await pbx.home.bora.client.get(f"/inbox?c={entry.conversation_id}")
     assert 'id="phone-line-notice"' in page.text and 'id="composer"' not in page.text
     assert 'class="msg-call" data-outcome="missed"' in page.text
+
+
+async def test_the_calls_add_up_for_the_reports(pbx, world):
+    """Calls a PBX reported, summed for a period: each way, answered, missed, talk time, and
+    each agent's answered calls; a call outside the period and another company's stay out."""
+    home = world.home
+    day = "2026-11-26T{}+03:00"
+    for call_id, fields in {
+            "s-1": {"outcome": "answered", "agent": "ahmet", "started_at": day.format("09:00:00"),
+                    "answered_at": day.format("09:00:10"), "ended_at": day.format("09:05:10")},
+            "s-2": {"outcome": "answered", "agent": "ahmet", "started_at": day.format("10:00:00"),
+                    "answered_at": day.format("10:00:05"), "ended_at": day.format("10:01:05")},
+            "s-3": {"outcome": "answered", "agent": "zeynep", "direction": "outbound",
+                    "from": "+908501234567", "to": "+905559998877",
+                    "started_at": day.format("11:00:00"), "answered_at": day.format("11:00:20"),
+                    "ended_at": day.format("11:10:20")},
+            "s-4": {"outcome": "missed", "started_at": day.format("12:00:00"),
+                    "ended_at": day.format("12:00:30")},
+            "s-5": {"outcome": "busy", "started_at": day.format("13:00:00"),
+                    "ended_at": day.format("13:00:01")},
+            "s-6": {"outcome": "answered", "agent": "ahmet",  # the day before: not counted
+                    "started_at": "2026-11-25T09:00:00+03:00",
+                    "answered_at": "2026-11-25T09:00:10+03:00",
+                    "ended_at": "2026-11-25T09:30:10+03:00"}}.items():
+        assert (await pbx.simulator.post(call(call_id, **fields))).status_code == 200
+    await pbx.ingest_all()
+
+    period = {"since": "2026-11-26T00:00:00+03:00", "until": "2026-11-27T00:00:00+03:00"}
+    response = await home.sevgi.client.get("/api/v1/calls/summary", params=period)
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "inbound": 4, "outbound": 1, "answered": 3, "missed": 2,
+        "talk_seconds": 300 + 60 + 600,
+        "agents": [{"agent": "zeynep", "calls": 1, "talk_seconds": 600},
+                   {"agent": "ahmet", "calls": 2, "talk_seconds": 360}]}
+    other = await world.charlie.ayla.client.get("/api/v1/calls/summary", params=period)
+    assert other.json()["inbound"] == 0
+
+    # Agents do not read the company's figures; a period must make sense.
+    assert (await home.bora.client.get("/api/v1/calls/summary",
+                                       params=period)).status_code == 403
+    backwards = await home.sevgi.client.get("/api/v1/calls/summary", params={
+        "since": period["until"], "until": period["since"]})
+    assert (backwards.status_code, backwards.json()["error"]["field"]) == (422, "until")
+    naive = await home.sevgi.client.get("/api/v1/calls/summary", params={
+        "since": "2026-11-26T00:00:00", "until": period["until"]})
+    assert (naive.status_code, naive.json()["error"]["field"]) == (422, "since")

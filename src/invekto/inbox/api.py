@@ -5,14 +5,15 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Response, UploadFile, status
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 
 from invekto import runtime
 from invekto.http.deps import Scoped
-from invekto.inbox import service
+from invekto.inbox import calls, service
 from invekto.inbox.schemas import (
     AssignIn,
     AttachmentOut,
+    CallSummaryOut,
     ConversationFilters,
     ConversationOut,
     ConversationStatus,
@@ -116,6 +117,12 @@ async def contact_history(contact_id: uuid.UUID, ctx: Scoped, cursor: str | None
     items, next_cursor = await service.contact_history(ctx.session, ctx.actor, contact_id,
                                                        cursor=cursor, limit=limit)
     return MessagePage(items=items, next_cursor=next_cursor)
+
+
+@router.get("/calls/summary", response_model=CallSummaryOut)
+async def call_summary(ctx: Scoped, since: AwareDatetime, until: AwareDatetime):
+    """The company's calls in ``[since, until)`` (ISO 8601 with a time zone)."""
+    return await calls.call_summary(ctx.session, ctx.actor, since=since, until=until)
 
 
 @router.get("/contacts/{contact_id}/notes", response_model=list[NoteOut])

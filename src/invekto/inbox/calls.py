@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import any_, select
+from sqlalchemy import Integer, and_, any_, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.core import realtime
+from invekto.core.actor import Actor
+from invekto.core.errors import ValidationFailed
 from invekto.db.base import new_id
 from invekto.inbox.models import CallRecording, Conversation, Message
 from invekto.inbox.schemas import InboundMessage
@@ -147,3 +149,49 @@ async def _announce(session: AsyncSession, tenant_id: uuid.UUID, entries: list[M
         data={"conversation_id": str(e.conversation_id), "contact_id": str(e.contact_id),
               "message_id": str(e.id), "status": e.status, "error_code": e.error_code})
         for e in entries])
+
+
+# ---- what the calls add up to (the reports read this) ---------------------------------------
+
+@dataclass(frozen=True)
+class AgentCalls:
+    agent: str  # as the phone system names them: the agent's name, username or extension user
+    calls: int
+    talk_seconds: int
+
+
+@dataclass(frozen=True)
+class CallSummary:
+    inbound: int
+    outbound: int
+    answered: int
+    missed: int  # customers' calls nobody answered (missed, busy, no answer, failed)
+    talk_seconds: int
+    agents: list[AgentCalls]
+
+
+async def call_summary(session: AsyncSession, actor: Actor, *, since: datetime,
+                       until: datetime) -> CallSummary:
+    """The company's calls that started in ``[since, until)``: how many each way, answered and
+    missed, the talk time, and the answered calls and talk time of each agent. Supervisors'."""
+    actor.require("supervisor")
+    if until <= since:
+        raise ValidationFailed("the period ends before it starts", field="until")
+    call = Message.payload["call"]
+    direction, outcome = call["direction"].astext, call["outcome"].astext
+    talk = func.coalesce(call["duration_seconds"].astext.cast(Integer), 0)
+    in_period = and_(Message.tenant_id == actor.tenant_id, Message.content_kind == "call",
+                     Message.created_at >= since, Message.created_at < until)
+    totals = (await session.execute(select(
+        func.count().filter(direction == "inbound"), func.count().filter(direction == "outbound"),
+        func.count().filter(outcome == "answered"),
+        func.count().filter(direction == "inbound", outcome != "answered"),
+        func.coalesce(func.sum(talk), 0)).where(in_period))).one()
+    agent = call["agent"].astext
+    agents = (await session.execute(
+        select(agent, func.count(), func.coalesce(func.sum(talk), 0))
+        .where(in_period, agent.is_not(None), outcome == "answered")
+        .group_by(agent).order_by(func.sum(talk).desc(), agent))).all()
+    return CallSummary(*(int(value) for value in totals),
+                       agents=[AgentCalls(name, int(count), int(seconds))
+                               for name, count, seconds in agents])

@@ -168,3 +168,25 @@ class InboundMessage(BaseModel):
     sent_at: datetime | None = None
     # The ad that brought the customer, kept on the conversation it opens.
     referral: dict[str, Any] | None = None
+
+
+class AgentCallsOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    agent: str
+    calls: int
+    talk_seconds: int
+
+
+class CallSummaryOut(BaseModel):
+    """Calls that started in the period: each way, answered, missed (customers' calls nobody
+    answered) and talk time, and per agent their answered calls and talk time."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    inbound: int
+    outbound: int
+    answered: int
+    missed: int
+    talk_seconds: int
+    agents: list[AgentCallsOut]
