@@ -487,7 +487,9 @@ ROWS: list[Row] = [
     row("GET", "/contacts/{contact_id}/notes", "agent", _conversation_contact),
     row("POST", "/contacts/{contact_id}/notes", "agent", _contact_note, 201),
     row("GET", "/calls/summary", "supervisor", _period),
-    # A call rings its caller first: a person, never an API key.
+    # A call rings its caller first, a softphone is someone's: a person, never an API key.
+    row("GET", "/me/softphone", "agent", _plain, rule="person", key_status=403,
+        key_code="forbidden"),
     row("POST", "/contacts/{contact_id}/call", "agent", _call_contact, 201, rule="person",
         key_status=403, key_code="forbidden"),
     row("POST", "/attachments", "agent", _upload, 201),

@@ -68,7 +68,8 @@ FORMS: dict[str, dict[str, str]] = {
     "voice_twilio": {
         "kind": "voice_twilio", "name": "Telefon · Twilio", "external_id": "+908501234568",
         "account_sid": "AC" + "fedcba9876543210" * 2, "auth_token": "gizli-twilio-ses-anahtari",
-        "group": "Resepsiyon", "forward_to": "+905441234567",
+        "group": "Resepsiyon", "api_key_sid": "SK" + "0123456789abcdef" * 2,
+        "api_key_secret": "gizli-tarayici-anahtari-0123456789", "forward_to": "+905441234567",
         "agent_phones": "bora=+905551112233", "api_base_url": ""},
     "telegram": {
         "kind": "telegram", "name": "Telegram · @gulus_bot",
@@ -78,7 +79,7 @@ SECRETS = {"whatsapp_cloud": ("access_token", "app_secret"), "whatsapp_bsp": ("a
            "messenger": ("access_token", "app_secret"),
            "instagram": ("access_token", "app_secret"), "telegram": ("bot_token",),
            "sms_twilio": ("account_sid", "auth_token"), "sms_netgsm": ("usercode", "password"),
-           "voice": (), "voice_twilio": ("account_sid", "auth_token")}
+           "voice": (), "voice_twilio": ("account_sid", "auth_token", "api_key_secret")}
 STORED = {  # kind: (external_id, settings)
     "whatsapp_cloud": ("109876543210987", {"waba_id": "214365870912345"}),
     "whatsapp_bsp": (None, {}),
@@ -90,7 +91,9 @@ STORED = {  # kind: (external_id, settings)
     "sms_netgsm": ("8501234567", {"msgheader": "GULUSDIS"}),
     "voice": (None, {"originate_url": "https://pbx.example.com/originate",
                      "agent_extensions": "bora=101 deniz=102"}),
-    "voice_twilio": ("+908501234568", {"group": "Resepsiyon", "forward_to": "+905441234567",
+    "voice_twilio": ("+908501234568", {"group": "Resepsiyon",
+                                       "api_key_sid": "SK" + "0123456789abcdef" * 2,
+                                       "forward_to": "+905441234567",
                                        "agent_phones": "bora=+905551112233"}),
 }
 CHANNELS = "/settings/channels"

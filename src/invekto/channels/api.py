@@ -13,6 +13,7 @@ from invekto.channels.schemas import (
     ChannelOut,
     ChannelUpdate,
     ConnectionCheckOut,
+    SoftphoneOut,
 )
 from invekto.http.deps import Scoped
 
@@ -86,3 +87,10 @@ async def call_contact(request: Request, contact_id: uuid.UUID, ctx: Scoped):
     return await calls.call_contact(
         ctx.session, ctx.actor, contact_id,
         base_url=runtime.current().settings.public_url or str(request.base_url))
+
+
+@router.get("/me/softphone", response_model=SoftphoneOut, tags=["calls"])
+async def softphone(ctx: Scoped):
+    """A Voice SDK token for the caller's browser to receive the calls of their group's Twilio
+    number (asked again before ``expires_in`` runs out); empty when there is none."""
+    return await calls.softphone(ctx.session, ctx.actor) or SoftphoneOut()

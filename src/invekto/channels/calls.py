@@ -65,15 +65,51 @@ async def ring_agents(session: AsyncSession, actor: Actor, group: str
                       ) -> list[twilio_voice.RingAgent]:
     """The online agents of the group the channel names (by name, or by id), as Twilio Client
     identities; none when the group is not named or does not exist."""
-    wanted = group.strip().casefold()
-    if not wanted:
-        return []
-    found = next((g for g in await users.list_groups(session, actor)
-                  if wanted in (str(g.id), g.name.casefold())), None)
+    found = await _named_group(session, actor, group)
     if found is None:
         return []
     return [twilio_voice.RingAgent(twilio_voice.client_identity(user.id), user.display_name)
-            for user in await users.online_members(session, actor, found.id)]
+            for user in await users.online_members(session, actor, found)]
+
+
+async def _named_group(session: AsyncSession, actor: Actor, group: str) -> uuid.UUID | None:
+    """The group a channel's setting names (by name, or by id)."""
+    wanted = group.strip().casefold()
+    if not wanted:
+        return None
+    return next((g.id for g in await users.list_groups(session, actor)
+                 if wanted in (str(g.id), g.name.casefold())), None)
+
+
+# ---- the browser softphone ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Softphone:
+    """What the signed-in agent's browser needs to receive calls: Twilio's Voice SDK token."""
+
+    channel_id: uuid.UUID
+    identity: str
+    token: str
+    expires_in: int
+
+
+async def softphone(session: AsyncSession, actor: Actor) -> Softphone | None:
+    """A token for the agent's browser to ring with incoming calls of a Twilio voice channel
+    whose group they are in (the ones ``answer_twilio`` rings); None when no such channel has
+    an API key for browsers."""
+    if actor.user_id is None:
+        raise PermissionDenied("the softphone rings a person: sign in as one to use it")
+    lines = sorted((c for c in await channels.list_channels(session, actor)
+                    if c.kind == "voice_twilio" and c.is_active), key=lambda c: c.name)
+    for channel in lines:
+        group = await _named_group(session, actor, str((channel.settings or {}).get("group") or ""))
+        if group is None or group not in actor.group_ids:
+            continue
+        identity = twilio_voice.client_identity(actor.user_id)
+        token = twilio_voice.access_token(channels.account_of(channel), identity)
+        if token:
+            return Softphone(channel.id, identity, token, twilio_voice.TOKEN_SECONDS)
+    return None
 
 
 # ---- click-to-call -----------------------------------------------------------------------------

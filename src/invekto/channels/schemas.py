@@ -65,6 +65,18 @@ class ConnectionCheckOut(BaseModel):
     message: str
 
 
+class SoftphoneOut(BaseModel):
+    """The signed-in agent's browser softphone: Twilio's Voice SDK token, or none (no Twilio
+    voice channel of their group takes calls in browsers)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    channel_id: uuid.UUID | None = None
+    identity: str | None = None
+    token: str | None = None
+    expires_in: int | None = None
+
+
 class CallOut(BaseModel):
     """A click-to-call the provider took: the agent's phone rings now, then the customer's."""
 

@@ -190,6 +190,12 @@ SETUPS: dict[str, ChannelSetup] = {setup.kind: setup for setup in (
         SetupField("group", SETTING, N_("Group"),
                    N_("The group whose online agents an incoming call rings in their browsers "
                       "(Settings → Groups), by name.")),
+        SetupField("api_key_sid", SETTING, N_("API key SID (for browsers)"),
+                   N_("Optional: an API key (Twilio Console → API keys, starts with SK) lets the "
+                      "agents' browsers ring and answer calls."), pattern=r"SK[0-9a-fA-F]{32}",
+                   expected=N_("SK and 32 hexadecimal digits")),
+        SetupField("api_key_secret", SECRET, N_("API key secret"),
+                   N_("Shown once when the API key is made.")),
         SetupField("forward_to", SETTING, N_("Forward to"),
                    N_("Optional: the number a call goes to when nobody of the group is online; "
                       "without it the caller can leave a voicemail."), pattern=_E164,

@@ -38,6 +38,7 @@ Wire format: /work/shared/reference/providers/twilio_voice.md.
 
 from __future__ import annotations
 
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
@@ -48,6 +49,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+import jwt
 
 from invekto.channels.adapters import twilio_sms
 from invekto.channels.adapters.base import (
@@ -101,6 +103,28 @@ def client_identity(user_id: uuid.UUID) -> str:
     """The Twilio Client identity an agent's browser registers with (``<Client>``,
     ``client:…``): letters, digits and underscores only."""
     return f"agent_{user_id.hex}"
+
+
+# How long a browser's Voice SDK token lasts; the softphone asks for a new one before the end.
+TOKEN_SECONDS = 3600
+
+
+def access_token(account: ChannelAccount, identity: str, *, issued_at: int | None = None
+                 ) -> str | None:
+    """A Voice SDK access token letting the browser of ``identity`` receive this number's
+    calls (``<Client>``): Twilio's JWT (``cty: twilio-fpa;v=1``), signed with the channel's
+    API key. None when the channel has no API key."""
+    key_sid = str(account.settings.get("api_key_sid") or "")
+    secret = str(account.credentials.get("api_key_secret") or "")
+    account_sid = str(account.credentials.get("account_sid") or "")
+    if not (key_sid and secret and account_sid):
+        return None
+    issued = int(time.time()) if issued_at is None else issued_at
+    return jwt.encode({
+        "jti": f"{key_sid}-{issued}", "iss": key_sid, "sub": account_sid, "nbf": issued,
+        "exp": issued + TOKEN_SECONDS,
+        "grants": {"identity": identity, "voice": {"incoming": {"allow": True}}},
+    }, secret, algorithm="HS256", headers={"cty": "twilio-fpa;v=1"})
 
 
 def callback_url(webhook_url: str, **params: str | None) -> str:
