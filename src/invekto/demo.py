@@ -32,6 +32,7 @@ from invekto.inbox.schemas import InboundMessage
 from invekto.provisioning import provision_tenant
 from invekto.replies import service as replies
 from invekto.tenants import service as tenants
+from invekto.tenants.models import Tenant
 from invekto.users import service as users
 from invekto.users.schemas import GroupCreate, UserCreate
 
@@ -196,13 +197,17 @@ def _phone_credentials(current: dict) -> dict[str, str]:
                if not current.get(key)}}
 
 
+async def _demo_tenant(db: Database) -> Tenant | None:
+    async with db.system_session() as session:
+        return await tenants.find_by_slug(session, SLUG)
+
+
 async def wire_phone(db: Database, settings: Settings) -> PhoneLine | None:
     """Point the demo WhatsApp channel at the simulator of the web process described by
     ``settings`` (its host and port may differ from the last run's) and give it credentials if
     it has none. Idempotent: changes, and audits, only what differs. None without the demo
     company or its WhatsApp channel."""
-    async with db.system_session() as session:
-        tenant = await tenants.find_by_slug(session, SLUG)
+    tenant = await _demo_tenant(db)
     if tenant is None:
         return None
     async with db.tenant_session(tenant.id) as session:
@@ -236,8 +241,7 @@ async def wire_web_chat(db: Database, origin: str) -> uuid.UUID | None:
     """Let the demo company's web chat run on ``origin`` (this app's own address, where
     ``/demo/site`` shows it), with a privacy notice; returns the channel, or None without the
     demo company or its web chat. Idempotent."""
-    async with db.system_session() as session:
-        tenant = await tenants.find_by_slug(session, SLUG)
+    tenant = await _demo_tenant(db)
     if tenant is None:
         return None
     async with db.tenant_session(tenant.id) as session:

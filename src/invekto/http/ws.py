@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Coroutine
+from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
@@ -13,7 +15,7 @@ from starlette.websockets import WebSocketState
 from invekto import runtime
 from invekto.auth import service as auth
 from invekto.core.errors import AppError
-from invekto.core.realtime import Hub
+from invekto.core.realtime import Hub, Subscription
 from invekto.http.deps import SESSION_COOKIE
 from invekto.users import service as users
 
@@ -73,7 +75,14 @@ async def events(websocket: WebSocket) -> None:
                     await users.touch_presence(session, actor.tenant_id, actor.user_id)
                 await websocket.send_json({"type": "pong", "data": {}})
 
-    tasks = [asyncio.create_task(pump_events()), asyncio.create_task(read_client())]
+    await serve_until_closed(websocket, hub, subscription, pump_events(), read_client())
+
+
+async def serve_until_closed(websocket: WebSocket, hub: Hub, subscription: Subscription,
+                             *loops: Coroutine[Any, Any, None]) -> None:
+    """Run a socket's loops (events out, the client's pings in) until one ends (the client left,
+    or the socket must close), then stop the others, drop the subscription and close."""
+    tasks = [asyncio.create_task(loop) for loop in loops]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     except WebSocketDisconnect:

@@ -66,6 +66,16 @@ _APP_SECRET = SetupField(
     N_("Meta App Dashboard → App settings → Basic. Invekto checks with it that webhooks really "
        "come from Meta."), required=True)
 
+# The Twilio account behind a number (SMS or voice): it signs the webhooks with its Auth Token.
+_TWILIO_ACCOUNT = (
+    SetupField("account_sid", SECRET, N_("Account SID"),
+               N_("Twilio Console → Account info: starts with AC."), required=True,
+               pattern=r"AC[0-9a-fA-F]{32}", expected=N_("AC and 32 hexadecimal digits")),
+    SetupField("auth_token", SECRET, N_("Auth Token"),
+               N_("Twilio Console → Account info. Invekto checks with it that webhooks "
+                  "really come from Twilio."), required=True),
+)
+
 
 def _address(default: str, help_text: str = N_("Leave empty for the provider's own address.")
              ) -> SetupField:
@@ -136,12 +146,7 @@ SETUPS: dict[str, ChannelSetup] = {setup.kind: setup for setup in (
                    N_("The number customers text, in international form, e.g. +908501234567."),
                    required=True, pattern=r"\+[1-9][0-9]{6,14}",
                    expected=N_("a number in international form, e.g. +908501234567")),
-        SetupField("account_sid", SECRET, N_("Account SID"),
-                   N_("Twilio Console → Account info: starts with AC."), required=True,
-                   pattern=r"AC[0-9a-fA-F]{32}", expected=N_("AC and 32 hexadecimal digits")),
-        SetupField("auth_token", SECRET, N_("Auth Token"),
-                   N_("Twilio Console → Account info. Invekto checks with it that webhooks "
-                      "really come from Twilio."), required=True),
+        *_TWILIO_ACCOUNT,
         SetupField("messaging_service_sid", SETTING, N_("Messaging Service SID"),
                    N_("Optional: send through a Messaging Service instead of the number."),
                    pattern=r"MG[0-9a-fA-F]{32}", expected=N_("MG and 32 hexadecimal digits")),
@@ -181,12 +186,7 @@ SETUPS: dict[str, ChannelSetup] = {setup.kind: setup for setup in (
         SetupField("external_id", EXTERNAL_ID, N_("Twilio phone number"),
                    N_("The number customers call, in international form, e.g. +908501234567."),
                    required=True, pattern=_E164, expected=_E164_EXPECTED),
-        SetupField("account_sid", SECRET, N_("Account SID"),
-                   N_("Twilio Console → Account info: starts with AC."), required=True,
-                   pattern=r"AC[0-9a-fA-F]{32}", expected=N_("AC and 32 hexadecimal digits")),
-        SetupField("auth_token", SECRET, N_("Auth Token"),
-                   N_("Twilio Console → Account info. Invekto checks with it that webhooks "
-                      "really come from Twilio."), required=True),
+        *_TWILIO_ACCOUNT,
         SetupField("group", SETTING, N_("Group"),
                    N_("The group whose online agents an incoming call rings in their browsers "
                       "(Settings → Groups), by name.")),

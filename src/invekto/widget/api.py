@@ -17,12 +17,13 @@ from urllib.parse import quote, urlsplit
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile, WebSocket, status
 from fastapi.responses import FileResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from starlette.websockets import WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocketDisconnect
 
 from invekto import runtime
 from invekto.core.errors import AppError, NotFound
 from invekto.core.realtime import Event, Hub
 from invekto.http.deps import client_ip
+from invekto.http.ws import serve_until_closed
 from invekto.widget import service
 from invekto.widget.schemas import (
     AgentOut,
@@ -125,9 +126,8 @@ async def script() -> FileResponse:
 async def config(channel: WidgetChannel):
     rt = runtime.current()
     async with rt.db.tenant_session(channel.tenant_id) as session:
-        found = await service.config(session, channel,
-                                     max_file_bytes=rt.settings.max_attachment_bytes)
-    return WidgetConfigOut.model_validate(found, from_attributes=True)
+        return await service.config(session, channel,
+                                    max_file_bytes=rt.settings.max_attachment_bytes)
 
 
 @router.post("/widget/api/{channel_id}/visitors", response_model=VisitorOut,
@@ -253,18 +253,4 @@ async def live(websocket: WebSocket, channel_id: uuid.UUID) -> None:
             if (await websocket.receive_text()) == "ping":
                 await websocket.send_text("pong")
 
-    tasks = [asyncio.create_task(pump_events()), asyncio.create_task(read_client())]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        hub.unsubscribe(subscription)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError,
-                                     ValueError):
-                await task
-        if websocket.application_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-                await websocket.close()
-
+    await serve_until_closed(websocket, hub, subscription, pump_events(), read_client())

@@ -47,7 +47,7 @@ from invekto.inbox.schemas import InboundMessage
 from invekto.tenants.models import Tenant
 from invekto.users import service as users
 from invekto.users.models import User
-from invekto.widget.schemas import VisitorStart
+from invekto.widget.schemas import VisitorStart, WidgetConfigOut
 
 KIND = "webchat"
 # What a visitor sees of the thread: the latest messages (the widget keeps what it showed).
@@ -334,27 +334,15 @@ async def visitor_attachment(session: AsyncSession, visitor: Visitor, attachment
 
 # ---- what the widget shows before a chat -----------------------------------------------------
 
-@dataclass(frozen=True)
-class WidgetConfig:
-    title: str
-    welcome_text: str
-    consent_text: str
-    privacy_url: str
-    offline_text: str
-    color: str
-    online: bool
-    max_file_bytes: int
-
-
 DEFAULT_COLOR = "#206bc4"
 
 
 async def config(session: AsyncSession, channel: WidgetChannel, *, max_file_bytes: int
-                 ) -> WidgetConfig:
+                 ) -> WidgetConfigOut:
     settings = channel.settings
     tenant_name = await session.scalar(select(Tenant.name).where(
         Tenant.id == channel.tenant_id))
-    return WidgetConfig(
+    return WidgetConfigOut(
         title=str(settings.get("title") or tenant_name or channel.name),
         welcome_text=str(settings.get("welcome_text") or ""),
         consent_text=str(settings.get("consent_text") or ""),

@@ -101,33 +101,95 @@ def _form_body(params: dict[str, Any]) -> bytes:
     return urlencode(params, doseq=True).encode()
 
 
-class TwilioSmsSimulator:
+class TwilioAccountSimulator:
+    """What the simulators of Twilio's products share: one account (Basic auth with its SID and
+    Auth Token, its ``/Accounts/{sid}.json`` resource), the requests it got, forms read as
+    Twilio reads them, and the ASGI app over ``routes`` plus the account's."""
+
+    def __init__(self, account_sid: str, auth_token: str, *, number: str,
+                 webhook_url: str | None, base_url: str,
+                 webhook_transport: httpx.AsyncBaseTransport | None, routes: list[Route]
+                 ) -> None:
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.number = number
+        self.webhook_url = webhook_url
+        self.base_url = base_url.rstrip("/")
+        self.account_status = "active"
+        self.webhook_transport = webhook_transport
+        self._app = Starlette(routes=[
+            *routes, Route(f"/{API_VERSION}/Accounts/{{sid}}.json", self._account,
+                           methods=["GET"])])
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
+
+    @staticmethod
+    def _error_body(code: int, message: str | None = None) -> dict[str, Any]:
+        return twilio_error(code, message)
+
+    def _refuse(self, code: int, message: str | None = None) -> JSONResponse:
+        body = self._error_body(code, message)
+        return JSONResponse(body, status_code=body["status"])
+
+    def _record(self, request: Request) -> None:
+        self.state.requests.append(RecordedRequest(
+            request.method, request.url.path, request.url.query,
+            request.headers.get("host", ""),
+            {k.lower(): v for k, v in request.headers.items()}))
+
+    def _authorized(self, request: Request) -> bool:
+        expected = "Basic " + base64.b64encode(
+            f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        given = request.headers.get("authorization", "")
+        return (secrets.compare_digest(given.encode(), expected.encode())
+                and request.path_params.get("sid") == self.account_sid)
+
+    @staticmethod
+    async def _form(request: Request) -> dict[str, Any]:
+        """The posted form, a repeated name (MediaUrl, StatusCallbackEvent) as its values."""
+        params: dict[str, Any] = {}
+        async with request.form() as form:
+            for key, value in form.multi_items():
+                if not isinstance(value, str):
+                    continue
+                if key in params:
+                    previous = params[key]
+                    params[key] = [*previous, value] if isinstance(previous, list) else [
+                        previous, value]
+                else:
+                    params[key] = value
+        return params
+
+    async def _account(self, request: Request) -> Response:
+        self._record(request)
+        if not self._authorized(request):
+            return self._refuse(20003)
+        sid = self.account_sid
+        return JSONResponse({
+            "sid": sid, "owner_account_sid": sid, "friendly_name": FRIENDLY_NAME,
+            "status": self.account_status, "type": "Full",
+            "date_created": "Thu, 01 Jan 2026 09:00:00 +0000",
+            "date_updated": "Thu, 01 Jan 2026 09:00:00 +0000", "auth_token": "[redacted]",
+            "uri": f"/{API_VERSION}/Accounts/{sid}.json"})
+
+
+class TwilioSmsSimulator(TwilioAccountSimulator):
     """An ASGI app speaking Twilio's Messages API, with helpers for the customer's side."""
 
     def __init__(self, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN, *,
                  number: str = NUMBER, webhook_url: str | None = None,
                  base_url: str = BASE_URL, media_needs_auth: bool = True,
                  webhook_transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self.account_sid = account_sid
-        self.auth_token = auth_token
-        self.number = number
-        self.webhook_url = webhook_url
-        self.base_url = base_url.rstrip("/")
-        self.media_needs_auth = media_needs_auth
-        self.account_status = "active"
-        self.webhook_transport = webhook_transport
-        self.state = SimulatorState()
         prefix = f"/{API_VERSION}/Accounts"
-        self._app = Starlette(routes=[
+        super().__init__(account_sid, auth_token, number=number, webhook_url=webhook_url,
+                         base_url=base_url, webhook_transport=webhook_transport, routes=[
             Route(prefix + "/{sid}/Messages.json", self._messages, methods=["POST"]),
             Route(prefix + "/{sid}/Messages/{message_sid}/Media/{media_sid}", self._media,
                   methods=["GET"]),
-            Route(prefix + "/{sid}.json", self._account, methods=["GET"]),
-            Route("/storage/{media_sid}", self._storage, methods=["GET"]),
-        ])
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._app(scope, receive, send)
+            Route("/storage/{media_sid}", self._storage, methods=["GET"])])
+        self.media_needs_auth = media_needs_auth
+        self.state = SimulatorState()
 
     # ---- controls ------------------------------------------------------------------------------
 
@@ -210,52 +272,24 @@ class TwilioSmsSimulator:
 
     # ---- the provider's side: REST API ---------------------------------------------------------
 
-    def _record(self, request: Request) -> None:
-        self.state.requests.append(RecordedRequest(
-            request.method, request.url.path, request.url.query,
-            request.headers.get("host", ""),
-            {k.lower(): v for k, v in request.headers.items()}))
-
-    def _authorized(self, request: Request) -> bool:
-        expected = "Basic " + base64.b64encode(
-            f"{self.account_sid}:{self.auth_token}".encode()).decode()
-        given = request.headers.get("authorization", "")
-        return (secrets.compare_digest(given.encode(), expected.encode())
-                and request.path_params.get("sid") == self.account_sid)
-
-    @staticmethod
-    def _error(code: int, message: str | None = None) -> JSONResponse:
-        body = twilio_error(code, message)
-        return JSONResponse(body, status_code=body["status"])
-
     async def _messages(self, request: Request) -> Response:
         self._record(request)
         if not self._authorized(request):
-            return self._error(20003)
-        params: dict[str, Any] = {}
-        async with request.form() as form:
-            for key, value in form.multi_items():
-                if not isinstance(value, str):
-                    continue
-                if key in params:
-                    previous = params[key]
-                    params[key] = [*previous, value] if isinstance(previous, list) else [
-                        previous, value]
-                else:
-                    params[key] = value
+            return self._refuse(20003)
+        params = await self._form(request)
         if self.state.failures:
             failure = self.state.failures.popleft()
             return JSONResponse(failure.body, status_code=failure.status,
                                 headers=failure.headers)
         to, body = str(params.get("To") or ""), str(params.get("Body") or "")
         if not _E164.fullmatch(to):
-            return self._error(21211, f"Invalid 'To' Phone Number: {to}")
+            return self._refuse(21211, f"Invalid 'To' Phone Number: {to}")
         if not params.get("From") and not params.get("MessagingServiceSid"):
-            return self._error(21603)
+            return self._refuse(21603)
         if not body and not params.get("MediaUrl"):
-            return self._error(21602)
+            return self._refuse(21602)
         if len(body) > 1600:
-            return self._error(21617)
+            return self._refuse(21617)
         sid = new_sid("MM" if params.get("MediaUrl") else "SM")
         self.state.sent.append(SentRequest(
             params, sid, request.headers.get("authorization", ""),
@@ -275,25 +309,13 @@ class TwilioSmsSimulator:
             "subresource_uris": {"media": f"{uri}/Media.json"}, "to": to,
             "uri": f"{uri}.json"}, status_code=201)
 
-    async def _account(self, request: Request) -> Response:
-        self._record(request)
-        if not self._authorized(request):
-            return self._error(20003)
-        sid = self.account_sid
-        return JSONResponse({
-            "sid": sid, "owner_account_sid": sid, "friendly_name": FRIENDLY_NAME,
-            "status": self.account_status, "type": "Full",
-            "date_created": "Thu, 01 Jan 2026 09:00:00 +0000",
-            "date_updated": "Thu, 01 Jan 2026 09:00:00 +0000", "auth_token": "[redacted]",
-            "uri": f"/{API_VERSION}/Accounts/{sid}.json"})
-
     async def _media(self, request: Request) -> Response:
         self._record(request)
         if self.media_needs_auth and not self._authorized(request):
-            return self._error(20003)
+            return self._refuse(20003)
         media_sid = request.path_params["media_sid"]
         if media_sid not in self.state.media:
-            return self._error(20404)
+            return self._refuse(20404)
         return RedirectResponse(f"{self.base_url}/storage/{media_sid}", status_code=307)
 
     async def _storage(self, request: Request) -> Response:

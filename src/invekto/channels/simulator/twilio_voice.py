@@ -26,7 +26,6 @@ In-process: ``httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator))``.
 
 from __future__ import annotations
 
-import base64
 import re
 import secrets
 import xml.etree.ElementTree as ET
@@ -38,11 +37,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
 from invekto.channels.adapters.twilio_sms import API_VERSION, SIGNATURE_HEADER, twilio_signature
 from invekto.channels.simulator.twilio_sms import (
@@ -50,8 +47,8 @@ from invekto.channels.simulator.twilio_sms import (
     AUTH_TOKEN,
     BASE_URL,
     CUSTOMER_PHONE,
-    FRIENDLY_NAME,
     NUMBER,
+    TwilioAccountSimulator,
     new_sid,
     twilio_error,
 )
@@ -117,31 +114,22 @@ def callbacks_in(twiml: str) -> dict[str, Any]:
     return found
 
 
-class TwilioVoiceSimulator:
+class TwilioVoiceSimulator(TwilioAccountSimulator):
     """An ASGI app speaking Twilio's Calls API, with the requests Twilio makes to our webhook."""
 
     def __init__(self, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN, *,
                  number: str = NUMBER, webhook_url: str | None = None,
                  base_url: str = BASE_URL, recordings_need_auth: bool = True,
                  webhook_transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self.account_sid = account_sid
-        self.auth_token = auth_token
-        self.number = number
-        self.webhook_url = webhook_url
-        self.base_url = base_url.rstrip("/")
-        self.recordings_need_auth = recordings_need_auth
-        self.account_status = "active"
-        self.webhook_transport = webhook_transport
-        self.state = SimulatorState()
         prefix = f"/{API_VERSION}/Accounts"
-        self._app = Starlette(routes=[
+        super().__init__(account_sid, auth_token, number=number, webhook_url=webhook_url,
+                         base_url=base_url, webhook_transport=webhook_transport, routes=[
             Route(prefix + "/{sid}/Calls.json", self._calls, methods=["POST"]),
-            Route(prefix + "/{sid}/Recordings/{name}", self._recording, methods=["GET"]),
-            Route(prefix + "/{sid}.json", self._account, methods=["GET"]),
-        ])
+            Route(prefix + "/{sid}/Recordings/{name}", self._recording, methods=["GET"])])
+        self.recordings_need_auth = recordings_need_auth
+        self.state = SimulatorState()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._app(scope, receive, send)
+    _error_body = staticmethod(_error)
 
     # ---- controls ------------------------------------------------------------------------------
 
@@ -261,39 +249,11 @@ class TwilioVoiceSimulator:
 
     # ---- the provider's side: REST API ---------------------------------------------------------
 
-    def _record(self, request: Request) -> None:
-        self.state.requests.append(RecordedRequest(
-            request.method, request.url.path, request.url.query,
-            request.headers.get("host", ""),
-            {k.lower(): v for k, v in request.headers.items()}))
-
-    def _authorized(self, request: Request) -> bool:
-        expected = "Basic " + base64.b64encode(
-            f"{self.account_sid}:{self.auth_token}".encode()).decode()
-        given = request.headers.get("authorization", "")
-        return (secrets.compare_digest(given.encode(), expected.encode())
-                and request.path_params.get("sid") == self.account_sid)
-
-    @staticmethod
-    def _refuse(code: int, message: str | None = None) -> JSONResponse:
-        body = _error(code, message)
-        return JSONResponse(body, status_code=body["status"])
-
     async def _calls(self, request: Request) -> Response:
         self._record(request)
         if not self._authorized(request):
             return self._refuse(20003)
-        params: dict[str, Any] = {}
-        async with request.form() as form:
-            for key, value in form.multi_items():
-                if not isinstance(value, str):
-                    continue
-                if key in params:
-                    previous = params[key]
-                    params[key] = [*previous, value] if isinstance(previous, list) else [
-                        previous, value]
-                else:
-                    params[key] = value
+        params = await self._form(request)
         if self.state.failures:
             failure = self.state.failures.popleft()
             return JSONResponse(failure.body, status_code=failure.status,
@@ -320,18 +280,6 @@ class TwilioVoiceSimulator:
             "to": to, "to_formatted": to,
             "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}.json"},
             status_code=201)
-
-    async def _account(self, request: Request) -> Response:
-        self._record(request)
-        if not self._authorized(request):
-            return self._refuse(20003)
-        sid = self.account_sid
-        return JSONResponse({
-            "sid": sid, "owner_account_sid": sid, "friendly_name": FRIENDLY_NAME,
-            "status": self.account_status, "type": "Full",
-            "date_created": "Thu, 01 Jan 2026 09:00:00 +0000",
-            "date_updated": "Thu, 01 Jan 2026 09:00:00 +0000", "auth_token": "[redacted]",
-            "uri": f"/{API_VERSION}/Accounts/{sid}.json"})
 
     async def _recording(self, request: Request) -> Response:
         self._record(request)
