@@ -21,6 +21,7 @@ from invekto.http.middleware import RequestContextMiddleware
 from invekto.http.ws import router as ws_router
 from invekto.inbox.api import router as inbox_router
 from invekto.ops.api import router as ops_router
+from invekto.routing.api import router as routing_router
 from invekto.users.api import router as users_router
 from invekto.web.inbox_views import router as inbox_pages
 from invekto.web.monitor_views import router as monitor_pages
@@ -61,7 +62,8 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
     # First: providers' deliveries are the busiest path, and routes are matched in order.
     app.include_router(webhooks_router)
     api = APIRouter(prefix="/api/v1")
-    for router in (auth_router, users_router, channels_router, contacts_router, inbox_router):
+    for router in (auth_router, users_router, channels_router, contacts_router, inbox_router,
+                   routing_router):
         api.include_router(router)
     app.include_router(api)
     app.include_router(ops_router)

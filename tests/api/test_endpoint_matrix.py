@@ -38,6 +38,8 @@ from invekto.contacts.models import CustomFieldDefinition
 from invekto.contacts.schemas import ContactCreate, ContactUpdate, CustomFieldCreate, TagCreate
 from invekto.core.actor import ROLE_RANK
 from invekto.inbox import service as inbox
+from invekto.routing import service as routing
+from invekto.routing.schemas import RoutingIn
 from invekto.users import service as users
 from invekto.users.schemas import GroupCreate, UserCreate
 from tests.factories import PASSWORD, Company, World
@@ -413,6 +415,19 @@ async def _call_contact(t: Target) -> Call:
     return Call({"contact_id": conversation.contact_id})
 
 
+async def _routing(t: Target) -> Call:
+    """A channel routed to the caller's company's group."""
+    channel_id = await new_channel(t.ids)
+    await as_system(t.ids, lambda s, a: routing.set_routing(s, a, channel_id, RoutingIn(
+        group_ids=[t.ids.group_id])))
+    return Call({"channel_id": channel_id})
+
+
+async def _set_routing(t: Target) -> Call:
+    return Call({"channel_id": await new_channel(t.ids)},
+                json={"group_ids": [str(t.body.group_id)], "algorithm": "least_today"})
+
+
 async def _upload(t: Target) -> Call:
     return Call(files={"file": ("rapor.txt", b"tahlil sonucu", "text/plain")})
 
@@ -488,6 +503,8 @@ ROWS: list[Row] = [
     row("POST", "/contacts/{contact_id}/notes", "agent", _contact_note, 201),
     row("GET", "/calls/summary", "supervisor", _period),
     # A call rings its caller first, a softphone is someone's: a person, never an API key.
+    row("GET", "/channels/{channel_id}/routing", "agent", _routing),
+    row("PUT", "/channels/{channel_id}/routing", "supervisor", _set_routing),
     row("GET", "/me/softphone", "agent", _plain, rule="person", key_status=403,
         key_code="forbidden"),
     row("POST", "/contacts/{contact_id}/call", "agent", _call_contact, 201, rule="person",

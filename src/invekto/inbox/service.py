@@ -75,9 +75,12 @@ from invekto.inbox.schemas import (
     MessageSend,
     TemplateSend,
 )
+from invekto.routing import service as routing
 from invekto.users import service as users
 
 _PREVIEW_LENGTH = 200
+# The conversations this transaction opened, for routing once their first messages are stored.
+_OPENED_CONVERSATIONS = "invekto.opened_conversations"
 _RECORDED_EVENTS = "invekto.timeline_events"  # session.info key
 # Delivery statuses only move forward: a late "delivered" never overwrites "read".
 _STATUS_ORDER = {"pending": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
@@ -1080,7 +1083,38 @@ async def _store_inbound(session: AsyncSession, tenant_id: uuid.UUID, channel_id
             and (phone := senders[inbound.handle].phone)})
     await session.flush()
     await realtime.publish_many(session, events)
+    await _route_opened(session, tenant_id, channel_id, [
+        conversation for conversation in {c.id: c for c in conversations.values()}.values()
+        if conversation.id in session.info.get(_OPENED_CONVERSATIONS, ())])
     return inserted
+
+
+async def _route_opened(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
+                        opened: list[Conversation]) -> None:
+    """Give the conversations this transaction opened to agents, as the channel's routing
+    decides (see ``routing.service``); those nobody can take wait in the group's queue."""
+    if not opened:
+        return
+    session.info[_OPENED_CONVERSATIONS] -= {c.id for c in opened}
+    by_id = {c.id: c for c in opened}
+    system = Actor.system(tenant_id)
+    for decision in await routing.decide(session, tenant_id, channel_id,
+                                         sorted(opened, key=lambda c: (c.opened_at, c.id))):
+        conversation = by_id[decision.conversation_id]
+        previous = (conversation.assignee_id, conversation.group_id)
+        conversation.group_id = conversation.group_id or decision.group_id
+        if decision.user_id is not None:
+            conversation.assignee_id = decision.user_id
+            await _changed(session, system, conversation, "conversation.assigned", {
+                "assignee_id": str(decision.user_id), "reason": decision.reason},
+                event_kind="assigned", previous_audience=previous, audit_it=False)
+            continue
+        await _changed(session, system, conversation, "conversation.transferred", {
+            "user_id": None, "group_id": str(conversation.group_id), "reason": "queue"},
+            event_kind="transferred", previous_audience=previous, audit_it=False)
+        if decision.away_message:
+            await send_message(session, system, conversation.id,
+                               MessageSend(body=decision.away_message))
 
 
 def _note_inbound(conversation: Conversation, inbound: InboundMessage, at: datetime) -> None:
@@ -1104,14 +1138,15 @@ async def _active_conversations(session: AsyncSession, tenant_id: uuid.UUID,
     """Each contact's open or pending conversation on the channel (by contact), opened where
     there is none, locked in id order (two batches never deadlock). The partial unique index
     settles races between two first messages."""
-    await session.execute(insert(Conversation.__table__).on_conflict_do_nothing(
+    opened = set((await session.scalars(insert(Conversation.__table__).on_conflict_do_nothing(
         index_elements=["tenant_id", "contact_id", "channel_id"],
         # A literal, not a bound parameter: once psycopg prepares the statement, a parameter
         # no longer matches the partial index.
-        index_where=text("status <> 'closed'")), [
+        index_where=text("status <> 'closed'")).returning(Conversation.id), [
         {"id": new_id(), "tenant_id": tenant_id, "contact_id": contact_id,
          "channel_id": channel_id, "status": "open", "opened_at": at, "last_message_at": at}
-        for contact_id, at in sorted(opened_at.items())])  # key order: no deadlocks
+        for contact_id, at in sorted(opened_at.items())])).all())  # key order: no deadlocks
+    session.info.setdefault(_OPENED_CONVERSATIONS, set()).update(opened)
     found = (await session.scalars(select(Conversation).where(
         Conversation.tenant_id == tenant_id, Conversation.channel_id == channel_id,
         Conversation.contact_id == any_(list(opened_at)), Conversation.status != "closed"

@@ -43,6 +43,9 @@ class User(IdMixin, TenantMixin, TimestampMixin, Base):
     presence_changed_at: Mapped[datetime | None]
     # Refreshed by the open tabs' heartbeats; the presence sweeper turns silent users offline.
     last_seen_at: Mapped[datetime | None]
+    # Routing gives the agent no new conversation while this many open ones are theirs (none:
+    # no limit).
+    max_open_conversations: Mapped[int | None]
 
 
 class AgentGroup(IdMixin, TenantMixin, TimestampMixin, Base):

@@ -31,6 +31,9 @@ class UserUpdate(BaseModel):
     language: Language | None = None
     is_active: bool | None = None
     group_ids: list[uuid.UUID] | None = None
+    # Routing gives the agent no new conversation while this many open ones are theirs; null:
+    # no limit.
+    max_open_conversations: int | None = Field(default=None, ge=1, le=1000)
 
     _not_null = field_validator("display_name", "role", "language", "is_active")(not_null)
 
@@ -48,6 +51,7 @@ class UserOut(BaseModel):
     last_login_at: datetime | None
     created_at: datetime
     group_ids: list[uuid.UUID] = []
+    max_open_conversations: int | None = None
 
 
 class UserCreated(UserOut):

@@ -1,0 +1,27 @@
+"""A channel's routing settings: ``/api/v1/channels/{channel_id}/routing``."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+
+from invekto.core.errors import NotFound
+from invekto.http.deps import Scoped
+from invekto.routing import service
+from invekto.routing.schemas import RoutingIn, RoutingOut
+
+router = APIRouter(tags=["routing"])
+
+
+@router.get("/channels/{channel_id}/routing", response_model=RoutingOut)
+async def get_routing(channel_id: uuid.UUID, ctx: Scoped):
+    routing = await service.get_routing(ctx.session, ctx.actor, channel_id)
+    if routing is None:
+        raise NotFound("this channel is not routed: its conversations wait in the shared queue")
+    return routing
+
+
+@router.put("/channels/{channel_id}/routing", response_model=RoutingOut)
+async def set_routing(channel_id: uuid.UUID, body: RoutingIn, ctx: Scoped):
+    return await service.set_routing(ctx.session, ctx.actor, channel_id, body)

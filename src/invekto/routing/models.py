@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import CheckConstraint, String, UniqueConstraint, Uuid, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from invekto.db.base import Base, IdMixin, TenantMixin, TimestampMixin, tenant_fk
+
+ALGORITHMS = ("random", "round_robin", "least_today", "longest_waiting")
+# What happens to a new conversation nobody can take: it waits in the group's queue (and the
+# group hears of it), or the customer also gets the channel's away message.
+WHEN_NOBODY = ("queue", "away_message")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+class ChannelRouting(IdMixin, TenantMixin, TimestampMixin, Base):
+    """How a channel's new conversations find an agent. A channel without a row is not routed:
+    its conversations wait in the shared queue, as before routing existed."""
+
+    __tablename__ = "channel_routing"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "channel_id"),
+        tenant_fk("channel_id", "channels"),
+        CheckConstraint(_one_of("algorithm", ALGORITHMS), name="algorithm_valid"),
+        CheckConstraint(_one_of("when_nobody", WHEN_NOBODY), name="when_nobody_valid"),
+    )
+
+    channel_id: Mapped[uuid.UUID]
+    # The groups whose members take the channel's conversations; the first is the queue a
+    # conversation waits in when nobody can take it.
+    group_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid), server_default="{}")
+    algorithm: Mapped[str] = mapped_column(String(20), server_default="round_robin")
+    # A returning customer goes back to the agent who last handled them, when available.
+    sticky: Mapped[bool] = mapped_column(server_default="true")
+    when_nobody: Mapped[str] = mapped_column(String(20), server_default="queue")
+    away_message: Mapped[str] = mapped_column(server_default="")
+    # Round robin's place in the rotation: who got the channel's last conversation. The row is
+    # locked while a conversation is routed, so workers take turns and the rotation stays fair.
+    last_assigned_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        server_default=text("NULL"))

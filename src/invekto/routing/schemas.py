@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Algorithm = Literal["random", "round_robin", "least_today", "longest_waiting"]
+
+
+class RoutingIn(BaseModel):
+    """A channel's routing: the groups whose agents take its new conversations (the first is
+    the queue they wait in), how one is chosen, whether returning customers go back to their
+    last agent, and what happens when nobody is available."""
+
+    group_ids: list[uuid.UUID] = Field(min_length=1, max_length=20)
+    algorithm: Algorithm = "round_robin"
+    sticky: bool = True
+    when_nobody: Literal["queue", "away_message"] = "queue"
+    away_message: str = Field(default="", max_length=1000)
+
+
+class RoutingOut(RoutingIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    channel_id: uuid.UUID

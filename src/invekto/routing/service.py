@@ -1,0 +1,173 @@
+"""Routing: who of a channel's groups gets a new conversation, and the channel's settings for it.
+
+``decide`` runs in the transaction that opened the conversations (the ingest's), holding the
+channel's routing row locked while it reads the team and chooses, so two workers routing at the
+same moment take turns: no conversation is assigned twice and round robin's rotation stays
+fair. It only decides; ``inbox.service`` applies the decisions (assignment, the thread's event
+with its reason, the live event). A channel without routing settings is not routed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Text, cast, func, select
+from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invekto.audit import service as audit
+from invekto.channels import service as channels
+from invekto.core.actor import Actor
+from invekto.core.errors import ValidationFailed
+from invekto.inbox.models import Conversation, ConversationEvent, Message
+from invekto.routing.choice import Candidate, choose
+from invekto.routing.models import ChannelRouting
+from invekto.routing.schemas import RoutingIn
+from invekto.tenants.models import Tenant
+from invekto.users import service as users
+from invekto.users.models import GroupMembership, User
+
+# Why a conversation went to whom, as the thread and the reports name it.
+REASONS = ("round_robin", "random", "least_today", "longest_waiting", "sticky", "manual",
+           "takeover", "idle", "queue")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What routing decided for one new conversation: an agent (``user_id`` with ``reason``),
+    or the queue of ``group_id`` to wait in (``user_id`` None)."""
+
+    conversation_id: uuid.UUID
+    group_id: uuid.UUID | None
+    user_id: uuid.UUID | None
+    reason: str
+    away_message: str = ""  # to send the customer when nobody could take it
+
+
+# ---- settings ---------------------------------------------------------------------------------
+
+async def get_routing(session: AsyncSession, actor: Actor, channel_id: uuid.UUID
+                      ) -> ChannelRouting | None:
+    await channels.get_channel(session, actor, channel_id)  # another company's: not found
+    return await session.scalar(select(ChannelRouting).where(
+        ChannelRouting.tenant_id == actor.tenant_id, ChannelRouting.channel_id == channel_id))
+
+
+async def set_routing(session: AsyncSession, actor: Actor, channel_id: uuid.UUID,
+                      data: RoutingIn) -> ChannelRouting:
+    """A channel's routing, as a supervisor sets it."""
+    actor.require("supervisor")
+    routing = await get_routing(session, actor, channel_id)
+    known = {group.id for group in await users.list_groups(session, actor)}
+    if unknown := [g for g in data.group_ids if g not in known]:
+        raise ValidationFailed("no such group: %(id)s", field="group_ids",
+                               params={"id": str(unknown[0])})
+    if data.when_nobody == "away_message" and not data.away_message.strip():
+        raise ValidationFailed("write the away message customers get when nobody is available",
+                               field="away_message")
+    if routing is None:
+        routing = ChannelRouting(tenant_id=actor.tenant_id, channel_id=channel_id)
+        session.add(routing)
+    routing.group_ids = list(dict.fromkeys(data.group_ids))
+    routing.algorithm = data.algorithm
+    routing.sticky = data.sticky
+    routing.when_nobody = data.when_nobody
+    routing.away_message = data.away_message.strip()
+    await session.flush()
+    await audit.record(session, actor, "channel.routing_changed", target_type="channel",
+                       target_id=channel_id, data=data.model_dump(mode="json"))
+    return routing
+
+
+# ---- deciding -----------------------------------------------------------------------------------
+
+async def decide(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
+                 conversations: Sequence[Conversation]) -> list[Decision]:
+    """Where each new conversation of the channel goes (in the order given: oldest first)."""
+    if not conversations:
+        return []
+    routing = await session.scalar(select(ChannelRouting).where(
+        ChannelRouting.tenant_id == tenant_id, ChannelRouting.channel_id == channel_id
+    ).with_for_update())
+    if routing is None or not routing.group_ids:
+        return []
+    team = {c.user_id: c for c in await candidates(session, tenant_id, routing.group_ids)}
+    last_handlers = (await _last_handlers(session, tenant_id, conversations)
+                     if routing.sticky else {})
+    decisions = []
+    for conversation in conversations:
+        handler = last_handlers.get(conversation.contact_id)
+        if handler is not None and handler in team and team[handler].available:
+            chosen, reason = handler, "sticky"
+        else:
+            chosen = choose(routing.algorithm, list(team.values()),
+                            last_assigned=routing.last_assigned_user_id)
+            reason = routing.algorithm
+        if chosen is None:
+            decisions.append(Decision(
+                conversation.id, routing.group_ids[0], None, "queue",
+                routing.away_message if routing.when_nobody == "away_message" else ""))
+            continue
+        if reason == "round_robin":
+            routing.last_assigned_user_id = chosen
+        team[chosen] = _one_more(team[chosen])
+        decisions.append(Decision(conversation.id, routing.group_ids[0], chosen, reason))
+    return decisions
+
+
+def _one_more(candidate: Candidate) -> Candidate:
+    """The same agent once this decision holds: one more open conversation today."""
+    return Candidate(candidate.user_id, candidate.presence, candidate.open_conversations + 1,
+                     candidate.capacity, candidate.assigned_today + 1, candidate.last_sent_at,
+                     candidate.on_shift)
+
+
+async def candidates(session: AsyncSession, tenant_id: uuid.UUID,
+                     group_ids: Sequence[uuid.UUID]) -> list[Candidate]:
+    """The active members of the groups with what the algorithms weigh: presence, open
+    conversations, today's assignments (in the company's time zone) and their last reply."""
+    members = select(GroupMembership.user_id).where(
+        GroupMembership.tenant_id == tenant_id,
+        GroupMembership.group_id.in_(list(group_ids))).distinct().scalar_subquery()
+    open_count = select(func.count()).where(
+        Conversation.tenant_id == tenant_id, Conversation.assignee_id == User.id,
+        Conversation.status != "closed").correlate(User).scalar_subquery()
+    today = select(func.count()).where(
+        ConversationEvent.tenant_id == tenant_id, ConversationEvent.kind == "assigned",
+        ConversationEvent.data["assignee_id"].astext == cast(User.id, Text),
+        ConversationEvent.created_at >= await _day_start(session, tenant_id),
+    ).correlate(User).scalar_subquery()
+    last_sent = select(func.max(Message.created_at)).where(
+        Message.tenant_id == tenant_id, Message.sender_user_id == User.id,
+        Message.direction == "outbound").correlate(User).scalar_subquery()
+    rows = (await session.execute(select(
+        User.id, User.presence, open_count, User.max_open_conversations, today, last_sent
+    ).where(User.tenant_id == tenant_id, User.is_active.is_(True), User.id.in_(members)))).all()
+    return [Candidate(user_id, presence, int(opened), capacity, int(assigned), sent)
+            for user_id, presence, opened, capacity, assigned, sent in rows]
+
+
+async def _day_start(session: AsyncSession, tenant_id: uuid.UUID) -> datetime:
+    """Midnight today in the company's time zone."""
+    zone = ZoneInfo(await session.scalar(select(Tenant.timezone).where(Tenant.id == tenant_id))
+                    or "Europe/Istanbul")
+    return datetime.combine(datetime.now(zone).date(), time(), tzinfo=zone)
+
+
+async def _last_handlers(session: AsyncSession, tenant_id: uuid.UUID,
+                         conversations: Sequence[Conversation]) -> dict[uuid.UUID, uuid.UUID]:
+    """Each returning contact's agent: who held their latest earlier conversation."""
+    contact_ids = [c.contact_id for c in conversations]
+    new_ids = [c.id for c in conversations]
+    latest = (select(Conversation.contact_id, Conversation.assignee_id)
+              .where(Conversation.tenant_id == tenant_id,
+                     Conversation.contact_id.in_(contact_ids), Conversation.id.not_in(new_ids),
+                     Conversation.assignee_id.is_not(None))
+              .order_by(Conversation.contact_id, Conversation.last_message_at.desc())
+              .ext(distinct_on(Conversation.contact_id)))
+    return {contact_id: user_id for contact_id, user_id in (await session.execute(latest)).all()}
+

@@ -1,0 +1,224 @@
+"""Routing new conversations through the real ingest path: each algorithm on a real team,
+skips (offline, away, full), sticky returning customers, the group's queue and the away
+message when nobody can take one, the reason kept in the thread, and the settings' API."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+
+import pytest
+from sqlalchemy import select
+
+from invekto.inbox import service as inbox
+from invekto.inbox.models import Conversation, ConversationEvent, Message
+from invekto.inbox.schemas import InboundMessage
+from invekto.users import service as users
+from invekto.users.schemas import UserUpdate
+
+
+async def _route(company, algorithm: str = "round_robin", **fields) -> None:
+    response = await company.sevgi.client.put(
+        f"/api/v1/channels/{company.channel_id}/routing",
+        json={"group_ids": [str(company.group_id)], "algorithm": algorithm, **fields})
+    assert response.status_code == 200, response.text
+
+
+async def _online(company, *usernames: str) -> None:
+    async with company.rt.db.tenant_session(company.tenant_id) as session:
+        for name in usernames:
+            await users.touch_presence(session, company.tenant_id, company.people[name].user_id)
+
+
+async def _join_group(company, *usernames: str) -> None:
+    async with company.rt.db.tenant_session(company.tenant_id) as session:
+        for name in usernames:
+            await users.update_user(session, company.system, company.people[name].user_id,
+                                    UserUpdate(group_ids=[company.group_id]))
+
+
+async def _conversation(company, message) -> Conversation:
+    async with company.rt.db.tenant_session(company.tenant_id) as session:
+        return await session.get_one(Conversation, message.conversation_id)
+
+
+async def _assignees(company, messages) -> list[str | None]:
+    by_id = {p.user_id: name for name, p in company.people.items()}
+    return [by_id.get((await _conversation(company, m)).assignee_id) for m in messages]
+
+
+@pytest.fixture
+async def team(world):
+    """Bora and Deniz in the reception group, both online; the web chat routed to it."""
+    home = world.home
+    await _join_group(home, "deniz")
+    await _online(home, "bora", "deniz")
+    return home
+
+
+async def test_round_robin_takes_turns_and_the_thread_says_why(team):
+    await _route(team)
+    first = [await team.inbound(f"Merhaba {n}") for n in range(4)]
+    assert await _assignees(team, first) == ["bora", "deniz", "bora", "deniz"]
+    async with team.rt.db.tenant_session(team.tenant_id) as session:
+        event = await session.scalar(select(ConversationEvent).where(
+            ConversationEvent.conversation_id == first[0].conversation_id,
+            ConversationEvent.kind == "assigned"))
+    assert event.data == {"assignee_id": str(team.bora.user_id), "reason": "round_robin"}
+    assert event.actor_user_id is None  # routing, not a person
+    conversation = await _conversation(team, first[0])
+    assert conversation.group_id == team.group_id
+
+
+async def test_a_second_message_does_not_route_again(team):
+    await _route(team)
+    first = await team.inbound("Merhaba", handle="ayse")
+    again = await team.inbound("Orada mısınız?", handle="ayse")
+    assert again.conversation_id == first.conversation_id
+    async with team.rt.db.tenant_session(team.tenant_id) as session:
+        assigned = (await session.scalars(select(ConversationEvent).where(
+            ConversationEvent.conversation_id == first.conversation_id,
+            ConversationEvent.kind == "assigned"))).all()
+    assert len(assigned) == 1
+
+
+async def test_offline_away_and_full_agents_are_skipped(team):
+    await _route(team)
+    async with team.rt.db.tenant_session(team.tenant_id) as session:
+        await users.set_presence(session, _as(team, "deniz"), "away")
+    assert await _assignees(team, [await team.inbound("1"), await team.inbound("2")]) == [
+        "bora", "bora"]
+    async with team.rt.db.tenant_session(team.tenant_id) as session:
+        await users.set_presence(session, _as(team, "deniz"), "online")
+        await users.update_user(session, team.system, team.bora.user_id,
+                                UserUpdate(max_open_conversations=2))
+    assert await _assignees(team, [await team.inbound("3")]) == ["deniz"]  # Bora is full
+
+
+def _as(company, username):
+    from invekto.core.actor import Actor
+
+    person = company.people[username]
+    return Actor(tenant_id=company.tenant_id, role=person.role, user_id=person.user_id)
+
+
+async def test_nobody_available_leaves_it_in_the_queue_with_the_away_message(team):
+    await _route(team, when_nobody="away_message",
+                 away_message="Şu an tüm temsilcilerimiz dolu, en kısa sürede döneceğiz.")
+    async with team.rt.db.tenant_session(team.tenant_id) as session:
+        for name in ("bora", "deniz"):
+            await users.set_presence(session, _as(team, name), "away")
+    waiting = await team.inbound("Merhaba")
+    conversation = await _conversation(team, waiting)
+    assert (conversation.assignee_id, conversation.group_id) == (None, team.group_id)
+    async with team.rt.db.tenant_session(team.tenant_id) as session:
+        replies = (await session.scalars(select(Message.body).where(
+            Message.conversation_id == waiting.conversation_id,
+            Message.direction == "outbound"))).all()
+        queued = await session.scalar(select(ConversationEvent).where(
+            ConversationEvent.conversation_id == waiting.conversation_id,
+            ConversationEvent.kind == "transferred"))
+    assert replies == ["Şu an tüm temsilcilerimiz dolu, en kısa sürede döneceğiz."]
+    assert queued.data["reason"] == "queue"
+
+
+async def test_a_returning_customer_goes_back_to_their_agent(team):
+    await _route(team)
+    first = await team.inbound("Merhaba", handle="kemal")
+    assert await _assignees(team, [first]) == ["bora"]
+    async with team.rt.db.tenant_session(team.tenant_id) as session:
+        await inbox.close(session, team.system, first.conversation_id)
+    await team.inbound("Başka biri", handle="zehra")  # Deniz's turn now
+    back = await team.inbound("Yine ben", handle="kemal")
+    assert back.conversation_id != first.conversation_id
+    assert await _assignees(team, [back]) == ["bora"]
+    async with team.rt.db.tenant_session(team.tenant_id) as session:
+        event = await session.scalar(select(ConversationEvent).where(
+            ConversationEvent.conversation_id == back.conversation_id,
+            ConversationEvent.kind == "assigned"))
+    assert event.data["reason"] == "sticky"
+    # Without sticky, the rotation decides: after Bora's turn comes Deniz's.
+    await _route(team, sticky=False)
+    async with team.rt.db.tenant_session(team.tenant_id) as session:
+        await inbox.close(session, team.system, back.conversation_id)
+    assert await _assignees(team, [await team.inbound("Merhaba", handle="nur")]) == ["bora"]
+    third = await team.inbound("Üçüncü kez", handle="kemal")
+    assert await _assignees(team, [third]) == ["deniz"]
+
+
+async def test_least_today_and_longest_waiting_on_a_real_team(team):
+    await _route(team, "least_today")
+    assert await _assignees(team, [await team.inbound(str(n)) for n in range(4)]) == [
+        "bora", "deniz", "bora", "deniz"]
+    await _route(team, "longest_waiting")
+    # Bora answers a customer: Deniz has now waited longer since their last reply.
+    conversation = (await team.inbound("Soru")).conversation_id
+    async with team.rt.db.tenant_session(team.tenant_id) as session:
+        await inbox.send_message(session, _as(team, "bora"), conversation,
+                                 inbox.MessageSend(body="Buyurun"))
+    assert await _assignees(team, [await team.inbound("Yeni")]) == ["deniz"]
+
+
+async def test_an_unrouted_channel_leaves_conversations_in_the_shared_queue(team):
+    message = await team.inbound("Merhaba")
+    conversation = await _conversation(team, message)
+    assert (conversation.assignee_id, conversation.group_id) == (None, None)
+
+
+async def test_the_settings_api_refuses_what_cannot_work(team, world):
+    url = f"/api/v1/channels/{team.channel_id}/routing"
+    client = team.sevgi.client
+    assert (await client.get(url)).status_code == 404  # not routed yet
+    unknown = await client.put(url, json={"group_ids": [str(uuid.uuid4())]})
+    assert (unknown.status_code, unknown.json()["error"]["field"]) == (422, "group_ids")
+    foreign = await client.put(url, json={"group_ids": [str(world.charlie.group_id)]})
+    assert (foreign.status_code, foreign.json()["error"]["field"]) == (422, "group_ids")
+    silent = await client.put(url, json={"group_ids": [str(team.group_id)],
+                                         "when_nobody": "away_message"})
+    assert (silent.status_code, silent.json()["error"]["field"]) == (422, "away_message")
+    bad = await client.put(url, json={"group_ids": [str(team.group_id)],
+                                      "algorithm": "alphabetical"})
+    assert (bad.status_code, bad.json()["error"]["field"]) == (422, "algorithm")
+    assert (await team.bora.client.put(url, json={"group_ids": [str(team.group_id)]})
+            ).status_code == 403
+    await _route(team, "random")
+    assert (await team.bora.client.get(url)).json()["algorithm"] == "random"
+
+
+async def test_many_new_customers_at_once_are_each_assigned_once_and_fairly(team):
+    """Hundreds of first messages ingested by several transactions at the same moment: the
+    channel's routing row makes them take turns, so the rotation stays fair."""
+    await _join_group(team, "sevgi")
+    await _online(team, "sevgi")
+    await _route(team)
+
+    async def worker(batch: int) -> None:
+        async with team.rt.db.tenant_session(team.tenant_id) as session:
+            await inbox.receive_inbound_batch(session, team.tenant_id, team.channel_id, [
+                InboundMessage(channel_id=team.channel_id, handle=f"yarış-{batch}-{n}",
+                               provider_message_id=f"yarış-{batch}-{n}", body="Merhaba")
+                for n in range(30)])
+    await asyncio.gather(*(worker(batch) for batch in range(8)))
+
+    async with team.rt.db.tenant_session(team.tenant_id) as session:
+        conversations = (await session.scalars(select(Conversation).where(
+            Conversation.tenant_id == team.tenant_id,
+            Conversation.channel_id == team.channel_id))).all()
+        events = (await session.scalars(select(ConversationEvent).where(
+            ConversationEvent.tenant_id == team.tenant_id,
+            ConversationEvent.kind == "assigned"))).all()
+    assert len(conversations) == 240
+    assert all(c.assignee_id is not None for c in conversations)
+    assert Counter(e.conversation_id for e in events).most_common(1)[0][1] == 1
+    per_agent = Counter(c.assignee_id for c in conversations)
+    assert len(per_agent) == 3 and max(per_agent.values()) - min(per_agent.values()) <= 1
+
+
+async def test_the_thread_tells_how_routing_chose(team):
+    await _route(team)
+    first = await team.inbound("Merhaba", handle="selin")
+    response = await team.sevgi.client.get(f"/inbox/c/{first.conversation_id}",
+                                           headers={"hx-request": "true"})
+    assert response.status_code == 200
+    assert "Yönlendirme konuşmayı Bora adlı kullanıcıya atadı (sırayla)" in response.text
