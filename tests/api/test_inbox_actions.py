@@ -137,7 +137,8 @@ async def test_an_agent_takes_and_releases_a_queued_conversation(world, queues):
                           {"user_id": str(home.bora.user_id)})
     (event,) = await events_of(home, queues.shared)
     assert (event.kind, event.actor_user_id, event.data) == (
-        "assigned", home.bora.user_id, {"assignee_id": str(home.bora.user_id)})
+        "assigned", home.bora.user_id, {"assignee_id": str(home.bora.user_id),
+                                        "reason": "manual"})
     assert event.contact_id == (await conversation_row(home, queues.shared)).contact_id
     # The answer: the new header, the event line out of band, the composer.
     assert f'data-assignee="{home.bora.user_id}"' in response.text
@@ -148,7 +149,8 @@ async def test_an_agent_takes_and_releases_a_queued_conversation(world, queues):
 
     response = await post(home.bora, act(queues.shared, "assign"), {"user_id": ""})
     released = (await events_of(home, queues.shared))[-1]
-    assert (released.kind, released.data) == ("assigned", {"assignee_id": None})
+    assert (released.kind, released.data) == ("assigned", {"assignee_id": None,
+                                                           "reason": "manual"})
     assert "Bora konuşmanın atamasını kaldırdı" in response.text
     assert (await conversation_row(home, queues.shared)).assignee_id is None
 
@@ -178,8 +180,8 @@ async def test_a_supervisor_assigns_to_active_colleagues_only(world, queues):
                           {"user_id": str(home.deniz.user_id)})
     assert "Sevgi konuşmayı Deniz adlı kullanıcıya atadı" in response.text
     (event,) = await events_of(home, queues.shared)
-    assert (event.actor_user_id, event.data) == (home.sevgi.user_id,
-                                                 {"assignee_id": str(home.deniz.user_id)})
+    assert (event.actor_user_id, event.data) == (home.sevgi.user_id, {
+        "assignee_id": str(home.deniz.user_id), "reason": "manual"})
 
     await db(home, lambda s, a: users.update_user(s, a, home.bora.user_id,
                                                   UserUpdate(is_active=False)))

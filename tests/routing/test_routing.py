@@ -222,3 +222,74 @@ async def test_the_thread_tells_how_routing_chose(team):
                                            headers={"hx-request": "true"})
     assert response.status_code == 200
     assert "Yönlendirme konuşmayı Bora adlı kullanıcıya atadı (sırayla)" in response.text
+
+
+async def _offer(company, username: str) -> int:
+    """What the ``offer_waiting`` job does for an agent who became available."""
+    async with company.rt.db.tenant_session(company.tenant_id) as session:
+        return await inbox.offer_waiting(session, company.tenant_id,
+                                         company.people[username].user_id)
+
+
+async def test_an_agent_who_comes_online_takes_the_queue_most_urgent_first(team):
+    await _route(team)
+    async with team.rt.db.tenant_session(team.tenant_id) as session:
+        for name in ("bora", "deniz"):
+            await users.set_presence(session, _as(team, name), "away")
+    waiting = [await team.inbound(f"Bekliyorum {n}") for n in range(3)]
+    assert await _assignees(team, waiting) == [None, None, None]
+    async with team.rt.db.tenant_session(team.tenant_id) as session:
+        await inbox.set_priority(session, team.system, waiting[2].conversation_id, "urgent")
+        await users.update_user(session, team.system, team.deniz.user_id,
+                                UserUpdate(max_open_conversations=2))
+        await users.set_presence(session, _as(team, "deniz"), "online")
+    # Coming online deferred the offer (the worker runs it); here it runs inline.
+    assert await _offer(team, "deniz") == 2  # then Deniz is full
+    assigned = await _assignees(team, waiting)
+    assert (assigned[2], assigned[0], assigned[1]) == ("deniz", "deniz", None)  # urgent first
+    assert await _offer(team, "deniz") == 0  # full: nothing more, and nothing twice
+
+    # Deniz closes one: the last waiting conversation is theirs at once.
+    async with team.rt.db.tenant_session(team.tenant_id) as session:
+        await inbox.close(session, _as(team, "deniz"), waiting[0].conversation_id)
+    assert await _offer(team, "deniz") == 1
+    assert (await _assignees(team, waiting))[1] == "deniz"
+    async with team.rt.db.tenant_session(team.tenant_id) as session:
+        event = await session.scalar(select(ConversationEvent).where(
+            ConversationEvent.conversation_id == waiting[1].conversation_id,
+            ConversationEvent.kind == "assigned"))
+    assert event.data["reason"] == "queue"
+
+
+async def test_coming_online_and_finishing_a_conversation_defer_the_offer(team):
+    """The triggers themselves: each leaves an ``offer_waiting`` job for the agent."""
+    await _route(team)
+    await _offer_jobs(team, "deniz", clear=True)
+    async with team.rt.db.tenant_session(team.tenant_id) as session:
+        await users.set_presence(session, _as(team, "deniz"), "away")
+    assert await _offer_jobs(team, "deniz") == 0  # away: nothing to offer
+    async with team.rt.db.tenant_session(team.tenant_id) as session:
+        await users.set_presence(session, _as(team, "deniz"), "online")
+        await users.set_presence(session, _as(team, "deniz"), "away")
+        await users.set_presence(session, _as(team, "deniz"), "online")
+    assert await _offer_jobs(team, "deniz") == 1  # one waits, however often they came back
+
+    mine = await team.inbound("Merhaba")  # round robin: Bora
+    await _offer_jobs(team, "bora", clear=True)
+    async with team.rt.db.tenant_session(team.tenant_id) as session:
+        await inbox.close(session, _as(team, "bora"), mine.conversation_id)
+    assert await _offer_jobs(team, "bora") == 1
+
+
+async def _offer_jobs(company, username: str, *, clear: bool = False) -> int:
+    """The agent's waiting ``offer_waiting`` jobs (none left with ``clear``)."""
+    from sqlalchemy import text
+
+    where = ("task_name = 'inbox:offer_waiting' AND args->>'user_id' = :user "
+             "AND status = 'todo'")
+    user = {"user": str(company.people[username].user_id)}
+    async with company.rt.db.system_session() as session:
+        if clear:
+            await session.execute(text(f"DELETE FROM procrastinate_jobs WHERE {where}"), user)
+        return await session.scalar(text(f"SELECT count(*) FROM procrastinate_jobs "
+                                         f"WHERE {where}"), user)

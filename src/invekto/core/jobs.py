@@ -13,6 +13,7 @@ from typing import Any
 
 import procrastinate
 from psycopg_pool import AsyncConnectionPool
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 QUEUES = ("ingest", "outbound", "default")
@@ -28,10 +29,24 @@ job_app = procrastinate.App(
 )
 
 
-async def defer(session: AsyncSession, task: procrastinate.tasks.Task, **kwargs: Any) -> int:
-    """Defer ``task`` in ``session``'s transaction; returns the job id."""
+async def defer(session: AsyncSession, task: procrastinate.tasks.Task, *,
+                queueing_lock: str | None = None, **kwargs: Any) -> int | None:
+    """Defer ``task`` in ``session``'s transaction; returns the job id. With ``queueing_lock``,
+    at most one such job waits: when one already does, nothing is added (None)."""
     raw = await (await session.connection()).get_raw_connection()
-    return await task.configure(connection=raw.driver_connection).defer_async(**kwargs)
+    configured = task.configure(connection=raw.driver_connection, queueing_lock=queueing_lock)
+    if queueing_lock is None:
+        return await configured.defer_async(**kwargs)
+    # A refused duplicate must not abort the caller's transaction: a savepoint of our own, on
+    # the connection procrastinate writes with.
+    await session.execute(text("SAVEPOINT defer_once"))
+    try:
+        job_id = await configured.defer_async(**kwargs)
+    except procrastinate.exceptions.AlreadyEnqueued:
+        await session.execute(text("ROLLBACK TO SAVEPOINT defer_once"))
+        return None
+    await session.execute(text("RELEASE SAVEPOINT defer_once"))
+    return job_id
 
 
 @asynccontextmanager

@@ -195,8 +195,11 @@ async def assign(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID
     previous = (conversation.assignee_id, conversation.group_id)
     conversation.assignee_id = assignee_id
     await _changed(session, actor, conversation, "conversation.assigned",
-                   {"assignee_id": str(assignee_id) if assignee_id else None},
+                   {"assignee_id": str(assignee_id) if assignee_id else None,
+                    "reason": "manual"},
                    event_kind="assigned", previous_audience=previous)
+    if previous[0] not in (None, assignee_id) and conversation.status != "closed":
+        await _offer_freed(session, actor.tenant_id, previous[0])
     return conversation
 
 
@@ -228,6 +231,8 @@ async def transfer(session: AsyncSession, actor: Actor, conversation_id: uuid.UU
         "group_id": str(conversation.group_id) if conversation.group_id else None,
         **({"note": note.strip()[:500]} if note.strip() else {}),
     }, previous_audience=previous, event_kind="transferred")
+    if previous[0] not in (None, user_id) and conversation.status != "closed":
+        await _offer_freed(session, actor.tenant_id, previous[0])
     return conversation
 
 
@@ -252,6 +257,7 @@ async def close(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID)
         conversation.snoozed_until = None
         await _changed(session, actor, conversation, "conversation.closed", {},
                        event_kind="closed")
+        await _offer_freed(session, actor.tenant_id, conversation.assignee_id)
     return conversation
 
 
@@ -1087,6 +1093,39 @@ async def _store_inbound(session: AsyncSession, tenant_id: uuid.UUID, channel_id
         conversation for conversation in {c.id: c for c in conversations.values()}.values()
         if conversation.id in session.info.get(_OPENED_CONVERSATIONS, ())])
     return inserted
+
+
+async def offer_waiting(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID
+                        ) -> int:
+    """An agent became available (came online, back from away, finished a conversation): give
+    them the waiting conversations of their groups' queues, most urgent and longest waiting
+    first, while they can take more. Returns how many they got."""
+    given = 0
+    system = Actor.system(tenant_id)
+    agent = await routing.agent_state(session, tenant_id, user_id)
+    while agent is not None and agent.available:
+        conversation = await routing.next_waiting(session, tenant_id, user_id)
+        if conversation is None:
+            break
+        previous = (conversation.assignee_id, conversation.group_id)
+        conversation.assignee_id = user_id
+        await _changed(session, system, conversation, "conversation.assigned", {
+            "assignee_id": str(user_id), "reason": "queue"},
+            event_kind="assigned", previous_audience=previous, audit_it=False)
+        agent = routing.one_more(agent)
+        given += 1
+    return given
+
+
+async def _offer_freed(session: AsyncSession, tenant_id: uuid.UUID,
+                       user_id: uuid.UUID | None) -> None:
+    """``user_id`` has one conversation fewer: the queue may have one for them (a job, after
+    this transaction commits)."""
+    if user_id is not None:
+        from invekto.inbox import tasks
+
+        await jobs.defer(session, tasks.offer_waiting, queueing_lock=f"offer:{user_id}",
+                         tenant_id=str(tenant_id), user_id=str(user_id))
 
 
 async def _route_opened(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,

@@ -79,3 +79,14 @@ async def prune_status_backlog(timestamp: int) -> int:
     lost) will not find it any more."""
     async with runtime.current().db.system_session() as session:
         return await service.prune_status_backlog(session)
+
+
+@blueprint.task(name="offer_waiting", queue="default",
+                retry=procrastinate.RetryStrategy(max_attempts=5, exponential_wait=2))
+async def offer_waiting(tenant_id: str, user_id: str) -> int:
+    """Give an agent who became available the waiting conversations of their groups' queues.
+    Deferred when they come online or finish a conversation; safe to run twice (the second
+    finds them full, or the queue empty)."""
+    tenant = uuid.UUID(tenant_id)
+    async with runtime.current().db.tenant_session(tenant) as session:
+        return await service.offer_waiting(session, tenant, uuid.UUID(user_id))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Text, cast, func, select
+from sqlalchemy import Text, case, cast, func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -114,12 +114,12 @@ async def decide(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.U
             continue
         if reason == "round_robin":
             routing.last_assigned_user_id = chosen
-        team[chosen] = _one_more(team[chosen])
+        team[chosen] = one_more(team[chosen])
         decisions.append(Decision(conversation.id, routing.group_ids[0], chosen, reason))
     return decisions
 
 
-def _one_more(candidate: Candidate) -> Candidate:
+def one_more(candidate: Candidate) -> Candidate:
     """The same agent once this decision holds: one more open conversation today."""
     return Candidate(candidate.user_id, candidate.presence, candidate.open_conversations + 1,
                      candidate.capacity, candidate.assigned_today + 1, candidate.last_sent_at,
@@ -171,3 +171,37 @@ async def _last_handlers(session: AsyncSession, tenant_id: uuid.UUID,
               .ext(distinct_on(Conversation.contact_id)))
     return {contact_id: user_id for contact_id, user_id in (await session.execute(latest)).all()}
 
+
+
+# ---- the waiting queue ------------------------------------------------------------------------
+
+_PRIORITY_RANK = case({"urgent": 0, "high": 1, "normal": 2, "low": 3},
+                      value=Conversation.priority, else_=2)
+
+
+async def agent_state(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID
+                      ) -> Candidate | None:
+    """One agent as routing sees them (their row locked: offers to them take turns)."""
+    await session.execute(select(User.id).where(
+        User.tenant_id == tenant_id, User.id == user_id).with_for_update())
+    groups = list(await users.group_ids_of(session, tenant_id, user_id))
+    return next((c for c in await candidates(session, tenant_id, groups)
+                 if c.user_id == user_id), None)
+
+
+async def next_waiting(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID
+                       ) -> Conversation | None:
+    """The conversation the agent should take from their groups' queues: of the routed
+    channels' open, unassigned conversations, the most urgent, then the longest waiting.
+    Locked, skipping those another offer holds, so two agents never get the same one."""
+    groups = list(await users.group_ids_of(session, tenant_id, user_id))
+    if not groups:
+        return None
+    routed = select(ChannelRouting.channel_id).where(ChannelRouting.tenant_id == tenant_id)
+    return await session.scalar(select(Conversation).where(
+        Conversation.tenant_id == tenant_id, Conversation.status == "open",
+        Conversation.assignee_id.is_(None), Conversation.group_id.in_(groups),
+        Conversation.channel_id.in_(routed),
+    ).order_by(_PRIORITY_RANK, func.coalesce(Conversation.waiting_since,
+                                             Conversation.opened_at), Conversation.id)
+        .limit(1).with_for_update(skip_locked=True))

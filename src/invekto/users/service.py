@@ -13,7 +13,7 @@ from sqlalchemy import and_, delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.audit import service as audit
-from invekto.core import realtime, security
+from invekto.core import jobs, realtime, security
 from invekto.core.actor import Actor
 from invekto.core.errors import ValidationFailed
 from invekto.core.i18n import LANGUAGES, N_
@@ -98,6 +98,8 @@ async def update_user(session: AsyncSession, actor: Actor, user_id: uuid.UUID, d
         setattr(user, name, value)
     if data.group_ids is not None:
         await _set_user_groups(session, actor, user.id, data.group_ids)
+    if "max_open_conversations" in changes or data.group_ids is not None:
+        await _offer_waiting(session, user)  # room for more, or other queues
     if changes.get("is_active") is False:
         from invekto.auth import service as auth
 
@@ -224,6 +226,17 @@ async def _presence_changed(session: AsyncSession, user: User, presence: str) ->
     await realtime.publish(session, realtime.Event(
         tenant_id=user.tenant_id, type="presence.changed", restricted=False,
         data={"user_id": str(user.id), "presence": presence}))
+    if presence == "online":
+        await _offer_waiting(session, user)
+
+
+async def _offer_waiting(session: AsyncSession, user: User) -> None:
+    """The agent can take conversations: those waiting in their groups' queues go to them at
+    once (a job, after this transaction commits; the inbox owns conversations)."""
+    from invekto.inbox import tasks
+
+    await jobs.defer(session, tasks.offer_waiting, queueing_lock=f"offer:{user.id}",
+                     tenant_id=str(user.tenant_id), user_id=str(user.id))
 
 
 async def set_language(session: AsyncSession, actor: Actor, language: str) -> User:
