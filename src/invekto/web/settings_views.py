@@ -29,6 +29,8 @@ from invekto.core.errors import AppError, Conflict, NotFound, PermissionDenied, 
 from invekto.inbox import service as inbox
 from invekto.inbox import timeline
 from invekto.replies import service as replies
+from invekto.routing import service as routing
+from invekto.routing.schemas import RoutingIn
 from invekto.tenants import service as tenants
 from invekto.users import service as users
 from invekto.users.schemas import GroupCreate, GroupUpdate, UserCreate, UserUpdate
@@ -66,6 +68,7 @@ SECTIONS = (
     Section("quick-replies", "supervisor", "ti-message-bolt"),
     Section("custom-fields", "admin", "ti-forms"),
     Section("channels", "admin", "ti-plug-connected"),
+    Section("routing", "supervisor", "ti-route"),
     Section("click-to-chat", "supervisor", "ti-qrcode"),
     Section("company", "admin", "ti-building"),
 )
@@ -149,6 +152,14 @@ async def _click_to_chat(page: Page, _params: Params) -> dict[str, Any]:
                                   if c.kind in chat_links.WHATSAPP_KINDS]}
 
 
+async def _routing(page: Page, _params: Params) -> dict[str, Any]:
+    session, actor = page.ctx.session, page.ctx.actor
+    listed = [c for c in await channels.list_channels(session, actor) if c.is_active]
+    return {"channels": listed, "groups": await users.list_groups(session, actor),
+            "routing_of": {c.id: await routing.get_routing(session, actor, c.id)
+                           for c in listed}}
+
+
 async def _company(page: Page, _params: Params) -> dict[str, Any]:
     current = page.tenant.timezone
     zones = list(COMMON_TIMEZONES) + ([current] if current not in COMMON_TIMEZONES else [])
@@ -159,7 +170,7 @@ Loader = Callable[[Page, Params], Awaitable[dict[str, Any]]]
 _LOADERS: dict[str, Loader] = {
     "users": _users, "groups": _groups, "tags": _tags, "quick-replies": _quick_replies,
     "custom-fields": _custom_fields, "channels": _channels, "company": _company,
-    "click-to-chat": _click_to_chat,
+    "click-to-chat": _click_to_chat, "routing": _routing,
 }
 
 
@@ -359,6 +370,18 @@ async def delete_tag(request: Request, tag_id: uuid.UUID, page: WebPage) -> Resp
 
 
 # ---- click-to-chat ------------------------------------------------------------------------------
+
+# ---- routing -----------------------------------------------------------------------------------
+
+@router.post("/routing/{channel_id}")
+async def set_routing(request: Request, channel_id: uuid.UUID, page: WebPage) -> Response:
+    form = await request.form()
+    values = _values(form, ("group_ids", "algorithm", "when_nobody", "away_message"),
+                     lists=("group_ids",))
+    data = parse_form(RoutingIn, {**values, "sticky": form.get("sticky") == "on"})
+    await routing.set_routing(page.ctx.session, page.ctx.actor, channel_id, data)
+    return await _body(request, page, "routing", form, saved=channel_id)
+
 
 @router.post("/click-to-chat")
 async def create_chat_link(request: Request, page: WebPage) -> Response:

@@ -1,0 +1,42 @@
+"""The routing section of the settings, over HTTP as the page sends it: supervisors set a
+channel's routing (agents cannot), a refusal names its field in Turkish, and what was saved is
+drawn back."""
+
+from __future__ import annotations
+
+from invekto.routing import service as routing
+from tests.web.test_settings_pages import error_of, page, post
+
+
+async def test_a_supervisor_routes_a_channel_and_sees_it_saved(world):
+    home = world.home
+    html = await page(home.sevgi, "/settings/routing")
+    assert f'id="routing-{home.channel_id}"' in html and 'data-routed="false"' in html
+    response = await post(home.sevgi, f"/settings/routing/{home.channel_id}", {
+        "group_ids": str(home.group_id), "algorithm": "least_today", "sticky": "on",
+        "when_nobody": "away_message", "away_message": "Birazdan dönüyoruz."})
+    assert "data-saved" in response.text and 'data-routed="true"' in response.text
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        saved = await routing.get_routing(session, home.system, home.channel_id)
+    assert (saved.group_ids, saved.algorithm, saved.sticky, saved.when_nobody,
+            saved.away_message) == ([home.group_id], "least_today", True, "away_message",
+                                    "Birazdan dönüyoruz.")
+    # Unticking "sticky" is sent as its absence.
+    await post(home.sevgi, f"/settings/routing/{home.channel_id}", {
+        "group_ids": str(home.group_id), "algorithm": "round_robin", "when_nobody": "queue"})
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        assert not (await routing.get_routing(session, home.system, home.channel_id)).sticky
+
+
+async def test_refusals_name_their_field_and_agents_cannot_route(world):
+    home = world.home
+    url = f"/settings/routing/{home.channel_id}"
+    no_group = await post(home.sevgi, url, {"algorithm": "random"}, expect=422)
+    assert error_of(no_group)["field"] == "group_ids"
+    silent = await post(home.sevgi, url, {"group_ids": str(home.group_id),
+                                          "when_nobody": "away_message"}, expect=422)
+    assert error_of(silent) == {
+        "code": "validation_failed", "field": "away_message",
+        "message": "Kimse uygun değilken müşterilere gidecek mesajı yazın"}
+    await post(home.bora, url, {"group_ids": str(home.group_id)}, expect=403)
+    assert "Yönlendirme" not in await page(home.bora, "/settings/tags", expect=403)
