@@ -5,6 +5,7 @@ message when nobody can take one, the reason kept in the thread, and the setting
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections import Counter
 
@@ -293,3 +294,19 @@ async def _offer_jobs(company, username: str, *, clear: bool = False) -> int:
             await session.execute(text(f"DELETE FROM procrastinate_jobs WHERE {where}"), user)
         return await session.scalar(text(f"SELECT count(*) FROM procrastinate_jobs "
                                          f"WHERE {where}"), user)
+
+
+async def test_supervisors_see_each_queue_and_its_longest_wait(team):
+    await _route(team)
+    async with team.rt.db.tenant_session(team.tenant_id) as session:
+        for name in ("bora", "deniz"):
+            await users.set_presence(session, _as(team, name), "away")
+    await team.inbound("Bekliyorum")
+    await team.inbound("Ben de")
+    board = await team.sevgi.client.get("/monitor/board", headers={"hx-request": "true"})
+    assert board.status_code == 200
+    queue = board.text[board.text.index(f'id="queue-{team.group_id}"'):]
+    queue = queue[:queue.index("</a>")]
+    assert 'data-waiting="2"' in queue and "Resepsiyon" in queue
+    assert re.search(r'title="En uzun bekleme">· \d+ sn\.', queue)  # the oldest's wait
+    assert (await team.bora.client.get("/monitor/board")).status_code in (403, 303)

@@ -205,3 +205,27 @@ async def next_waiting(session: AsyncSession, tenant_id: uuid.UUID, user_id: uui
     ).order_by(_PRIORITY_RANK, func.coalesce(Conversation.waiting_since,
                                              Conversation.opened_at), Conversation.id)
         .limit(1).with_for_update(skip_locked=True))
+
+
+@dataclass(frozen=True)
+class QueueLength:
+    """A group's queue now: how many conversations wait in it, and since when the oldest."""
+
+    group_id: uuid.UUID
+    waiting: int
+    oldest: datetime | None
+
+
+async def queue_lengths(session: AsyncSession, actor: Actor) -> list[QueueLength]:
+    """Each group's waiting conversations (open, unassigned, in its queue), for supervisors'
+    live monitor; groups with none are listed too."""
+    actor.require("supervisor")
+    rows = (await session.execute(
+        select(Conversation.group_id, func.count(),
+               func.min(func.coalesce(Conversation.waiting_since, Conversation.opened_at)))
+        .where(Conversation.tenant_id == actor.tenant_id, Conversation.status == "open",
+               Conversation.assignee_id.is_(None), Conversation.group_id.is_not(None))
+        .group_by(Conversation.group_id))).all()
+    waiting = {group_id: (count, oldest) for group_id, count, oldest in rows}
+    return [QueueLength(group.id, *waiting.get(group.id, (0, None)))
+            for group in await users.list_groups(session, actor)]

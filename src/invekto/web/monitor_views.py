@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from invekto.contacts import service as contacts
 from invekto.inbox import service as inbox
 from invekto.inbox.schemas import ConversationFilters
+from invekto.routing import service as routing
 from invekto.web.inbox_views import COUNT_CAP, Directory
 from invekto.web.rendering import WebPage, render_page
 
@@ -32,6 +33,7 @@ async def _context(page: WebPage) -> dict:
         "contacts": await contacts.get_contacts(session, actor, [c.contact_id for c in held]),
         "unassigned": await inbox.count_conversations(
             session, actor, ConversationFilters(status="open", assignee="none"), cap=COUNT_CAP),
+        "queues": await routing.queue_lengths(session, actor),
     }
 
 
