@@ -502,6 +502,8 @@ ROWS: list[Row] = [
     row("GET", "/contacts/{contact_id}/notes", "agent", _conversation_contact),
     row("POST", "/contacts/{contact_id}/notes", "agent", _contact_note, 201),
     row("GET", "/calls/summary", "supervisor", _period),
+    row("PUT", "/contacts/{contact_id}/block", "agent", _conversation_contact),
+    row("DELETE", "/contacts/{contact_id}/block", "agent", _conversation_contact),
     # A call rings its caller first, a softphone is someone's: a person, never an API key.
     row("GET", "/channels/{channel_id}/routing", "agent", _routing),
     row("PUT", "/channels/{channel_id}/routing", "supervisor", _set_routing),

@@ -44,6 +44,9 @@ class Contact(IdMixin, TenantMixin, TimestampMixin, Base):
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(50)), server_default="{}")
     custom_fields: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     last_activity_at: Mapped[datetime | None]
+    # Blocked (spam, abuse): their messages are kept but notify and route to no one, and nothing
+    # is sent to them. Who blocked them is in the audit trail.
+    blocked_at: Mapped[datetime | None]
     search_vector: Mapped[str] = mapped_column(
         TSVECTOR, Computed(f"to_tsvector('{NAME_SEARCH_CONFIG}'::regconfig, "
                            "coalesce(name, '') || ' ' || coalesce(email, ''))", persisted=True),

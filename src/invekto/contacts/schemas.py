@@ -41,6 +41,7 @@ class ContactOut(BaseModel):
     custom_fields: dict[str, Any]
     created_at: datetime
     last_activity_at: datetime | None
+    blocked_at: datetime | None = None
 
 
 class CustomFieldCreate(BaseModel):

@@ -7,7 +7,7 @@ import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, any_, delete, func, literal, or_, select, update
@@ -49,6 +49,24 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 async def get_contact(session: AsyncSession, actor: Actor, contact_id: uuid.UUID) -> Contact:
     return await get_in_tenant(session, Contact, actor.tenant_id, contact_id, what=N_("contact"))
+
+
+async def is_blocked(session: AsyncSession, tenant_id: uuid.UUID, contact_id: uuid.UUID
+                     ) -> bool:
+    return bool(await session.scalar(select(Contact.blocked_at.is_not(None)).where(
+        Contact.tenant_id == tenant_id, Contact.id == contact_id)))
+
+
+async def set_blocked(session: AsyncSession, actor: Actor, contact_id: uuid.UUID,
+                      blocked: bool) -> Contact:
+    """Mark a contact blocked (now) or not; the caller checks who may."""
+    contact = await get_contact(session, actor, contact_id)
+    if blocked and contact.blocked_at is None:
+        contact.blocked_at = datetime.now(UTC)
+    elif not blocked:
+        contact.blocked_at = None
+    await session.flush()
+    return contact
 
 
 async def get_contacts(session: AsyncSession, actor: Actor, contact_ids: Iterable[uuid.UUID]

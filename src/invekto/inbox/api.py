@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response, UploadFile, status
 from pydantic import AwareDatetime, BaseModel
 
 from invekto import runtime
+from invekto.contacts.schemas import ContactOut
 from invekto.http.deps import Scoped
 from invekto.inbox import calls, service
 from invekto.inbox.schemas import (
@@ -117,6 +118,18 @@ async def contact_history(contact_id: uuid.UUID, ctx: Scoped, cursor: str | None
     items, next_cursor = await service.contact_history(ctx.session, ctx.actor, contact_id,
                                                        cursor=cursor, limit=limit)
     return MessagePage(items=items, next_cursor=next_cursor)
+
+
+@router.put("/contacts/{contact_id}/block", response_model=ContactOut)
+async def block_contact(contact_id: uuid.UUID, ctx: Scoped):
+    """Block the contact: their messages are kept but notify and route to no one, and nothing
+    is sent to them."""
+    return await service.set_blocked(ctx.session, ctx.actor, contact_id, True)
+
+
+@router.delete("/contacts/{contact_id}/block", response_model=ContactOut)
+async def unblock_contact(contact_id: uuid.UUID, ctx: Scoped):
+    return await service.set_blocked(ctx.session, ctx.actor, contact_id, False)
 
 
 @router.get("/calls/summary", response_model=CallSummaryOut)

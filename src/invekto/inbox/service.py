@@ -41,6 +41,7 @@ from invekto.channels.sms import (
     sms_length,
 )
 from invekto.contacts import service as contacts
+from invekto.contacts.models import Contact
 from invekto.core import jobs, realtime
 from invekto.core.actor import Actor
 from invekto.core.errors import (
@@ -495,6 +496,18 @@ async def require_history_visible(session: AsyncSession, actor: Actor, contact_i
         raise NotFound("contact not found")
 
 
+async def set_blocked(session: AsyncSession, actor: Actor, contact_id: uuid.UUID,
+                      blocked: bool) -> Contact:
+    """Block a contact (spam, abuse) or unblock them; whoever may read their history may.
+    A blocked contact's messages are still stored, but notify and are assigned to no one, and
+    nothing is sent to them."""
+    await require_history_visible(session, actor, contact_id)
+    contact = await contacts.set_blocked(session, actor, contact_id, blocked)
+    await audit.record(session, actor, "contact.blocked" if blocked else "contact.unblocked",
+                       target_type="contact", target_id=contact_id)
+    return contact
+
+
 async def get_message(session: AsyncSession, actor: Actor, message_id: uuid.UUID) -> Message:
     """One message, for whoever may read its contact's history."""
     message = await get_in_tenant(session, Message, actor.tenant_id, message_id,
@@ -588,6 +601,9 @@ async def send_message(session: AsyncSession, actor: Actor, conversation_id: uui
                                field="client_message_id")
             return existing, False
     _require_can_reply(actor, conversation)
+    if await contacts.is_blocked(session, actor.tenant_id, conversation.contact_id):
+        raise Conflict("this contact is blocked; unblock them to write to them",
+                       field="contact_id", code="contact_blocked")
     body = clean_text(data.body)
     payload: dict = {}
     if data.content_kind == "template":
@@ -1066,9 +1082,12 @@ async def _store_inbound(session: AsyncSession, tenant_id: uuid.UUID, channel_id
         i.body for i in inbounds if i.provider_message_id in inserted]
     ) if kind in chat_links.WHATSAPP_KINDS else {}
     events = []
+    # A blocked contact's messages are kept, quietly: no live event, no unread count, no
+    # routing (see ``set_blocked``).
+    blocked = {contact.id for contact in senders.values() if contact.blocked_at is not None}
     for inbound, row in zip(inbounds, rows, strict=True):
-        if inbound.provider_message_id not in inserted:
-            continue  # the same event, ingested concurrently by another worker
+        if inbound.provider_message_id not in inserted or row["contact_id"] in blocked:
+            continue  # the same event, ingested concurrently by another worker; or blocked
         conversation = conversations[row["contact_id"]]
         _note_inbound(conversation, inbound, row["created_at"])
         link = campaigns.get(chat_links.reference_of(inbound.body) or "")
@@ -1091,7 +1110,8 @@ async def _store_inbound(session: AsyncSession, tenant_id: uuid.UUID, channel_id
     await realtime.publish_many(session, events)
     await _route_opened(session, tenant_id, channel_id, [
         conversation for conversation in {c.id: c for c in conversations.values()}.values()
-        if conversation.id in session.info.get(_OPENED_CONVERSATIONS, ())])
+        if conversation.id in session.info.get(_OPENED_CONVERSATIONS, ())
+        and conversation.contact_id not in blocked])
     return inserted
 
 

@@ -607,6 +607,14 @@ async def update_contact(request: Request, contact_id: uuid.UUID, page: WebPage,
     return await _card(request, page, contact_id, c)
 
 
+@router.post("/contacts/{contact_id}/block")
+async def block_contact(request: Request, contact_id: uuid.UUID, page: WebPage,
+                        blocked: str = Form(""), c: uuid.UUID | None = None) -> Response:
+    """Block (``blocked=true``) or unblock the contact; the card is drawn again."""
+    await service.set_blocked(page.ctx.session, page.ctx.actor, contact_id, blocked == "true")
+    return await _card(request, page, contact_id, c)
+
+
 @router.post("/contacts/{contact_id}/tags")
 async def contact_tags(request: Request, contact_id: uuid.UUID, page: WebPage,
                        add: str = Form(""), remove: str = Form(""), c: uuid.UUID | None = None
