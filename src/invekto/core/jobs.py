@@ -29,10 +29,24 @@ job_app = procrastinate.App(
 )
 
 
+def _bind_tasks() -> None:
+    """Bind every domain's tasks to ``job_app`` (what importing ``invekto.tasks`` does) before
+    the first deferral: a command that never imported the web app or the worker (``invekto
+    demo``) may defer jobs too."""
+    global _tasks_bound
+    if not _tasks_bound:
+        job_app.perform_import_paths()
+        _tasks_bound = True
+
+
+_tasks_bound = False
+
+
 async def defer(session: AsyncSession, task: procrastinate.tasks.Task, *,
                 queueing_lock: str | None = None, **kwargs: Any) -> int | None:
     """Defer ``task`` in ``session``'s transaction; returns the job id. With ``queueing_lock``,
     at most one such job waits: when one already does, nothing is added (None)."""
+    _bind_tasks()
     raw = await (await session.connection()).get_raw_connection()
     configured = task.configure(connection=raw.driver_connection, queueing_lock=queueing_lock)
     if queueing_lock is None:
