@@ -9,7 +9,6 @@ import re
 import uuid
 from collections import Counter
 
-import pytest
 from sqlalchemy import select
 
 from invekto.inbox import service as inbox
@@ -17,63 +16,25 @@ from invekto.inbox.models import Conversation, ConversationEvent, Message
 from invekto.inbox.schemas import InboundMessage
 from invekto.users import service as users
 from invekto.users.schemas import UserUpdate
-
-
-async def _route(company, algorithm: str = "round_robin", **fields) -> None:
-    response = await company.sevgi.client.put(
-        f"/api/v1/channels/{company.channel_id}/routing",
-        json={"group_ids": [str(company.group_id)], "algorithm": algorithm, **fields})
-    assert response.status_code == 200, response.text
-
-
-async def _online(company, *usernames: str) -> None:
-    async with company.rt.db.tenant_session(company.tenant_id) as session:
-        for name in usernames:
-            await users.touch_presence(session, company.tenant_id, company.people[name].user_id)
-
-
-async def _join_group(company, *usernames: str) -> None:
-    async with company.rt.db.tenant_session(company.tenant_id) as session:
-        for name in usernames:
-            await users.update_user(session, company.system, company.people[name].user_id,
-                                    UserUpdate(group_ids=[company.group_id]))
-
-
-async def _conversation(company, message) -> Conversation:
-    async with company.rt.db.tenant_session(company.tenant_id) as session:
-        return await session.get_one(Conversation, message.conversation_id)
-
-
-async def _assignees(company, messages) -> list[str | None]:
-    by_id = {p.user_id: name for name, p in company.people.items()}
-    return [by_id.get((await _conversation(company, m)).assignee_id) for m in messages]
-
-
-@pytest.fixture
-async def team(world):
-    """Bora and Deniz in the reception group, both online; the web chat routed to it."""
-    home = world.home
-    await _join_group(home, "deniz")
-    await _online(home, "bora", "deniz")
-    return home
+from tests.routing.team import acting, assignees, conversation_of, join_group, online, route
 
 
 async def test_round_robin_takes_turns_and_the_thread_says_why(team):
-    await _route(team)
+    await route(team)
     first = [await team.inbound(f"Merhaba {n}") for n in range(4)]
-    assert await _assignees(team, first) == ["bora", "deniz", "bora", "deniz"]
+    assert await assignees(team, first) == ["bora", "deniz", "bora", "deniz"]
     async with team.rt.db.tenant_session(team.tenant_id) as session:
         event = await session.scalar(select(ConversationEvent).where(
             ConversationEvent.conversation_id == first[0].conversation_id,
             ConversationEvent.kind == "assigned"))
     assert event.data == {"assignee_id": str(team.bora.user_id), "reason": "round_robin"}
     assert event.actor_user_id is None  # routing, not a person
-    conversation = await _conversation(team, first[0])
+    conversation = await conversation_of(team, first[0])
     assert conversation.group_id == team.group_id
 
 
 async def test_a_second_message_does_not_route_again(team):
-    await _route(team)
+    await route(team)
     first = await team.inbound("Merhaba", handle="ayse")
     again = await team.inbound("Orada mısınız?", handle="ayse")
     assert again.conversation_id == first.conversation_id
@@ -85,33 +46,26 @@ async def test_a_second_message_does_not_route_again(team):
 
 
 async def test_offline_away_and_full_agents_are_skipped(team):
-    await _route(team)
+    await route(team)
     async with team.rt.db.tenant_session(team.tenant_id) as session:
-        await users.set_presence(session, _as(team, "deniz"), "away")
-    assert await _assignees(team, [await team.inbound("1"), await team.inbound("2")]) == [
+        await users.set_presence(session, acting(team, "deniz"), "away")
+    assert await assignees(team, [await team.inbound("1"), await team.inbound("2")]) == [
         "bora", "bora"]
     async with team.rt.db.tenant_session(team.tenant_id) as session:
-        await users.set_presence(session, _as(team, "deniz"), "online")
+        await users.set_presence(session, acting(team, "deniz"), "online")
         await users.update_user(session, team.system, team.bora.user_id,
                                 UserUpdate(max_open_conversations=2))
-    assert await _assignees(team, [await team.inbound("3")]) == ["deniz"]  # Bora is full
-
-
-def _as(company, username):
-    from invekto.core.actor import Actor
-
-    person = company.people[username]
-    return Actor(tenant_id=company.tenant_id, role=person.role, user_id=person.user_id)
+    assert await assignees(team, [await team.inbound("3")]) == ["deniz"]  # Bora is full
 
 
 async def test_nobody_available_leaves_it_in_the_queue_with_the_away_message(team):
-    await _route(team, when_nobody="away_message",
+    await route(team, when_nobody="away_message",
                  away_message="Şu an tüm temsilcilerimiz dolu, en kısa sürede döneceğiz.")
     async with team.rt.db.tenant_session(team.tenant_id) as session:
         for name in ("bora", "deniz"):
-            await users.set_presence(session, _as(team, name), "away")
+            await users.set_presence(session, acting(team, name), "away")
     waiting = await team.inbound("Merhaba")
-    conversation = await _conversation(team, waiting)
+    conversation = await conversation_of(team, waiting)
     assert (conversation.assignee_id, conversation.group_id) == (None, team.group_id)
     async with team.rt.db.tenant_session(team.tenant_id) as session:
         replies = (await session.scalars(select(Message.body).where(
@@ -125,45 +79,45 @@ async def test_nobody_available_leaves_it_in_the_queue_with_the_away_message(tea
 
 
 async def test_a_returning_customer_goes_back_to_their_agent(team):
-    await _route(team)
+    await route(team)
     first = await team.inbound("Merhaba", handle="kemal")
-    assert await _assignees(team, [first]) == ["bora"]
+    assert await assignees(team, [first]) == ["bora"]
     async with team.rt.db.tenant_session(team.tenant_id) as session:
         await inbox.close(session, team.system, first.conversation_id)
     await team.inbound("Başka biri", handle="zehra")  # Deniz's turn now
     back = await team.inbound("Yine ben", handle="kemal")
     assert back.conversation_id != first.conversation_id
-    assert await _assignees(team, [back]) == ["bora"]
+    assert await assignees(team, [back]) == ["bora"]
     async with team.rt.db.tenant_session(team.tenant_id) as session:
         event = await session.scalar(select(ConversationEvent).where(
             ConversationEvent.conversation_id == back.conversation_id,
             ConversationEvent.kind == "assigned"))
     assert event.data["reason"] == "sticky"
     # Without sticky, the rotation decides: after Bora's turn comes Deniz's.
-    await _route(team, sticky=False)
+    await route(team, sticky=False)
     async with team.rt.db.tenant_session(team.tenant_id) as session:
         await inbox.close(session, team.system, back.conversation_id)
-    assert await _assignees(team, [await team.inbound("Merhaba", handle="nur")]) == ["bora"]
+    assert await assignees(team, [await team.inbound("Merhaba", handle="nur")]) == ["bora"]
     third = await team.inbound("Üçüncü kez", handle="kemal")
-    assert await _assignees(team, [third]) == ["deniz"]
+    assert await assignees(team, [third]) == ["deniz"]
 
 
 async def test_least_today_and_longest_waiting_on_a_real_team(team):
-    await _route(team, "least_today")
-    assert await _assignees(team, [await team.inbound(str(n)) for n in range(4)]) == [
+    await route(team, "least_today")
+    assert await assignees(team, [await team.inbound(str(n)) for n in range(4)]) == [
         "bora", "deniz", "bora", "deniz"]
-    await _route(team, "longest_waiting")
+    await route(team, "longest_waiting")
     # Bora answers a customer: Deniz has now waited longer since their last reply.
     conversation = (await team.inbound("Soru")).conversation_id
     async with team.rt.db.tenant_session(team.tenant_id) as session:
-        await inbox.send_message(session, _as(team, "bora"), conversation,
+        await inbox.send_message(session, acting(team, "bora"), conversation,
                                  inbox.MessageSend(body="Buyurun"))
-    assert await _assignees(team, [await team.inbound("Yeni")]) == ["deniz"]
+    assert await assignees(team, [await team.inbound("Yeni")]) == ["deniz"]
 
 
 async def test_an_unrouted_channel_leaves_conversations_in_the_shared_queue(team):
     message = await team.inbound("Merhaba")
-    conversation = await _conversation(team, message)
+    conversation = await conversation_of(team, message)
     assert (conversation.assignee_id, conversation.group_id) == (None, None)
 
 
@@ -183,16 +137,16 @@ async def test_the_settings_api_refuses_what_cannot_work(team, world):
     assert (bad.status_code, bad.json()["error"]["field"]) == (422, "algorithm")
     assert (await team.bora.client.put(url, json={"group_ids": [str(team.group_id)]})
             ).status_code == 403
-    await _route(team, "random")
+    await route(team, "random")
     assert (await team.bora.client.get(url)).json()["algorithm"] == "random"
 
 
 async def test_many_new_customers_at_once_are_each_assigned_once_and_fairly(team):
     """Hundreds of first messages ingested by several transactions at the same moment: the
     channel's routing row makes them take turns, so the rotation stays fair."""
-    await _join_group(team, "sevgi")
-    await _online(team, "sevgi")
-    await _route(team)
+    await join_group(team, "sevgi")
+    await online(team, "sevgi")
+    await route(team)
 
     async def worker(batch: int) -> None:
         async with team.rt.db.tenant_session(team.tenant_id) as session:
@@ -217,7 +171,7 @@ async def test_many_new_customers_at_once_are_each_assigned_once_and_fairly(team
 
 
 async def test_the_thread_tells_how_routing_chose(team):
-    await _route(team)
+    await route(team)
     first = await team.inbound("Merhaba", handle="selin")
     response = await team.sevgi.client.get(f"/inbox/c/{first.conversation_id}",
                                            headers={"hx-request": "true"})
@@ -233,28 +187,28 @@ async def _offer(company, username: str) -> int:
 
 
 async def test_an_agent_who_comes_online_takes_the_queue_most_urgent_first(team):
-    await _route(team)
+    await route(team)
     async with team.rt.db.tenant_session(team.tenant_id) as session:
         for name in ("bora", "deniz"):
-            await users.set_presence(session, _as(team, name), "away")
+            await users.set_presence(session, acting(team, name), "away")
     waiting = [await team.inbound(f"Bekliyorum {n}") for n in range(3)]
-    assert await _assignees(team, waiting) == [None, None, None]
+    assert await assignees(team, waiting) == [None, None, None]
     async with team.rt.db.tenant_session(team.tenant_id) as session:
         await inbox.set_priority(session, team.system, waiting[2].conversation_id, "urgent")
         await users.update_user(session, team.system, team.deniz.user_id,
                                 UserUpdate(max_open_conversations=2))
-        await users.set_presence(session, _as(team, "deniz"), "online")
+        await users.set_presence(session, acting(team, "deniz"), "online")
     # Coming online deferred the offer (the worker runs it); here it runs inline.
     assert await _offer(team, "deniz") == 2  # then Deniz is full
-    assigned = await _assignees(team, waiting)
+    assigned = await assignees(team, waiting)
     assert (assigned[2], assigned[0], assigned[1]) == ("deniz", "deniz", None)  # urgent first
     assert await _offer(team, "deniz") == 0  # full: nothing more, and nothing twice
 
     # Deniz closes one: the last waiting conversation is theirs at once.
     async with team.rt.db.tenant_session(team.tenant_id) as session:
-        await inbox.close(session, _as(team, "deniz"), waiting[0].conversation_id)
+        await inbox.close(session, acting(team, "deniz"), waiting[0].conversation_id)
     assert await _offer(team, "deniz") == 1
-    assert (await _assignees(team, waiting))[1] == "deniz"
+    assert (await assignees(team, waiting))[1] == "deniz"
     async with team.rt.db.tenant_session(team.tenant_id) as session:
         event = await session.scalar(select(ConversationEvent).where(
             ConversationEvent.conversation_id == waiting[1].conversation_id,
@@ -264,21 +218,21 @@ async def test_an_agent_who_comes_online_takes_the_queue_most_urgent_first(team)
 
 async def test_coming_online_and_finishing_a_conversation_defer_the_offer(team):
     """The triggers themselves: each leaves an ``offer_waiting`` job for the agent."""
-    await _route(team)
+    await route(team)
     await _offer_jobs(team, "deniz", clear=True)
     async with team.rt.db.tenant_session(team.tenant_id) as session:
-        await users.set_presence(session, _as(team, "deniz"), "away")
+        await users.set_presence(session, acting(team, "deniz"), "away")
     assert await _offer_jobs(team, "deniz") == 0  # away: nothing to offer
     async with team.rt.db.tenant_session(team.tenant_id) as session:
-        await users.set_presence(session, _as(team, "deniz"), "online")
-        await users.set_presence(session, _as(team, "deniz"), "away")
-        await users.set_presence(session, _as(team, "deniz"), "online")
+        await users.set_presence(session, acting(team, "deniz"), "online")
+        await users.set_presence(session, acting(team, "deniz"), "away")
+        await users.set_presence(session, acting(team, "deniz"), "online")
     assert await _offer_jobs(team, "deniz") == 1  # one waits, however often they came back
 
     mine = await team.inbound("Merhaba")  # round robin: Bora
     await _offer_jobs(team, "bora", clear=True)
     async with team.rt.db.tenant_session(team.tenant_id) as session:
-        await inbox.close(session, _as(team, "bora"), mine.conversation_id)
+        await inbox.close(session, acting(team, "bora"), mine.conversation_id)
     assert await _offer_jobs(team, "bora") == 1
 
 
@@ -297,10 +251,10 @@ async def _offer_jobs(company, username: str, *, clear: bool = False) -> int:
 
 
 async def test_supervisors_see_each_queue_and_its_longest_wait(team):
-    await _route(team)
+    await route(team)
     async with team.rt.db.tenant_session(team.tenant_id) as session:
         for name in ("bora", "deniz"):
-            await users.set_presence(session, _as(team, name), "away")
+            await users.set_presence(session, acting(team, name), "away")
     await team.inbound("Bekliyorum")
     await team.inbound("Ben de")
     board = await team.sevgi.client.get("/monitor/board", headers={"hx-request": "true"})

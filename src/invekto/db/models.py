@@ -16,12 +16,13 @@ from invekto.inbox.models import (
     StatusBacklog,
 )
 from invekto.replies.models import QuickReply
-from invekto.routing.models import ChannelRouting
+from invekto.routing.models import ChannelOperations, ChannelRouting
 from invekto.tenants.models import PlatformOperator, Tenant
 from invekto.users.models import AgentGroup, GroupMembership, User
 
 __all__ = [
-    "AgentGroup", "ApiKey", "Attachment", "AuditEvent", "Base", "Channel", "ChannelRouting",
+    "AgentGroup", "ApiKey", "Attachment", "AuditEvent", "Base", "Channel",
+    "ChannelOperations", "ChannelRouting",
     "Contact",
     "ContactIdentity", "Conversation", "ConversationEvent", "CustomFieldDefinition",
     "GroupMembership", "LoginAttempt", "Message", "Note", "Notification", "PlatformOperator",

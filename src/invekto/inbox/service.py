@@ -13,7 +13,20 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, any_, delete, exists, false, func, or_, select, text, true, update
+from sqlalchemy import (
+    and_,
+    any_,
+    case,
+    delete,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
@@ -77,6 +90,7 @@ from invekto.inbox.schemas import (
     TemplateSend,
 )
 from invekto.routing import service as routing
+from invekto.routing.models import ChannelOperations
 from invekto.users import service as users
 
 _PREVIEW_LENGTH = 200
@@ -250,14 +264,16 @@ async def takeover(session: AsyncSession, actor: Actor, conversation_id: uuid.UU
     return conversation
 
 
-async def close(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID) -> Conversation:
+async def close(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID, *,
+                reason: str | None = None) -> Conversation:
+    """Close the conversation; ``reason`` (``auto_close``) when no person did."""
     conversation = await get_conversation(session, actor, conversation_id, for_update=True)
     if conversation.status != "closed":
         conversation.status = "closed"
         conversation.closed_at = _now()
         conversation.snoozed_until = None
-        await _changed(session, actor, conversation, "conversation.closed", {},
-                       event_kind="closed")
+        await _changed(session, actor, conversation, "conversation.closed",
+                       {"reason": reason} if reason else {}, event_kind="closed")
         await _offer_freed(session, actor.tenant_id, conversation.assignee_id)
     return conversation
 
@@ -410,7 +426,8 @@ async def _require_active_user(session: AsyncSession, actor: Actor, user_id: uui
 async def _changed(session: AsyncSession, actor: Actor, conversation: Conversation,
                    action: str, data: dict, *, audit_it: bool = True,
                    previous_audience: tuple[uuid.UUID | None, uuid.UUID | None] | None = None,
-                   event_kind: str | None = None, event_data: dict | None = None) -> None:
+                   event_kind: str | None = None, event_data: dict | None = None,
+                   at: datetime | None = None) -> None:
     """After any change to a conversation: the thread's event line (``event_kind``), the live
     event to everyone who can see it, and the audit record."""
     await session.flush()
@@ -421,7 +438,9 @@ async def _changed(session: AsyncSession, actor: Actor, conversation: Conversati
         timeline_event = ConversationEvent(
             tenant_id=conversation.tenant_id, conversation_id=conversation.id,
             contact_id=conversation.contact_id, actor_user_id=actor.user_id, kind=event_kind,
-            data=event_data if event_data is not None else data)
+            data=event_data if event_data is not None else data,
+            # A timer's moment (``now`` of the scan that acted); the database's clock otherwise.
+            **({"created_at": at} if at else {}))
         session.add(timeline_event)
         await session.flush()
         session.info.setdefault(_RECORDED_EVENTS, []).append(timeline_event)
@@ -1108,10 +1127,11 @@ async def _store_inbound(session: AsyncSession, tenant_id: uuid.UUID, channel_id
             and (phone := senders[inbound.handle].phone)})
     await session.flush()
     await realtime.publish_many(session, events)
-    await _route_opened(session, tenant_id, channel_id, [
-        conversation for conversation in {c.id: c for c in conversations.values()}.values()
-        if conversation.id in session.info.get(_OPENED_CONVERSATIONS, ())
-        and conversation.contact_id not in blocked])
+    opened = [conversation for conversation in {c.id: c for c in conversations.values()}.values()
+              if conversation.id in session.info.get(_OPENED_CONVERSATIONS, ())
+              and conversation.contact_id not in blocked]
+    await _greet_opened(session, tenant_id, channel_id, opened)
+    await _route_opened(session, tenant_id, channel_id, opened)
     return inserted
 
 
@@ -1137,6 +1157,117 @@ async def offer_waiting(session: AsyncSession, tenant_id: uuid.UUID, user_id: uu
     return given
 
 
+async def idle_conversations(session: AsyncSession, *, now: datetime | None = None,
+                             only: uuid.UUID | None = None, limit: int = 500
+                             ) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(tenant, conversation) of assigned conversations whose customer has waited longer than
+    their channel's ``idle_minutes`` with the same agent (none assigned it to them within that
+    time). System scope: the periodic job's list."""
+    operations = ChannelOperations
+    idle_for = func.make_interval(0, 0, 0, 0, 0, operations.idle_minutes)
+    cutoff = (now or _now()) - idle_for
+    recently_assigned = exists().where(
+        ConversationEvent.tenant_id == Conversation.tenant_id,
+        ConversationEvent.contact_id == Conversation.contact_id,
+        ConversationEvent.conversation_id == Conversation.id,
+        ConversationEvent.kind.in_(("assigned", "transferred", "takeover")),
+        ConversationEvent.created_at > cutoff)
+    return [(tenant, conversation) for tenant, conversation in (await session.execute(
+        select(Conversation.tenant_id, Conversation.id).join(operations, and_(
+            operations.tenant_id == Conversation.tenant_id,
+            operations.channel_id == Conversation.channel_id)).where(
+            operations.idle_minutes.is_not(None), Conversation.status == "open",
+            Conversation.assignee_id.is_not(None), Conversation.waiting_since < cutoff,
+            ~recently_assigned, *([Conversation.id == only] if only else []))
+        .order_by(Conversation.waiting_since).limit(limit))).all()]
+
+
+async def reassign_idle(session: AsyncSession, tenant_id: uuid.UUID,
+                        conversation_id: uuid.UUID, *, now: datetime | None = None) -> bool:
+    """Give a conversation whose agent left the customer waiting too long to another agent of
+    the channel's routing, and tell both. False when it is no longer idle (answered, moved,
+    closed since it was listed: checked again under its lock) or nobody else can take it."""
+    conversation = await session.scalar(select(Conversation).where(
+        Conversation.tenant_id == tenant_id, Conversation.id == conversation_id
+    ).with_for_update(skip_locked=True))
+    if conversation is None or conversation.assignee_id is None or (
+            conversation.status != "open") or conversation.waiting_since is None:
+        return False
+    if not await idle_conversations(session, now=now, only=conversation_id):
+        return False
+    idle_agent = conversation.assignee_id
+    chosen = await routing.choose_other(session, tenant_id, conversation.channel_id,
+                                        exclude={idle_agent})
+    if chosen is None:
+        return False
+    previous = (conversation.assignee_id, conversation.group_id)
+    conversation.assignee_id = chosen
+    await _changed(session, Actor.system(tenant_id), conversation, "conversation.assigned", {
+        "assignee_id": str(chosen), "reason": "idle", "from_user_id": str(idle_agent)},
+        event_kind="assigned", previous_audience=previous, audit_it=False, at=now)
+    for user_id, kind in ((idle_agent, "idle_taken"), (chosen, "idle_given")):
+        await _notify(session, tenant_id, user_id, kind, conversation)
+    await _offer_freed(session, tenant_id, idle_agent)
+    return True
+
+
+async def _notify(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID, kind: str,
+                  conversation: Conversation) -> None:
+    """A notification for one agent about a conversation (not a mention: no note)."""
+    notification = Notification(tenant_id=tenant_id, user_id=user_id, kind=kind,
+                                conversation_id=conversation.id)
+    session.add(notification)
+    await session.flush()
+    await realtime.publish(session, realtime.Event(
+        tenant_id=tenant_id, type="notified", user_id=user_id, data={
+            "notification_id": str(notification.id), "kind": kind,
+            "conversation_id": str(conversation.id)}))
+
+
+async def quiet_conversations(session: AsyncSession, *, now: datetime | None = None,
+                              only: uuid.UUID | None = None, limit: int = 500
+                              ) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(tenant, conversation) of open or pending conversations whose customer has not written
+    for their channel's ``auto_close_hours`` (``auto_close_pending_hours`` when pending).
+    System scope: the periodic job's list."""
+    operations = ChannelOperations
+    last_customer = select(func.max(Message.created_at)).where(
+        Message.tenant_id == Conversation.tenant_id,
+        Message.conversation_id == Conversation.id,
+        Message.direction == "inbound").correlate(Conversation).scalar_subquery()
+    quiet_since = func.coalesce(last_customer, Conversation.opened_at)
+    hours = case((Conversation.status == "pending", operations.auto_close_pending_hours),
+                 else_=operations.auto_close_hours)
+    return [(tenant, conversation) for tenant, conversation in (await session.execute(
+        select(Conversation.tenant_id, Conversation.id).join(operations, and_(
+            operations.tenant_id == Conversation.tenant_id,
+            operations.channel_id == Conversation.channel_id)).where(
+            Conversation.status.in_(("open", "pending")), hours.is_not(None),
+            quiet_since < (now or _now()) - func.make_interval(0, 0, 0, 0, hours),
+            *([Conversation.id == only] if only else []))
+        .order_by(Conversation.last_message_at).limit(limit))).all()]
+
+
+async def auto_close(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID,
+                     *, now: datetime | None = None) -> bool:
+    """Close a conversation that went quiet, with the channel's closing message first; False
+    when the customer wrote (or someone closed it) since it was listed."""
+    locked = await session.scalar(select(Conversation.id).where(
+        Conversation.tenant_id == tenant_id, Conversation.id == conversation_id
+    ).with_for_update(skip_locked=True))
+    if locked is None or not await quiet_conversations(session, now=now, only=conversation_id):
+        return False
+    system = Actor.system(tenant_id)
+    conversation = await get_conversation(session, system, conversation_id)
+    operations = await routing.operations_of(session, tenant_id, conversation.channel_id)
+    if operations is not None and operations.closing_message and not await contacts.is_blocked(
+            session, tenant_id, conversation.contact_id):
+        await send_message(session, system, conversation_id,
+                           MessageSend(body=operations.closing_message))
+    await close(session, system, conversation_id, reason="auto_close")
+    return True
+
+
 async def _offer_freed(session: AsyncSession, tenant_id: uuid.UUID,
                        user_id: uuid.UUID | None) -> None:
     """``user_id`` has one conversation fewer: the queue may have one for them (a job, after
@@ -1146,6 +1277,25 @@ async def _offer_freed(session: AsyncSession, tenant_id: uuid.UUID,
 
         await jobs.defer(session, tasks.offer_waiting, queueing_lock=f"offer:{user_id}",
                          tenant_id=str(tenant_id), user_id=str(user_id))
+
+
+async def _greet_opened(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
+                        opened: list[Conversation]) -> None:
+    """The channel's welcome message to each customer whose message opened a conversation:
+    one for first-time customers, another for those who have written before."""
+    operations = await routing.operations_of(session, tenant_id, channel_id) if opened else None
+    if operations is None or not (operations.welcome_new or operations.welcome_returning):
+        return
+    returning = set((await session.scalars(select(Conversation.contact_id).where(
+        Conversation.tenant_id == tenant_id,
+        Conversation.contact_id.in_([c.contact_id for c in opened]),
+        Conversation.id.not_in([c.id for c in opened])).distinct())).all())
+    system = Actor.system(tenant_id)
+    for conversation in opened:
+        text_ = (operations.welcome_returning if conversation.contact_id in returning
+                 else operations.welcome_new)
+        if text_:
+            await send_message(session, system, conversation.id, MessageSend(body=text_))
 
 
 async def _route_opened(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,

@@ -71,6 +71,34 @@ async def wake_snoozed(timestamp: int) -> None:
         log.info("inbox.woke_snoozed", count=woken)
 
 
+@blueprint.periodic(cron="* * * * *")
+@blueprint.task(name="reassign_idle", queue="default", queueing_lock="inbox.reassign_idle")
+async def reassign_idle(timestamp: int) -> int:
+    """Every minute: conversations whose agent left the customer waiting longer than the
+    channel allows go to a colleague. Each is checked again under its own lock, so a run that
+    overlaps another (or a reply just sent) changes nothing twice."""
+    return await _each(service.idle_conversations, service.reassign_idle)
+
+
+@blueprint.periodic(cron="* * * * *")
+@blueprint.task(name="auto_close", queue="default", queueing_lock="inbox.auto_close")
+async def auto_close(timestamp: int) -> int:
+    """Every minute: conversations whose customer went quiet for the channel's time close."""
+    return await _each(service.quiet_conversations, service.auto_close)
+
+
+async def _each(listed, act) -> int:
+    """List across companies (system scope), then act on each in its company's scope."""
+    db = runtime.current().db
+    async with db.system_session() as session:
+        found = await listed(session)
+    done = 0
+    for tenant_id, conversation_id in found:
+        async with db.tenant_session(tenant_id) as session:
+            done += bool(await act(session, tenant_id, conversation_id))
+    return done
+
+
 @blueprint.periodic(cron="23 3 * * *")
 @blueprint.task(name="prune_status_backlog", queue="default",
                 queueing_lock="inbox.prune_status_backlog")

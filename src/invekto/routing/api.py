@@ -1,4 +1,5 @@
-"""A channel's routing settings: ``/api/v1/channels/{channel_id}/routing``."""
+"""A channel's routing and operations settings: ``/api/v1/channels/{channel_id}/routing``
+and ``…/operations``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from fastapi import APIRouter
 from invekto.core.errors import NotFound
 from invekto.http.deps import Scoped
 from invekto.routing import service
-from invekto.routing.schemas import RoutingIn, RoutingOut
+from invekto.routing.schemas import OperationsIn, OperationsOut, RoutingIn, RoutingOut
 
 router = APIRouter(tags=["routing"])
 
@@ -25,3 +26,14 @@ async def get_routing(channel_id: uuid.UUID, ctx: Scoped):
 @router.put("/channels/{channel_id}/routing", response_model=RoutingOut)
 async def set_routing(channel_id: uuid.UUID, body: RoutingIn, ctx: Scoped):
     return await service.set_routing(ctx.session, ctx.actor, channel_id, body)
+
+
+@router.get("/channels/{channel_id}/operations", response_model=OperationsOut)
+async def get_operations(channel_id: uuid.UUID, ctx: Scoped):
+    found = await service.get_operations(ctx.session, ctx.actor, channel_id)
+    return found or OperationsOut(channel_id=channel_id)
+
+
+@router.put("/channels/{channel_id}/operations", response_model=OperationsOut)
+async def set_operations(channel_id: uuid.UUID, body: OperationsIn, ctx: Scoped):
+    return await service.set_operations(ctx.session, ctx.actor, channel_id, body)

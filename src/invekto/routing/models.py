@@ -43,3 +43,34 @@ class ChannelRouting(IdMixin, TenantMixin, TimestampMixin, Base):
     # locked while a conversation is routed, so workers take turns and the rotation stays fair.
     last_assigned_user_id: Mapped[uuid.UUID | None] = mapped_column(
         server_default=text("NULL"))
+
+
+class ChannelOperations(IdMixin, TenantMixin, TimestampMixin, Base):
+    """A channel's automatic steps around its conversations: welcome messages, reassigning
+    a customer an agent left waiting, closing conversations that went quiet. A channel without
+    a row does none of them."""
+
+    __tablename__ = "channel_operations"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "channel_id"),
+        tenant_fk("channel_id", "channels"),
+        CheckConstraint("idle_minutes IS NULL OR idle_minutes > 0", name="idle_minutes_positive"),
+        CheckConstraint("auto_close_hours IS NULL OR auto_close_hours > 0",
+                        name="auto_close_hours_positive"),
+        CheckConstraint("auto_close_pending_hours IS NULL OR auto_close_pending_hours > 0",
+                        name="auto_close_pending_hours_positive"),
+    )
+
+    channel_id: Mapped[uuid.UUID]
+    # Sent when a customer's message opens a conversation: to a first-time customer, and to one
+    # who has written before.
+    welcome_new: Mapped[str] = mapped_column(server_default="")
+    welcome_returning: Mapped[str] = mapped_column(server_default="")
+    # An assigned agent who leaves a customer's message unanswered this long loses the
+    # conversation to a colleague (by the channel's routing).
+    idle_minutes: Mapped[int | None]
+    # Open conversations whose customer has not written for this long close themselves; pending
+    # ones ("waiting for the customer") after their own time. With ``closing_message``, if set.
+    auto_close_hours: Mapped[int | None]
+    auto_close_pending_hours: Mapped[int | None]
+    closing_message: Mapped[str] = mapped_column(server_default="")

@@ -24,3 +24,20 @@ class RoutingOut(RoutingIn):
     model_config = ConfigDict(from_attributes=True)
 
     channel_id: uuid.UUID
+
+
+class OperationsIn(BaseModel):
+    """A channel's automatic steps; an empty text or a null time switches that step off."""
+
+    welcome_new: str = Field(default="", max_length=1000)
+    welcome_returning: str = Field(default="", max_length=1000)
+    idle_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
+    auto_close_hours: int | None = Field(default=None, ge=1, le=24 * 90)
+    auto_close_pending_hours: int | None = Field(default=None, ge=1, le=24 * 90)
+    closing_message: str = Field(default="", max_length=1000)
+
+
+class OperationsOut(OperationsIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    channel_id: uuid.UUID

@@ -25,8 +25,8 @@ from invekto.core.actor import Actor
 from invekto.core.errors import ValidationFailed
 from invekto.inbox.models import Conversation, ConversationEvent, Message
 from invekto.routing.choice import Candidate, choose
-from invekto.routing.models import ChannelRouting
-from invekto.routing.schemas import RoutingIn
+from invekto.routing.models import ChannelOperations, ChannelRouting
+from invekto.routing.schemas import OperationsIn, RoutingIn
 from invekto.tenants.models import Tenant
 from invekto.users import service as users
 from invekto.users.models import GroupMembership, User
@@ -83,6 +83,35 @@ async def set_routing(session: AsyncSession, actor: Actor, channel_id: uuid.UUID
     return routing
 
 
+async def get_operations(session: AsyncSession, actor: Actor, channel_id: uuid.UUID
+                         ) -> ChannelOperations | None:
+    await channels.get_channel(session, actor, channel_id)
+    return await operations_of(session, actor.tenant_id, channel_id)
+
+
+async def operations_of(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID
+                        ) -> ChannelOperations | None:
+    return await session.scalar(select(ChannelOperations).where(
+        ChannelOperations.tenant_id == tenant_id, ChannelOperations.channel_id == channel_id))
+
+
+async def set_operations(session: AsyncSession, actor: Actor, channel_id: uuid.UUID,
+                         data: OperationsIn) -> ChannelOperations:
+    """A channel's welcome messages, idle reassignment and auto-close, as a supervisor sets
+    them."""
+    actor.require("supervisor")
+    operations = await get_operations(session, actor, channel_id)
+    if operations is None:
+        operations = ChannelOperations(tenant_id=actor.tenant_id, channel_id=channel_id)
+        session.add(operations)
+    for name, value in data.model_dump().items():
+        setattr(operations, name, value.strip() if isinstance(value, str) else value)
+    await session.flush()
+    await audit.record(session, actor, "channel.operations_changed", target_type="channel",
+                       target_id=channel_id, data=data.model_dump(mode="json"))
+    return operations
+
+
 # ---- deciding -----------------------------------------------------------------------------------
 
 async def decide(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
@@ -117,6 +146,24 @@ async def decide(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.U
         team[chosen] = one_more(team[chosen])
         decisions.append(Decision(conversation.id, routing.group_ids[0], chosen, reason))
     return decisions
+
+
+async def choose_other(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID, *,
+                       exclude: set[uuid.UUID]) -> uuid.UUID | None:
+    """Another agent for a conversation of the channel (idle reassignment): the channel's
+    algorithm over its team without ``exclude``; None when it is not routed or nobody else
+    is available. Takes the channel's routing row lock, as ``decide`` does."""
+    routing = await session.scalar(select(ChannelRouting).where(
+        ChannelRouting.tenant_id == tenant_id, ChannelRouting.channel_id == channel_id
+    ).with_for_update())
+    if routing is None or not routing.group_ids:
+        return None
+    team = [c for c in await candidates(session, tenant_id, routing.group_ids)
+            if c.user_id not in exclude]
+    chosen = choose(routing.algorithm, team, last_assigned=routing.last_assigned_user_id)
+    if chosen is not None and routing.algorithm == "round_robin":
+        routing.last_assigned_user_id = chosen
+    return chosen
 
 
 def one_more(candidate: Candidate) -> Candidate:
