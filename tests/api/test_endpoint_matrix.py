@@ -428,6 +428,11 @@ async def _set_routing(t: Target) -> Call:
                 json={"group_ids": [str(t.body.group_id)], "algorithm": "least_today"})
 
 
+async def _set_operations(t: Target) -> Call:
+    return Call({"channel_id": await new_channel(t.ids)},
+                json={"welcome_new": "Hoş geldiniz", "idle_minutes": 15})
+
+
 async def _upload(t: Target) -> Call:
     return Call(files={"file": ("rapor.txt", b"tahlil sonucu", "text/plain")})
 
@@ -507,6 +512,8 @@ ROWS: list[Row] = [
     # A call rings its caller first, a softphone is someone's: a person, never an API key.
     row("GET", "/channels/{channel_id}/routing", "agent", _routing),
     row("PUT", "/channels/{channel_id}/routing", "supervisor", _set_routing),
+    row("GET", "/channels/{channel_id}/operations", "agent", _channel),
+    row("PUT", "/channels/{channel_id}/operations", "supervisor", _set_operations),
     row("GET", "/me/softphone", "agent", _plain, rule="person", key_status=403,
         key_code="forbidden"),
     row("POST", "/contacts/{contact_id}/call", "agent", _call_contact, 201, rule="person",

@@ -95,6 +95,11 @@ async def test_a_customer_left_waiting_goes_to_a_colleague_once(team):
     assert event.data == {"assignee_id": str(team.deniz.user_id), "reason": "idle",
                           "from_user_id": str(team.bora.user_id)}
     assert told == {(team.bora.user_id, "idle_taken"), (team.deniz.user_id, "idle_given")}
+    # Each sees it among their notifications, in their words.
+    bora_page = (await team.bora.client.get("/inbox")).text
+    deniz_page = (await team.deniz.client.get("/inbox")).text
+    assert "Beklettiğiniz bir müşteri bir iş arkadaşınıza verildi" in bora_page
+    assert "Bekletilen bir müşteri size verildi" in deniz_page
 
 
 async def test_an_answered_or_unrouted_conversation_is_not_idle(team):

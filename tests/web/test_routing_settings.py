@@ -40,3 +40,21 @@ async def test_refusals_name_their_field_and_agents_cannot_route(world):
         "message": "Kimse uygun değilken müşterilere gidecek mesajı yazın"}
     await post(home.bora, url, {"group_ids": str(home.group_id)}, expect=403)
     assert "Yönlendirme" not in await page(home.bora, "/settings/tags", expect=403)
+
+
+async def test_a_supervisor_sets_the_automatic_steps_and_a_blank_time_is_off(world):
+    home = world.home
+    url = f"/settings/routing/{home.channel_id}/operations"
+    response = await post(home.sevgi, url, {
+        "welcome_new": "Hoş geldiniz!", "welcome_returning": "", "idle_minutes": "15",
+        "auto_close_hours": "", "auto_close_pending_hours": "48",
+        "closing_message": "Görüşmek üzere."})
+    assert f'id="operations-{home.channel_id}"' in response.text
+    assert 'name="idle_minutes" type="number" min="1" max="1440" value="15"' in response.text
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        saved = await routing.get_operations(session, home.system, home.channel_id)
+    assert (saved.welcome_new, saved.idle_minutes, saved.auto_close_hours,
+            saved.auto_close_pending_hours, saved.closing_message) == (
+        "Hoş geldiniz!", 15, None, 48, "Görüşmek üzere.")
+    refused = await post(home.sevgi, url, {"idle_minutes": "0"}, expect=422)
+    assert error_of(refused)["field"] == "idle_minutes"

@@ -30,7 +30,7 @@ from invekto.inbox import service as inbox
 from invekto.inbox import timeline
 from invekto.replies import service as replies
 from invekto.routing import service as routing
-from invekto.routing.schemas import RoutingIn
+from invekto.routing.schemas import OperationsIn, RoutingIn
 from invekto.tenants import service as tenants
 from invekto.users import service as users
 from invekto.users.schemas import GroupCreate, GroupUpdate, UserCreate, UserUpdate
@@ -157,7 +157,9 @@ async def _routing(page: Page, _params: Params) -> dict[str, Any]:
     listed = [c for c in await channels.list_channels(session, actor) if c.is_active]
     return {"channels": listed, "groups": await users.list_groups(session, actor),
             "routing_of": {c.id: await routing.get_routing(session, actor, c.id)
-                           for c in listed}}
+                           for c in listed},
+            "operations_of": {c.id: await routing.get_operations(session, actor, c.id)
+                              for c in listed}}
 
 
 async def _company(page: Page, _params: Params) -> dict[str, Any]:
@@ -380,6 +382,17 @@ async def set_routing(request: Request, channel_id: uuid.UUID, page: WebPage) ->
                      lists=("group_ids",))
     data = parse_form(RoutingIn, {**values, "sticky": form.get("sticky") == "on"})
     await routing.set_routing(page.ctx.session, page.ctx.actor, channel_id, data)
+    return await _body(request, page, "routing", form, saved=channel_id)
+
+
+@router.post("/routing/{channel_id}/operations")
+async def set_operations(request: Request, channel_id: uuid.UUID, page: WebPage) -> Response:
+    form = await request.form()
+    data = parse_form(OperationsIn, _values(
+        form, ("welcome_new", "welcome_returning", "idle_minutes", "auto_close_hours",
+               "auto_close_pending_hours", "closing_message"),
+        optional=("idle_minutes", "auto_close_hours", "auto_close_pending_hours")))
+    await routing.set_operations(page.ctx.session, page.ctx.actor, channel_id, data)
     return await _body(request, page, "routing", form, saved=channel_id)
 
 

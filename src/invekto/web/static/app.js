@@ -848,6 +848,26 @@
       }
       if (data.action !== "conversation.read") await refreshHeader(data.conversation_id);
     },
+    // A conversation moved to or from this agent by a timer (idle reassignment).
+    notified: (data) => {
+      const text = I18N[data.kind];
+      if (!text) return;
+      mentionCount += 1;
+      updateBadges();
+      chime();
+      toast(text);
+      browserNotify(text, "", `/inbox?c=${data.conversation_id}`);
+      const list = $("#mentions-list");
+      if (list) {
+        $("#no-mentions")?.remove();
+        const link = document.createElement("a");
+        link.className = "dropdown-item";
+        link.href = `/inbox?c=${data.conversation_id}`;
+        link.dataset.kind = data.kind;
+        link.textContent = text;
+        list.prepend(link);
+      }
+    },
     mention: (data) => {
       mentionCount += 1;
       updateBadges();
