@@ -1,0 +1,82 @@
+"""Business hours as pure functions: a weekly schedule in the company's time zone, closed on
+holidays. Kept free of the database so that time zones, daylight saving and midnight are
+tested directly.
+
+A schedule maps weekday (0 = Monday) to ``[["09:00", "18:00"], ...]``: open from the first
+time, inclusive, to the second, exclusive; "24:00" ends at midnight. A day not listed is closed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping, Sequence
+from datetime import date, datetime, time, timedelta
+from itertools import pairwise
+from zoneinfo import ZoneInfo
+
+from invekto.core.errors import ValidationFailed
+
+Schedule = Mapping[str, Sequence[Sequence[str]]]
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+MIDNIGHT_END = time.max
+
+
+def _clock(value: str) -> time:
+    return MIDNIGHT_END if value == "24:00" else time.fromisoformat(value)
+
+
+def checked_schedule(schedule: Schedule, *, field: str = "schedule") -> dict[str, list[list[str]]]:
+    """The schedule if every day is 0–6 with "HH:MM" windows that start before they end and do
+    not overlap; ValidationFailed naming the first fault."""
+    clean: dict[str, list[list[str]]] = {}
+    for day, windows in schedule.items():
+        if day not in {str(n) for n in range(7)}:
+            raise ValidationFailed("days are numbered 0 (Monday) to 6 (Sunday)", field=field)
+        spans = []
+        for window in windows:
+            if len(window) != 2 or not all(_CLOCK.match(str(t)) for t in window):
+                raise ValidationFailed("opening hours are written as HH:MM, such as 09:00",
+                                       field=field)
+            start, end = (_clock(str(t)) for t in window)
+            if start >= end:
+                raise ValidationFailed("an opening time must come before its closing time",
+                                       field=field)
+            spans.append((start, end, [str(window[0]), str(window[1])]))
+        spans.sort()
+        for (_, end, _w), (start, _e, _v) in pairwise(spans):
+            if start < end:
+                raise ValidationFailed("opening hours of one day overlap", field=field)
+        if spans:
+            clean[day] = [w for _, _, w in spans]
+    return clean
+
+
+def is_open(schedule: Schedule, holidays: Collection[date], zone: ZoneInfo,
+            moment: datetime) -> bool:
+    """Whether the business is open at ``moment`` (any time zone): the local weekday's windows,
+    never on a holiday."""
+    local = moment.astimezone(zone)
+    if local.date() in holidays:
+        return False
+    now = local.time().replace(tzinfo=None)
+    return any(_clock(start) <= now and (end == "24:00" or now < _clock(end))
+               for start, end in schedule.get(str(local.weekday()), ()))
+
+
+def next_opening(schedule: Schedule, holidays: Collection[date], zone: ZoneInfo,
+                 moment: datetime, *, horizon_days: int = 400) -> datetime | None:
+    """When the business next opens after ``moment`` (``moment`` itself when open); None when
+    the schedule never opens. Local wall-clock times, so a window "09:00" is 09:00 on both
+    sides of a daylight-saving change."""
+    if is_open(schedule, holidays, zone, moment):
+        return moment
+    local = moment.astimezone(zone)
+    for offset in range(horizon_days):
+        day = local.date() + timedelta(days=offset)
+        if day in holidays:
+            continue
+        for start, _end in sorted(schedule.get(str(day.weekday()), ())):
+            opening = datetime.combine(day, _clock(start), tzinfo=zone)
+            if opening > local:
+                return opening
+    return None

@@ -1,0 +1,92 @@
+"""Business hours as pure functions: windows, midnight, holidays, and two time zones (Istanbul,
+which keeps UTC+3 all year, and Berlin across its daylight-saving changes)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from invekto.core.errors import ValidationFailed
+from invekto.routing.hours import checked_schedule, is_open, next_opening
+
+ISTANBUL, BERLIN = ZoneInfo("Europe/Istanbul"), ZoneInfo("Europe/Berlin")
+# Weekdays 09:00–12:30 and 13:30–18:00; Saturday 10:00–14:00; Sunday closed.
+WEEK = {**{str(d): [["09:00", "12:30"], ["13:30", "18:00"]] for d in range(5)},
+        "5": [["10:00", "14:00"]]}
+
+
+def utc(*args) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("moment", "open_"), [
+    (utc(2026, 11, 23, 5, 59), False),   # Monday 08:59 in Istanbul
+    (utc(2026, 11, 23, 6, 0), True),     # 09:00: opening time is inside
+    (utc(2026, 11, 23, 9, 29), True),    # 12:29
+    (utc(2026, 11, 23, 9, 30), False),   # 12:30: the lunch break
+    (utc(2026, 11, 23, 14, 59), True),   # 17:59
+    (utc(2026, 11, 23, 15, 0), False),   # 18:00: closing time is outside
+    (utc(2026, 11, 28, 8, 0), True),     # Saturday 11:00
+    (utc(2026, 11, 29, 8, 0), False),    # Sunday
+    (utc(2026, 11, 22, 21, 30), False),  # Sunday 21:30 UTC is Monday 00:30 in Istanbul
+])
+def test_open_hours_in_istanbul(moment, open_):
+    assert is_open(WEEK, set(), ISTANBUL, moment) is open_
+
+
+def test_a_holiday_is_closed_all_day_in_local_time():
+    republic_day = {date(2026, 10, 29)}  # a Thursday
+    assert not is_open(WEEK, republic_day, ISTANBUL, utc(2026, 10, 29, 8, 0))
+    # 21:30 UTC on the 28th is already the 29th in Istanbul.
+    all_day = {"2": [["00:00", "24:00"]], "3": [["00:00", "24:00"]]}
+    assert not is_open(all_day, republic_day, ISTANBUL, utc(2026, 10, 28, 21, 30))
+    assert is_open(all_day, republic_day, ISTANBUL, utc(2026, 10, 28, 20, 30))
+
+
+def test_until_midnight():
+    late = {"4": [["18:00", "24:00"]]}  # Friday evening
+    assert is_open(late, set(), ISTANBUL, utc(2026, 11, 27, 20, 59, 59))  # 23:59:59
+    assert not is_open(late, set(), ISTANBUL, utc(2026, 11, 27, 21, 0))  # Saturday 00:00
+
+
+def test_berlin_keeps_wall_clock_hours_across_daylight_saving():
+    # Summer time starts on 29 March 2026: 09:00 in Berlin is 08:00 UTC before, 07:00 after.
+    assert is_open(WEEK, set(), BERLIN, utc(2026, 3, 27, 8, 0))       # Friday 09:00 CET
+    assert not is_open(WEEK, set(), BERLIN, utc(2026, 3, 27, 7, 30))  # 08:30 CET
+    assert is_open(WEEK, set(), BERLIN, utc(2026, 3, 30, 7, 0))       # Monday 09:00 CEST
+    assert not is_open(WEEK, set(), BERLIN, utc(2026, 3, 30, 6, 30))  # 08:30 CEST
+    # And back on 25 October: 18:00 CET is 17:00 UTC.
+    assert is_open(WEEK, set(), BERLIN, utc(2026, 10, 26, 16, 59))
+    assert not is_open(WEEK, set(), BERLIN, utc(2026, 10, 26, 17, 0))
+
+
+def test_the_next_opening():
+    friday_evening = utc(2026, 11, 27, 16, 0)  # 19:00 in Istanbul
+    assert next_opening(WEEK, set(), ISTANBUL, friday_evening) == datetime(
+        2026, 11, 28, 10, 0, tzinfo=ISTANBUL)  # Saturday 10:00
+    assert next_opening(WEEK, {date(2026, 11, 28)}, ISTANBUL, friday_evening) == datetime(
+        2026, 11, 30, 9, 0, tzinfo=ISTANBUL)  # Saturday a holiday: Monday
+    during = utc(2026, 11, 23, 7, 0)
+    assert next_opening(WEEK, set(), ISTANBUL, during) == during
+    # Across Berlin's change to summer time: Monday 09:00 CEST is 07:00 UTC.
+    monday = next_opening(WEEK, set(), BERLIN, utc(2026, 3, 28, 20, 0))
+    assert monday == datetime(2026, 3, 30, 9, 0, tzinfo=BERLIN)
+    assert monday.astimezone(UTC) == utc(2026, 3, 30, 7, 0)
+    assert next_opening({}, set(), ISTANBUL, during) is None
+
+
+@pytest.mark.parametrize("schedule", [
+    {"7": [["09:00", "18:00"]]}, {"0": [["9:00", "18:00"]]}, {"0": [["18:00", "09:00"]]},
+    {"0": [["09:00", "13:00"], ["12:00", "18:00"]]}, {"0": [["09:00"]]},
+    {"0": [["25:00", "26:00"]]},
+])
+def test_bad_schedules_are_refused(schedule):
+    with pytest.raises(ValidationFailed):
+        checked_schedule(schedule)
+
+
+def test_a_good_schedule_is_kept_sorted_and_empty_days_dropped():
+    assert checked_schedule({"0": [["13:30", "18:00"], ["09:00", "12:30"]], "6": []}) == {
+        "0": [["09:00", "12:30"], ["13:30", "18:00"]]}
