@@ -39,7 +39,7 @@ from invekto.contacts.schemas import ContactCreate, ContactUpdate, CustomFieldCr
 from invekto.core.actor import ROLE_RANK
 from invekto.inbox import service as inbox
 from invekto.routing import service as routing
-from invekto.routing.schemas import RoutingIn
+from invekto.routing.schemas import BusinessHoursIn, HolidayIn, RoutingIn
 from invekto.users import service as users
 from invekto.users.schemas import GroupCreate, UserCreate
 from tests.factories import PASSWORD, Company, World
@@ -433,6 +433,39 @@ async def _set_operations(t: Target) -> Call:
                 json={"welcome_new": "Hoş geldiniz", "idle_minutes": 15})
 
 
+_WEEKDAYS = {str(d): [["09:00", "18:00"]] for d in range(5)}
+
+
+async def _hours(t: Target) -> Call:
+    return Call(json={"schedule": _WEEKDAYS, "away_message": "Mesai dışı"})
+
+
+async def _channel_hours(t: Target) -> Call:
+    """A channel with hours of its own."""
+    channel_id = await new_channel(t.ids)
+    await as_system(t.ids, lambda s, a: routing.set_business_hours(
+        s, a, BusinessHoursIn(schedule=_WEEKDAYS), channel_id))
+    return Call({"channel_id": channel_id})
+
+
+async def _set_channel_hours(t: Target) -> Call:
+    return Call({"channel_id": await new_channel(t.ids)}, json={"schedule": _WEEKDAYS})
+
+
+async def _add_holiday(t: Target) -> Call:
+    return Call(json={"day": f"20{next(_sequence) % 90 + 10}-12-31", "name": fresh("tatil")})
+
+
+async def _public_holidays(t: Target) -> Call:
+    return Call(query={"year": str(2030 + next(_sequence) % 60)})
+
+
+async def _holiday(t: Target) -> Call:
+    holiday = await as_system(t.ids, lambda s, a: routing.add_holiday(s, a, HolidayIn(
+        day=f"21{next(_sequence) % 90 + 10}-01-01", name=fresh("tatil"))))
+    return Call({"holiday_id": holiday.id})
+
+
 async def _upload(t: Target) -> Call:
     return Call(files={"file": ("rapor.txt", b"tahlil sonucu", "text/plain")})
 
@@ -513,6 +546,14 @@ ROWS: list[Row] = [
     row("GET", "/channels/{channel_id}/routing", "agent", _routing),
     row("PUT", "/channels/{channel_id}/routing", "supervisor", _set_routing),
     row("GET", "/channels/{channel_id}/operations", "agent", _channel),
+    row("GET", "/business-hours", "agent", _plain),
+    row("PUT", "/business-hours", "supervisor", _hours),
+    row("GET", "/channels/{channel_id}/business-hours", "agent", _channel_hours),
+    row("PUT", "/channels/{channel_id}/business-hours", "supervisor", _set_channel_hours),
+    row("GET", "/holidays", "agent", _plain),
+    row("POST", "/holidays", "supervisor", _add_holiday, 201, listing="/holidays"),
+    row("POST", "/holidays/public", "supervisor", _public_holidays),
+    row("DELETE", "/holidays/{holiday_id}", "supervisor", _holiday, 204),
     row("PUT", "/channels/{channel_id}/operations", "supervisor", _set_operations),
     row("GET", "/me/softphone", "agent", _plain, rule="person", key_status=403,
         key_code="forbidden"),
@@ -586,6 +627,8 @@ async def probe(client: httpx.AsyncClient, name: str, value: uuid.UUID) -> Any:
         return await _find(client, "/tags", value)
     if name == "field_id":
         return await _find(client, "/custom-fields", value)
+    if name == "holiday_id":
+        return await _find(client, "/holidays", value)
     if name == "contact_id":
         return [await _read(client, f"/contacts/{value}"),
                 await _read(client, f"/contacts/{value}/notes"),

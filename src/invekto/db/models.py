@@ -16,18 +16,16 @@ from invekto.inbox.models import (
     StatusBacklog,
 )
 from invekto.replies.models import QuickReply
-from invekto.routing.models import ChannelOperations, ChannelRouting
+from invekto.routing.models import BusinessHours, ChannelOperations, ChannelRouting, Holiday
 from invekto.tenants.models import PlatformOperator, Tenant
 from invekto.users.models import AgentGroup, GroupMembership, User
 
 __all__ = [
-    "AgentGroup", "ApiKey", "Attachment", "AuditEvent", "Base", "Channel",
-    "ChannelOperations", "ChannelRouting",
-    "Contact",
-    "ContactIdentity", "Conversation", "ConversationEvent", "CustomFieldDefinition",
-    "GroupMembership", "LoginAttempt", "Message", "Note", "Notification", "PlatformOperator",
-    "QuickReply", "SavedView", "StatusBacklog", "Tag", "Tenant", "User", "UserSession",
-    "WebhookEvent",
+    "AgentGroup", "ApiKey", "Attachment", "AuditEvent", "Base", "BusinessHours", "Channel",
+    "ChannelOperations", "ChannelRouting", "Contact", "ContactIdentity", "Conversation",
+    "ConversationEvent", "CustomFieldDefinition", "GroupMembership", "Holiday", "LoginAttempt",
+    "Message", "Note", "Notification", "PlatformOperator", "QuickReply", "SavedView",
+    "StatusBacklog", "Tag", "Tenant", "User", "UserSession", "WebhookEvent",
 ]
 
 

@@ -1130,8 +1130,8 @@ async def _store_inbound(session: AsyncSession, tenant_id: uuid.UUID, channel_id
     opened = [conversation for conversation in {c.id: c for c in conversations.values()}.values()
               if conversation.id in session.info.get(_OPENED_CONVERSATIONS, ())
               and conversation.contact_id not in blocked]
-    await _greet_opened(session, tenant_id, channel_id, opened)
-    await _route_opened(session, tenant_id, channel_id, opened)
+    closed = await _greet_opened(session, tenant_id, channel_id, opened)
+    await _route_opened(session, tenant_id, channel_id, opened, after_hours=closed)
     return inserted
 
 
@@ -1280,26 +1280,40 @@ async def _offer_freed(session: AsyncSession, tenant_id: uuid.UUID,
 
 
 async def _greet_opened(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
-                        opened: list[Conversation]) -> None:
-    """The channel's welcome message to each customer whose message opened a conversation:
-    one for first-time customers, another for those who have written before."""
-    operations = await routing.operations_of(session, tenant_id, channel_id) if opened else None
-    if operations is None or not (operations.welcome_new or operations.welcome_returning):
-        return
+                        opened: list[Conversation]) -> dict[uuid.UUID, uuid.UUID | None]:
+    """The first answer to each customer whose message opened a conversation: outside business
+    hours the away message, otherwise the channel's welcome (one for first-time customers,
+    another for those who have written before). Returns the conversations opened outside
+    hours, with the after-hours group (or None) their routing should use."""
+    if not opened:
+        return {}
+    operations = await routing.operations_of(session, tenant_id, channel_id)
     returning = set((await session.scalars(select(Conversation.contact_id).where(
         Conversation.tenant_id == tenant_id,
         Conversation.contact_id.in_([c.contact_id for c in opened]),
         Conversation.id.not_in([c.id for c in opened])).distinct())).all())
     system = Actor.system(tenant_id)
+    closed: dict[uuid.UUID, uuid.UUID | None] = {}
     for conversation in opened:
-        text_ = (operations.welcome_returning if conversation.contact_id in returning
-                 else operations.welcome_new)
+        # When the customer wrote (the provider's time), not when we ingested it.
+        opening = await routing.opening_at(session, tenant_id, channel_id,
+                                           conversation.opened_at)
+        if not opening.open:
+            closed[conversation.id] = opening.after_hours_group_id
+            text_ = opening.away_message
+        elif operations is None:
+            continue
+        else:
+            text_ = (operations.welcome_returning if conversation.contact_id in returning
+                     else operations.welcome_new)
         if text_:
             await send_message(session, system, conversation.id, MessageSend(body=text_))
+    return closed
 
 
 async def _route_opened(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
-                        opened: list[Conversation]) -> None:
+                        opened: list[Conversation], *,
+                        after_hours: dict[uuid.UUID, uuid.UUID | None] | None = None) -> None:
     """Give the conversations this transaction opened to agents, as the channel's routing
     decides (see ``routing.service``); those nobody can take wait in the group's queue."""
     if not opened:
@@ -1307,8 +1321,10 @@ async def _route_opened(session: AsyncSession, tenant_id: uuid.UUID, channel_id:
     session.info[_OPENED_CONVERSATIONS] -= {c.id for c in opened}
     by_id = {c.id: c for c in opened}
     system = Actor.system(tenant_id)
-    for decision in await routing.decide(session, tenant_id, channel_id,
-                                         sorted(opened, key=lambda c: (c.opened_at, c.id))):
+    for decision in await routing.decide(
+            session, tenant_id, channel_id, sorted(opened, key=lambda c: (c.opened_at, c.id)),
+            group_for={conversation_id: group for conversation_id, group in
+                       (after_hours or {}).items() if group is not None}):
         conversation = by_id[decision.conversation_id]
         previous = (conversation.assignee_id, conversation.group_id)
         conversation.group_id = conversation.group_id or decision.group_id

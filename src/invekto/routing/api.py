@@ -4,13 +4,23 @@ and ``…/operations``."""
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, status
 
 from invekto.core.errors import NotFound
 from invekto.http.deps import Scoped
 from invekto.routing import service
-from invekto.routing.schemas import OperationsIn, OperationsOut, RoutingIn, RoutingOut
+from invekto.routing.schemas import (
+    BusinessHoursIn,
+    BusinessHoursOut,
+    HolidayIn,
+    HolidayOut,
+    OperationsIn,
+    OperationsOut,
+    RoutingIn,
+    RoutingOut,
+)
 
 router = APIRouter(tags=["routing"])
 
@@ -37,3 +47,51 @@ async def get_operations(channel_id: uuid.UUID, ctx: Scoped):
 @router.put("/channels/{channel_id}/operations", response_model=OperationsOut)
 async def set_operations(channel_id: uuid.UUID, body: OperationsIn, ctx: Scoped):
     return await service.set_operations(ctx.session, ctx.actor, channel_id, body)
+
+
+# ---- business hours and holidays ----------------------------------------------------------------
+
+@router.get("/business-hours", response_model=BusinessHoursOut)
+async def company_hours(ctx: Scoped):
+    """The company's weekly hours (always open while none are set: an empty schedule)."""
+    return await service.get_business_hours(ctx.session, ctx.actor) or BusinessHoursOut()
+
+
+@router.put("/business-hours", response_model=BusinessHoursOut)
+async def set_company_hours(body: BusinessHoursIn, ctx: Scoped):
+    return await service.set_business_hours(ctx.session, ctx.actor, body)
+
+
+@router.get("/channels/{channel_id}/business-hours", response_model=BusinessHoursOut)
+async def channel_hours(channel_id: uuid.UUID, ctx: Scoped):
+    found = await service.get_business_hours(ctx.session, ctx.actor, channel_id)
+    if found is None:
+        raise NotFound("this channel keeps the company's hours")
+    return found
+
+
+@router.put("/channels/{channel_id}/business-hours", response_model=BusinessHoursOut)
+async def set_channel_hours(channel_id: uuid.UUID, body: BusinessHoursIn, ctx: Scoped):
+    return await service.set_business_hours(ctx.session, ctx.actor, body, channel_id)
+
+
+@router.get("/holidays", response_model=list[HolidayOut])
+async def list_holidays(ctx: Scoped):
+    return await service.list_holidays(ctx.session, ctx.actor)
+
+
+@router.post("/holidays", response_model=HolidayOut, status_code=status.HTTP_201_CREATED)
+async def add_holiday(body: HolidayIn, ctx: Scoped):
+    return await service.add_holiday(ctx.session, ctx.actor, body)
+
+
+@router.post("/holidays/public", response_model=list[HolidayOut])
+async def load_public_holidays(ctx: Scoped, year: Annotated[int, Query(ge=2000, le=2100)]):
+    """Add Türkiye's official holidays of ``year``; answers the company's holidays."""
+    await service.load_public_holidays(ctx.session, ctx.actor, year)
+    return await service.list_holidays(ctx.session, ctx.actor)
+
+
+@router.delete("/holidays/{holiday_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_holiday(holiday_id: uuid.UUID, ctx: Scoped) -> None:
+    await service.delete_holiday(ctx.session, ctx.actor, holiday_id)

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
-from sqlalchemy import CheckConstraint, String, UniqueConstraint, Uuid, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint, Uuid, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from invekto.db.base import Base, IdMixin, TenantMixin, TimestampMixin, tenant_fk
@@ -74,3 +75,34 @@ class ChannelOperations(IdMixin, TenantMixin, TimestampMixin, Base):
     auto_close_hours: Mapped[int | None]
     auto_close_pending_hours: Mapped[int | None]
     closing_message: Mapped[str] = mapped_column(server_default="")
+
+
+class BusinessHours(IdMixin, TenantMixin, TimestampMixin, Base):
+    """When the company answers: its weekly schedule (``routing.hours``) in its time zone, for
+    every channel, or one channel's own (``channel_id``). Outside them a new conversation gets
+    ``away_message`` instead of the welcome, and goes to ``after_hours_group_id`` if set."""
+
+    __tablename__ = "business_hours"
+    __table_args__ = (
+        tenant_fk("channel_id", "channels"),
+        tenant_fk("after_hours_group_id", "agent_groups", ondelete="SET NULL"),
+        Index("uq_business_hours_company", "tenant_id", unique=True,
+              postgresql_where=text("channel_id IS NULL")),
+        Index("uq_business_hours_channel", "tenant_id", "channel_id", unique=True,
+              postgresql_where=text("channel_id IS NOT NULL")),
+    )
+
+    channel_id: Mapped[uuid.UUID | None]
+    schedule: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    away_message: Mapped[str] = mapped_column(server_default="")
+    after_hours_group_id: Mapped[uuid.UUID | None]
+
+
+class Holiday(IdMixin, TenantMixin, Base):
+    """A day the company is closed, all day, in its time zone."""
+
+    __tablename__ = "holidays"
+    __table_args__ = (UniqueConstraint("tenant_id", "day"),)
+
+    day: Mapped[date]
+    name: Mapped[str] = mapped_column(String(100))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -41,3 +42,29 @@ class OperationsOut(OperationsIn):
     model_config = ConfigDict(from_attributes=True)
 
     channel_id: uuid.UUID
+
+
+class BusinessHoursIn(BaseModel):
+    """A weekly schedule: weekday ("0" Monday … "6" Sunday) to ``[["09:00", "18:00"], ...]``;
+    a day not listed is closed."""
+
+    schedule: dict[str, list[list[str]]] = {}
+    away_message: str = Field(default="", max_length=1000)
+    after_hours_group_id: uuid.UUID | None = None
+
+
+class BusinessHoursOut(BusinessHoursIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    channel_id: uuid.UUID | None = None
+
+
+class HolidayIn(BaseModel):
+    day: date
+    name: str = Field(min_length=1, max_length=100)
+
+
+class HolidayOut(HolidayIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID

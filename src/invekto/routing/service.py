@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
+import holidays as public_holidays
 from sqlalchemy import Text, case, cast, func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,10 +24,13 @@ from invekto.audit import service as audit
 from invekto.channels import service as channels
 from invekto.core.actor import Actor
 from invekto.core.errors import ValidationFailed
+from invekto.core.i18n import N_
+from invekto.db.queries import flush_unique, get_in_tenant
 from invekto.inbox.models import Conversation, ConversationEvent, Message
+from invekto.routing import hours
 from invekto.routing.choice import Candidate, choose
-from invekto.routing.models import ChannelOperations, ChannelRouting
-from invekto.routing.schemas import OperationsIn, RoutingIn
+from invekto.routing.models import BusinessHours, ChannelOperations, ChannelRouting, Holiday
+from invekto.routing.schemas import BusinessHoursIn, HolidayIn, OperationsIn, RoutingIn
 from invekto.tenants.models import Tenant
 from invekto.users import service as users
 from invekto.users.models import GroupMembership, User
@@ -115,8 +119,11 @@ async def set_operations(session: AsyncSession, actor: Actor, channel_id: uuid.U
 # ---- deciding -----------------------------------------------------------------------------------
 
 async def decide(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
-                 conversations: Sequence[Conversation]) -> list[Decision]:
-    """Where each new conversation of the channel goes (in the order given: oldest first)."""
+                 conversations: Sequence[Conversation], *,
+                 group_for: dict[uuid.UUID, uuid.UUID] | None = None) -> list[Decision]:
+    """Where each new conversation of the channel goes (in the order given: oldest first).
+    ``group_for``: conversations that go to another group than the channel's (opened after
+    hours, to the after-hours group)."""
     if not conversations:
         return []
     routing = await session.scalar(select(ChannelRouting).where(
@@ -124,11 +131,16 @@ async def decide(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.U
     ).with_for_update())
     if routing is None or not routing.group_ids:
         return []
-    team = {c.user_id: c for c in await candidates(session, tenant_id, routing.group_ids)}
+    teams: dict[tuple[uuid.UUID, ...], dict[uuid.UUID, Candidate]] = {}
+    for groups in {tuple(routing.group_ids), *((g,) for g in (group_for or {}).values())}:
+        teams[groups] = {c.user_id: c for c in await candidates(session, tenant_id, groups)}
     last_handlers = (await _last_handlers(session, tenant_id, conversations)
                      if routing.sticky else {})
     decisions = []
     for conversation in conversations:
+        special = (group_for or {}).get(conversation.id)
+        groups = (special,) if special else tuple(routing.group_ids)
+        team = teams[groups]
         handler = last_handlers.get(conversation.contact_id)
         if handler is not None and handler in team and team[handler].available:
             chosen, reason = handler, "sticky"
@@ -138,13 +150,14 @@ async def decide(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.U
             reason = routing.algorithm
         if chosen is None:
             decisions.append(Decision(
-                conversation.id, routing.group_ids[0], None, "queue",
-                routing.away_message if routing.when_nobody == "away_message" else ""))
+                conversation.id, groups[0], None, "queue",
+                routing.away_message if routing.when_nobody == "away_message" and not special
+                else ""))
             continue
         if reason == "round_robin":
             routing.last_assigned_user_id = chosen
         team[chosen] = one_more(team[chosen])
-        decisions.append(Decision(conversation.id, routing.group_ids[0], chosen, reason))
+        decisions.append(Decision(conversation.id, groups[0], chosen, reason))
     return decisions
 
 
@@ -276,3 +289,107 @@ async def queue_lengths(session: AsyncSession, actor: Actor) -> list[QueueLength
     waiting = {group_id: (count, oldest) for group_id, count, oldest in rows}
     return [QueueLength(group.id, *waiting.get(group.id, (0, None)))
             for group in await users.list_groups(session, actor)]
+
+
+# ---- business hours and holidays ----------------------------------------------------------------
+
+async def get_business_hours(session: AsyncSession, actor: Actor,
+                             channel_id: uuid.UUID | None = None) -> BusinessHours | None:
+    """The company's hours (``channel_id`` None) or a channel's own."""
+    if channel_id is not None:
+        await channels.get_channel(session, actor, channel_id)
+    return await session.scalar(select(BusinessHours).where(
+        BusinessHours.tenant_id == actor.tenant_id,
+        BusinessHours.channel_id.is_(None) if channel_id is None
+        else BusinessHours.channel_id == channel_id))
+
+
+async def set_business_hours(session: AsyncSession, actor: Actor, data: BusinessHoursIn,
+                             channel_id: uuid.UUID | None = None) -> BusinessHours:
+    actor.require("supervisor")
+    schedule = hours.checked_schedule(data.schedule)
+    if data.after_hours_group_id is not None and data.after_hours_group_id not in {
+            g.id for g in await users.list_groups(session, actor)}:
+        raise ValidationFailed("no such group: %(id)s", field="after_hours_group_id",
+                               params={"id": str(data.after_hours_group_id)})
+    found = await get_business_hours(session, actor, channel_id)
+    if found is None:
+        found = BusinessHours(tenant_id=actor.tenant_id, channel_id=channel_id)
+        session.add(found)
+    found.schedule = schedule
+    found.away_message = data.away_message.strip()
+    found.after_hours_group_id = data.after_hours_group_id
+    await session.flush()
+    await audit.record(session, actor, "business_hours.changed", target_type="channel"
+                       if channel_id else None, target_id=channel_id,
+                       data=data.model_dump(mode="json"))
+    return found
+
+
+async def list_holidays(session: AsyncSession, actor: Actor) -> list[Holiday]:
+    return list((await session.scalars(select(Holiday).where(
+        Holiday.tenant_id == actor.tenant_id).order_by(Holiday.day))).all())
+
+
+async def add_holiday(session: AsyncSession, actor: Actor, data: HolidayIn) -> Holiday:
+    actor.require("supervisor")
+    holiday = Holiday(tenant_id=actor.tenant_id, day=data.day, name=data.name.strip())
+    session.add(holiday)
+    await flush_unique(session, "that day is already a holiday", field="day")
+    return holiday
+
+
+async def delete_holiday(session: AsyncSession, actor: Actor, holiday_id: uuid.UUID) -> None:
+    actor.require("supervisor")
+    holiday = await get_in_tenant(session, Holiday, actor.tenant_id, holiday_id,
+                                  what=N_("holiday"))
+    await session.delete(holiday)
+    await session.flush()
+
+
+async def load_public_holidays(session: AsyncSession, actor: Actor, year: int,
+                               language: str = "tr") -> int:
+    """Türkiye's official holidays of ``year`` (religious ones by the official calendar, from
+    the ``holidays`` library) added as the company's; days it has already are kept. Returns how
+    many were added."""
+    actor.require("supervisor")
+    if not 2000 <= year <= 2100:
+        raise ValidationFailed("choose a year between 2000 and 2100", field="year")
+    known = {h.day for h in await list_holidays(session, actor)}
+    official = public_holidays.Turkey(years=year, language="en_US" if language == "en" else "tr")
+    added = 0
+    for day, name in sorted(official.items()):
+        if day not in known:
+            session.add(Holiday(tenant_id=actor.tenant_id, day=day, name=str(name)[:100]))
+            added += 1
+    await session.flush()
+    return added
+
+
+@dataclass(frozen=True)
+class Opening:
+    """Whether the company was open when a customer wrote, and what to do if not."""
+
+    open: bool
+    away_message: str = ""
+    after_hours_group_id: uuid.UUID | None = None
+
+
+async def opening_at(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
+                     moment: datetime) -> Opening:
+    """The channel's hours (its own, else the company's) at ``moment``; always open without
+    hours."""
+    found = {h.channel_id: h for h in (await session.scalars(select(BusinessHours).where(
+        BusinessHours.tenant_id == tenant_id,
+        (BusinessHours.channel_id == channel_id) | BusinessHours.channel_id.is_(None)))).all()}
+    schedule = found.get(channel_id) or found.get(None)
+    if schedule is None:
+        return Opening(True)
+    zone = ZoneInfo(await session.scalar(select(Tenant.timezone).where(Tenant.id == tenant_id))
+                    or "Europe/Istanbul")
+    local_day = moment.astimezone(zone).date()
+    closed_days = set((await session.scalars(select(Holiday.day).where(
+        Holiday.tenant_id == tenant_id, Holiday.day == local_day))).all())
+    if hours.is_open(schedule.schedule, closed_days, zone, moment):
+        return Opening(True)
+    return Opening(False, schedule.away_message, schedule.after_hours_group_id)
