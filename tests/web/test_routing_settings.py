@@ -58,3 +58,41 @@ async def test_a_supervisor_sets_the_automatic_steps_and_a_blank_time_is_off(wor
         "Hoş geldiniz!", 15, None, 48, "Görüşmek üzere.")
     refused = await post(home.sevgi, url, {"idle_minutes": "0"}, expect=422)
     assert error_of(refused)["field"] == "idle_minutes"
+
+
+async def test_the_business_hours_page_saves_the_week_and_the_holidays(world):
+    home = world.home
+    html = await page(home.sevgi, "/settings/business-hours")
+    assert 'id="hours-form"' in html and "Pazartesi" in html
+    response = await post(home.sevgi, "/settings/business-hours", {
+        **{f"open_{d}": "on" for d in range(5)},
+        **{f"start_{d}_1": "09:00" for d in range(5)},
+        **{f"end_{d}_1": "12:30" for d in range(5)},
+        **{f"start_{d}_2": "13:30" for d in range(5)},
+        **{f"end_{d}_2": "18:00" for d in range(5)},
+        "start_5_1": "10:00", "end_5_1": "14:00",  # Saturday's times, but not ticked open
+        "away_message": "Şu an kapalıyız.", "after_hours_group_id": str(home.group_id)})
+    assert "data-saved" in response.text
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        saved = await routing.get_business_hours(session, home.system)
+    assert saved.schedule == {str(d): [["09:00", "12:30"], ["13:30", "18:00"]]
+                              for d in range(5)}
+    assert (saved.away_message, saved.after_hours_group_id) == (
+        "Şu an kapalıyız.", home.group_id)
+    refused = await post(home.sevgi, "/settings/business-hours", {
+        "open_0": "on", "start_0_1": "18:00", "end_0_1": "09:00"}, expect=422)
+    assert error_of(refused) == {"code": "validation_failed", "field": "schedule",
+                                 "message": "Açılış saati kapanış saatinden önce olmalı"}
+
+    loaded = await post(home.sevgi, "/settings/business-hours/holidays/public",
+                        {"year": "2026"})
+    assert 'data-loaded="14"' in loaded.text
+    assert "29 Ekim 2026 Perşembe" in loaded.text and "Cumhuriyet Bayramı" in loaded.text
+    added = await post(home.sevgi, "/settings/business-hours/holidays",
+                       {"day": "2026-12-31", "name": "Yılbaşı arifesi"})
+    assert 'data-day="2026-12-31"' in added.text
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        eve = next(h for h in await routing.list_holidays(session, home.system)
+                   if h.name == "Yılbaşı arifesi")
+    gone = await post(home.sevgi, f"/settings/business-hours/holidays/{eve.id}/delete")
+    assert 'data-day="2026-12-31"' not in gone.text

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gettext as gettext_module
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -85,6 +85,10 @@ class Formatter:
 
     def date(self, moment: datetime) -> str:
         return babel_dates.format_date(self.local(moment), "long", locale=self.locale)
+
+    def calendar_day(self, day: date) -> str:
+        """A day of the calendar (a holiday), with its weekday: no time zone to apply."""
+        return babel_dates.format_date(day, "full", locale=self.locale)
 
     def datetime(self, moment: datetime) -> str:
         return babel_dates.format_datetime(self.local(moment), "medium", locale=self.locale)

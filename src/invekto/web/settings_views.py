@@ -9,7 +9,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -30,7 +32,7 @@ from invekto.inbox import service as inbox
 from invekto.inbox import timeline
 from invekto.replies import service as replies
 from invekto.routing import service as routing
-from invekto.routing.schemas import OperationsIn, RoutingIn
+from invekto.routing.schemas import BusinessHoursIn, HolidayIn, OperationsIn, RoutingIn
 from invekto.tenants import service as tenants
 from invekto.users import service as users
 from invekto.users.schemas import GroupCreate, GroupUpdate, UserCreate, UserUpdate
@@ -69,6 +71,7 @@ SECTIONS = (
     Section("custom-fields", "admin", "ti-forms"),
     Section("channels", "admin", "ti-plug-connected"),
     Section("routing", "supervisor", "ti-route"),
+    Section("business-hours", "supervisor", "ti-clock"),
     Section("click-to-chat", "supervisor", "ti-qrcode"),
     Section("company", "admin", "ti-building"),
 )
@@ -162,6 +165,15 @@ async def _routing(page: Page, _params: Params) -> dict[str, Any]:
                               for c in listed}}
 
 
+async def _business_hours(page: Page, _params: Params) -> dict[str, Any]:
+    session, actor = page.ctx.session, page.ctx.actor
+    found = await routing.get_business_hours(session, actor)
+    return {"hours": found, "schedule": found.schedule if found else {},
+            "groups": await users.list_groups(session, actor),
+            "holidays": await routing.list_holidays(session, actor),
+            "this_year": datetime.now(ZoneInfo(page.tenant.timezone)).year}
+
+
 async def _company(page: Page, _params: Params) -> dict[str, Any]:
     current = page.tenant.timezone
     zones = list(COMMON_TIMEZONES) + ([current] if current not in COMMON_TIMEZONES else [])
@@ -172,7 +184,7 @@ Loader = Callable[[Page, Params], Awaitable[dict[str, Any]]]
 _LOADERS: dict[str, Loader] = {
     "users": _users, "groups": _groups, "tags": _tags, "quick-replies": _quick_replies,
     "custom-fields": _custom_fields, "channels": _channels, "company": _company,
-    "click-to-chat": _click_to_chat, "routing": _routing,
+    "click-to-chat": _click_to_chat, "routing": _routing, "business-hours": _business_hours,
 }
 
 
@@ -394,6 +406,51 @@ async def set_operations(request: Request, channel_id: uuid.UUID, page: WebPage)
         optional=("idle_minutes", "auto_close_hours", "auto_close_pending_hours")))
     await routing.set_operations(page.ctx.session, page.ctx.actor, channel_id, data)
     return await _body(request, page, "routing", form, saved=channel_id)
+
+
+# ---- business hours ----------------------------------------------------------------------------
+
+@router.post("/business-hours")
+async def set_business_hours(request: Request, page: WebPage) -> Response:
+    """The weekly table: per weekday an "open" box and up to two from–to windows."""
+    form = await request.form()
+    schedule: dict[str, list[list[str]]] = {}
+    for day in range(7):
+        if form.get(f"open_{day}") != "on":
+            continue
+        schedule[str(day)] = [
+            [str(form.get(f"start_{day}_{n}") or ""), str(form.get(f"end_{day}_{n}") or "")]
+            for n in (1, 2) if form.get(f"start_{day}_{n}") or form.get(f"end_{day}_{n}")]
+    data = parse_form(BusinessHoursIn, {
+        "schedule": schedule, "away_message": str(form.get("away_message") or ""),
+        "after_hours_group_id": form.get("after_hours_group_id") or None})
+    await routing.set_business_hours(page.ctx.session, page.ctx.actor, data)
+    return await _body(request, page, "business-hours", form, saved=True)
+
+
+@router.post("/business-hours/holidays")
+async def add_holiday(request: Request, page: WebPage) -> Response:
+    form = await request.form()
+    data = parse_form(HolidayIn, _values(form, ("day", "name")))
+    await routing.add_holiday(page.ctx.session, page.ctx.actor, data)
+    return await _body(request, page, "business-hours", form)
+
+
+@router.post("/business-hours/holidays/public")
+async def load_public_holidays(request: Request, page: WebPage) -> Response:
+    form = await request.form()
+    year = str(form.get("year") or "")
+    if not year.isdigit():
+        raise ValidationFailed("choose a year between 2000 and 2100", field="year")
+    added = await routing.load_public_holidays(page.ctx.session, page.ctx.actor, int(year),
+                                               language=page.tenant.default_language)
+    return await _body(request, page, "business-hours", form, loaded=added)
+
+
+@router.post("/business-hours/holidays/{holiday_id}/delete")
+async def delete_holiday(request: Request, holiday_id: uuid.UUID, page: WebPage) -> Response:
+    await routing.delete_holiday(page.ctx.session, page.ctx.actor, holiday_id)
+    return await _body(request, page, "business-hours", {})
 
 
 @router.post("/click-to-chat")
