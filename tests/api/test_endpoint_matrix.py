@@ -39,7 +39,13 @@ from invekto.contacts.schemas import ContactCreate, ContactUpdate, CustomFieldCr
 from invekto.core.actor import ROLE_RANK
 from invekto.inbox import service as inbox
 from invekto.routing import service as routing
-from invekto.routing.schemas import BusinessHoursIn, HolidayIn, RoutingIn
+from invekto.routing.schemas import (
+    BusinessHoursIn,
+    HolidayIn,
+    RoutingIn,
+    ShiftExceptionIn,
+    ShiftPlanIn,
+)
 from invekto.users import service as users
 from invekto.users.schemas import GroupCreate, UserCreate
 from tests.factories import PASSWORD, Company, World
@@ -466,6 +472,29 @@ async def _holiday(t: Target) -> Call:
     return Call({"holiday_id": holiday.id})
 
 
+async def _shift_plan(t: Target) -> Call:
+    """A colleague with a shift plan."""
+    user_id = await new_user(t.ids)
+    await as_system(t.ids, lambda s, a: routing.set_shift_plan(s, a, user_id, ShiftPlanIn(
+        schedule=_WEEKDAYS)))
+    return Call({"user_id": user_id})
+
+
+async def _set_shift_plan(t: Target) -> Call:
+    return Call({"user_id": await new_user(t.ids)}, json={"schedule": _WEEKDAYS})
+
+
+async def _set_shift_exception(t: Target) -> Call:
+    return Call({"user_id": await new_user(t.ids)}, json={"day": "2026-12-24", "note": "İzin"})
+
+
+async def _shift_exception(t: Target) -> Call:
+    user_id = await new_user(t.ids)
+    found = await as_system(t.ids, lambda s, a: routing.set_shift_exception(
+        s, a, user_id, ShiftExceptionIn(day="2026-12-25")))
+    return Call({"exception_id": found.id})
+
+
 async def _upload(t: Target) -> Call:
     return Call(files={"file": ("rapor.txt", b"tahlil sonucu", "text/plain")})
 
@@ -554,6 +583,12 @@ ROWS: list[Row] = [
     row("POST", "/holidays", "supervisor", _add_holiday, 201, listing="/holidays"),
     row("POST", "/holidays/public", "supervisor", _public_holidays),
     row("DELETE", "/holidays/{holiday_id}", "supervisor", _holiday, 204),
+    row("GET", "/users/{user_id}/shifts", "supervisor", _shift_plan),
+    row("PUT", "/users/{user_id}/shifts", "supervisor", _set_shift_plan),
+    row("DELETE", "/users/{user_id}/shifts", "supervisor", _shift_plan, 204),
+    row("PUT", "/users/{user_id}/shift-exceptions", "supervisor", _set_shift_exception),
+    row("GET", "/shift-exceptions", "supervisor", _plain),
+    row("DELETE", "/shift-exceptions/{exception_id}", "supervisor", _shift_exception, 204),
     row("PUT", "/channels/{channel_id}/operations", "supervisor", _set_operations),
     row("GET", "/me/softphone", "agent", _plain, rule="person", key_status=403,
         key_code="forbidden"),
@@ -629,6 +664,8 @@ async def probe(client: httpx.AsyncClient, name: str, value: uuid.UUID) -> Any:
         return await _find(client, "/custom-fields", value)
     if name == "holiday_id":
         return await _find(client, "/holidays", value)
+    if name == "exception_id":
+        return await _find(client, "/shift-exceptions", value)
     if name == "contact_id":
         return [await _read(client, f"/contacts/{value}"),
                 await _read(client, f"/contacts/{value}/notes"),

@@ -16,16 +16,23 @@ from invekto.inbox.models import (
     StatusBacklog,
 )
 from invekto.replies.models import QuickReply
-from invekto.routing.models import BusinessHours, ChannelOperations, ChannelRouting, Holiday
+from invekto.routing.models import (
+    AgentShift,
+    BusinessHours,
+    ChannelOperations,
+    ChannelRouting,
+    Holiday,
+    ShiftException,
+)
 from invekto.tenants.models import PlatformOperator, Tenant
 from invekto.users.models import AgentGroup, GroupMembership, User
 
 __all__ = [
-    "AgentGroup", "ApiKey", "Attachment", "AuditEvent", "Base", "BusinessHours", "Channel",
-    "ChannelOperations", "ChannelRouting", "Contact", "ContactIdentity", "Conversation",
+    "AgentGroup", "AgentShift", "ApiKey", "Attachment", "AuditEvent", "Base", "BusinessHours",
+    "Channel", "ChannelOperations", "ChannelRouting", "Contact", "ContactIdentity", "Conversation",
     "ConversationEvent", "CustomFieldDefinition", "GroupMembership", "Holiday", "LoginAttempt",
     "Message", "Note", "Notification", "PlatformOperator", "QuickReply", "SavedView",
-    "StatusBacklog", "Tag", "Tenant", "User", "UserSession", "WebhookEvent",
+    "ShiftException", "StatusBacklog", "Tag", "Tenant", "User", "UserSession", "WebhookEvent",
 ]
 
 

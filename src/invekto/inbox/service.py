@@ -1135,14 +1135,14 @@ async def _store_inbound(session: AsyncSession, tenant_id: uuid.UUID, channel_id
     return inserted
 
 
-async def offer_waiting(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID
-                        ) -> int:
+async def offer_waiting(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID, *,
+                        now: datetime | None = None) -> int:
     """An agent became available (came online, back from away, finished a conversation): give
     them the waiting conversations of their groups' queues, most urgent and longest waiting
     first, while they can take more. Returns how many they got."""
     given = 0
     system = Actor.system(tenant_id)
-    agent = await routing.agent_state(session, tenant_id, user_id)
+    agent = await routing.agent_state(session, tenant_id, user_id, at=now)
     while agent is not None and agent.available:
         conversation = await routing.next_waiting(session, tenant_id, user_id)
         if conversation is None:

@@ -13,6 +13,7 @@ from invekto.channels import pacing
 from invekto.channels.adapters import adapter_for
 from invekto.channels.adapters.base import PermanentFailure, SendResult, TemporaryFailure
 from invekto.inbox import service
+from invekto.routing import service as routing
 
 log = structlog.get_logger(__name__)
 blueprint = procrastinate.Blueprint()
@@ -87,15 +88,23 @@ async def auto_close(timestamp: int) -> int:
     return await _each(service.quiet_conversations, service.auto_close)
 
 
+@blueprint.periodic(cron="* * * * *")
+@blueprint.task(name="offer_on_shift", queue="default", queueing_lock="inbox.offer_on_shift")
+async def offer_on_shift(timestamp: int) -> int:
+    """Every minute: agents on shift (one whose shift just began among them) get what waits in
+    their groups' queues. Nothing happens for those already full or with empty queues."""
+    return await _each(routing.online_agents_on_shift, service.offer_waiting)
+
+
 async def _each(listed, act) -> int:
     """List across companies (system scope), then act on each in its company's scope."""
     db = runtime.current().db
     async with db.system_session() as session:
         found = await listed(session)
     done = 0
-    for tenant_id, conversation_id in found:
+    for tenant_id, item_id in found:
         async with db.tenant_session(tenant_id) as session:
-            done += bool(await act(session, tenant_id, conversation_id))
+            done += bool(await act(session, tenant_id, item_id))
     return done
 
 

@@ -4,6 +4,7 @@ and ``…/operations``."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -20,6 +21,10 @@ from invekto.routing.schemas import (
     OperationsOut,
     RoutingIn,
     RoutingOut,
+    ShiftExceptionIn,
+    ShiftExceptionOut,
+    ShiftPlanIn,
+    ShiftPlanOut,
 )
 
 router = APIRouter(tags=["routing"])
@@ -95,3 +100,38 @@ async def load_public_holidays(ctx: Scoped, year: Annotated[int, Query(ge=2000, 
 @router.delete("/holidays/{holiday_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_holiday(holiday_id: uuid.UUID, ctx: Scoped) -> None:
     await service.delete_holiday(ctx.session, ctx.actor, holiday_id)
+
+
+# ---- shifts ---------------------------------------------------------------------------------
+
+@router.get("/users/{user_id}/shifts", response_model=ShiftPlanOut)
+async def shift_plan(user_id: uuid.UUID, ctx: Scoped):
+    found = await service.get_shift_plan(ctx.session, ctx.actor, user_id)
+    if found is None:
+        raise NotFound("this agent has no shift plan: always on shift")
+    return found
+
+
+@router.put("/users/{user_id}/shifts", response_model=ShiftPlanOut)
+async def set_shift_plan(user_id: uuid.UUID, body: ShiftPlanIn, ctx: Scoped):
+    return await service.set_shift_plan(ctx.session, ctx.actor, user_id, body)
+
+
+@router.delete("/users/{user_id}/shifts", status_code=status.HTTP_204_NO_CONTENT)
+async def clear_shift_plan(user_id: uuid.UUID, ctx: Scoped) -> None:
+    await service.clear_shift_plan(ctx.session, ctx.actor, user_id)
+
+
+@router.put("/users/{user_id}/shift-exceptions", response_model=ShiftExceptionOut)
+async def set_shift_exception(user_id: uuid.UUID, body: ShiftExceptionIn, ctx: Scoped):
+    return await service.set_shift_exception(ctx.session, ctx.actor, user_id, body)
+
+
+@router.get("/shift-exceptions", response_model=list[ShiftExceptionOut])
+async def list_shift_exceptions(ctx: Scoped, since: date | None = None):
+    return await service.list_shift_exceptions(ctx.session, ctx.actor, since=since)
+
+
+@router.delete("/shift-exceptions/{exception_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_shift_exception(exception_id: uuid.UUID, ctx: Scoped) -> None:
+    await service.delete_shift_exception(ctx.session, ctx.actor, exception_id)

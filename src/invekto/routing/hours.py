@@ -52,15 +52,19 @@ def checked_schedule(schedule: Schedule, *, field: str = "schedule") -> dict[str
 
 
 def is_open(schedule: Schedule, holidays: Collection[date], zone: ZoneInfo,
-            moment: datetime) -> bool:
-    """Whether the business is open at ``moment`` (any time zone): the local weekday's windows,
-    never on a holiday."""
+            moment: datetime, *,
+            overrides: Mapping[date, Sequence[Sequence[str]]] | None = None) -> bool:
+    """Whether the business (or an agent's shift) is open at ``moment`` (any time zone): the
+    local weekday's windows, never on a holiday; a day in ``overrides`` has those windows
+    instead (none: a day off)."""
     local = moment.astimezone(zone)
     if local.date() in holidays:
         return False
+    windows = (overrides[local.date()] if overrides and local.date() in overrides
+               else schedule.get(str(local.weekday()), ()))
     now = local.time().replace(tzinfo=None)
     return any(_clock(start) <= now and (end == "24:00" or now < _clock(end))
-               for start, end in schedule.get(str(local.weekday()), ()))
+               for start, end in windows)
 
 
 def next_opening(schedule: Schedule, holidays: Collection[date], zone: ZoneInfo,

@@ -106,3 +106,28 @@ class Holiday(IdMixin, TenantMixin, Base):
 
     day: Mapped[date]
     name: Mapped[str] = mapped_column(String(100))
+
+
+class AgentShift(IdMixin, TenantMixin, TimestampMixin, Base):
+    """An agent's weekly shift plan (the ``routing.hours`` schedule format), in the company's
+    time zone. Routing gives new conversations only to agents on shift; an agent without a
+    plan is always on shift."""
+
+    __tablename__ = "agent_shifts"
+    __table_args__ = (UniqueConstraint("tenant_id", "user_id"), tenant_fk("user_id", "users"))
+
+    user_id: Mapped[uuid.UUID]
+    schedule: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+
+
+class ShiftException(IdMixin, TenantMixin, Base):
+    """One day an agent works other hours than their plan (``windows``), or none (a day off)."""
+
+    __tablename__ = "shift_exceptions"
+    __table_args__ = (UniqueConstraint("tenant_id", "user_id", "day"),
+                      tenant_fk("user_id", "users"))
+
+    user_id: Mapped[uuid.UUID]
+    day: Mapped[date]
+    windows: Mapped[list] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    note: Mapped[str] = mapped_column(String(200), server_default="")

@@ -68,3 +68,30 @@ class HolidayOut(HolidayIn):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
+
+
+class ShiftPlanIn(BaseModel):
+    """An agent's week, as business hours are written; an empty schedule: never on shift."""
+
+    schedule: dict[str, list[list[str]]] = {}
+
+
+class ShiftPlanOut(ShiftPlanIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    user_id: uuid.UUID
+
+
+class ShiftExceptionIn(BaseModel):
+    """A day with other hours (``windows``), or off (none)."""
+
+    day: date
+    windows: list[list[str]] = []
+    note: str = Field(default="", max_length=200)
+
+
+class ShiftExceptionOut(ShiftExceptionIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    user_id: uuid.UUID

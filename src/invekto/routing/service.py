@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays as public_holidays
@@ -29,8 +29,22 @@ from invekto.db.queries import flush_unique, get_in_tenant
 from invekto.inbox.models import Conversation, ConversationEvent, Message
 from invekto.routing import hours
 from invekto.routing.choice import Candidate, choose
-from invekto.routing.models import BusinessHours, ChannelOperations, ChannelRouting, Holiday
-from invekto.routing.schemas import BusinessHoursIn, HolidayIn, OperationsIn, RoutingIn
+from invekto.routing.models import (
+    AgentShift,
+    BusinessHours,
+    ChannelOperations,
+    ChannelRouting,
+    Holiday,
+    ShiftException,
+)
+from invekto.routing.schemas import (
+    BusinessHoursIn,
+    HolidayIn,
+    OperationsIn,
+    RoutingIn,
+    ShiftExceptionIn,
+    ShiftPlanIn,
+)
 from invekto.tenants.models import Tenant
 from invekto.users import service as users
 from invekto.users.models import GroupMembership, User
@@ -132,8 +146,11 @@ async def decide(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.U
     if routing is None or not routing.group_ids:
         return []
     teams: dict[tuple[uuid.UUID, ...], dict[uuid.UUID, Candidate]] = {}
+    # Shifts as they were when the customers wrote (the batch's latest moment).
+    at = max(c.opened_at for c in conversations)
     for groups in {tuple(routing.group_ids), *((g,) for g in (group_for or {}).values())}:
-        teams[groups] = {c.user_id: c for c in await candidates(session, tenant_id, groups)}
+        teams[groups] = {c.user_id: c for c in await candidates(session, tenant_id, groups,
+                                                                at=at)}
     last_handlers = (await _last_handlers(session, tenant_id, conversations)
                      if routing.sticky else {})
     decisions = []
@@ -162,7 +179,7 @@ async def decide(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.U
 
 
 async def choose_other(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID, *,
-                       exclude: set[uuid.UUID]) -> uuid.UUID | None:
+                       exclude: set[uuid.UUID], at: datetime | None = None) -> uuid.UUID | None:
     """Another agent for a conversation of the channel (idle reassignment): the channel's
     algorithm over its team without ``exclude``; None when it is not routed or nobody else
     is available. Takes the channel's routing row lock, as ``decide`` does."""
@@ -171,7 +188,7 @@ async def choose_other(session: AsyncSession, tenant_id: uuid.UUID, channel_id: 
     ).with_for_update())
     if routing is None or not routing.group_ids:
         return None
-    team = [c for c in await candidates(session, tenant_id, routing.group_ids)
+    team = [c for c in await candidates(session, tenant_id, routing.group_ids, at=at)
             if c.user_id not in exclude]
     chosen = choose(routing.algorithm, team, last_assigned=routing.last_assigned_user_id)
     if chosen is not None and routing.algorithm == "round_robin":
@@ -187,9 +204,13 @@ def one_more(candidate: Candidate) -> Candidate:
 
 
 async def candidates(session: AsyncSession, tenant_id: uuid.UUID,
-                     group_ids: Sequence[uuid.UUID]) -> list[Candidate]:
+                     group_ids: Sequence[uuid.UUID], *, at: datetime | None = None
+                     ) -> list[Candidate]:
     """The active members of the groups with what the algorithms weigh: presence, open
-    conversations, today's assignments (in the company's time zone) and their last reply."""
+    conversations, today's assignments (in the company's time zone), their last reply, and
+    whether they are on shift ``at`` (now by default)."""
+    at = at or datetime.now(UTC)
+    zone = await _zone(session, tenant_id)
     members = select(GroupMembership.user_id).where(
         GroupMembership.tenant_id == tenant_id,
         GroupMembership.group_id.in_(list(group_ids))).distinct().scalar_subquery()
@@ -199,7 +220,8 @@ async def candidates(session: AsyncSession, tenant_id: uuid.UUID,
     today = select(func.count()).where(
         ConversationEvent.tenant_id == tenant_id, ConversationEvent.kind == "assigned",
         ConversationEvent.data["assignee_id"].astext == cast(User.id, Text),
-        ConversationEvent.created_at >= await _day_start(session, tenant_id),
+        ConversationEvent.created_at >= datetime.combine(at.astimezone(zone).date(), time(),
+                                                         tzinfo=zone),
     ).correlate(User).scalar_subquery()
     last_sent = select(func.max(Message.created_at)).where(
         Message.tenant_id == tenant_id, Message.sender_user_id == User.id,
@@ -207,15 +229,33 @@ async def candidates(session: AsyncSession, tenant_id: uuid.UUID,
     rows = (await session.execute(select(
         User.id, User.presence, open_count, User.max_open_conversations, today, last_sent
     ).where(User.tenant_id == tenant_id, User.is_active.is_(True), User.id.in_(members)))).all()
-    return [Candidate(user_id, presence, int(opened), capacity, int(assigned), sent)
+    on_shift = await _on_shift(session, tenant_id, [row[0] for row in rows], zone, at)
+    return [Candidate(user_id, presence, int(opened), capacity, int(assigned), sent,
+                      on_shift[user_id])
             for user_id, presence, opened, capacity, assigned, sent in rows]
 
 
-async def _day_start(session: AsyncSession, tenant_id: uuid.UUID) -> datetime:
-    """Midnight today in the company's time zone."""
-    zone = ZoneInfo(await session.scalar(select(Tenant.timezone).where(Tenant.id == tenant_id))
+async def _zone(session: AsyncSession, tenant_id: uuid.UUID) -> ZoneInfo:
+    return ZoneInfo(await session.scalar(select(Tenant.timezone).where(Tenant.id == tenant_id))
                     or "Europe/Istanbul")
-    return datetime.combine(datetime.now(zone).date(), time(), tzinfo=zone)
+
+
+async def _on_shift(session: AsyncSession, tenant_id: uuid.UUID, user_ids: list[uuid.UUID],
+                    zone: ZoneInfo, at: datetime) -> dict[uuid.UUID, bool]:
+    """Each agent's shift at ``at``: their plan, or that day's exception; always on without a
+    plan."""
+    plans = {plan.user_id: plan.schedule for plan in (await session.scalars(select(
+        AgentShift).where(AgentShift.tenant_id == tenant_id,
+                          AgentShift.user_id.in_(user_ids)))).all()}
+    day = at.astimezone(zone).date()
+    exceptions = {e.user_id: e.windows for e in (await session.scalars(select(
+        ShiftException).where(ShiftException.tenant_id == tenant_id,
+                              ShiftException.user_id.in_(user_ids),
+                              ShiftException.day == day))).all()}
+    return {user_id: (user_id not in plans and user_id not in exceptions) or hours.is_open(
+        plans.get(user_id, {}), (), zone, at,
+        overrides={day: exceptions[user_id]} if user_id in exceptions else None)
+        for user_id in user_ids}
 
 
 async def _last_handlers(session: AsyncSession, tenant_id: uuid.UUID,
@@ -239,13 +279,13 @@ _PRIORITY_RANK = case({"urgent": 0, "high": 1, "normal": 2, "low": 3},
                       value=Conversation.priority, else_=2)
 
 
-async def agent_state(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID
-                      ) -> Candidate | None:
+async def agent_state(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID, *,
+                      at: datetime | None = None) -> Candidate | None:
     """One agent as routing sees them (their row locked: offers to them take turns)."""
     await session.execute(select(User.id).where(
         User.tenant_id == tenant_id, User.id == user_id).with_for_update())
     groups = list(await users.group_ids_of(session, tenant_id, user_id))
-    return next((c for c in await candidates(session, tenant_id, groups)
+    return next((c for c in await candidates(session, tenant_id, groups, at=at)
                  if c.user_id == user_id), None)
 
 
@@ -385,11 +425,130 @@ async def opening_at(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uu
     schedule = found.get(channel_id) or found.get(None)
     if schedule is None:
         return Opening(True)
-    zone = ZoneInfo(await session.scalar(select(Tenant.timezone).where(Tenant.id == tenant_id))
-                    or "Europe/Istanbul")
+    zone = await _zone(session, tenant_id)
     local_day = moment.astimezone(zone).date()
     closed_days = set((await session.scalars(select(Holiday.day).where(
         Holiday.tenant_id == tenant_id, Holiday.day == local_day))).all())
     if hours.is_open(schedule.schedule, closed_days, zone, moment):
         return Opening(True)
     return Opening(False, schedule.away_message, schedule.after_hours_group_id)
+
+
+# ---- shifts ---------------------------------------------------------------------------------
+
+async def get_shift_plan(session: AsyncSession, actor: Actor, user_id: uuid.UUID
+                         ) -> AgentShift | None:
+    """An agent's plan: theirs to read, and supervisors'."""
+    if actor.user_id != user_id:
+        actor.require("supervisor")
+    await users.get_user(session, actor, user_id)
+    return await session.scalar(select(AgentShift).where(
+        AgentShift.tenant_id == actor.tenant_id, AgentShift.user_id == user_id))
+
+
+async def set_shift_plan(session: AsyncSession, actor: Actor, user_id: uuid.UUID,
+                         data: ShiftPlanIn) -> AgentShift:
+    actor.require("supervisor")
+    schedule = hours.checked_schedule(data.schedule)
+    plan = await get_shift_plan(session, actor, user_id)
+    if plan is None:
+        plan = AgentShift(tenant_id=actor.tenant_id, user_id=user_id)
+        session.add(plan)
+    plan.schedule = schedule
+    await session.flush()
+    await audit.record(session, actor, "user.shifts_changed", target_type="user",
+                       target_id=user_id, data={"schedule": schedule})
+    return plan
+
+
+async def clear_shift_plan(session: AsyncSession, actor: Actor, user_id: uuid.UUID) -> None:
+    """The agent works without a plan again: always on shift."""
+    plan = await get_shift_plan(session, actor, user_id)
+    actor.require("supervisor")
+    if plan is not None:
+        await session.delete(plan)
+        await session.flush()
+
+
+async def set_shift_exception(session: AsyncSession, actor: Actor, user_id: uuid.UUID,
+                              data: ShiftExceptionIn) -> ShiftException:
+    """One day's other hours (or a day off) for an agent; replaces that day's earlier one."""
+    actor.require("supervisor")
+    await users.get_user(session, actor, user_id)
+    windows = hours.checked_schedule({"0": data.windows}, field="windows").get("0", [])
+    found = await session.scalar(select(ShiftException).where(
+        ShiftException.tenant_id == actor.tenant_id, ShiftException.user_id == user_id,
+        ShiftException.day == data.day))
+    if found is None:
+        found = ShiftException(tenant_id=actor.tenant_id, user_id=user_id, day=data.day)
+        session.add(found)
+    found.windows, found.note = windows, data.note.strip()
+    await session.flush()
+    return found
+
+
+async def list_shift_exceptions(session: AsyncSession, actor: Actor, *,
+                                since: date | None = None) -> list[ShiftException]:
+    """The company's shift exceptions (from ``since``), by day: supervisors'."""
+    actor.require("supervisor")
+    return list((await session.scalars(select(ShiftException).where(
+        ShiftException.tenant_id == actor.tenant_id,
+        *([ShiftException.day >= since] if since else [])
+    ).order_by(ShiftException.day, ShiftException.user_id))).all())
+
+
+async def delete_shift_exception(session: AsyncSession, actor: Actor,
+                                 exception_id: uuid.UUID) -> None:
+    actor.require("supervisor")
+    found = await get_in_tenant(session, ShiftException, actor.tenant_id, exception_id,
+                                what=N_("shift exception"))
+    await session.delete(found)
+    await session.flush()
+
+
+@dataclass(frozen=True)
+class ShiftDay:
+    """One cell of the shift calendar: an agent's windows on a day, and whether an exception
+    set them."""
+
+    day: date
+    windows: list[list[str]]
+    exception: ShiftException | None = None
+
+
+async def shift_week(session: AsyncSession, actor: Actor, monday: date
+                     ) -> dict[uuid.UUID, list[ShiftDay]]:
+    """The week from ``monday``, per active agent with a plan or an exception that week: what
+    they work each day. For supervisors' calendar."""
+    actor.require("supervisor")
+    days = [monday + timedelta(days=n) for n in range(7)]
+    plans = {p.user_id: p.schedule for p in (await session.scalars(select(AgentShift).where(
+        AgentShift.tenant_id == actor.tenant_id))).all()}
+    exceptions: dict[tuple[uuid.UUID, date], ShiftException] = {
+        (e.user_id, e.day): e for e in (await session.scalars(select(ShiftException).where(
+            ShiftException.tenant_id == actor.tenant_id,
+            ShiftException.day.between(days[0], days[-1])))).all()}
+    people = set(plans) | {user_id for user_id, _ in exceptions}
+    return {user_id: [ShiftDay(day, exceptions[(user_id, day)].windows,
+                               exceptions[(user_id, day)])
+                      if (user_id, day) in exceptions
+                      else ShiftDay(day, list(plans.get(user_id, {}).get(str(day.weekday()),
+                                                                          [])))
+                      for day in days]
+            for user_id in people}
+
+
+async def online_agents_on_shift(session: AsyncSession, *, now: datetime | None = None
+                                ) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(tenant, user) of online agents with a shift plan who are on shift now: the queue may
+    have waited for them (system scope; the minute's job offers it to them)."""
+    now = now or datetime.now(UTC)
+    rows = (await session.execute(select(AgentShift.tenant_id, AgentShift.user_id).join(User, (
+        User.tenant_id == AgentShift.tenant_id) & (User.id == AgentShift.user_id)).where(
+        User.presence == "online", User.is_active.is_(True)))).all()
+    found = []
+    for tenant_id, user_id in rows:
+        zone = await _zone(session, tenant_id)
+        if (await _on_shift(session, tenant_id, [user_id], zone, now))[user_id]:
+            found.append((tenant_id, user_id))
+    return found
