@@ -96,3 +96,27 @@ async def test_the_business_hours_page_saves_the_week_and_the_holidays(world):
                    if h.name == "Yılbaşı arifesi")
     gone = await post(home.sevgi, f"/settings/business-hours/holidays/{eve.id}/delete")
     assert 'data-day="2026-12-31"' not in gone.text
+
+
+async def test_the_shift_calendar_plans_a_week_and_its_exceptions(world):
+    home = world.home
+    bora = home.bora.user_id
+    html = await page(home.sevgi, "/settings/shifts?week=2026-11-25")  # a Wednesday
+    assert 'data-monday="2026-11-23"' in html
+    assert f'<tr data-user="{bora}">' in html
+    saved = await post(home.sevgi, f"/settings/shifts/{bora}?week=2026-11-23", {
+        **{f"open_{d}": "on" for d in range(5)}, **{f"start_{d}_1": "09:00" for d in range(5)},
+        **{f"end_{d}_1": "17:00" for d in range(5)}})
+    row = saved.text[saved.text.index(f'<tr data-user="{bora}">'):]
+    row = row[:row.index("</tr>")]
+    assert row.count("09:00–17:00") == 5 and row.count("Kapalı") == 2  # the weekend
+    off = await post(home.sevgi, f"/settings/shifts/{bora}/exceptions?week=2026-11-23",
+                     {"day": "2026-11-24", "note": "Doktor"})
+    cell = off.text[off.text.index('data-day="2026-11-24"', off.text.index(
+        f'<tr data-user="{bora}">')):]
+    assert cell.startswith('data-day="2026-11-24" title="Doktor"')
+    assert "Kapalı" in cell[:cell.index("</td>")]
+    refused = await post(home.sevgi, f"/settings/shifts/{bora}/exceptions",
+                         {"day": "2026-11-25", "start": "17:00", "end": "09:00"}, expect=422)
+    assert error_of(refused)["field"] == "windows"
+    assert (await home.bora.client.get("/settings/shifts")).status_code == 403

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,7 +32,14 @@ from invekto.inbox import service as inbox
 from invekto.inbox import timeline
 from invekto.replies import service as replies
 from invekto.routing import service as routing
-from invekto.routing.schemas import BusinessHoursIn, HolidayIn, OperationsIn, RoutingIn
+from invekto.routing.schemas import (
+    BusinessHoursIn,
+    HolidayIn,
+    OperationsIn,
+    RoutingIn,
+    ShiftExceptionIn,
+    ShiftPlanIn,
+)
 from invekto.tenants import service as tenants
 from invekto.users import service as users
 from invekto.users.schemas import GroupCreate, GroupUpdate, UserCreate, UserUpdate
@@ -72,6 +79,7 @@ SECTIONS = (
     Section("channels", "admin", "ti-plug-connected"),
     Section("routing", "supervisor", "ti-route"),
     Section("business-hours", "supervisor", "ti-clock"),
+    Section("shifts", "supervisor", "ti-calendar-time"),
     Section("click-to-chat", "supervisor", "ti-qrcode"),
     Section("company", "admin", "ti-building"),
 )
@@ -174,6 +182,25 @@ async def _business_hours(page: Page, _params: Params) -> dict[str, Any]:
             "this_year": datetime.now(ZoneInfo(page.tenant.timezone)).year}
 
 
+async def _shifts(page: Page, params: Params) -> dict[str, Any]:
+    """The week's shift calendar (``week``: any day of it; this week by default) and each
+    agent's plan."""
+    session, actor = page.ctx.session, page.ctx.actor
+    today = datetime.now(ZoneInfo(page.tenant.timezone)).date()
+    try:
+        chosen = date.fromisoformat(str(params.get("week") or today.isoformat()))
+    except ValueError as exc:
+        raise ValidationFailed("give the week as a date, such as 2026-11-23",
+                               field="week") from exc
+    monday = chosen - timedelta(days=chosen.weekday())
+    people = [u for u in await users.list_users(session, actor) if u.is_active]
+    return {"monday": monday, "days": [monday + timedelta(days=n) for n in range(7)],
+            "previous_week": monday - timedelta(days=7), "next_week": monday + timedelta(days=7),
+            "people": people, "week": await routing.shift_week(session, actor, monday),
+            "plans": {u.id: await routing.get_shift_plan(session, actor, u.id) for u in people},
+            "today": today}
+
+
 async def _company(page: Page, _params: Params) -> dict[str, Any]:
     current = page.tenant.timezone
     zones = list(COMMON_TIMEZONES) + ([current] if current not in COMMON_TIMEZONES else [])
@@ -185,6 +212,7 @@ _LOADERS: dict[str, Loader] = {
     "users": _users, "groups": _groups, "tags": _tags, "quick-replies": _quick_replies,
     "custom-fields": _custom_fields, "channels": _channels, "company": _company,
     "click-to-chat": _click_to_chat, "routing": _routing, "business-hours": _business_hours,
+    "shifts": _shifts,
 }
 
 
@@ -252,6 +280,21 @@ def _values(form: FormData, names: tuple[str, ...], *, lists: tuple[str, ...] = 
             raise ValidationFailed("expected text, not a file", field=name)
         values[name] = None if name in optional and not value.strip() else value
     return values
+
+
+def _week_from_form(form: FormData) -> dict[str, list[list[str]]]:
+    """The week table (``settings/_macros.html`` ``week_table``) as a schedule: the ticked days
+    with their filled windows (a time input's "23:59" is the day's end)."""
+    schedule: dict[str, list[list[str]]] = {}
+    for day in range(7):
+        if form.get(f"open_{day}") != "on":
+            continue
+        schedule[str(day)] = [
+            [str(form.get(f"start_{day}_{n}") or ""),
+             "24:00" if form.get(f"end_{day}_{n}") == "23:59"
+             else str(form.get(f"end_{day}_{n}") or "")]
+            for n in (1, 2) if form.get(f"start_{day}_{n}") or form.get(f"end_{day}_{n}")]
+    return schedule
 
 
 def _lines(value: Any) -> list[str]:
@@ -414,15 +457,8 @@ async def set_operations(request: Request, channel_id: uuid.UUID, page: WebPage)
 async def set_business_hours(request: Request, page: WebPage) -> Response:
     """The weekly table: per weekday an "open" box and up to two from–to windows."""
     form = await request.form()
-    schedule: dict[str, list[list[str]]] = {}
-    for day in range(7):
-        if form.get(f"open_{day}") != "on":
-            continue
-        schedule[str(day)] = [
-            [str(form.get(f"start_{day}_{n}") or ""), str(form.get(f"end_{day}_{n}") or "")]
-            for n in (1, 2) if form.get(f"start_{day}_{n}") or form.get(f"end_{day}_{n}")]
     data = parse_form(BusinessHoursIn, {
-        "schedule": schedule, "away_message": str(form.get("away_message") or ""),
+        "schedule": _week_from_form(form), "away_message": str(form.get("away_message") or ""),
         "after_hours_group_id": form.get("after_hours_group_id") or None})
     await routing.set_business_hours(page.ctx.session, page.ctx.actor, data)
     return await _body(request, page, "business-hours", form, saved=True)
@@ -451,6 +487,43 @@ async def load_public_holidays(request: Request, page: WebPage) -> Response:
 async def delete_holiday(request: Request, holiday_id: uuid.UUID, page: WebPage) -> Response:
     await routing.delete_holiday(page.ctx.session, page.ctx.actor, holiday_id)
     return await _body(request, page, "business-hours", {})
+
+
+# ---- shifts ------------------------------------------------------------------------------------
+
+@router.post("/shifts/{user_id}")
+async def set_shift_plan(request: Request, user_id: uuid.UUID, page: WebPage) -> Response:
+    form = await request.form()
+    await routing.set_shift_plan(page.ctx.session, page.ctx.actor, user_id,
+                                 ShiftPlanIn(schedule=_week_from_form(form)))
+    return await _body(request, page, "shifts", form, saved=user_id)
+
+
+@router.post("/shifts/{user_id}/clear")
+async def clear_shift_plan(request: Request, user_id: uuid.UUID, page: WebPage) -> Response:
+    form = await request.form()
+    await routing.clear_shift_plan(page.ctx.session, page.ctx.actor, user_id)
+    return await _body(request, page, "shifts", form, saved=user_id)
+
+
+@router.post("/shifts/{user_id}/exceptions")
+async def set_shift_exception(request: Request, user_id: uuid.UUID, page: WebPage) -> Response:
+    """A day off (no times), or that day's hours."""
+    form = await request.form()
+    start, end = str(form.get("start") or ""), str(form.get("end") or "")
+    data = parse_form(ShiftExceptionIn, {
+        "day": form.get("day") or None, "note": str(form.get("note") or ""),
+        "windows": [[start, "24:00" if end == "23:59" else end]] if start or end else []})
+    await routing.set_shift_exception(page.ctx.session, page.ctx.actor, user_id, data)
+    return await _body(request, page, "shifts", form, saved=user_id)
+
+
+@router.post("/shifts/exceptions/{exception_id}/delete")
+async def delete_shift_exception(request: Request, exception_id: uuid.UUID, page: WebPage
+                                 ) -> Response:
+    form = await request.form()
+    await routing.delete_shift_exception(page.ctx.session, page.ctx.actor, exception_id)
+    return await _body(request, page, "shifts", form)
 
 
 @router.post("/click-to-chat")
