@@ -90,3 +90,41 @@ def test_bad_schedules_are_refused(schedule):
 def test_a_good_schedule_is_kept_sorted_and_empty_days_dropped():
     assert checked_schedule({"0": [["13:30", "18:00"], ["09:00", "12:30"]], "6": []}) == {
         "0": [["09:00", "12:30"], ["13:30", "18:00"]]}
+
+
+def test_open_minutes_skip_nights_breaks_weekends_and_holidays():
+    from invekto.routing.hours import add_open_minutes
+
+    monday_8 = datetime(2026, 11, 23, 8, 0, tzinfo=ISTANBUL)
+    # Before opening: the clock starts at 09:00.
+    assert add_open_minutes(WEEK, set(), ISTANBUL, monday_8, 30) == datetime(
+        2026, 11, 23, 9, 30, tzinfo=ISTANBUL)
+    # Across the lunch break: 12:00 + 60 min of open time = 12:30 then 13:30 + 30 = 14:00.
+    assert add_open_minutes(WEEK, set(), ISTANBUL, datetime(2026, 11, 23, 12, 0,
+                                                              tzinfo=ISTANBUL), 60) == datetime(
+        2026, 11, 23, 14, 0, tzinfo=ISTANBUL)
+    # Friday 17:00 + 4 hours: 1 hour Friday, 3 of Saturday's 4 (10:00-13:00).
+    assert add_open_minutes(WEEK, set(), ISTANBUL, datetime(2026, 11, 27, 17, 0,
+                                                              tzinfo=ISTANBUL), 240) == datetime(
+        2026, 11, 28, 13, 0, tzinfo=ISTANBUL)
+    # With Saturday a holiday: Friday's last hour, then Monday 09:00 + 3 hours.
+    assert add_open_minutes(WEEK, {date(2026, 11, 28)}, ISTANBUL,
+                            datetime(2026, 11, 27, 17, 0, tzinfo=ISTANBUL), 240) == datetime(
+        2026, 11, 30, 12, 0, tzinfo=ISTANBUL)
+    assert add_open_minutes({}, set(), ISTANBUL, monday_8, 10) is None
+
+
+def test_open_minutes_across_berlins_change_to_summer_time():
+    from invekto.routing.hours import add_open_minutes
+
+    always = {str(d): [["00:00", "24:00"]] for d in range(7)}
+    # Saturday 28 March 23:00 CET + 5 hours open all night: the clocks jump from 02:00 to
+    # 03:00, so 5 elapsed hours end at 05:00 CEST (03:00 UTC), not 04:00.
+    start = datetime(2026, 3, 28, 23, 0, tzinfo=BERLIN)
+    due = add_open_minutes(always, set(), BERLIN, start, 300)
+    assert due.astimezone(UTC) == utc(2026, 3, 29, 3, 0)
+    assert (due.hour, due.minute) == (5, 0)
+    # A Sunday-only window 09:00–17:00 that day is 8 real hours (the change was at night).
+    sunday = {"6": [["09:00", "17:00"]]}
+    assert add_open_minutes(sunday, set(), BERLIN, start, 480) == datetime(
+        2026, 3, 29, 17, 0, tzinfo=BERLIN)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
@@ -83,4 +83,31 @@ def next_opening(schedule: Schedule, holidays: Collection[date], zone: ZoneInfo,
             opening = datetime.combine(day, _clock(start), tzinfo=zone)
             if opening > local:
                 return opening
+    return None
+
+
+def add_open_minutes(schedule: Schedule, holidays: Collection[date], zone: ZoneInfo,
+                     start: datetime, minutes: int, *, horizon_days: int = 400
+                     ) -> datetime | None:
+    """The moment ``minutes`` of open time after ``start``: time outside the schedule (nights,
+    weekends, holidays) does not count (an SLA "business-hours aware"). Windows are read on the
+    local wall clock and measured in elapsed time, so a window across a daylight-saving change
+    counts its real length. None when the schedule never opens within the horizon."""
+    remaining = timedelta(minutes=minutes)
+    moment = start.astimezone(UTC)
+    for offset in range(horizon_days):
+        day = start.astimezone(zone).date() + timedelta(days=offset)
+        if day in holidays:
+            continue
+        for opens, closes in sorted(schedule.get(str(day.weekday()), ())):
+            window_start = datetime.combine(day, _clock(opens), tzinfo=zone).astimezone(UTC)
+            window_end = (datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
+                          if closes == "24:00" else
+                          datetime.combine(day, _clock(closes), tzinfo=zone)).astimezone(UTC)
+            begin = max(window_start, moment)
+            if begin >= window_end:
+                continue
+            if begin + remaining <= window_end:
+                return (begin + remaining).astimezone(zone)
+            remaining -= window_end - begin
     return None
