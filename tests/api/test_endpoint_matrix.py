@@ -39,12 +39,14 @@ from invekto.contacts.schemas import ContactCreate, ContactUpdate, CustomFieldCr
 from invekto.core.actor import ROLE_RANK
 from invekto.inbox import service as inbox
 from invekto.routing import service as routing
+from invekto.routing import sla
 from invekto.routing.schemas import (
     BusinessHoursIn,
     HolidayIn,
     RoutingIn,
     ShiftExceptionIn,
     ShiftPlanIn,
+    SlaPolicyIn,
 )
 from invekto.users import service as users
 from invekto.users.schemas import GroupCreate, UserCreate
@@ -495,6 +497,21 @@ async def _shift_exception(t: Target) -> Call:
     return Call({"exception_id": found.id})
 
 
+async def _create_sla(t: Target) -> Call:
+    return Call(json={"name": fresh("sla"), "first_response_minutes": 30})
+
+
+async def _sla_policy(t: Target) -> Call:
+    policy = await as_system(t.ids, lambda s, a: sla.save_policy(s, a, SlaPolicyIn(
+        name=fresh("sla"), resolution_minutes=600)))
+    return Call({"policy_id": policy.id})
+
+
+async def _update_sla(t: Target) -> Call:
+    call = await _sla_policy(t)
+    return Call(call.params, json={"name": fresh("sla"), "first_response_minutes": 15})
+
+
 async def _upload(t: Target) -> Call:
     return Call(files={"file": ("rapor.txt", b"tahlil sonucu", "text/plain")})
 
@@ -588,6 +605,10 @@ ROWS: list[Row] = [
     row("DELETE", "/users/{user_id}/shifts", "supervisor", _shift_plan, 204),
     row("PUT", "/users/{user_id}/shift-exceptions", "supervisor", _set_shift_exception),
     row("GET", "/shift-exceptions", "supervisor", _plain),
+    row("GET", "/sla-policies", "agent", _plain),
+    row("POST", "/sla-policies", "supervisor", _create_sla, 201, listing="/sla-policies"),
+    row("PUT", "/sla-policies/{policy_id}", "supervisor", _update_sla),
+    row("DELETE", "/sla-policies/{policy_id}", "supervisor", _sla_policy, 204),
     row("DELETE", "/shift-exceptions/{exception_id}", "supervisor", _shift_exception, 204),
     row("PUT", "/channels/{channel_id}/operations", "supervisor", _set_operations),
     row("GET", "/me/softphone", "agent", _plain, rule="person", key_status=403,
@@ -666,6 +687,8 @@ async def probe(client: httpx.AsyncClient, name: str, value: uuid.UUID) -> Any:
         return await _find(client, "/holidays", value)
     if name == "exception_id":
         return await _find(client, "/shift-exceptions", value)
+    if name == "policy_id":
+        return await _find(client, "/sla-policies", value)
     if name == "contact_id":
         return [await _read(client, f"/contacts/{value}"),
                 await _read(client, f"/contacts/{value}/notes"),

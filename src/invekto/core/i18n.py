@@ -120,6 +120,12 @@ class Formatter:
         return babel_dates.format_timedelta(delta, threshold=1, format="short",
                                             locale=self.locale)
 
+    def duration_until(self, moment: datetime, *, now: datetime | None = None) -> str:
+        """How long until ``moment``, e.g. "25 dk." / "25 min" (an SLA's time left)."""
+        delta = moment - (now or datetime.now(UTC))
+        return babel_dates.format_timedelta(delta, threshold=1, format="short",
+                                            locale=self.locale)
+
     def number(self, value: float) -> str:
         return babel_numbers.format_decimal(value, locale=self.locale)
 

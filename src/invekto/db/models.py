@@ -23,6 +23,8 @@ from invekto.routing.models import (
     ChannelRouting,
     Holiday,
     ShiftException,
+    SlaBreach,
+    SlaPolicy,
 )
 from invekto.tenants.models import PlatformOperator, Tenant
 from invekto.users.models import AgentGroup, GroupMembership, User
@@ -32,7 +34,8 @@ __all__ = [
     "Channel", "ChannelOperations", "ChannelRouting", "Contact", "ContactIdentity", "Conversation",
     "ConversationEvent", "CustomFieldDefinition", "GroupMembership", "Holiday", "LoginAttempt",
     "Message", "Note", "Notification", "PlatformOperator", "QuickReply", "SavedView",
-    "ShiftException", "StatusBacklog", "Tag", "Tenant", "User", "UserSession", "WebhookEvent",
+    "ShiftException", "SlaBreach", "SlaPolicy", "StatusBacklog", "Tag", "Tenant", "User",
+    "UserSession", "WebhookEvent",
 ]
 
 

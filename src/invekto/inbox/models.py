@@ -66,6 +66,11 @@ class Conversation(IdMixin, TenantMixin, TimestampMixin, Base):
         # The snooze sweeper's lookup.
         Index("ix_conversations_snoozed", "snoozed_until",
               postgresql_where=text("snoozed_until IS NOT NULL")),
+        # The SLA scan's lookups: due and not met yet.
+        Index("ix_conversations_first_response_due", "first_response_due_at",
+              postgresql_where=text("first_response_at IS NULL AND status <> 'closed'")),
+        Index("ix_conversations_resolution_due", "resolution_due_at",
+              postgresql_where=text("status <> 'closed'")),
     )
 
     contact_id: Mapped[uuid.UUID]
@@ -86,6 +91,10 @@ class Conversation(IdMixin, TenantMixin, TimestampMixin, Base):
     snoozed_until: Mapped[datetime | None]
     # The customer's oldest message not yet answered: the list's "waiting" clock.
     waiting_since: Mapped[datetime | None]
+    # The SLA policy that applies (``routing.sla``) and when its targets fall due; none: no SLA.
+    sla_policy_id: Mapped[uuid.UUID | None]
+    first_response_due_at: Mapped[datetime | None]
+    resolution_due_at: Mapped[datetime | None]
     # The ad that brought the customer (click-to-WhatsApp, Messenger ads): for attribution.
     referral: Mapped[dict | None] = mapped_column(JSONB)
 

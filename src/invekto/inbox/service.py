@@ -90,6 +90,7 @@ from invekto.inbox.schemas import (
     TemplateSend,
 )
 from invekto.routing import service as routing
+from invekto.routing import sla
 from invekto.routing.models import ChannelOperations
 from invekto.users import service as users
 
@@ -378,6 +379,8 @@ async def change_tags(session: AsyncSession, actor: Actor, conversation_id: uuid
                        {"tags": conversation.tags}, audit_it=False,
                        event_kind="tagged" if newly_added else "untagged",
                        event_data={"added": newly_added, "removed": removed})
+        if conversation.status != "closed":
+            await sla.set_due_times(session, actor.tenant_id, [conversation])  # a tag's policy
     return conversation
 
 
@@ -1131,6 +1134,7 @@ async def _store_inbound(session: AsyncSession, tenant_id: uuid.UUID, channel_id
               if conversation.id in session.info.get(_OPENED_CONVERSATIONS, ())
               and conversation.contact_id not in blocked]
     closed = await _greet_opened(session, tenant_id, channel_id, opened)
+    await sla.set_due_times(session, tenant_id, opened)
     await _route_opened(session, tenant_id, channel_id, opened, after_hours=closed)
     return inserted
 
@@ -1266,6 +1270,45 @@ async def auto_close(session: AsyncSession, tenant_id: uuid.UUID, conversation_i
                            MessageSend(body=operations.closing_message))
     await close(session, system, conversation_id, reason="auto_close")
     return True
+
+
+async def escalate_breaches(session: AsyncSession, tenant_id: uuid.UUID,
+                            conversation_id: uuid.UUID, *, now: datetime | None = None) -> int:
+    """Record the SLA targets the conversation has missed (once each), tell the supervisors,
+    and escalate as its policy says: to another agent, a tag, or a higher priority. Returns
+    how many breaches were new."""
+    now = now or _now()
+    conversation = await session.scalar(select(Conversation).where(
+        Conversation.tenant_id == tenant_id, Conversation.id == conversation_id
+    ).with_for_update(skip_locked=True))
+    if conversation is None or conversation.status == "closed":
+        return 0
+    missed, policy = await sla.record_breaches(session, tenant_id, conversation, now)
+    if not missed:
+        return 0
+    system = Actor.system(tenant_id)
+    for supervisor in await users.list_users(session, system):
+        if supervisor.is_active and supervisor.role in ("supervisor", "admin"):
+            await _notify(session, tenant_id, supervisor.id, "sla_breach", conversation)
+    escalation = policy.escalation if policy else "notify"
+    if escalation == "reassign" and conversation.assignee_id is not None:
+        chosen = await routing.choose_other(session, tenant_id, conversation.channel_id,
+                                            exclude={conversation.assignee_id}, at=now)
+        if chosen is not None:
+            previous = (conversation.assignee_id, conversation.group_id)
+            conversation.assignee_id = chosen
+            await _changed(session, system, conversation, "conversation.assigned", {
+                "assignee_id": str(chosen), "reason": "sla", "from_user_id": str(previous[0])},
+                event_kind="assigned", previous_audience=previous, audit_it=False, at=now)
+            await _offer_freed(session, tenant_id, previous[0])
+    elif escalation == "tag" and policy.escalation_tag:
+        await change_tags(session, system, conversation.id, add=[policy.escalation_tag],
+                          remove=[], create_missing=True)
+    elif escalation == "priority":
+        raised = PRIORITIES[min(PRIORITIES.index(conversation.priority) + 1,
+                                len(PRIORITIES) - 1)]
+        await set_priority(session, system, conversation.id, raised)
+    return len(missed)
 
 
 async def _offer_freed(session: AsyncSession, tenant_id: uuid.UUID,

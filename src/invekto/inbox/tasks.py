@@ -14,6 +14,7 @@ from invekto.channels.adapters import adapter_for
 from invekto.channels.adapters.base import PermanentFailure, SendResult, TemporaryFailure
 from invekto.inbox import service
 from invekto.routing import service as routing
+from invekto.routing import sla
 
 log = structlog.get_logger(__name__)
 blueprint = procrastinate.Blueprint()
@@ -94,6 +95,14 @@ async def offer_on_shift(timestamp: int) -> int:
     """Every minute: agents on shift (one whose shift just began among them) get what waits in
     their groups' queues. Nothing happens for those already full or with empty queues."""
     return await _each(routing.online_agents_on_shift, service.offer_waiting)
+
+
+@blueprint.periodic(cron="* * * * *")
+@blueprint.task(name="check_sla", queue="default", queueing_lock="inbox.check_sla")
+async def check_sla(timestamp: int) -> int:
+    """Every minute: conversations past an SLA target are recorded as breached (once), the
+    supervisors told and the policy's escalation done."""
+    return await _each(sla.overdue, service.escalate_breaches)
 
 
 async def _each(listed, act) -> int:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, status
 
 from invekto.core.errors import NotFound
 from invekto.http.deps import Scoped
-from invekto.routing import service
+from invekto.routing import service, sla
 from invekto.routing.schemas import (
     BusinessHoursIn,
     BusinessHoursOut,
@@ -25,6 +25,8 @@ from invekto.routing.schemas import (
     ShiftExceptionOut,
     ShiftPlanIn,
     ShiftPlanOut,
+    SlaPolicyIn,
+    SlaPolicyOut,
 )
 
 router = APIRouter(tags=["routing"])
@@ -135,3 +137,25 @@ async def list_shift_exceptions(ctx: Scoped, since: date | None = None):
 @router.delete("/shift-exceptions/{exception_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_shift_exception(exception_id: uuid.UUID, ctx: Scoped) -> None:
     await service.delete_shift_exception(ctx.session, ctx.actor, exception_id)
+
+
+# ---- SLA policies -------------------------------------------------------------------------
+
+@router.get("/sla-policies", response_model=list[SlaPolicyOut])
+async def list_sla_policies(ctx: Scoped):
+    return await sla.list_policies(ctx.session, ctx.actor)
+
+
+@router.post("/sla-policies", response_model=SlaPolicyOut, status_code=status.HTTP_201_CREATED)
+async def create_sla_policy(body: SlaPolicyIn, ctx: Scoped):
+    return await sla.save_policy(ctx.session, ctx.actor, body)
+
+
+@router.put("/sla-policies/{policy_id}", response_model=SlaPolicyOut)
+async def update_sla_policy(policy_id: uuid.UUID, body: SlaPolicyIn, ctx: Scoped):
+    return await sla.save_policy(ctx.session, ctx.actor, body, policy_id)
+
+
+@router.delete("/sla-policies/{policy_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_sla_policy(policy_id: uuid.UUID, ctx: Scoped) -> None:
+    await sla.delete_policy(ctx.session, ctx.actor, policy_id)

@@ -1,13 +1,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint, Uuid, text
+from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint, Uuid, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from invekto.db.base import Base, IdMixin, TenantMixin, TimestampMixin, tenant_fk
+from invekto.db.base import (
+    Base,
+    IdMixin,
+    TenantMixin,
+    TimestampMixin,
+    tenant_fk,
+    tenant_unique_id,
+)
 
 ALGORITHMS = ("random", "round_robin", "least_today", "longest_waiting")
 # What happens to a new conversation nobody can take: it waits in the group's queue (and the
@@ -131,3 +138,49 @@ class ShiftException(IdMixin, TenantMixin, Base):
     day: Mapped[date]
     windows: Mapped[list] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     note: Mapped[str] = mapped_column(String(200), server_default="")
+
+
+ESCALATIONS = ("notify", "reassign", "tag", "priority")
+SLA_TARGETS = ("first_response", "resolution")
+
+
+class SlaPolicy(IdMixin, TenantMixin, TimestampMixin, Base):
+    """Service targets: a first answer within ``first_response_minutes`` and the conversation
+    closed within ``resolution_minutes`` (counting only business hours, if so). A policy is for
+    conversations with ``tag``, or of ``channel_id``, or (neither) the company's default; the
+    most specific applies. A breach notifies the supervisors and ``escalation`` acts."""
+
+    __tablename__ = "sla_policies"
+    __table_args__ = (
+        tenant_unique_id("sla_policies"),
+        UniqueConstraint("tenant_id", "name"),
+        tenant_fk("channel_id", "channels"),
+        CheckConstraint(_one_of("escalation", ESCALATIONS), name="escalation_valid"),
+    )
+
+    name: Mapped[str] = mapped_column(String(100))
+    channel_id: Mapped[uuid.UUID | None]
+    tag: Mapped[str | None] = mapped_column(String(50))
+    first_response_minutes: Mapped[int | None]
+    resolution_minutes: Mapped[int | None]
+    business_hours: Mapped[bool] = mapped_column(server_default="true")
+    escalation: Mapped[str] = mapped_column(String(20), server_default="notify")
+    escalation_tag: Mapped[str] = mapped_column(String(50), server_default="")
+
+
+class SlaBreach(IdMixin, TenantMixin, Base):
+    """A target a conversation missed: kept for the reports, once per target."""
+
+    __tablename__ = "sla_breaches"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "conversation_id", "target"),
+        tenant_fk("conversation_id", "conversations"),
+        tenant_fk("policy_id", "sla_policies", ondelete="SET NULL"),
+        CheckConstraint(_one_of("target", SLA_TARGETS), name="target_valid"),
+    )
+
+    conversation_id: Mapped[uuid.UUID]
+    policy_id: Mapped[uuid.UUID | None]
+    target: Mapped[str] = mapped_column(String(20))
+    due_at: Mapped[datetime]
+    breached_at: Mapped[datetime] = mapped_column(server_default=func.now())

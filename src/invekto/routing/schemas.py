@@ -95,3 +95,23 @@ class ShiftExceptionOut(ShiftExceptionIn):
 
     id: uuid.UUID
     user_id: uuid.UUID
+
+
+class SlaPolicyIn(BaseModel):
+    """Targets in minutes (either may be left out); for ``channel_id``, for ``tag``, or (neither)
+    the company's default. ``escalation``: what a breach does besides notifying supervisors."""
+
+    name: str = Field(min_length=1, max_length=100)
+    channel_id: uuid.UUID | None = None
+    tag: str | None = Field(default=None, max_length=50)
+    first_response_minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 30)
+    resolution_minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 90)
+    business_hours: bool = True
+    escalation: Literal["notify", "reassign", "tag", "priority"] = "notify"
+    escalation_tag: str = Field(default="", max_length=50)
+
+
+class SlaPolicyOut(SlaPolicyIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID

@@ -210,7 +210,7 @@ async def candidates(session: AsyncSession, tenant_id: uuid.UUID,
     conversations, today's assignments (in the company's time zone), their last reply, and
     whether they are on shift ``at`` (now by default)."""
     at = at or datetime.now(UTC)
-    zone = await _zone(session, tenant_id)
+    zone = await company_zone(session, tenant_id)
     members = select(GroupMembership.user_id).where(
         GroupMembership.tenant_id == tenant_id,
         GroupMembership.group_id.in_(list(group_ids))).distinct().scalar_subquery()
@@ -235,7 +235,7 @@ async def candidates(session: AsyncSession, tenant_id: uuid.UUID,
             for user_id, presence, opened, capacity, assigned, sent in rows]
 
 
-async def _zone(session: AsyncSession, tenant_id: uuid.UUID) -> ZoneInfo:
+async def company_zone(session: AsyncSession, tenant_id: uuid.UUID) -> ZoneInfo:
     return ZoneInfo(await session.scalar(select(Tenant.timezone).where(Tenant.id == tenant_id))
                     or "Europe/Istanbul")
 
@@ -425,7 +425,7 @@ async def opening_at(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uu
     schedule = found.get(channel_id) or found.get(None)
     if schedule is None:
         return Opening(True)
-    zone = await _zone(session, tenant_id)
+    zone = await company_zone(session, tenant_id)
     local_day = moment.astimezone(zone).date()
     closed_days = set((await session.scalars(select(Holiday.day).where(
         Holiday.tenant_id == tenant_id, Holiday.day == local_day))).all())
@@ -548,7 +548,7 @@ async def online_agents_on_shift(session: AsyncSession, *, now: datetime | None 
         User.presence == "online", User.is_active.is_(True)))).all()
     found = []
     for tenant_id, user_id in rows:
-        zone = await _zone(session, tenant_id)
+        zone = await company_zone(session, tenant_id)
         if (await _on_shift(session, tenant_id, [user_id], zone, now))[user_id]:
             found.append((tenant_id, user_id))
     return found

@@ -1,0 +1,173 @@
+"""SLA policies: which applies to a conversation, when its targets fall due (counting only
+business hours, if the policy says so), and which conversations have missed one.
+
+Due times are kept on the conversation (``first_response_due_at``, ``resolution_due_at``), set
+when it opens and again when its tags change, so the minute's scan reads an index instead of
+working out every open conversation's policy. A breach is a row per conversation and target
+(unique), so overlapping scans record and escalate it once; ``inbox.service`` acts on it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invekto.audit import service as audit
+from invekto.channels import service as channels
+from invekto.core.actor import Actor
+from invekto.core.errors import ValidationFailed
+from invekto.core.i18n import N_
+from invekto.db.base import new_id
+from invekto.db.queries import flush_unique, get_in_tenant
+from invekto.inbox.models import Conversation
+from invekto.routing import hours
+from invekto.routing.models import BusinessHours, Holiday, SlaBreach, SlaPolicy
+from invekto.routing.schemas import SlaPolicyIn
+from invekto.routing.service import company_zone
+
+# ---- policies -----------------------------------------------------------------------------
+
+async def list_policies(session: AsyncSession, actor: Actor) -> list[SlaPolicy]:
+    return list((await session.scalars(select(SlaPolicy).where(
+        SlaPolicy.tenant_id == actor.tenant_id).order_by(SlaPolicy.name))).all())
+
+
+async def save_policy(session: AsyncSession, actor: Actor, data: SlaPolicyIn,
+                      policy_id: uuid.UUID | None = None) -> SlaPolicy:
+    """Create a policy, or change one (``policy_id``). Supervisors'."""
+    actor.require("supervisor")
+    if data.channel_id is not None:
+        try:
+            await channels.get_channel(session, actor, data.channel_id)
+        except Exception as exc:
+            raise ValidationFailed("no such channel", field="channel_id") from exc
+    if data.channel_id is not None and data.tag:
+        raise ValidationFailed("a policy is for a channel or for a tag, not both", field="tag")
+    if data.first_response_minutes is None and data.resolution_minutes is None:
+        raise ValidationFailed("give a first response or a resolution target",
+                               field="first_response_minutes")
+    if data.escalation == "tag" and not data.escalation_tag.strip():
+        raise ValidationFailed("name the tag a breach adds", field="escalation_tag")
+    policy = (await get_in_tenant(session, SlaPolicy, actor.tenant_id, policy_id,
+                                  what=N_("SLA policy")) if policy_id else None)
+    if policy is None:
+        policy = SlaPolicy(tenant_id=actor.tenant_id)
+        session.add(policy)
+    for name, value in data.model_dump().items():
+        setattr(policy, name, value.strip() if isinstance(value, str) else value)
+    policy.tag = policy.tag or None
+    await flush_unique(session, "a policy with this name exists", field="name")
+    await audit.record(session, actor, "sla_policy.saved", target_type="sla_policy",
+                       target_id=policy.id, data=data.model_dump(mode="json"))
+    return policy
+
+
+async def delete_policy(session: AsyncSession, actor: Actor, policy_id: uuid.UUID) -> None:
+    actor.require("supervisor")
+    policy = await get_in_tenant(session, SlaPolicy, actor.tenant_id, policy_id,
+                                 what=N_("SLA policy"))
+    await session.delete(policy)
+    await session.flush()
+
+
+def _most_specific(policies: list[SlaPolicy], conversation: Conversation) -> SlaPolicy | None:
+    """A tag's policy over a channel's over the company's default (by name among equals)."""
+    for matches in (lambda p: p.tag is not None and p.tag in (conversation.tags or []),
+                    lambda p: p.channel_id == conversation.channel_id,
+                    lambda p: p.tag is None and p.channel_id is None):
+        found = sorted((p for p in policies if matches(p)), key=lambda p: p.name)
+        if found:
+            return found[0]
+    return None
+
+
+# ---- due times ----------------------------------------------------------------------------
+
+async def set_due_times(session: AsyncSession, tenant_id: uuid.UUID,
+                        conversations: list[Conversation]) -> None:
+    """Each conversation's policy and due times, counted from when it opened (call when it
+    opens, and when its tags change)."""
+    if not conversations:
+        return
+    policies = list((await session.scalars(select(SlaPolicy).where(
+        SlaPolicy.tenant_id == tenant_id))).all())
+    if not policies and not any(c.sla_policy_id for c in conversations):
+        return
+    for conversation in conversations:
+        policy = _most_specific(policies, conversation)
+        conversation.sla_policy_id = policy.id if policy else None
+        conversation.first_response_due_at = await _due(
+            session, tenant_id, conversation, policy,
+            policy.first_response_minutes if policy else None)
+        conversation.resolution_due_at = await _due(
+            session, tenant_id, conversation, policy,
+            policy.resolution_minutes if policy else None)
+    await session.flush()
+
+
+async def _due(session: AsyncSession, tenant_id: uuid.UUID, conversation: Conversation,
+               policy: SlaPolicy | None, minutes: int | None) -> datetime | None:
+    if policy is None or minutes is None:
+        return None
+    start = conversation.opened_at
+    if not policy.business_hours:
+        return start + timedelta(minutes=minutes)
+    found = {h.channel_id: h for h in (await session.scalars(select(BusinessHours).where(
+        BusinessHours.tenant_id == tenant_id,
+        or_(BusinessHours.channel_id == conversation.channel_id,
+            BusinessHours.channel_id.is_(None))))).all()}
+    schedule = found.get(conversation.channel_id) or found.get(None)
+    if schedule is None:  # no hours set: always open
+        return start + timedelta(minutes=minutes)
+    closed_days = set((await session.scalars(select(Holiday.day).where(
+        Holiday.tenant_id == tenant_id, Holiday.day >= start.date() - timedelta(days=1)))).all())
+    return hours.add_open_minutes(schedule.schedule, closed_days,
+                                  await company_zone(session, tenant_id), start, minutes)
+
+
+# ---- breaches -----------------------------------------------------------------------------
+
+async def overdue(session: AsyncSession, *, now: datetime | None = None, limit: int = 500
+                  ) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(tenant, conversation) of open conversations past a due time they have not met and not
+    yet recorded as breached. System scope: the minute's job's list."""
+    now = now or datetime.now(UTC)
+    missed_first = and_(Conversation.first_response_at.is_(None),
+                        Conversation.first_response_due_at < now, ~_breached("first_response"))
+    missed_resolution = and_(Conversation.resolution_due_at < now, ~_breached("resolution"))
+    return [(tenant, conversation) for tenant, conversation in (await session.execute(
+        select(Conversation.tenant_id, Conversation.id).where(
+            Conversation.status != "closed", or_(missed_first, missed_resolution))
+        .limit(limit))).all()]
+
+
+def _breached(target: str):
+    return exists().where(SlaBreach.tenant_id == Conversation.tenant_id,
+                          SlaBreach.conversation_id == Conversation.id,
+                          SlaBreach.target == target)
+
+
+async def record_breaches(session: AsyncSession, tenant_id: uuid.UUID,
+                          conversation: Conversation, now: datetime
+                          ) -> tuple[list[str], SlaPolicy | None]:
+    """The targets the conversation missed by ``now``, each recorded once (a second scan finds
+    it recorded: nothing new); returns the new ones and the policy."""
+    due = {"first_response": conversation.first_response_due_at
+           if conversation.first_response_at is None else None,
+           "resolution": conversation.resolution_due_at}
+    missed = [(target, at) for target, at in due.items() if at is not None and at < now]
+    if not missed:
+        return [], None
+    new = set((await session.scalars(insert(SlaBreach).values([
+        {"id": new_id(), "tenant_id": tenant_id, "conversation_id": conversation.id,
+         "policy_id": conversation.sla_policy_id, "target": target, "due_at": at,
+         "breached_at": now} for target, at in missed]).on_conflict_do_nothing(
+        index_elements=["tenant_id", "conversation_id", "target"]).returning(
+        SlaBreach.target))).all())
+    policy = (await session.get(SlaPolicy, conversation.sla_policy_id)
+              if conversation.sla_policy_id else None)
+    return [target for target, _ in missed if target in new], policy
