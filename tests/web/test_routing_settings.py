@@ -120,3 +120,45 @@ async def test_the_shift_calendar_plans_a_week_and_its_exceptions(world):
                          {"day": "2026-11-25", "start": "17:00", "end": "09:00"}, expect=422)
     assert error_of(refused)["field"] == "windows"
     assert (await home.bora.client.get("/settings/shifts")).status_code == 403
+
+
+async def test_sla_policies_are_set_on_their_page(world):
+    home = world.home
+    response = await post(home.sevgi, "/settings/sla", {
+        "name": "Web 30 dk", "channel_id": str(home.channel_id), "tag": "",
+        "first_response_minutes": "30", "resolution_minutes": "", "escalation": "priority",
+        "escalation_tag": "", "business_hours": "on"})
+    assert "Web 30 dk" in response.text
+    from invekto.routing import sla
+
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        (policy,) = await sla.list_policies(session, home.system)
+    assert (policy.channel_id, policy.tag, policy.first_response_minutes,
+            policy.resolution_minutes, policy.escalation, policy.business_hours) == (
+        home.channel_id, None, 30, None, "priority", True)
+    changed = await post(home.sevgi, f"/settings/sla/{policy.id}", {
+        "name": "Web 30 dk", "channel_id": str(home.channel_id),
+        "first_response_minutes": "20", "escalation": "notify"})
+    assert "data-saved" in changed.text
+    refused = await post(home.sevgi, "/settings/sla", {"name": "Boş"}, expect=422)
+    assert error_of(refused)["field"] == "first_response_minutes"
+    gone = await post(home.sevgi, f"/settings/sla/{policy.id}/delete")
+    assert "Web 30 dk" not in gone.text
+
+
+async def test_a_number_is_blocked_before_it_writes_and_unblocked(world):
+    home = world.home
+    response = await post(home.sevgi, "/settings/blocked", {"phone": "0532 999 88 77"})
+    assert 'data-phone="+905329998877"' in response.text
+    message = await home.inbound("Kampanya!!!", phone="+905329998877", handle="spam-numara")
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        from invekto.inbox.models import Conversation
+
+        conversation = await session.get_one(Conversation, message.conversation_id)
+    assert conversation.unread_count == 0  # quiet from the first message
+    bad = await post(home.sevgi, "/settings/blocked", {"phone": "123"}, expect=422)
+    assert error_of(bad)["field"] == "phone"
+    contact_id = message.contact_id
+    unblocked = await post(home.sevgi, f"/settings/blocked/{contact_id}/unblock")
+    assert 'data-phone="+905329998877"' not in unblocked.text
+    assert (await home.bora.client.get("/settings/blocked")).status_code == 403

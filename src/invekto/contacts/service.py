@@ -57,6 +57,14 @@ async def is_blocked(session: AsyncSession, tenant_id: uuid.UUID, contact_id: uu
         Contact.tenant_id == tenant_id, Contact.id == contact_id)))
 
 
+async def blocked_contacts(session: AsyncSession, actor: Actor) -> list[Contact]:
+    """The company's block list, most recently blocked first: supervisors'."""
+    actor.require("supervisor")
+    return list((await session.scalars(select(Contact).where(
+        Contact.tenant_id == actor.tenant_id, Contact.blocked_at.is_not(None)
+    ).order_by(Contact.blocked_at.desc()).limit(1000))).all())
+
+
 async def set_blocked(session: AsyncSession, actor: Actor, contact_id: uuid.UUID,
                       blocked: bool) -> Contact:
     """Mark a contact blocked (now) or not; the caller checks who may."""

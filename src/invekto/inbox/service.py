@@ -55,6 +55,7 @@ from invekto.channels.sms import (
 )
 from invekto.contacts import service as contacts
 from invekto.contacts.models import Contact
+from invekto.contacts.schemas import ContactCreate
 from invekto.core import jobs, realtime
 from invekto.core.actor import Actor
 from invekto.core.errors import (
@@ -66,6 +67,7 @@ from invekto.core.errors import (
 )
 from invekto.core.i18n import N_
 from invekto.core.pagination import newest_first_page
+from invekto.core.phone import to_e164
 from invekto.core.storage import Storage
 from invekto.core.text import clean_text
 from invekto.db.base import new_id
@@ -528,6 +530,18 @@ async def set_blocked(session: AsyncSession, actor: Actor, contact_id: uuid.UUID
     await audit.record(session, actor, "contact.blocked" if blocked else "contact.unblocked",
                        target_type="contact", target_id=contact_id)
     return contact
+
+
+async def block_phone(session: AsyncSession, actor: Actor, phone: str) -> Contact:
+    """Block a number before it writes, or whoever has it: supervisors' (the settings' block
+    list). The contact is made when there is none, so its first message is already quiet."""
+    actor.require("supervisor")
+    number = to_e164(phone)
+    contact = await session.scalar(select(Contact).where(
+        Contact.tenant_id == actor.tenant_id, Contact.phone == number))
+    if contact is None:
+        contact = await contacts.create_contact(session, actor, ContactCreate(phone=number))
+    return await set_blocked(session, actor, contact.id, True)
 
 
 async def get_message(session: AsyncSession, actor: Actor, message_id: uuid.UUID) -> Message:

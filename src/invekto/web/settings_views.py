@@ -32,6 +32,7 @@ from invekto.inbox import service as inbox
 from invekto.inbox import timeline
 from invekto.replies import service as replies
 from invekto.routing import service as routing
+from invekto.routing import sla
 from invekto.routing.schemas import (
     BusinessHoursIn,
     HolidayIn,
@@ -39,6 +40,7 @@ from invekto.routing.schemas import (
     RoutingIn,
     ShiftExceptionIn,
     ShiftPlanIn,
+    SlaPolicyIn,
 )
 from invekto.tenants import service as tenants
 from invekto.users import service as users
@@ -80,6 +82,8 @@ SECTIONS = (
     Section("routing", "supervisor", "ti-route"),
     Section("business-hours", "supervisor", "ti-clock"),
     Section("shifts", "supervisor", "ti-calendar-time"),
+    Section("sla", "supervisor", "ti-alarm"),
+    Section("blocked", "supervisor", "ti-ban"),
     Section("click-to-chat", "supervisor", "ti-qrcode"),
     Section("company", "admin", "ti-building"),
 )
@@ -201,6 +205,17 @@ async def _shifts(page: Page, params: Params) -> dict[str, Any]:
             "today": today}
 
 
+async def _sla(page: Page, _params: Params) -> dict[str, Any]:
+    session, actor = page.ctx.session, page.ctx.actor
+    return {"policies": await sla.list_policies(session, actor),
+            "channels": await channels.list_channels(session, actor),
+            "tags": await contacts.list_tags(session, actor)}
+
+
+async def _blocked(page: Page, _params: Params) -> dict[str, Any]:
+    return {"blocked": await contacts.blocked_contacts(page.ctx.session, page.ctx.actor)}
+
+
 async def _company(page: Page, _params: Params) -> dict[str, Any]:
     current = page.tenant.timezone
     zones = list(COMMON_TIMEZONES) + ([current] if current not in COMMON_TIMEZONES else [])
@@ -212,7 +227,7 @@ _LOADERS: dict[str, Loader] = {
     "users": _users, "groups": _groups, "tags": _tags, "quick-replies": _quick_replies,
     "custom-fields": _custom_fields, "channels": _channels, "company": _company,
     "click-to-chat": _click_to_chat, "routing": _routing, "business-hours": _business_hours,
-    "shifts": _shifts,
+    "shifts": _shifts, "sla": _sla, "blocked": _blocked,
 }
 
 
@@ -524,6 +539,52 @@ async def delete_shift_exception(request: Request, exception_id: uuid.UUID, page
     form = await request.form()
     await routing.delete_shift_exception(page.ctx.session, page.ctx.actor, exception_id)
     return await _body(request, page, "shifts", form)
+
+
+# ---- SLA policies ------------------------------------------------------------------------------
+
+def _sla_input(form: FormData) -> SlaPolicyIn:
+    values = _values(form, ("name", "channel_id", "tag", "first_response_minutes",
+                            "resolution_minutes", "escalation", "escalation_tag"),
+                     optional=("channel_id", "tag", "first_response_minutes",
+                               "resolution_minutes"))
+    return parse_form(SlaPolicyIn, {**values, "business_hours": form.get("business_hours") == "on"})
+
+
+@router.post("/sla")
+async def create_sla_policy(request: Request, page: WebPage) -> Response:
+    form = await request.form()
+    await sla.save_policy(page.ctx.session, page.ctx.actor, _sla_input(form))
+    return await _body(request, page, "sla", form)
+
+
+@router.post("/sla/{policy_id}")
+async def update_sla_policy(request: Request, policy_id: uuid.UUID, page: WebPage) -> Response:
+    form = await request.form()
+    await sla.save_policy(page.ctx.session, page.ctx.actor, _sla_input(form), policy_id)
+    return await _body(request, page, "sla", form, saved=policy_id)
+
+
+@router.post("/sla/{policy_id}/delete")
+async def delete_sla_policy(request: Request, policy_id: uuid.UUID, page: WebPage) -> Response:
+    await sla.delete_policy(page.ctx.session, page.ctx.actor, policy_id)
+    return await _body(request, page, "sla", {})
+
+
+# ---- the block list ----------------------------------------------------------------------------
+
+@router.post("/blocked")
+async def block_number(request: Request, page: WebPage) -> Response:
+    """Block a phone number: its contact, made if there is none yet."""
+    form = await request.form()
+    await inbox.block_phone(page.ctx.session, page.ctx.actor, str(form.get("phone") or ""))
+    return await _body(request, page, "blocked", form)
+
+
+@router.post("/blocked/{contact_id}/unblock")
+async def unblock(request: Request, contact_id: uuid.UUID, page: WebPage) -> Response:
+    await inbox.set_blocked(page.ctx.session, page.ctx.actor, contact_id, False)
+    return await _body(request, page, "blocked", {})
 
 
 @router.post("/click-to-chat")
