@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
+
 from invekto.core.actor import Actor
+from invekto.inbox import service as inbox
 from invekto.inbox.models import Conversation
+from invekto.inbox.schemas import InboundMessage
 from invekto.users import service as users
 from invekto.users.schemas import UserUpdate
 
@@ -41,3 +46,13 @@ async def assignees(company, messages) -> list[str | None]:
 def acting(company, username):
     person = company.people[username]
     return Actor(tenant_id=company.tenant_id, role=person.role, user_id=person.user_id)
+
+
+async def customer_writes(company, at: datetime) -> Conversation:
+    """A new customer's first message, written at ``at`` (the provider's time): the moment
+    business hours, shifts and SLAs are judged by."""
+    async with company.rt.db.tenant_session(company.tenant_id) as session:
+        message, _ = await inbox.receive_inbound(session, company.tenant_id, InboundMessage(
+            channel_id=company.channel_id, handle=f"c-{uuid.uuid4().hex[:8]}",
+            provider_message_id=f"p-{uuid.uuid4().hex}", body="Merhaba", sent_at=at))
+        return await session.get_one(Conversation, message.conversation_id)

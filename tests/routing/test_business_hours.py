@@ -4,33 +4,21 @@ group; a channel's own hours win over the company's; Türkiye's public holidays 
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from invekto.inbox import service as inbox
 from invekto.inbox.models import Conversation, Message
-from invekto.inbox.schemas import InboundMessage
 from invekto.users import service as users
 from invekto.users.schemas import GroupCreate
-from tests.routing.team import acting, online, route
+from tests.routing.team import acting, customer_writes, online, route
 
 ISTANBUL = ZoneInfo("Europe/Istanbul")
 WEEKDAYS = {str(d): [["09:00", "18:00"]] for d in range(5)}
 MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=ISTANBUL)
 SATURDAY_10 = datetime(2026, 11, 28, 10, 0, tzinfo=ISTANBUL)
 REPUBLIC_DAY = datetime(2026, 10, 29, 11, 0, tzinfo=ISTANBUL)  # a Thursday
-
-
-async def _writes(company, at: datetime, handle: str | None = None) -> Conversation:
-    """A customer's first message, written at ``at`` (the provider's time)."""
-    async with company.rt.db.tenant_session(company.tenant_id) as session:
-        message, _ = await inbox.receive_inbound(session, company.tenant_id, InboundMessage(
-            channel_id=company.channel_id, handle=handle or f"m-{uuid.uuid4().hex[:8]}",
-            provider_message_id=f"p-{uuid.uuid4().hex}", body="Merhaba", sent_at=at))
-        return await session.get_one(Conversation, message.conversation_id)
 
 
 async def _answers(company, conversation: Conversation) -> list[str]:
@@ -57,19 +45,19 @@ async def test_outside_hours_the_away_message_and_the_after_hours_group(team):
     await _hours(home, away_message="Mesai saatlerimiz hafta içi 09:00-18:00.",
                  after_hours_group_id=str(night.id))
 
-    weekday = await _writes(home, MONDAY_10)
+    weekday = await customer_writes(home, MONDAY_10)
     assert await _answers(home, weekday) == ["Hoş geldiniz!"]
     assert weekday.group_id == home.group_id and weekday.assignee_id in (
         home.bora.user_id, home.deniz.user_id)
 
-    weekend = await _writes(home, SATURDAY_10)
+    weekend = await customer_writes(home, SATURDAY_10)
     assert await _answers(home, weekend) == ["Mesai saatlerimiz hafta içi 09:00-18:00."]
     assert (weekend.group_id, weekend.assignee_id) == (night.id, home.sevgi.user_id)
 
     # Nobody of the night group available: it waits in the night queue.
     async with home.rt.db.tenant_session(home.tenant_id) as session:
         await users.set_presence(session, acting(home, "sevgi"), "away")
-    waiting = await _writes(home, SATURDAY_10)
+    waiting = await customer_writes(home, SATURDAY_10)
     assert (waiting.group_id, waiting.assignee_id) == (night.id, None)
 
 
@@ -78,7 +66,7 @@ async def test_a_holiday_is_outside_hours(team):
     response = await team.sevgi.client.post("/api/v1/holidays", json={
         "day": "2026-10-29", "name": "Cumhuriyet Bayramı"})
     assert response.status_code == 201, response.text
-    assert await _answers(team, await _writes(team, REPUBLIC_DAY)) == ["Bugün resmi tatil."]
+    assert await _answers(team, await customer_writes(team, REPUBLIC_DAY)) == ["Bugün resmi tatil."]
     again = await team.sevgi.client.post("/api/v1/holidays", json={
         "day": "2026-10-29", "name": "İkinci kez"})
     assert (again.status_code, again.json()["error"]["field"]) == (409, "day")
@@ -88,14 +76,14 @@ async def test_a_channels_own_hours_win_over_the_companys(team):
     await _hours(team, away_message="Şirket kapalı.")
     await _hours(team, f"/api/v1/channels/{team.channel_id}/business-hours",
                  schedule={"5": [["09:00", "13:00"]]}, away_message="Kanal kapalı.")
-    assert await _answers(team, await _writes(team, SATURDAY_10)) == []  # open on Saturdays
-    assert await _answers(team, await _writes(team, MONDAY_10)) == ["Kanal kapalı."]
+    assert await _answers(team, await customer_writes(team, SATURDAY_10)) == []  # open on Saturdays
+    assert await _answers(team, await customer_writes(team, MONDAY_10)) == ["Kanal kapalı."]
 
 
 async def test_without_hours_the_company_is_always_open(team):
     await team.sevgi.client.put(f"/api/v1/channels/{team.channel_id}/operations",
                                 json={"welcome_new": "Hoş geldiniz!"})
-    assert await _answers(team, await _writes(team, SATURDAY_10)) == ["Hoş geldiniz!"]
+    assert await _answers(team, await customer_writes(team, SATURDAY_10)) == ["Hoş geldiniz!"]
     response = await team.bora.client.get("/api/v1/business-hours")
     assert response.json()["schedule"] == {}
 

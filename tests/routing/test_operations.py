@@ -33,30 +33,27 @@ def later(**delta) -> datetime:
     return datetime.now(UTC) + timedelta(**delta)
 
 
-async def _idle(company, now) -> list:
+async def _run(company, now, listed, act) -> list:
+    """A timer's minute, as its job runs it, for this company only: the conversations it
+    acted on."""
     async with company.rt.db.system_session() as session:
-        found = await inbox.idle_conversations(session, now=now)
+        found = await listed(session, now=now)
     done = []
     for tenant_id, conversation_id in found:
         if tenant_id != company.tenant_id:
             continue  # another test's company
         async with company.rt.db.tenant_session(tenant_id) as session:
-            if await inbox.reassign_idle(session, tenant_id, conversation_id, now=now):
+            if await act(session, tenant_id, conversation_id, now=now):
                 done.append(conversation_id)
     return done
+
+
+async def _idle(company, now) -> list:
+    return await _run(company, now, inbox.idle_conversations, inbox.reassign_idle)
 
 
 async def _quiet(company, now) -> list:
-    async with company.rt.db.system_session() as session:
-        found = await inbox.quiet_conversations(session, now=now)
-    done = []
-    for tenant_id, conversation_id in found:
-        if tenant_id != company.tenant_id:
-            continue
-        async with company.rt.db.tenant_session(tenant_id) as session:
-            if await inbox.auto_close(session, tenant_id, conversation_id, now=now):
-                done.append(conversation_id)
-    return done
+    return await _run(company, now, inbox.quiet_conversations, inbox.auto_close)
 
 
 async def test_new_and_returning_customers_get_their_welcome(team):

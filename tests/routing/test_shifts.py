@@ -5,7 +5,6 @@ read their own plan."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -13,22 +12,13 @@ from sqlalchemy import update
 
 from invekto.inbox import service as inbox
 from invekto.inbox.models import Conversation
-from invekto.inbox.schemas import InboundMessage
 from invekto.routing import service as routing
 from invekto.tenants.models import Tenant
 from invekto.users import service as users
-from tests.routing.team import acting, route
+from tests.routing.team import acting, customer_writes, route
 
 ISTANBUL, BERLIN = ZoneInfo("Europe/Istanbul"), ZoneInfo("Europe/Berlin")
 NINE_TO_FIVE = {str(d): [["09:00", "17:00"]] for d in range(5)}
-
-
-async def _writes(company, at: datetime) -> Conversation:
-    async with company.rt.db.tenant_session(company.tenant_id) as session:
-        message, _ = await inbox.receive_inbound(session, company.tenant_id, InboundMessage(
-            channel_id=company.channel_id, handle=f"v-{uuid.uuid4().hex[:8]}",
-            provider_message_id=f"p-{uuid.uuid4().hex}", body="Merhaba", sent_at=at))
-        return await session.get_one(Conversation, message.conversation_id)
 
 
 async def _plan(company, username: str, schedule: dict) -> None:
@@ -40,10 +30,11 @@ async def _plan(company, username: str, schedule: dict) -> None:
 async def test_off_shift_agents_get_no_new_conversations(team):
     await route(team)
     await _plan(team, "bora", NINE_TO_FIVE)
-    saturday = await _writes(team, datetime(2026, 11, 28, 10, 0, tzinfo=ISTANBUL))
-    evening = await _writes(team, datetime(2026, 11, 23, 17, 0, tzinfo=ISTANBUL))  # 17:00: off
+    saturday = await customer_writes(team, datetime(2026, 11, 28, 10, 0, tzinfo=ISTANBUL))
+    # 17:00 is already off.
+    evening = await customer_writes(team, datetime(2026, 11, 23, 17, 0, tzinfo=ISTANBUL))
     assert saturday.assignee_id == evening.assignee_id == team.deniz.user_id
-    monday = [await _writes(team, datetime(2026, 11, 23, 10, n, tzinfo=ISTANBUL))
+    monday = [await customer_writes(team, datetime(2026, 11, 23, 10, n, tzinfo=ISTANBUL))
               for n in range(2)]
     assert {c.assignee_id for c in monday} == {team.bora.user_id, team.deniz.user_id}
 
@@ -61,8 +52,8 @@ async def test_a_days_exception_wins_over_the_plan(team):
     assert extra.status_code == 200, extra.text
     async with team.rt.db.tenant_session(team.tenant_id) as session:
         await users.set_presence(session, acting(team, "deniz"), "away")
-    tuesday = await _writes(team, datetime(2026, 11, 24, 11, 0, tzinfo=ISTANBUL))
-    sunday = await _writes(team, datetime(2026, 11, 29, 11, 0, tzinfo=ISTANBUL))
+    tuesday = await customer_writes(team, datetime(2026, 11, 24, 11, 0, tzinfo=ISTANBUL))
+    sunday = await customer_writes(team, datetime(2026, 11, 29, 11, 0, tzinfo=ISTANBUL))
     assert (tuesday.assignee_id, sunday.assignee_id) == (None, team.bora.user_id)
 
     async with team.rt.db.tenant_session(team.tenant_id) as session:
@@ -80,7 +71,7 @@ async def test_an_agent_whose_shift_begins_takes_the_queue(team):
     await _plan(team, "bora", NINE_TO_FIVE)
     async with team.rt.db.tenant_session(team.tenant_id) as session:
         await users.set_presence(session, acting(team, "deniz"), "away")
-    early = await _writes(team, datetime(2026, 11, 23, 8, 30, tzinfo=ISTANBUL))
+    early = await customer_writes(team, datetime(2026, 11, 23, 8, 30, tzinfo=ISTANBUL))
     assert early.assignee_id is None  # Bora's shift has not begun, Deniz is away
 
     async def offer(at: datetime) -> int:
@@ -106,11 +97,11 @@ async def test_shifts_follow_the_companys_zone_across_daylight_saving(team):
     await _plan(team, "bora", NINE_TO_FIVE)
     await _plan(team, "deniz", {})  # never on shift
     # 09:30 in Berlin: 08:30 UTC in winter time (Friday), 07:30 UTC in summer time (Monday).
-    before = await _writes(team, datetime(2026, 3, 27, 7, 30, tzinfo=ZoneInfo("UTC")))
-    after = await _writes(team, datetime(2026, 3, 30, 7, 30, tzinfo=ZoneInfo("UTC")))
+    before = await customer_writes(team, datetime(2026, 3, 27, 7, 30, tzinfo=ZoneInfo("UTC")))
+    after = await customer_writes(team, datetime(2026, 3, 30, 7, 30, tzinfo=ZoneInfo("UTC")))
     assert before.assignee_id is None  # 08:30 CET: not yet
     assert after.assignee_id == team.bora.user_id  # 09:30 CEST
-    friday = await _writes(team, datetime(2026, 3, 27, 9, 30, tzinfo=BERLIN))
+    friday = await customer_writes(team, datetime(2026, 3, 27, 9, 30, tzinfo=BERLIN))
     assert friday.assignee_id == team.bora.user_id
 
 

@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from invekto.inbox import service as inbox
 from invekto.inbox.models import Conversation, ConversationEvent, Notification
-from invekto.inbox.schemas import InboundMessage, MessageSend
+from invekto.inbox.schemas import MessageSend
 from invekto.routing import sla
 from invekto.routing.models import SlaBreach
-from tests.routing.team import acting, route
+from tests.routing.team import acting, customer_writes, route
 
 ISTANBUL = ZoneInfo("Europe/Istanbul")
 WEEKDAYS = {str(d): [["09:00", "18:00"]] for d in range(5)}
@@ -27,14 +27,6 @@ async def _policy(company, **fields) -> dict:
         "name": f"SLA {uuid.uuid4().hex[:6]}", **fields})
     assert response.status_code == 201, response.text
     return response.json()
-
-
-async def _writes(company, at: datetime) -> Conversation:
-    async with company.rt.db.tenant_session(company.tenant_id) as session:
-        message, _ = await inbox.receive_inbound(session, company.tenant_id, InboundMessage(
-            channel_id=company.channel_id, handle=f"s-{uuid.uuid4().hex[:8]}",
-            provider_message_id=f"p-{uuid.uuid4().hex}", body="Merhaba", sent_at=at))
-        return await session.get_one(Conversation, message.conversation_id)
 
 
 async def _scan(company, now: datetime) -> int:
@@ -57,7 +49,7 @@ async def _reload(company, conversation) -> Conversation:
 async def test_due_times_count_business_hours_and_breaches_are_kept_once(team):
     await team.sevgi.client.put("/api/v1/business-hours", json={"schedule": WEEKDAYS})
     await _policy(team, first_response_minutes=120, resolution_minutes=8 * 60)
-    friday = await _writes(team, FRIDAY_17)
+    friday = await customer_writes(team, FRIDAY_17)
     # One business hour on Friday, the rest from Monday 09:00.
     assert friday.first_response_due_at == datetime(2026, 11, 30, 10, 0, tzinfo=ISTANBUL)
     assert friday.resolution_due_at == datetime(2026, 11, 30, 16, 0, tzinfo=ISTANBUL)
@@ -81,7 +73,7 @@ async def test_due_times_count_business_hours_and_breaches_are_kept_once(team):
 
 async def test_an_answer_in_time_meets_the_first_response_target(team):
     await _policy(team, first_response_minutes=30, business_hours=False)
-    conversation = await _writes(team, datetime.now(ISTANBUL))
+    conversation = await customer_writes(team, datetime.now(ISTANBUL))
     async with team.rt.db.tenant_session(team.tenant_id) as session:
         await inbox.send_message(session, acting(team, "sevgi"), conversation.id,
                                  MessageSend(body="Buyurun"))
@@ -94,7 +86,7 @@ async def test_the_most_specific_policy_applies_and_follows_tags(team):
                   business_hours=False)
     vip = await _policy(team, name="VIP", tag="vip", first_response_minutes=5,
                         business_hours=False)
-    conversation = await _writes(team, datetime.now(ISTANBUL))
+    conversation = await customer_writes(team, datetime.now(ISTANBUL))
     assert conversation.first_response_due_at == conversation.opened_at + timedelta(hours=1)
     assert conversation.resolution_due_at is None  # the channel's policy has none
     async with team.rt.db.tenant_session(team.tenant_id) as session:
@@ -116,7 +108,7 @@ async def test_escalations_reassign_tag_or_raise_the_priority(team):
     now = datetime.now(ISTANBUL)
     conversations = {}
     for tag in ("aktar", "etiket", "oncelik"):
-        conversation = await _writes(team, now)
+        conversation = await customer_writes(team, now)
         async with team.rt.db.tenant_session(team.tenant_id) as session:
             await inbox.change_tags(session, team.system, conversation.id, add=[tag],
                                     remove=[], create_missing=True)
@@ -158,13 +150,13 @@ async def test_policies_refuse_what_cannot_work(team):
 
 async def test_the_thread_shows_the_time_left_then_how_late(team):
     await _policy(team, first_response_minutes=30, business_hours=False)
-    conversation = await _writes(team, datetime.now(ISTANBUL))
+    conversation = await customer_writes(team, datetime.now(ISTANBUL))
     hx = {"hx-request": "true"}
     html = (await team.sevgi.client.get(f"/inbox/c/{conversation.id}", headers=hx)).text
     due = html[html.index('id="sla-due"'):]
     due = due[:due.index("</span>")]
     assert 'data-late="false"' in due and "İlk yanıt" in due and "kaldı" in due
-    late = await _writes(team, datetime.now(ISTANBUL) - timedelta(hours=1))
+    late = await customer_writes(team, datetime.now(ISTANBUL) - timedelta(hours=1))
     html = (await team.sevgi.client.get(f"/inbox/c/{late.id}", headers=hx)).text
     due = html[html.index('id="sla-due"'):]
     assert 'data-late="true"' in due[:due.index("</span>")] and "gecikti" in due

@@ -800,6 +800,26 @@
     } catch { /* sound is a nicety */ }
   }
 
+  // One notification: the count, a chime, a toast, the system notification and the menu's entry.
+  function notify(toastText, body, entryText, conversationId, kind) {
+    const url = `/inbox?c=${conversationId}`;
+    mentionCount += 1;
+    updateBadges();
+    chime();
+    toast(toastText);
+    browserNotify(kind === "mention" ? I18N.mentioned : toastText, body, url);
+    const list = $("#mentions-list");
+    if (list) {
+      $("#no-mentions")?.remove();
+      const link = document.createElement("a");
+      link.className = "dropdown-item";
+      link.href = url;
+      link.dataset.kind = kind;
+      link.textContent = entryText;
+      list.prepend(link);
+    }
+  }
+
   function browserNotify(title, body, url) {
     if (!document.hidden || !("Notification" in window) || Notification.permission !== "granted") return;
     const notification = new Notification(title, { body, tag: url });
@@ -848,41 +868,14 @@
       }
       if (data.action !== "conversation.read") await refreshHeader(data.conversation_id);
     },
-    // A conversation moved to or from this agent by a timer (idle reassignment).
+    // A conversation moved to or from this agent by a timer (idle reassignment, an SLA).
     notified: (data) => {
       const text = I18N[data.kind];
-      if (!text) return;
-      mentionCount += 1;
-      updateBadges();
-      chime();
-      toast(text);
-      browserNotify(text, "", `/inbox?c=${data.conversation_id}`);
-      const list = $("#mentions-list");
-      if (list) {
-        $("#no-mentions")?.remove();
-        const link = document.createElement("a");
-        link.className = "dropdown-item";
-        link.href = `/inbox?c=${data.conversation_id}`;
-        link.dataset.kind = data.kind;
-        link.textContent = text;
-        list.prepend(link);
-      }
+      if (text) notify(text, "", text, data.conversation_id, data.kind);
     },
     mention: (data) => {
-      mentionCount += 1;
-      updateBadges();
-      chime();
-      toast(`${I18N.mentioned}: ${data.preview}`);
-      browserNotify(I18N.mentioned, data.preview, `/inbox?c=${data.conversation_id}`);
-      const list = $("#mentions-list");
-      if (list) {
-        $("#no-mentions")?.remove();
-        const link = document.createElement("a");
-        link.className = "dropdown-item";
-        link.href = `/inbox?c=${data.conversation_id}`;
-        link.textContent = data.preview;
-        list.prepend(link);
-      }
+      notify(`${I18N.mentioned}: ${data.preview}`, data.preview, data.preview,
+             data.conversation_id, "mention");
     },
     "presence.changed": (data) => {
       if (data.user_id !== ME) return;
