@@ -1351,10 +1351,10 @@ async def _greet_opened(session: AsyncSession, tenant_id: uuid.UUID, channel_id:
         Conversation.id.not_in([c.id for c in opened])).distinct())).all())
     system = Actor.system(tenant_id)
     closed: dict[uuid.UUID, uuid.UUID | None] = {}
-    for conversation in opened:
-        # When the customer wrote (the provider's time), not when we ingested it.
-        opening = await routing.opening_at(session, tenant_id, channel_id,
-                                           conversation.opened_at)
+    # When the customers wrote (the provider's time), not when we ingested it.
+    found = await routing.openings(session, tenant_id, channel_id,
+                                   [c.opened_at for c in opened])
+    for conversation, opening in zip(opened, found, strict=True):
         if not opening.open:
             closed[conversation.id] = opening.after_hours_group_id
             text_ = opening.away_message

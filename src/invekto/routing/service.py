@@ -415,23 +415,23 @@ class Opening:
     after_hours_group_id: uuid.UUID | None = None
 
 
-async def opening_at(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
-                     moment: datetime) -> Opening:
-    """The channel's hours (its own, else the company's) at ``moment``; always open without
-    hours."""
+async def openings(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
+                   moments: list[datetime]) -> list[Opening]:
+    """The channel's hours (its own, else the company's) at each moment, in a fixed number of
+    queries however many (an ingest batch's new conversations); always open without hours."""
     found = {h.channel_id: h for h in (await session.scalars(select(BusinessHours).where(
         BusinessHours.tenant_id == tenant_id,
         (BusinessHours.channel_id == channel_id) | BusinessHours.channel_id.is_(None)))).all()}
     schedule = found.get(channel_id) or found.get(None)
-    if schedule is None:
-        return Opening(True)
+    if schedule is None or not moments:
+        return [Opening(True) for _ in moments]
     zone = await company_zone(session, tenant_id)
-    local_day = moment.astimezone(zone).date()
+    days = {moment.astimezone(zone).date() for moment in moments}
     closed_days = set((await session.scalars(select(Holiday.day).where(
-        Holiday.tenant_id == tenant_id, Holiday.day == local_day))).all())
-    if hours.is_open(schedule.schedule, closed_days, zone, moment):
-        return Opening(True)
-    return Opening(False, schedule.away_message, schedule.after_hours_group_id)
+        Holiday.tenant_id == tenant_id, Holiday.day.in_(days)))).all())
+    return [Opening(True) if hours.is_open(schedule.schedule, closed_days, zone, moment)
+            else Opening(False, schedule.away_message, schedule.after_hours_group_id)
+            for moment in moments]
 
 
 # ---- shifts ---------------------------------------------------------------------------------
