@@ -162,3 +162,24 @@ async def test_a_number_is_blocked_before_it_writes_and_unblocked(world):
     unblocked = await post(home.sevgi, f"/settings/blocked/{contact_id}/unblock")
     assert 'data-phone="+905329998877"' not in unblocked.text
     assert (await home.bora.client.get("/settings/blocked")).status_code == 403
+
+
+async def test_an_admin_sets_and_clears_an_agents_capacity(world):
+    home = world.home
+    url = f"/settings/users/{home.bora.user_id}"
+    form = {"display_name": "Bora", "role": "agent", "language": "tr",
+            "group_ids": str(home.group_id)}
+    response = await post(home.ayla, url, {**form, "max_open_conversations": "3"})
+    assert f'id="capacity-{home.bora.user_id}"' in response.text and 'value="3"' in response.text
+
+    async def capacity():
+        from invekto.users.models import User
+
+        async with home.rt.db.tenant_session(home.tenant_id) as session:
+            return (await session.get_one(User, home.bora.user_id)).max_open_conversations
+
+    assert await capacity() == 3
+    await post(home.ayla, url, {**form, "max_open_conversations": ""})
+    assert await capacity() is None
+    refused = await post(home.ayla, url, {**form, "max_open_conversations": "0"}, expect=422)
+    assert error_of(refused)["field"] == "max_open_conversations"

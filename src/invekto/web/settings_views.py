@@ -371,8 +371,9 @@ async def create_user(request: Request, page: WebPage) -> Response:
 @router.post("/users/{user_id}")
 async def update_user(request: Request, user_id: uuid.UUID, page: WebPage) -> Response:
     form = await request.form()
-    data = parse_form(UserUpdate, _values(form, _USER_FIELDS, lists=("group_ids",),
-                                          optional=("email",)))
+    data = parse_form(UserUpdate, _values(
+        form, (*_USER_FIELDS, "max_open_conversations"), lists=("group_ids",),
+        optional=("email", "max_open_conversations")))
     user = await users.update_user(page.ctx.session, page.ctx.actor, user_id, data)
     return await _body(request, page, "users", form, updated=user)
 
