@@ -127,7 +127,8 @@ async def test_a_note_with_a_mention_stays_internal_and_notifies_the_colleague(w
 
     await page.click("#note-mode")
     await page.type("#composer-input", "@den")
-    await expect(page.locator("#composer-popup")).to_contain_text("@deniz")
+    # The suggestion for the whole "@den" (not an earlier keystroke's list) is the one chosen.
+    await expect(page.locator("#composer-popup .option.active")).to_contain_text("@deniz")
     await page.keyboard.press("Enter")  # picks the suggestion
     await expect(page.locator("#composer-input")).to_have_value("@deniz ")
     await page.type("#composer-input", "bu hastayı arayabilir misin?")

@@ -333,6 +333,9 @@
       return;
     }
     if (!response.ok) return;
+    // Read the answer first: the check below and the redraw must not have a wait between them,
+    // or a menu opened meanwhile would be closed by the redraw.
+    const content = fragment(await response.text());
     const header = $("#thread-header");
     if (header?.querySelector(".dropdown-menu.show")) {
       // The agent has a menu of the header open (transfer, snooze...): redrawing it now would
@@ -341,7 +344,6 @@
                               { once: true });
       return;
     }
-    const content = fragment(await response.text());
     for (const node of Array.from(content.children)) {
       const oob = node.getAttribute("hx-swap-oob");
       const current = node.id && document.getElementById(node.id);
