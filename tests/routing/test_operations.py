@@ -155,3 +155,18 @@ async def test_settings_out_of_range_are_refused(team, fields):
         f"/api/v1/channels/{team.channel_id}/operations", json=fields)
     assert response.status_code == 422
     assert response.json()["error"]["field"] == next(iter(fields))
+
+
+async def test_automatic_messages_fill_their_variables_and_bad_ones_are_refused(team):
+    await _operate(team, welcome_new="Merhaba {{ contact.first_name }}, {{ company.name }} "
+                                     "olarak hoş geldiniz diyoruz!")
+    first = await team.inbound("Merhaba", handle="degisken", name="Zeynep Kaya")
+    assert await _outbound(team, first.conversation_id) == [
+        "Merhaba Zeynep, Test Kliniği olarak hoş geldiniz diyoruz!"]
+    refused = await team.sevgi.client.put(
+        f"/api/v1/channels/{team.channel_id}/operations",
+        json={"welcome_new": "Merhaba {{ contact.soyad }}"})
+    assert refused.status_code == 422
+    assert refused.json()["error"] == {
+        "code": "validation_failed", "field": "welcome_new",
+        "message": "there is no variable contact.soyad"}

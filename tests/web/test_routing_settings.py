@@ -183,3 +183,21 @@ async def test_an_admin_sets_and_clears_an_agents_capacity(world):
     assert await capacity() is None
     refused = await post(home.ayla, url, {**form, "max_open_conversations": "0"}, expect=422)
     assert error_of(refused)["field"] == "max_open_conversations"
+
+
+async def test_quick_replies_fill_their_variables_for_the_open_conversation(world):
+    home = world.home
+    from invekto.replies import service as replies
+
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        await replies.create(session, home.system, shortcut="selam",
+                             body="Merhaba {{ contact.first_name }}, ben {{ agent.name }}.")
+    message = await home.inbound("Merhaba", handle="qr", name="Elif Yıldız")
+    found = await home.sevgi.client.get("/inbox/quick-replies", params={
+        "q": "selam", "c": str(message.conversation_id)})
+    assert found.json()[0]["body"] == "Merhaba Elif, ben Sevgi."
+    unfilled = await home.sevgi.client.get("/inbox/quick-replies", params={"q": "selam"})
+    assert unfilled.json()[0]["body"] == "Merhaba {{ contact.first_name }}, ben {{ agent.name }}."
+    refused = await post(home.sevgi, "/settings/quick-replies", {
+        "shortcut": "bozuk", "body": "{{ contact.yok }}"}, expect=422)
+    assert error_of(refused)["field"] == "body"

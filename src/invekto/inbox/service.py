@@ -12,6 +12,7 @@ import hashlib
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     and_,
@@ -91,10 +92,13 @@ from invekto.inbox.schemas import (
     MessageSend,
     TemplateSend,
 )
+from invekto.replies import variables
 from invekto.routing import service as routing
 from invekto.routing import sla
 from invekto.routing.models import ChannelOperations
+from invekto.tenants.models import Tenant
 from invekto.users import service as users
+from invekto.users.models import User
 
 _PREVIEW_LENGTH = 200
 # The conversations this transaction opened, for routing once their first messages are stored.
@@ -1280,8 +1284,7 @@ async def auto_close(session: AsyncSession, tenant_id: uuid.UUID, conversation_i
     operations = await routing.operations_of(session, tenant_id, conversation.channel_id)
     if operations is not None and operations.closing_message and not await contacts.is_blocked(
             session, tenant_id, conversation.contact_id):
-        await send_message(session, system, conversation_id,
-                           MessageSend(body=operations.closing_message))
+        await _send_automatic(session, conversation, operations.closing_message)
     await close(session, system, conversation_id, reason="auto_close")
     return True
 
@@ -1336,6 +1339,29 @@ async def _offer_freed(session: AsyncSession, tenant_id: uuid.UUID,
                          tenant_id=str(tenant_id), user_id=str(user_id))
 
 
+async def text_values(session: AsyncSession, tenant_id: uuid.UUID, contact_id: uuid.UUID,
+                      agent_id: uuid.UUID | None = None) -> variables.Values:
+    """What a company's text (a quick reply, an automatic message) says about one customer,
+    the agent writing (if any) and the company."""
+    contact = await session.get_one(Contact, contact_id)
+    agent = await session.get(User, agent_id) if agent_id else None
+    tenant = await session.get_one(Tenant, tenant_id)
+    return variables.Values(
+        contact_name=contact.name, contact_phone=contact.phone or "",
+        contact_email=contact.email or "", custom=dict(contact.custom_fields or {}),
+        agent_name=agent.display_name if agent else "", company_name=tenant.name,
+        today=variables.today_text(datetime.now(ZoneInfo(tenant.timezone)).date()))
+
+
+async def _send_automatic(session: AsyncSession, conversation: Conversation, text_: str
+                          ) -> None:
+    """A message the company set up (welcome, away, closing), its variables filled."""
+    values = await text_values(session, conversation.tenant_id, conversation.contact_id,
+                               conversation.assignee_id)
+    await send_message(session, Actor.system(conversation.tenant_id), conversation.id,
+                       MessageSend(body=variables.render(text_, values)))
+
+
 async def _greet_opened(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
                         opened: list[Conversation]) -> dict[uuid.UUID, uuid.UUID | None]:
     """The first answer to each customer whose message opened a conversation: outside business
@@ -1349,7 +1375,6 @@ async def _greet_opened(session: AsyncSession, tenant_id: uuid.UUID, channel_id:
         Conversation.tenant_id == tenant_id,
         Conversation.contact_id.in_([c.contact_id for c in opened]),
         Conversation.id.not_in([c.id for c in opened])).distinct())).all())
-    system = Actor.system(tenant_id)
     closed: dict[uuid.UUID, uuid.UUID | None] = {}
     # When the customers wrote (the provider's time), not when we ingested it.
     found = await routing.openings(session, tenant_id, channel_id,
@@ -1364,7 +1389,7 @@ async def _greet_opened(session: AsyncSession, tenant_id: uuid.UUID, channel_id:
             text_ = (operations.welcome_returning if conversation.contact_id in returning
                      else operations.welcome_new)
         if text_:
-            await send_message(session, system, conversation.id, MessageSend(body=text_))
+            await _send_automatic(session, conversation, text_)
     return closed
 
 
@@ -1395,8 +1420,7 @@ async def _route_opened(session: AsyncSession, tenant_id: uuid.UUID, channel_id:
             "user_id": None, "group_id": str(conversation.group_id), "reason": "queue"},
             event_kind="transferred", previous_audience=previous, audit_it=False)
         if decision.away_message:
-            await send_message(session, system, conversation.id,
-                               MessageSend(body=decision.away_message))
+            await _send_automatic(session, conversation, decision.away_message)
 
 
 def _note_inbound(conversation: Conversation, inbound: InboundMessage, at: datetime) -> None:

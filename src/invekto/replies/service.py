@@ -9,11 +9,13 @@ import uuid
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invekto.contacts import service as contacts
 from invekto.core.actor import Actor
 from invekto.core.errors import ValidationFailed
 from invekto.core.i18n import N_
 from invekto.core.text import fold, like_pattern
 from invekto.db.queries import flush_unique, get_in_tenant
+from invekto.replies import variables
 from invekto.replies.models import SHORTCUT_PATTERN, QuickReply
 
 MAX_BODY = 4096
@@ -36,6 +38,7 @@ async def create(session: AsyncSession, actor: Actor, *, shortcut: str, body: st
     actor.require("supervisor")
     reply = QuickReply(tenant_id=actor.tenant_id, attachment_id=attachment_id)
     _apply(reply, shortcut, body)
+    await check_text(session, actor, reply.body)
     session.add(reply)
     await flush_unique(session, "this shortcut is already in use", field="shortcut")
     return reply
@@ -49,6 +52,7 @@ async def update(session: AsyncSession, actor: Actor, reply_id: uuid.UUID, *, sh
     reply = await get_in_tenant(session, QuickReply, actor.tenant_id, reply_id,
                                 what=N_("quick reply"))
     _apply(reply, shortcut, body)
+    await check_text(session, actor, reply.body)
     if attachment_id is not None or remove_file:
         reply.attachment_id = attachment_id
     await flush_unique(session, "this shortcut is already in use", field="shortcut")
@@ -67,6 +71,15 @@ async def delete(session: AsyncSession, actor: Actor, reply_id: uuid.UUID) -> No
                                 what=N_("quick reply"))
     await session.delete(reply)
     await session.flush()
+
+
+async def check_text(session: AsyncSession, actor: Actor, text: str, *,
+                     field: str = "body") -> None:
+    """Refuse a text whose variables would not render (``variables.check``), with this
+    company's custom fields known."""
+    if "{" in text:
+        keys = tuple(f.key for f in await contacts.list_custom_fields(session, actor))
+        variables.check(text, keys, field=field)
 
 
 def _apply(reply: QuickReply, shortcut: str, body: str) -> None:

@@ -27,6 +27,7 @@ from invekto.core.errors import ValidationFailed
 from invekto.core.i18n import N_
 from invekto.db.queries import flush_unique, get_in_tenant
 from invekto.inbox.models import Conversation, ConversationEvent, Message
+from invekto.replies import service as replies
 from invekto.routing import hours
 from invekto.routing.choice import Candidate, choose
 from invekto.routing.models import (
@@ -84,6 +85,7 @@ async def set_routing(session: AsyncSession, actor: Actor, channel_id: uuid.UUID
     if unknown := [g for g in data.group_ids if g not in known]:
         raise ValidationFailed("no such group: %(id)s", field="group_ids",
                                params={"id": str(unknown[0])})
+    await replies.check_text(session, actor, data.away_message, field="away_message")
     if data.when_nobody == "away_message" and not data.away_message.strip():
         raise ValidationFailed("write the away message customers get when nobody is available",
                                field="away_message")
@@ -118,6 +120,8 @@ async def set_operations(session: AsyncSession, actor: Actor, channel_id: uuid.U
     """A channel's welcome messages, idle reassignment and auto-close, as a supervisor sets
     them."""
     actor.require("supervisor")
+    for name in ("welcome_new", "welcome_returning", "closing_message"):
+        await replies.check_text(session, actor, getattr(data, name), field=name)
     operations = await get_operations(session, actor, channel_id)
     if operations is None:
         operations = ChannelOperations(tenant_id=actor.tenant_id, channel_id=channel_id)
@@ -348,6 +352,7 @@ async def set_business_hours(session: AsyncSession, actor: Actor, data: Business
                              channel_id: uuid.UUID | None = None) -> BusinessHours:
     actor.require("supervisor")
     schedule = hours.checked_schedule(data.schedule)
+    await replies.check_text(session, actor, data.away_message, field="away_message")
     if data.after_hours_group_id is not None and data.after_hours_group_id not in {
             g.id for g in await users.list_groups(session, actor)}:
         raise ValidationFailed("no such group: %(id)s", field="after_hours_group_id",

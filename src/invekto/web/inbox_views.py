@@ -24,6 +24,7 @@ from invekto.inbox import merge, saved_views, service, timeline
 from invekto.inbox.models import PRIORITIES, Conversation
 from invekto.inbox.schemas import ConversationFilters, MessageSend
 from invekto.replies import service as replies
+from invekto.replies import variables
 from invekto.users import service as users
 from invekto.web.rendering import Page, WebPage, parse_form, render_page
 
@@ -379,12 +380,20 @@ async def add_note(request: Request, conversation_id: uuid.UUID, page: WebPage,
 
 
 @router.get("/quick-replies")
-async def quick_replies(page: WebPage, q: str = "") -> Response:
+async def quick_replies(page: WebPage, q: str = "", c: uuid.UUID | None = None) -> Response:
+    """The composer's "/" suggestions; with the open conversation ``c``, their variables
+    filled for its customer and the agent writing."""
     session, actor = page.ctx.session, page.ctx.actor
     found = await replies.search(session, actor, q[:100])
     files = await timeline.attachments_by_id(
         session, actor, [r.attachment_id for r in found if r.attachment_id])
-    return JSONResponse([{"id": str(r.id), "shortcut": r.shortcut, "body": r.body,
+    values = None
+    if c is not None:
+        conversation = await service.get_conversation(session, actor, c)
+        values = await service.text_values(session, actor.tenant_id, conversation.contact_id,
+                                           actor.user_id)
+    return JSONResponse([{"id": str(r.id), "shortcut": r.shortcut,
+                          "body": variables.render(r.body, values) if values else r.body,
                           "file": files[r.attachment_id].filename
                           if r.attachment_id in files else None} for r in found])
 

@@ -656,7 +656,9 @@
     const note = form.classList.contains("note-mode");
     let match = !note && /^\/(\S*)$/.exec(before);
     if (match) {
-      const response = await request(`/inbox/quick-replies?q=${encodeURIComponent(match[1])}`);
+      const open = openConversationId();
+      const response = await request(`/inbox/quick-replies?q=${encodeURIComponent(match[1])}` +
+                                     (open ? `&c=${open}` : ""));
       if (!response.ok) return;
       const replies = await response.json();
       if (asked !== suggestion) return;
