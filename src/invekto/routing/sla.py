@@ -10,7 +10,9 @@ working out every open conversation's policy. A breach is a row per conversation
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.dialects.postgresql import insert
@@ -90,43 +92,56 @@ def _most_specific(policies: list[SlaPolicy], conversation: Conversation) -> Sla
 async def set_due_times(session: AsyncSession, tenant_id: uuid.UUID,
                         conversations: list[Conversation]) -> None:
     """Each conversation's policy and due times, counted from when it opened (call when it
-    opens, and when its tags change)."""
+    opens, and when its tags change). A fixed number of queries however many conversations."""
     if not conversations:
         return
     policies = list((await session.scalars(select(SlaPolicy).where(
         SlaPolicy.tenant_id == tenant_id))).all())
     if not policies and not any(c.sla_policy_id for c in conversations):
         return
+    clock = await _BusinessClock.load(session, tenant_id, conversations)
     for conversation in conversations:
         policy = _most_specific(policies, conversation)
         conversation.sla_policy_id = policy.id if policy else None
-        conversation.first_response_due_at = await _due(
-            session, tenant_id, conversation, policy,
-            policy.first_response_minutes if policy else None)
-        conversation.resolution_due_at = await _due(
-            session, tenant_id, conversation, policy,
-            policy.resolution_minutes if policy else None)
+        conversation.first_response_due_at = clock.due(
+            conversation, policy, policy.first_response_minutes if policy else None)
+        conversation.resolution_due_at = clock.due(
+            conversation, policy, policy.resolution_minutes if policy else None)
     await session.flush()
 
 
-async def _due(session: AsyncSession, tenant_id: uuid.UUID, conversation: Conversation,
-               policy: SlaPolicy | None, minutes: int | None) -> datetime | None:
-    if policy is None or minutes is None:
-        return None
-    start = conversation.opened_at
-    if not policy.business_hours:
-        return start + timedelta(minutes=minutes)
-    found = {h.channel_id: h for h in (await session.scalars(select(BusinessHours).where(
-        BusinessHours.tenant_id == tenant_id,
-        or_(BusinessHours.channel_id == conversation.channel_id,
-            BusinessHours.channel_id.is_(None))))).all()}
-    schedule = found.get(conversation.channel_id) or found.get(None)
-    if schedule is None:  # no hours set: always open
-        return start + timedelta(minutes=minutes)
-    closed_days = set((await session.scalars(select(Holiday.day).where(
-        Holiday.tenant_id == tenant_id, Holiday.day >= start.date() - timedelta(days=1)))).all())
-    return hours.add_open_minutes(schedule.schedule, closed_days,
-                                  await company_zone(session, tenant_id), start, minutes)
+@dataclass(frozen=True)
+class _BusinessClock:
+    """The hours (the company's and channels' own), holidays and zone that due times count in,
+    read once for a set of conversations."""
+
+    schedules: dict[uuid.UUID | None, dict]
+    holidays: frozenset[date]
+    zone: ZoneInfo
+
+    @classmethod
+    async def load(cls, session: AsyncSession, tenant_id: uuid.UUID,
+                   conversations: list[Conversation]) -> _BusinessClock:
+        channel_ids = {c.channel_id for c in conversations}
+        schedules = {h.channel_id: h.schedule for h in (await session.scalars(
+            select(BusinessHours).where(
+                BusinessHours.tenant_id == tenant_id,
+                or_(BusinessHours.channel_id.in_(channel_ids),
+                    BusinessHours.channel_id.is_(None))))).all()}
+        earliest = min(c.opened_at for c in conversations).date() - timedelta(days=1)
+        holidays = frozenset((await session.scalars(select(Holiday.day).where(
+            Holiday.tenant_id == tenant_id, Holiday.day >= earliest))).all())
+        return cls(schedules, holidays, await company_zone(session, tenant_id))
+
+    def due(self, conversation: Conversation, policy: SlaPolicy | None,
+            minutes: int | None) -> datetime | None:
+        if policy is None or minutes is None:
+            return None
+        start = conversation.opened_at
+        schedule = self.schedules.get(conversation.channel_id, self.schedules.get(None))
+        if not policy.business_hours or schedule is None:  # no hours set: always open
+            return start + timedelta(minutes=minutes)
+        return hours.add_open_minutes(schedule, self.holidays, self.zone, start, minutes)
 
 
 # ---- breaches -----------------------------------------------------------------------------
