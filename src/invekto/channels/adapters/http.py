@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from invekto.channels.adapters.base import ChannelAccount
+
 
 class MediaUnavailable(Exception):
     """A customer's file could not be fetched. ``temporary`` says whether trying later may help
@@ -21,6 +23,15 @@ class MediaUnavailable(Exception):
         self.reason = reason
         self.temporary = temporary
         self.status_code = status_code
+
+
+def api_base(account: ChannelAccount, default: str) -> str | None:
+    """The provider's API address for ``account``: its ``api_base_url`` setting (a simulator,
+    a regional host) or ``default``, without a trailing slash; None when it is not an http(s)
+    address."""
+    base = str((account.settings or {}).get("api_base_url") or default).rstrip("/")
+    parts = urlsplit(base)
+    return base if parts.scheme in ("http", "https") and parts.netloc else None
 
 
 class PooledHttp:

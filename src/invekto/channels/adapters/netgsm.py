@@ -40,7 +40,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -57,7 +56,7 @@ from invekto.channels.adapters.base import (
     TemporaryFailure,
     WebhookEvent,
 )
-from invekto.channels.adapters.http import PooledHttp
+from invekto.channels.adapters.http import PooledHttp, api_base
 from invekto.channels.sms import sms_length
 
 __all__ = [
@@ -458,9 +457,8 @@ class NetgsmAdapter(PooledHttp):
     @staticmethod
     def _where(account: ChannelAccount) -> _Where | str:
         """The API base and basic auth, or the error code why there are none."""
-        base = str((account.settings or {}).get("api_base_url") or API_BASE_URL).rstrip("/")
-        parts = urlsplit(base)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        base = api_base(account, API_BASE_URL)
+        if base is None:
             return "invalid_settings"
         credentials = account.credentials or {}
         usercode = str(credentials.get("usercode") or "").strip()

@@ -29,7 +29,6 @@ import mimetypes
 import re
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -46,7 +45,7 @@ from invekto.channels.adapters.base import (
     TemporaryFailure,
     WebhookEvent,
 )
-from invekto.channels.adapters.http import MediaUnavailable, PooledHttp
+from invekto.channels.adapters.http import MediaUnavailable, PooledHttp, api_base
 
 __all__ = [
     "ALLOWED_UPDATES",
@@ -507,9 +506,7 @@ class TelegramAdapter(PooledHttp):
 
     @staticmethod
     def _base(account: ChannelAccount) -> str | None:
-        base = str((account.settings or {}).get("api_base_url") or API_BASE_URL).rstrip("/")
-        parts = urlsplit(base)
-        return base if parts.scheme in ("http", "https") and parts.netloc else None
+        return api_base(account, API_BASE_URL)
 
     @staticmethod
     def _token(account: ChannelAccount) -> str:

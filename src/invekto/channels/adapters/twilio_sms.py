@@ -62,7 +62,7 @@ from invekto.channels.adapters.base import (
     TemporaryFailure,
     WebhookEvent,
 )
-from invekto.channels.adapters.http import MediaUnavailable, PooledHttp
+from invekto.channels.adapters.http import MediaUnavailable, PooledHttp, api_base
 
 __all__ = [
     "API_BASE_URL",
@@ -418,9 +418,7 @@ class TwilioSmsAdapter(PooledHttp):
 
     @staticmethod
     def _base(account: ChannelAccount) -> str | None:
-        base = str((account.settings or {}).get("api_base_url") or API_BASE_URL).rstrip("/")
-        parts = urlsplit(base)
-        return base if parts.scheme in ("http", "https") and parts.netloc else None
+        return api_base(account, API_BASE_URL)
 
     @staticmethod
     def _auth(account: ChannelAccount) -> tuple[str, str] | None:

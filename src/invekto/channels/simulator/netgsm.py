@@ -26,7 +26,7 @@ delivered, 3/4/11-17 failed...), ``fail_next`` makes the next call to an endpoin
 error code (30, 80, 85...) or an HTTP error (500).
 
 In-process: ``httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator))``. As a server:
-``python -m invekto.channels.simulator.netgsm --port 8029``.
+``python -m invekto.channels.simulator.netgsm --port 8030``.
 """
 
 from __future__ import annotations
@@ -355,7 +355,7 @@ def main() -> None:  # pragma: no cover - manual use
 
     parser = argparse.ArgumentParser(description="Netgsm REST v2 SMS API simulator")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8029)
+    parser.add_argument("--port", type=int, default=8030)
     args = parser.parse_args()
     uvicorn.run(create_simulator(), host=args.host, port=args.port)
 

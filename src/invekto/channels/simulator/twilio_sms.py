@@ -332,19 +332,23 @@ def create_simulator(account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKE
     return TwilioSmsSimulator(account_sid, auth_token, **options)
 
 
-def main() -> None:  # pragma: no cover - manual use
+def serve_from_command_line(description: str, port: int, create) -> None:
+    """``python -m`` a Twilio product's simulator under uvicorn (manual use)."""
     import argparse
 
     import uvicorn
 
-    parser = argparse.ArgumentParser(description="Twilio Messaging API simulator")
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8028)
+    parser.add_argument("--port", type=int, default=port)
     parser.add_argument("--webhook-url", default=None)
     args = parser.parse_args()
-    uvicorn.run(create_simulator(webhook_url=args.webhook_url,
-                                 base_url=f"http://{args.host}:{args.port}"),
+    uvicorn.run(create(webhook_url=args.webhook_url, base_url=f"http://{args.host}:{args.port}"),
                 host=args.host, port=args.port)
+
+
+def main() -> None:  # pragma: no cover - manual use
+    serve_from_command_line("Twilio Messaging API simulator", 8028, create_simulator)
 
 
 if __name__ == "__main__":  # pragma: no cover

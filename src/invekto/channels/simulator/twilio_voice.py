@@ -50,6 +50,7 @@ from invekto.channels.simulator.twilio_sms import (
     NUMBER,
     TwilioAccountSimulator,
     new_sid,
+    serve_from_command_line,
     twilio_error,
 )
 from invekto.channels.simulator.whatsapp import Failure, RecordedRequest, StoredMedia
@@ -301,18 +302,7 @@ def create_simulator(account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKE
 
 
 def main() -> None:  # pragma: no cover - manual use
-    import argparse
-
-    import uvicorn
-
-    parser = argparse.ArgumentParser(description="Twilio Voice API simulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8029)
-    parser.add_argument("--webhook-url", default=None)
-    args = parser.parse_args()
-    uvicorn.run(create_simulator(webhook_url=args.webhook_url,
-                                 base_url=f"http://{args.host}:{args.port}"),
-                host=args.host, port=args.port)
+    serve_from_command_line("Twilio Voice API simulator", 8029, create_simulator)
 
 
 if __name__ == "__main__":  # pragma: no cover
