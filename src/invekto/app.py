@@ -10,18 +10,21 @@ from fastapi.staticfiles import StaticFiles
 
 from invekto import runtime, tasks  # noqa: F401 - registers job tasks for deferring
 from invekto.auth.api import router as auth_router
+from invekto.campaigns.api import router as campaigns_router
 from invekto.channels.api import router as channels_router
 from invekto.channels.webhooks import router as webhooks_router
 from invekto.contacts.api import router as contacts_router
 from invekto.core import jobs
 from invekto.core.realtime import Hub
 from invekto.db.provision import to_libpq_url
+from invekto.follow_ups.api import router as follow_ups_router
 from invekto.http import errors
 from invekto.http.middleware import RequestContextMiddleware
 from invekto.http.ws import router as ws_router
 from invekto.inbox.api import router as inbox_router
 from invekto.ops.api import router as ops_router
 from invekto.routing.api import router as routing_router
+from invekto.templates.api import router as templates_router
 from invekto.users.api import router as users_router
 from invekto.web.inbox_views import router as inbox_pages
 from invekto.web.monitor_views import router as monitor_pages
@@ -63,7 +66,7 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
     app.include_router(webhooks_router)
     api = APIRouter(prefix="/api/v1")
     for router in (auth_router, users_router, channels_router, contacts_router, inbox_router,
-                   routing_router):
+                   routing_router, templates_router, follow_ups_router, campaigns_router):
         api.include_router(router)
     app.include_router(api)
     app.include_router(ops_router)

@@ -21,6 +21,7 @@ import itertools
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -33,11 +34,15 @@ from starlette.routing import Route
 from invekto.auth import service as auth
 from invekto.channels import service as channels
 from invekto.channels.schemas import ChannelCreate
+from invekto.channels.simulator.whatsapp import WABA_ID, create_simulator
 from invekto.contacts import service as contacts
 from invekto.contacts.models import CustomFieldDefinition
 from invekto.contacts.schemas import ContactCreate, ContactUpdate, CustomFieldCreate, TagCreate
 from invekto.core.actor import ROLE_RANK
+from invekto.follow_ups import service as follow_ups
+from invekto.follow_ups.schemas import SequenceIn, StepIn
 from invekto.inbox import service as inbox
+from invekto.inbox.models import ScheduledMessage
 from invekto.routing import service as routing
 from invekto.routing import sla
 from invekto.routing.schemas import (
@@ -48,6 +53,8 @@ from invekto.routing.schemas import (
     ShiftPlanIn,
     SlaPolicyIn,
 )
+from invekto.templates import service as templates
+from invekto.templates.schemas import TemplateIn
 from invekto.users import service as users
 from invekto.users.schemas import GroupCreate, UserCreate
 from tests.factories import PASSWORD, Company, World
@@ -391,6 +398,44 @@ async def _send(t: Target) -> Call:
                 json={"body": "Merhaba, nasıl yardımcı olabilirim?"})
 
 
+async def _start_conversation(t: Target) -> Call:
+    """Write first to a new number, on an SMS line of the caller's company."""
+    channel = await as_system(t.body, lambda s, a: channels.create_channel(s, a, ChannelCreate(
+        kind="sms_netgsm", name=fresh("sms"))))
+    return Call(json={"channel_id": str(channel.id), "phone": f"+90532{next(_sequence):07d}",
+                      "message": {"body": "Merhaba, randevunuzu hatırlatırız."}})
+
+
+def _tomorrow() -> str:
+    return (datetime.now(UTC) + timedelta(days=1)).isoformat()
+
+
+async def _schedule(t: Target) -> Call:
+    return Call({"conversation_id": (await t.conversation()).id},
+                json={"send_at": _tomorrow(), "message": {"body": "Yarın görüşürüz"}})
+
+
+async def _scheduled(t: Target, json: dict | None = None) -> Call:
+    """A message scheduled on a conversation by the caller (its author may change it)."""
+    conversation = await t.conversation()
+    author = t.ids.people[CAST[t.role]].user_id if t.caller == "user" else None
+
+    async def add(session, actor):
+        scheduled = ScheduledMessage(
+            tenant_id=actor.tenant_id, conversation_id=conversation.id, author_id=author,
+            spec={"body": "Yarın görüşürüz"}, send_at=datetime.now(UTC) + timedelta(days=1),
+            status="scheduled")
+        session.add(scheduled)
+        await session.flush()
+        return scheduled.id
+    return Call({"conversation_id": conversation.id,
+                 "scheduled_id": await as_system(t.ids, add)}, json=json)
+
+
+async def _edit_scheduled(t: Target) -> Call:
+    return await _scheduled(t, {"body": "Öbür gün görüşürüz"})
+
+
 async def _conversation_note(t: Target) -> Call:
     return Call({"conversation_id": (await t.conversation()).id}, json={"body": "İç not"})
 
@@ -512,12 +557,79 @@ async def _update_sla(t: Target) -> Call:
     return Call(call.params, json={"name": fresh("sla"), "first_response_minutes": 15})
 
 
+async def _create_follow_up(t: Target) -> Call:
+    return Call(json={"name": fresh("takip"), "trigger": "conversation_closed",
+                      "channel_id": str(await new_channel(t.body)),
+                      "steps": [{"delay_minutes": 60, "body": "Memnun kaldınız mı?"}]})
+
+
+async def _follow_up(t: Target) -> Call:
+    sequence = await as_system(t.ids, lambda s, a: follow_ups.save_sequence(s, a, SequenceIn(
+        name=fresh("takip"), trigger="conversation_closed",
+        steps=[StepIn(delay_minutes=30, body="Merhaba")])))
+    return Call({"sequence_id": sequence.id})
+
+
+async def _update_follow_up(t: Target) -> Call:
+    call = await _follow_up(t)
+    return Call(call.params, json={"name": fresh("takip"), "trigger": "conversation_closed",
+                                   "steps": [{"delay_minutes": 5, "body": "Yeniden merhaba"}]})
+
+
+async def _set_csat(t: Target) -> Call:
+    return Call({"channel_id": await new_channel(t.ids)},
+                json={"enabled": True, "question_text": "Puanınız?", "delay_minutes": 10})
+
+
 async def _upload(t: Target) -> Call:
     return Call(files={"file": ("rapor.txt", b"tahlil sonucu", "text/plain")})
 
 
 async def _attachment(t: Target) -> Call:
     return Call({"attachment_id": await new_attachment(t.ids)})
+
+
+# The companies' WhatsApp provider (``whatsapp_provider``, a real server): templates are
+# submitted to it, listed from it and deleted there. Each template's channel, for ``probe``.
+_WHATSAPP: dict[str, str] = {}
+_TEMPLATE_CHANNELS: dict[uuid.UUID, uuid.UUID] = {}
+
+
+def _template_spec() -> dict:
+    """A template name no other call in this run uses (the provider is shared)."""
+    return {"name": f"sablon_{next(_sequence)}_{uuid.uuid4().hex[:6]}", "language": "tr",
+            "category": "UTILITY", "components": [
+                {"type": "BODY", "text": "Merhaba {{1}}, randevunuz yarın.",
+                 "example": {"body_text": [["Ayşe"]]}}]}
+
+
+async def _templates_channel(t: Target) -> Call:
+    """A WhatsApp channel whose templates live at the shared simulator."""
+    channel = await as_system(t.ids, lambda s, a: channels.create_channel(s, a, ChannelCreate(
+        kind="whatsapp_cloud", name=fresh("whatsapp"), external_id="109876543210987",
+        settings={"api_base_url": _WHATSAPP["url"], "waba_id": WABA_ID},
+        credentials={"access_token": "EAAG-test"})))
+    return Call({"channel_id": channel.id})
+
+
+async def _create_template(t: Target) -> Call:
+    call = await _templates_channel(t)
+    return Call(call.params, json=_template_spec())
+
+
+async def _template(t: Target) -> Call:
+    """A draft template on a fresh WhatsApp channel."""
+    call = await _templates_channel(t)
+    channel_id = call.params["channel_id"]
+    template = await as_system(t.ids, lambda s, a: templates.create_template(
+        s, a, channel_id, TemplateIn(**_template_spec())))
+    _TEMPLATE_CHANNELS[template.id] = channel_id
+    return Call({"channel_id": channel_id, "template_id": template.id})
+
+
+async def _template_variables(t: Target) -> Call:
+    call = await _template(t)
+    return Call(call.params, json={"variables": {"body.1": "{{ contact.first_name }}"}})
 
 
 def row(method: str, path: str, min_role: str, build: Builder, ok: int = 200, **extra) -> Row:
@@ -582,6 +694,14 @@ ROWS: list[Row] = [
     row("GET", "/conversations/{conversation_id}/messages", "agent", _conversation),
     row("POST", "/conversations/{conversation_id}/messages", "agent", _send, 201),
     row("POST", "/conversations/{conversation_id}/notes", "agent", _conversation_note, 201),
+    row("POST", "/conversations", "agent", _start_conversation, 201,
+        listing="/conversations?limit=200"),
+    row("GET", "/conversations/{conversation_id}/scheduled-messages", "agent", _conversation),
+    row("POST", "/conversations/{conversation_id}/scheduled-messages", "agent", _schedule, 201),
+    row("PATCH", "/conversations/{conversation_id}/scheduled-messages/{scheduled_id}", "agent",
+        _edit_scheduled),
+    row("POST", "/conversations/{conversation_id}/scheduled-messages/{scheduled_id}/cancel",
+        "agent", _scheduled),
     row("GET", "/contacts/{contact_id}/messages", "agent", _conversation_contact),
     row("GET", "/contacts/{contact_id}/notes", "agent", _conversation_contact),
     row("POST", "/contacts/{contact_id}/notes", "agent", _contact_note, 201),
@@ -617,6 +737,24 @@ ROWS: list[Row] = [
         key_status=403, key_code="forbidden"),
     row("POST", "/attachments", "agent", _upload, 201),
     row("GET", "/attachments/{attachment_id}", "agent", _attachment),
+    # WhatsApp templates: agents read them, supervisors manage them
+    row("GET", "/channels/{channel_id}/templates", "agent", _templates_channel),
+    row("POST", "/channels/{channel_id}/templates", "supervisor", _create_template, 201),
+    row("POST", "/channels/{channel_id}/templates/sync", "supervisor", _templates_channel),
+    row("GET", "/channels/{channel_id}/templates/{template_id}", "agent", _template),
+    row("POST", "/channels/{channel_id}/templates/{template_id}/submit", "supervisor", _template),
+    row("PUT", "/channels/{channel_id}/templates/{template_id}/variables", "supervisor",
+        _template_variables),
+    row("DELETE", "/channels/{channel_id}/templates/{template_id}", "supervisor", _template,
+        204),
+    row("GET", "/follow-ups", "agent", _plain),
+    row("POST", "/follow-ups", "supervisor", _create_follow_up, 201, listing="/follow-ups"),
+    row("GET", "/follow-ups/{sequence_id}", "agent", _follow_up),
+    row("PUT", "/follow-ups/{sequence_id}", "supervisor", _update_follow_up),
+    row("DELETE", "/follow-ups/{sequence_id}", "supervisor", _follow_up, 204),
+    row("GET", "/channels/{channel_id}/csat", "agent", _channel),
+    row("PUT", "/channels/{channel_id}/csat", "supervisor", _set_csat),
+    row("GET", "/csat/responses", "supervisor", _period),
 ]
 
 BY_ID = {r.id: r for r in ROWS}
@@ -696,9 +834,14 @@ async def probe(client: httpx.AsyncClient, name: str, value: uuid.UUID) -> Any:
     if name == "conversation_id":
         conversation = await _read(client, f"/conversations/{value}")
         return [conversation, await _read(client, f"/conversations/{value}/messages"),
-                await _read(client, f"/contacts/{conversation['contact_id']}/notes")]
+                await _read(client, f"/contacts/{conversation['contact_id']}/notes"),
+                await _read(client, f"/conversations/{value}/scheduled-messages")]
+    if name == "scheduled_id":
+        return None  # read with its conversation's (above)
+    if name == "template_id":
+        return await _read(client, f"/channels/{_TEMPLATE_CHANNELS[value]}/templates/{value}")
     paths = {"user_id": "/users/{}", "group_id": "/groups/{}", "channel_id": "/channels/{}",
-             "attachment_id": "/attachments/{}"}
+             "attachment_id": "/attachments/{}", "sequence_id": "/follow-ups/{}"}
     return await _read(client, paths[name].format(value))
 
 
@@ -757,6 +900,14 @@ async def pbx_originate():
 
     async with serving(Starlette(routes=[Route("/originate", accept, methods=["POST"])])) as url:
         _PBX["url"] = f"{url}/originate"
+        yield
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def whatsapp_provider():
+    """The companies' WhatsApp provider, for template management: accepts any access token."""
+    async with serving(create_simulator("matrix-app-secret")) as url:
+        _WHATSAPP["url"] = url
         yield
 
 
@@ -1076,6 +1227,25 @@ async def _case_contact_with_home_custom_field(home: Company, charlie: Company) 
                      (home, "/custom-fields")])
 
 
+async def _case_start_on_home_channel(home: Company, charlie: Company) -> BodyCase:
+    channel = await as_system(home, lambda s, a: channels.create_channel(s, a, ChannelCreate(
+        kind="sms_netgsm", name=fresh("sms"))))
+    return BodyCase("POST", "/conversations", {
+        "channel_id": str(channel.id), "phone": f"+90532{next(_sequence):07d}",
+        "message": {"body": "Sızma"}}, 422, "validation_failed", "channel_id",
+        [(charlie, "/conversations?limit=200"), (home, f"/channels/{channel.id}")])
+
+
+async def _case_start_with_home_contact(home: Company, charlie: Company) -> BodyCase:
+    channel = await as_system(charlie, lambda s, a: channels.create_channel(s, a, ChannelCreate(
+        kind="sms_netgsm", name=fresh("sms"))))
+    contact_id = await new_contact(home)
+    return BodyCase("POST", "/conversations", {
+        "channel_id": str(channel.id), "contact_id": str(contact_id),
+        "message": {"body": "Sızma"}}, 422, "validation_failed", "contact_id",
+        [(charlie, "/conversations?limit=200"), (home, f"/contacts/{contact_id}")])
+
+
 BODY_CASES = {
     "POST /users group_ids": _case_create_user_in_home_group,
     "PATCH /users/{id} group_ids": _case_update_user_into_home_group,
@@ -1088,6 +1258,8 @@ BODY_CASES = {
     "conversation tags": _case_tag_conversation_with_home_tag,
     "contact tags": _case_contact_with_home_tag,
     "contact custom_fields": _case_contact_with_home_custom_field,
+    "start channel_id": _case_start_on_home_channel,
+    "start contact_id": _case_start_with_home_contact,
 }
 
 

@@ -29,6 +29,7 @@ from invekto.channels.adapters.base import (
     PermanentFailure,
     Sent,
     StatusEvent,
+    TemplateStatusEvent,
     TemporaryFailure,
 )
 from invekto.channels.adapters.whatsapp import (
@@ -274,10 +275,14 @@ def test_a_payload_that_is_not_the_whatsapp_envelope_is_refused(payload):
         WhatsAppCloudAdapter().parse_webhook(payload)
 
 
-def test_template_status_updates_give_nothing_yet():
+def test_a_template_status_update_is_a_template_status_event():
+    """Meta's decision on a template; more in tests/channels/test_whatsapp_templates.py."""
     payload = fixture("whatsapp_cloud.template_status_update.json")
-    assert WhatsAppCloudAdapter().parse_webhook(payload) == []
-    assert WhatsApp360DialogAdapter().parse_webhook(payload) == []
+    expected = [TemplateStatusEvent(
+        waba_id="214365870912345", template_id="987654321098765", name="kargo_bilgilendirme",
+        language="tr", status="REJECTED", reason="INVALID_FORMAT")]
+    assert WhatsAppCloudAdapter().parse_webhook(payload) == expected
+    assert WhatsApp360DialogAdapter().parse_webhook(payload) == expected
 
 
 def test_the_adapters_are_registered_by_kind():

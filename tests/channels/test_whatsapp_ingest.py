@@ -536,7 +536,7 @@ async def test_only_the_approved_templates_are_offered(wa):
     await _with_waba(wa)
     async with wa.home.rt.db.tenant_session(wa.home.tenant_id) as session:
         channel = await session.get_one(Channel, wa.channel_id)
-        offered = await inbox._approved_templates(channel)
+        offered = await inbox.channel_templates(channel)
     assert [(t.name, t.language, t.parameters) for t in offered] == [
         ("appointment_reminder", "en", ("1", "2")), ("kargo_bilgilendirme", "tr", ("1", "2", "3")),
         ("randevu_hatirlatma", "tr", ("1", "2"))]  # not the rejected kis_kampanyasi

@@ -29,6 +29,7 @@ from sqlalchemy import any_, delete, func, or_, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invekto.campaigns import service as campaigns
 from invekto.channels import service as channels
 from invekto.channels.adapters import adapter_for, twilio_voice
 from invekto.channels.adapters.base import (
@@ -38,6 +39,7 @@ from invekto.channels.adapters.base import (
     MediaRef,
     ReceiptWatermark,
     StatusEvent,
+    TemplateStatusEvent,
     WebhookAdapter,
 )
 from invekto.channels.adapters.twilio_sms import signature_matches
@@ -53,6 +55,7 @@ from invekto.db.session import Database
 from invekto.inbox import calls
 from invekto.inbox import service as inbox
 from invekto.inbox.schemas import InboundMessage
+from invekto.templates import service as templates
 
 log = structlog.get_logger(__name__)
 
@@ -217,6 +220,8 @@ class _Delivery:
     # Calls whose later events complete their entry (Twilio Voice), and calls' recordings.
     call_updates: list[InboundMessage] = field(default_factory=list)
     recordings: list[tuple[calls.RecordingIn, MediaRef]] = field(default_factory=list)
+    # Meta's decisions on the business account's message templates (WhatsApp).
+    template_statuses: list[TemplateStatusEvent] = field(default_factory=list)
     error: str | None = None
 
     def messages(self) -> list[tuple[InboundMessage, MediaRef | None]]:
@@ -350,6 +355,13 @@ def _parse(adapter: WebhookAdapter | None, account: ChannelAccount, channel_id: 
                         account_id=event.account_id)
         elif isinstance(event, StatusEvent):
             delivery.statuses.append(event)
+        elif isinstance(event, TemplateStatusEvent):
+            waba_id = str((account.settings or {}).get("waba_id") or "")
+            if waba_id and event.waba_id and event.waba_id != waba_id:
+                log.warning("webhook.other_business_account", channel_id=str(channel_id),
+                            waba_id=event.waba_id)
+            else:
+                delivery.template_statuses.append(event)
         elif isinstance(event, ReceiptWatermark):
             delivery.watermarks.append(event)
         elif isinstance(event, CallRecording):
@@ -461,11 +473,17 @@ async def _store(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.U
         await inbox.receive_inbound_batch(session, tenant_id, channel_id, inbound)
     for echo in (m for d in deliveries for m, _ in d.echoes):
         await inbox.record_echo(session, tenant_id, echo)
-    for status in (s for d in deliveries for s in d.statuses):
+    statuses = [s for d in deliveries for s in d.statuses]
+    broadcast = await campaigns.apply_statuses(session, tenant_id, [campaigns.RecipientStatus(
+        s.provider_message_id, s.status, s.at, s.callback_data, s.error_code, s.error_title)
+        for s in statuses]) if statuses else set()
+    for status in (s for s in statuses if s.provider_message_id not in broadcast):
         await inbox.apply_provider_status(
             session, tenant_id, channel_id=channel_id,
             provider_message_id=status.provider_message_id, status=status.status,
             error_code=status.error_code, error=status.error_title)
+    for template_status in (t for d in deliveries for t in d.template_statuses):
+        await templates.apply_status(session, tenant_id, channel_id, template_status)
     for mark in (w for d in deliveries for w in d.watermarks):
         await inbox.apply_receipt_watermark(session, tenant_id, channel_id=channel_id,
                                             handle=mark.handle, status=mark.status, at=mark.at)

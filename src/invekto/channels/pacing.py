@@ -38,21 +38,21 @@ def rate_for(kind: str, settings: dict[str, Any] | None) -> float | None:
 
 
 async def take_slot(db: Database, tenant_id: uuid.UUID, channel_id: uuid.UUID,
-                    per_second: float) -> tuple[datetime, float]:
-    """Take the channel's next free sending slot: (its time, seconds to wait for it). Slots are
-    ``1 / per_second`` apart; one committed upsert, so concurrent workers queue on the row for
-    an instant and get consecutive slots. ``clock_timestamp()``, not ``now()``: the real time of
-    the call, not of its transaction's start."""
+                    per_second: float, count: int = 1) -> tuple[datetime, float]:
+    """Take the channel's next ``count`` free sending slots: (the first's time, seconds to wait
+    for it); the others follow ``1 / per_second`` apart. One committed upsert, so concurrent
+    workers queue on the row for an instant and get consecutive slots. ``clock_timestamp()``,
+    not ``now()``: the real time of the call, not of its transaction's start."""
     async with db.tenant_session(tenant_id) as session:
         slot, wait = (await session.execute(text(
             "INSERT INTO send_pacing AS p (tenant_id, channel_id, next_slot_at) "
-            "VALUES (:tenant, :channel, clock_timestamp() + make_interval(secs => :gap)) "
+            "VALUES (:tenant, :channel, clock_timestamp() + make_interval(secs => :span)) "
             "ON CONFLICT (channel_id) DO UPDATE SET next_slot_at = "
-            "greatest(p.next_slot_at, clock_timestamp()) + make_interval(secs => :gap) "
-            "RETURNING p.next_slot_at - make_interval(secs => :gap), "
-            "extract(epoch FROM p.next_slot_at - make_interval(secs => :gap) "
+            "greatest(p.next_slot_at, clock_timestamp()) + make_interval(secs => :span) "
+            "RETURNING p.next_slot_at - make_interval(secs => :span), "
+            "extract(epoch FROM p.next_slot_at - make_interval(secs => :span) "
             "- clock_timestamp())"),
-            {"tenant": tenant_id, "channel": channel_id, "gap": 1 / per_second})).one()
+            {"tenant": tenant_id, "channel": channel_id, "span": count / per_second})).one()
     return slot, max(float(wait), 0.0)
 
 

@@ -108,3 +108,28 @@ class Tag(IdMixin, TenantMixin, TimestampMixin, Base):
 
     name: Mapped[str] = mapped_column(String(50))
     color: Mapped[str] = mapped_column(String(7), server_default="#6c757d")
+
+
+CONSENT_TYPES = ("message", "call", "email")  # İYS's MESAJ, ARAMA, EPOSTA
+
+
+class ContactConsent(IdMixin, TenantMixin, TimestampMixin, Base):
+    """A contact's marketing consent for one kind of contact: given or withdrawn, where it came
+    from, and its İYS (İleti Yönetim Sistemi) status, which commercial SMS and calls need."""
+
+    __tablename__ = "contact_consents"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "contact_id", "consent_type"),
+        tenant_fk("contact_id", "contacts"),
+        CheckConstraint("consent_type IN ('message', 'call', 'email')", name="type_valid"),
+        CheckConstraint("iys_status IS NULL OR iys_status IN ('ONAY', 'RET')",
+                        name="iys_status_valid"),
+    )
+
+    contact_id: Mapped[uuid.UUID]
+    consent_type: Mapped[str] = mapped_column(String(10))
+    granted: Mapped[bool]
+    # widget, keyword, import, manual, iys
+    source: Mapped[str] = mapped_column(String(20))
+    iys_status: Mapped[str | None] = mapped_column(String(4))
+    recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())

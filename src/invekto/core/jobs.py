@@ -16,7 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-QUEUES = ("ingest", "outbound", "default")
+QUEUES = ("ingest", "outbound", "campaigns", "default")
 # Workers wake on each new job's NOTIFY; they also look every this many seconds, for the jobs no
 # notification announces: one that waited behind a row lock (an ingest job a delivery was
 # touching), or whose notification came while the worker was between fetches. procrastinate's

@@ -2,9 +2,23 @@
 
 from invekto.audit.models import AuditEvent
 from invekto.auth.models import ApiKey, LoginAttempt, UserSession
+from invekto.campaigns.models import Campaign, CampaignRecipient, RecipientList, RecipientListRow
 from invekto.channels.models import Channel, WebhookEvent
-from invekto.contacts.models import Contact, ContactIdentity, CustomFieldDefinition, Tag
+from invekto.contacts.models import (
+    Contact,
+    ContactConsent,
+    ContactIdentity,
+    CustomFieldDefinition,
+    Tag,
+)
 from invekto.db.base import Base
+from invekto.follow_ups.models import (
+    CsatResponse,
+    CsatSurvey,
+    FollowUpRun,
+    FollowUpSequence,
+    FollowUpStep,
+)
 from invekto.inbox.models import (
     Attachment,
     Conversation,
@@ -13,6 +27,7 @@ from invekto.inbox.models import (
     Note,
     Notification,
     SavedView,
+    ScheduledMessage,
     StatusBacklog,
 )
 from invekto.replies.models import QuickReply
@@ -26,16 +41,56 @@ from invekto.routing.models import (
     SlaBreach,
     SlaPolicy,
 )
+from invekto.templates.models import MessageTemplate
 from invekto.tenants.models import PlatformOperator, Tenant
 from invekto.users.models import AgentGroup, GroupMembership, User
 
 __all__ = [
-    "AgentGroup", "AgentShift", "ApiKey", "Attachment", "AuditEvent", "Base", "BusinessHours",
-    "Channel", "ChannelOperations", "ChannelRouting", "Contact", "ContactIdentity", "Conversation",
-    "ConversationEvent", "CustomFieldDefinition", "GroupMembership", "Holiday", "LoginAttempt",
-    "Message", "Note", "Notification", "PlatformOperator", "QuickReply", "SavedView",
-    "ShiftException", "SlaBreach", "SlaPolicy", "StatusBacklog", "Tag", "Tenant", "User",
-    "UserSession", "WebhookEvent",
+    "AgentGroup",
+    "AgentShift",
+    "ApiKey",
+    "Attachment",
+    "AuditEvent",
+    "Base",
+    "BusinessHours",
+    "Campaign",
+    "CampaignRecipient",
+    "Channel",
+    "ChannelOperations",
+    "ChannelRouting",
+    "Contact",
+    "ContactConsent",
+    "ContactIdentity",
+    "Conversation",
+    "ConversationEvent",
+    "CsatResponse",
+    "CsatSurvey",
+    "CustomFieldDefinition",
+    "FollowUpRun",
+    "FollowUpSequence",
+    "FollowUpStep",
+    "GroupMembership",
+    "Holiday",
+    "LoginAttempt",
+    "Message",
+    "MessageTemplate",
+    "Note",
+    "Notification",
+    "PlatformOperator",
+    "QuickReply",
+    "RecipientList",
+    "RecipientListRow",
+    "SavedView",
+    "ScheduledMessage",
+    "ShiftException",
+    "SlaBreach",
+    "SlaPolicy",
+    "StatusBacklog",
+    "Tag",
+    "Tenant",
+    "User",
+    "UserSession",
+    "WebhookEvent",
 ]
 
 

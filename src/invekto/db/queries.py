@@ -16,12 +16,13 @@ Row = TypeVar("Row")
 
 
 async def get_in_tenant(session: AsyncSession, model: type[Row], tenant_id: uuid.UUID,
-                        row_id: uuid.UUID, *, what: str) -> Row:
-    """The row of ``model`` with ``row_id`` in the tenant, or ``NotFound('<what> not found')``."""
+                        row_id: uuid.UUID, *, what: str, field: str | None = None) -> Row:
+    """The row of ``model`` with ``row_id`` in the tenant, or ``NotFound('<what> not found')``
+    (naming ``field`` when the id came in a request's body)."""
     row = await session.scalar(select(model).where(model.tenant_id == tenant_id,
                                                    model.id == row_id))
     if row is None:
-        raise NotFound("%(what)s not found", params={"what": what})
+        raise NotFound("%(what)s not found", field=field, params={"what": what})
     return row
 
 

@@ -10,18 +10,22 @@ from pydantic import AwareDatetime, BaseModel
 from invekto import runtime
 from invekto.contacts.schemas import ContactOut
 from invekto.http.deps import Scoped
-from invekto.inbox import calls, service
+from invekto.inbox import calls, scheduled, service
 from invekto.inbox.schemas import (
     AssignIn,
     AttachmentOut,
     CallSummaryOut,
     ConversationFilters,
     ConversationOut,
+    ConversationStart,
     ConversationStatus,
     MessageOut,
     MessageSend,
     NoteCreate,
     NoteOut,
+    ScheduledMessageIn,
+    ScheduledMessageOut,
+    ScheduledMessageUpdate,
     TagsIn,
     TransferIn,
 )
@@ -44,12 +48,31 @@ class StatusIn(BaseModel):
     status: ConversationStatus
 
 
+class ConversationStarted(BaseModel):
+    conversation: ConversationOut
+    message: MessageOut
+
+
 @router.get("/conversations", response_model=ConversationPage)
 async def list_conversations(ctx: Scoped, filters: Annotated[ConversationFilters, Query()],
                              cursor: str | None = None, limit: Limit = 50):
     items, next_cursor = await service.list_conversations(ctx.session, ctx.actor, filters,
                                                           cursor=cursor, limit=limit)
     return ConversationPage(items=items, next_cursor=next_cursor)
+
+
+@router.post("/conversations", response_model=ConversationStarted,
+             status_code=status.HTTP_201_CREATED)
+async def start_conversation(body: ConversationStart, ctx: Scoped, response: Response):
+    """Write first to a contact or a phone number; the contact's open conversation on the
+    channel is used when there is one."""
+    conversation, message, created = await service.start_conversation(
+        ctx.session, ctx.actor, channel_id=body.channel_id, contact_id=body.contact_id,
+        phone=body.phone, message=body.message)
+    if not created:
+        response.status_code = status.HTTP_200_OK  # a retry: the first send's message
+    return ConversationStarted(conversation=ConversationOut.model_validate(conversation),
+                               message=MessageOut.model_validate(message))
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationOut)
@@ -110,6 +133,35 @@ async def send_message(conversation_id: uuid.UUID, body: MessageSend, ctx: Scope
     if not created:
         response.status_code = status.HTTP_200_OK  # a retry: the first send's message
     return message
+
+
+@router.get("/conversations/{conversation_id}/scheduled-messages",
+            response_model=list[ScheduledMessageOut])
+async def list_scheduled(conversation_id: uuid.UUID, ctx: Scoped):
+    return await scheduled.list_scheduled(ctx.session, ctx.actor, conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/scheduled-messages",
+             response_model=ScheduledMessageOut, status_code=status.HTTP_201_CREATED)
+async def schedule_message(conversation_id: uuid.UUID, body: ScheduledMessageIn, ctx: Scoped):
+    return await scheduled.schedule(ctx.session, ctx.actor, conversation_id,
+                                    send_at=body.send_at, message=body.message)
+
+
+@router.patch("/conversations/{conversation_id}/scheduled-messages/{scheduled_id}",
+              response_model=ScheduledMessageOut)
+async def update_scheduled(conversation_id: uuid.UUID, scheduled_id: uuid.UUID,
+                           body: ScheduledMessageUpdate, ctx: Scoped):
+    return await scheduled.update_scheduled(ctx.session, ctx.actor, scheduled_id,
+                                            body=body.body, send_at=body.send_at,
+                                            conversation_id=conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/scheduled-messages/{scheduled_id}/cancel",
+             response_model=ScheduledMessageOut)
+async def cancel_scheduled(conversation_id: uuid.UUID, scheduled_id: uuid.UUID, ctx: Scoped):
+    return await scheduled.cancel_scheduled(ctx.session, ctx.actor, scheduled_id,
+                                            conversation_id=conversation_id)
 
 
 @router.get("/contacts/{contact_id}/messages", response_model=MessagePage)

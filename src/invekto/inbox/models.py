@@ -273,3 +273,38 @@ class CallRecording(IdMixin, TenantMixin, Base):
     duration_seconds: Mapped[int | None]
     error: Mapped[str | None]  # why the file could not be downloaded
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+SCHEDULED_STATUSES = ("scheduled", "sent", "cancelled", "failed")
+
+
+class ScheduledMessage(IdMixin, TenantMixin, TimestampMixin, Base):
+    """A reply an agent wrote to go out later ("send later"): the minute scan
+    ``inbox:send_scheduled`` sends it through ``send_message`` once ``send_at`` has come."""
+
+    __tablename__ = "scheduled_messages"
+    __table_args__ = (
+        tenant_fk("conversation_id", "conversations"),
+        tenant_fk("author_id", "users", ondelete="SET NULL"),
+        CheckConstraint(_one_of("status", SCHEDULED_STATUSES), name="status_valid"),
+        # A double click on "Schedule" with the same client id schedules once.
+        UniqueConstraint("tenant_id", "client_id"),
+        # The scan's lookup: what is due and still waiting.
+        Index("ix_scheduled_messages_due", "send_at",
+              postgresql_where=text("status = 'scheduled'")),
+        Index("ix_scheduled_messages_conversation", "tenant_id", "conversation_id", "send_at"),
+    )
+
+    conversation_id: Mapped[uuid.UUID]
+    author_id: Mapped[uuid.UUID | None]
+    # What to send, as ``inbox.schemas.MessageSend`` (body, content_kind, template, choices,
+    # attachment_id), without its client id: the message gets ``scheduled:<id>`` as that.
+    spec: Mapped[dict] = mapped_column(JSONB)
+    send_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(10), server_default="scheduled")
+    # Why it could not be sent (an error code, e.g. ``reply_window_closed``), and in words.
+    failure_reason: Mapped[str | None] = mapped_column(String(50))
+    failure_message: Mapped[str | None]
+    # The message it became. No foreign key: messages has no (tenant_id, id) key to point at.
+    message_id: Mapped[uuid.UUID | None]
+    client_id: Mapped[str | None] = mapped_column(String(100))

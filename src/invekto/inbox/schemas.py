@@ -106,6 +106,45 @@ class MessageSend(BaseModel):
     client_message_id: str | None = Field(default=None, min_length=1, max_length=100)
 
 
+class ConversationStart(BaseModel):
+    """Write first: to a contact (``contact_id``) or to a phone number (``phone``, its contact
+    created when new), on one of the company's channels."""
+
+    channel_id: uuid.UUID
+    contact_id: uuid.UUID | None = None
+    phone: str | None = Field(default=None, max_length=40)
+    message: MessageSend
+
+
+class ScheduledMessageIn(BaseModel):
+    """A message to send later. ``send_at`` without a time zone is a wall-clock time in the
+    company's time zone."""
+
+    send_at: datetime
+    message: MessageSend
+
+
+class ScheduledMessageUpdate(BaseModel):
+    body: str | None = Field(default=None, max_length=4096)
+    send_at: datetime | None = None
+
+
+class ScheduledMessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    author_id: uuid.UUID | None
+    spec: dict[str, Any]
+    send_at: datetime
+    status: Literal["scheduled", "sent", "cancelled", "failed"]
+    failure_reason: str | None
+    failure_message: str | None
+    message_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
 class MessageOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -29,7 +29,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_object_session
 from sqlalchemy.sql import ColumnElement
 
 from invekto.audit import service as audit
@@ -96,6 +96,7 @@ from invekto.replies import variables
 from invekto.routing import service as routing
 from invekto.routing import sla
 from invekto.routing.models import ChannelOperations
+from invekto.templates import service as templates
 from invekto.tenants.models import Tenant
 from invekto.users import service as users
 from invekto.users.models import User
@@ -282,6 +283,11 @@ async def close(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID,
         await _changed(session, actor, conversation, "conversation.closed",
                        {"reason": reason} if reason else {}, event_kind="closed")
         await _offer_freed(session, actor.tenant_id, conversation.assignee_id)
+        # Follow-up sequences and the CSAT survey start from a close, by an agent or auto-close
+        # (a local import: follow_ups sends its messages through this module).
+        from invekto.follow_ups import service as follow_ups
+
+        await follow_ups.trigger(session, actor.tenant_id, "conversation_closed", conversation.id)
     return conversation
 
 
@@ -387,6 +393,11 @@ async def change_tags(session: AsyncSession, actor: Actor, conversation_id: uuid
                        event_data={"added": newly_added, "removed": removed})
         if conversation.status != "closed":
             await sla.set_due_times(session, actor.tenant_id, [conversation])  # a tag's policy
+        from invekto.follow_ups import service as follow_ups  # local: it sends through us
+
+        for tag in newly_added:
+            await follow_ups.trigger(session, actor.tenant_id, "tag_added", conversation.id,
+                                     tag=tag)
     return conversation
 
 
@@ -540,12 +551,29 @@ async def block_phone(session: AsyncSession, actor: Actor, phone: str) -> Contac
     """Block a number before it writes, or whoever has it: supervisors' (the settings' block
     list). The contact is made when there is none, so its first message is already quiet."""
     actor.require("supervisor")
-    number = to_e164(phone)
-    contact = await session.scalar(select(Contact).where(
-        Contact.tenant_id == actor.tenant_id, Contact.phone == number))
-    if contact is None:
-        contact = await contacts.create_contact(session, actor, ContactCreate(phone=number))
+    contact = await contact_for_phone(session, actor, phone)
     return await set_blocked(session, actor, contact.id, True)
+
+
+async def contact_for_phone(session: AsyncSession, actor: Actor, phone: str, *,
+                            field: str = "phone") -> Contact:
+    """The company's contact with this number (normalised to E.164, Türkiye by default),
+    created when there is none. A concurrent request creating the same number first wins; its
+    contact is returned."""
+    number = to_e164(phone, field=field)
+    by_number = select(Contact).where(Contact.tenant_id == actor.tenant_id,
+                                      Contact.phone == number)
+    contact = await session.scalar(by_number)
+    if contact is not None:
+        return contact
+    try:
+        async with session.begin_nested():
+            return await contacts.create_contact(session, actor, ContactCreate(phone=number))
+    except Conflict:
+        contact = await session.scalar(by_number)
+        if contact is None:
+            raise
+        return contact
 
 
 async def get_message(session: AsyncSession, actor: Actor, message_id: uuid.UUID) -> Message:
@@ -626,9 +654,12 @@ def _require_can_reply(actor: Actor, conversation: Conversation) -> None:
 
 
 async def send_message(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID,
-                       data: MessageSend) -> tuple[Message, bool]:
+                       data: MessageSend, *, after_close: bool = False
+                       ) -> tuple[Message, bool]:
     """Store an agent's reply and defer its delivery in the same transaction.
-    Returns (message, created); a repeated ``client_message_id`` returns the first message."""
+    Returns (message, created); a repeated ``client_message_id`` returns the first message.
+    ``after_close``: the company's automatic message may go into a closed conversation
+    (``send_automatic``)."""
     # Visibility first: a retry's lookup must not hand out a message the caller cannot see.
     conversation = await get_conversation(session, actor, conversation_id, for_update=True)
     if data.client_message_id:
@@ -640,7 +671,8 @@ async def send_message(session: AsyncSession, actor: Actor, conversation_id: uui
                 raise Conflict("client_message_id was used for another conversation",
                                field="client_message_id")
             return existing, False
-    _require_can_reply(actor, conversation)
+    if not after_close:
+        _require_can_reply(actor, conversation)
     if await contacts.is_blocked(session, actor.tenant_id, conversation.contact_id):
         raise Conflict("this contact is blocked; unblock them to write to them",
                        field="contact_id", code="contact_blocked")
@@ -655,7 +687,10 @@ async def send_message(session: AsyncSession, actor: Actor, conversation_id: uui
     if data.content_kind in ("text", "interactive") and not body:
         raise ValidationFailed("message is empty", field="body")
     if data.content_kind == "interactive":
-        await _whatsapp_channel(session, conversation, N_("buttons and lists"))
+        channel = await session.get_one(Channel, conversation.channel_id)
+        if channel.kind not in CHOICE_KINDS:
+            raise ValidationFailed("buttons and lists can only be sent on WhatsApp and Telegram",
+                                   field="content_kind")
         payload["choices"] = checked_choices(data.choices, body)
     elif data.content_kind not in ("text", "template") and data.attachment_id is None:
         raise ValidationFailed("a %(kind)s message needs an attachment", field="attachment_id",
@@ -713,6 +748,9 @@ async def send_message(session: AsyncSession, actor: Actor, conversation_id: uui
 
 # WhatsApp's own message types (reply buttons and lists, templates) go only to WhatsApp.
 WHATSAPP_KINDS = ("whatsapp_cloud", "whatsapp_bsp")
+# Reply buttons and lists (WhatsApp's limits, ``checked_choices``): Telegram draws them as an
+# inline keyboard, one button a row.
+CHOICE_KINDS = (*WHATSAPP_KINDS, "telegram")
 
 
 async def _whatsapp_channel(session: AsyncSession, conversation: Conversation, what: str
@@ -722,6 +760,107 @@ async def _whatsapp_channel(session: AsyncSession, conversation: Conversation, w
         raise ValidationFailed("%(what)s can only be sent on WhatsApp", field="content_kind",
                                params={"what": what})
     return channel
+
+
+# ---- starting a conversation -------------------------------------------------------------------
+
+# Where the business may write first: WhatsApp (an approved template unless the customer wrote
+# within 24 hours), SMS, Telegram (a chat that has written to the bot: bots cannot find people),
+# Messenger and Instagram (only within their window). Phone lines and web chat wait for the
+# customer.
+STARTABLE_KINDS = (*WINDOWED_KINDS, "telegram", *SMS_KINDS)
+# The kinds that reach a customer by phone number alone; the others by the customer's id there.
+_BY_PHONE_KINDS = (*WHATSAPP_KINDS, *SMS_KINDS)
+
+
+def _reaches(channel: Channel, *, has_phone: bool, known_there: bool) -> bool:
+    return known_there or (has_phone and channel.kind in _BY_PHONE_KINDS)
+
+
+async def startable_channels(session: AsyncSession, actor: Actor,
+                             contact_id: uuid.UUID | None = None) -> list[Channel]:
+    """The company's channels an agent can write first on: to ``contact_id``, or (None) to a
+    new phone number."""
+    contact = await contacts.get_contact(session, actor, contact_id) if contact_id else None
+    known_on = ({i.channel_id for i in await contacts.identities_of(session, actor, contact_id)}
+                if contact_id else set())
+    return [channel for channel in await channels.list_channels(session, actor)
+            if channel.is_active and channel.kind in STARTABLE_KINDS and _reaches(
+                channel, has_phone=contact is None or contact.phone is not None,
+                known_there=channel.id in known_on)]
+
+
+async def start_conversation(session: AsyncSession, actor: Actor, *, channel_id: uuid.UUID,
+                             message: MessageSend, contact_id: uuid.UUID | None = None,
+                             phone: str | None = None) -> tuple[Conversation, Message, bool]:
+    """An agent writes first, to a contact or to a phone number (its contact created when new),
+    on one of the company's channels. The contact's conversation on that channel that is not
+    closed is used if there is one; otherwise one is opened, assigned to the agent (no routing,
+    no welcome: the business started it). Returns (conversation, message, created); a repeated
+    ``client_message_id`` (a double click) returns the first send, as ``send_message`` does."""
+    if message.client_message_id:
+        earlier = await session.scalar(select(Message.conversation_id).where(
+            Message.tenant_id == actor.tenant_id,
+            Message.client_message_id == message.client_message_id))
+        if earlier is not None:
+            sent, created = await send_message(session, actor, earlier, message)
+            return await get_conversation(session, actor, earlier), sent, created
+    if (contact_id is None) == (phone is None):
+        raise ValidationFailed("give either a contact or a phone number", field="contact_id")
+    field = "contact_id" if contact_id else "phone"
+    try:
+        channel = await channels.get_channel(session, actor, channel_id)
+    except NotFound as exc:
+        raise ValidationFailed("no such channel", field="channel_id") from exc
+    if not channel.is_active or channel.kind not in STARTABLE_KINDS:
+        raise ValidationFailed("conversations cannot be started on this channel",
+                               field="channel_id")
+    if contact_id:
+        try:
+            contact = await contacts.get_contact(session, actor, contact_id)
+        except NotFound as exc:
+            raise ValidationFailed("no such contact", field="contact_id") from exc
+    else:
+        contact = await contact_for_phone(session, actor, phone or "")
+    if contact.blocked_at is not None:
+        raise Conflict("this contact is blocked; unblock them to write to them", field=field,
+                       code="contact_blocked")
+    known_there = await contacts.handle_on_channel(session, actor.tenant_id, contact.id,
+                                                   channel.id) is not None
+    if not _reaches(channel, has_phone=contact.phone is not None, known_there=known_there):
+        if channel.kind in _BY_PHONE_KINDS:
+            raise ValidationFailed("this contact has no phone number", field=field)
+        raise ValidationFailed("this customer has not written on %(channel)s yet; it can "
+                               "only answer them", field="channel_id",
+                               params={"channel": channel.name})
+    if channel.kind in SMS_KINDS and contact.phone and await contacts.sms_opted_out(
+            session, actor, contact.phone):
+        raise Conflict("%(phone)s has opted out of SMS", field=field, code="sms_opted_out",
+                       params={"phone": contact.phone})
+
+    conversation = (await _active_conversations(session, actor.tenant_id, channel.id,
+                                                {contact.id: _now()}))[contact.id]
+    opened = session.info[_OPENED_CONVERSATIONS]
+    if conversation.id in opened:
+        opened.discard(conversation.id)  # not for routing: the agent started it
+        conversation.assignee_id = actor.user_id
+        await _changed(session, actor, conversation, "conversation.started", {
+            "channel_id": str(channel.id),
+            "assignee_id": str(actor.user_id) if actor.user_id else None},
+            event_kind="assigned" if actor.user_id else None)
+    elif not await session.scalar(select(exists().where(
+            Conversation.tenant_id == actor.tenant_id, Conversation.id == conversation.id,
+            visible_clause(actor)))):
+        raise Conflict("this contact already has an open conversation on this channel, "
+                       "handled by a colleague", field=field, code="conversation_taken")
+    if channel.kind in WHATSAPP_KINDS and message.content_kind != "template":
+        closes = await reply_window_closes_at(session, conversation)
+        if closes is not None and closes <= _now():
+            raise Conflict("the customer has not written in the last 24 hours: WhatsApp lets "
+                           "a business write first only with an approved template",
+                           field="template", code="template_required")
+    sent, created = await send_message(session, actor, conversation.id, message)
+    return conversation, sent, created
 
 
 async def sms_length_of(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID,
@@ -740,13 +879,19 @@ async def approved_templates(session: AsyncSession, actor: Actor, conversation_i
     for a channel without templates."""
     conversation = await get_conversation(session, actor, conversation_id)
     channel = await session.get_one(Channel, conversation.channel_id)
-    return await _approved_templates(channel)
+    return await channel_templates(channel)
 
 
-async def _approved_templates(channel: Channel) -> list[ProviderTemplate]:
+async def channel_templates(channel: Channel) -> list[ProviderTemplate]:
+    """A synced channel's approved templates from our table (settings → Templates), else as
+    the provider lists them now. ``channel`` was loaded in the caller's session."""
     adapter = adapter_for(channel.kind)
     if channel.kind not in WHATSAPP_KINDS or not hasattr(adapter, "list_templates"):
         return []
+    session = async_object_session(channel)
+    if session is not None and (synced := await templates.approved_for_channel(
+            session, channel.tenant_id, channel.id)) is not None:
+        return synced
     try:
         return await adapter.list_templates(ChannelAccount(
             kind=channel.kind, external_id=channel.external_id, settings=channel.settings,
@@ -762,7 +907,7 @@ async def _checked_template(channel: Channel, spec: TemplateSend | None) -> tupl
     the body is the text as the customer will read it."""
     if spec is None:
         raise ValidationFailed("choose a template", field="template")
-    known = next((t for t in await _approved_templates(channel)
+    known = next((t for t in await channel_templates(channel)
                   if (t.name, t.language) == (spec.name, spec.language)), None)
     if known is None:
         raise ValidationFailed("there is no approved template %(name)s (%(language)s)",
@@ -1097,17 +1242,28 @@ async def _store_inbound(session: AsyncSession, tenant_id: uuid.UUID, channel_id
     now = _now()
     at = {i.provider_message_id: i.sent_at or now for i in inbounds}
     inbounds = sorted(inbounds, key=lambda i: at[i.provider_message_id])
+    # Scores answering a satisfaction survey are kept (follow_ups); a message that is just the
+    # score goes into the surveyed conversation, which stays closed: it opens nothing.
+    from invekto.follow_ups import service as follow_ups  # local: it sends through us
+
+    answers = await follow_ups.survey_answers(session, tenant_id, channel_id, inbounds, {
+        i.provider_message_id: senders[i.handle].id for i in inbounds}, at)
+    surveyed = {pid: answer.conversation_id for pid, answer in answers.items()
+                if answer.score_only}
     first_message_at: dict[uuid.UUID, datetime] = {}
     for inbound in inbounds:
-        first_message_at.setdefault(senders[inbound.handle].id, at[inbound.provider_message_id])
-    conversations = await _active_conversations(session, tenant_id, channel_id,
-                                                first_message_at)
+        if inbound.provider_message_id not in surveyed:
+            first_message_at.setdefault(senders[inbound.handle].id,
+                                        at[inbound.provider_message_id])
+    conversations = await _active_conversations(
+        session, tenant_id, channel_id, first_message_at) if first_message_at else {}
     rows = []
     for inbound in inbounds:
         contact_id = senders[inbound.handle].id
         rows.append({
             "id": new_id(), "tenant_id": tenant_id, "channel_id": channel_id,
-            "conversation_id": conversations[contact_id].id, "contact_id": contact_id,
+            "conversation_id": surveyed.get(inbound.provider_message_id)
+            or conversations[contact_id].id, "contact_id": contact_id,
             "direction": "inbound", "sender_kind": "contact",
             "content_kind": inbound.content_kind, "body": inbound.body,
             "payload": inbound.payload, "attachment_id": inbound.attachment_id,
@@ -1126,7 +1282,8 @@ async def _store_inbound(session: AsyncSession, tenant_id: uuid.UUID, channel_id
     # routing (see ``set_blocked``).
     blocked = {contact.id for contact in senders.values() if contact.blocked_at is not None}
     for inbound, row in zip(inbounds, rows, strict=True):
-        if inbound.provider_message_id not in inserted or row["contact_id"] in blocked:
+        if (inbound.provider_message_id not in inserted or row["contact_id"] in blocked
+                or inbound.provider_message_id in surveyed):
             continue  # the same event, ingested concurrently by another worker; or blocked
         conversation = conversations[row["contact_id"]]
         _note_inbound(conversation, inbound, row["created_at"])
@@ -1147,6 +1304,14 @@ async def _store_inbound(session: AsyncSession, tenant_id: uuid.UUID, channel_id
             and (word := opt_out_word(inbound.body))
             and (phone := senders[inbound.handle].phone)})
     await session.flush()
+    await follow_ups.record_survey_answers(session, tenant_id, [
+        (answers[row["provider_message_id"]], row["id"], row["created_at"]) for row in rows
+        if row["provider_message_id"] in inserted and row["provider_message_id"] in answers])
+    await follow_ups.stop_on_reply(session, tenant_id, {
+        row["conversation_id"] for row in rows if row["provider_message_id"] in inserted})
+    await _note_campaign_replies(session, tenant_id, channel_id, [
+        row for row in rows if row["provider_message_id"] in inserted
+        and row["contact_id"] not in blocked])
     await realtime.publish_many(session, events)
     opened = [conversation for conversation in {c.id: c for c in conversations.values()}.values()
               if conversation.id in session.info.get(_OPENED_CONVERSATIONS, ())
@@ -1356,10 +1521,25 @@ async def text_values(session: AsyncSession, tenant_id: uuid.UUID, contact_id: u
 async def _send_automatic(session: AsyncSession, conversation: Conversation, text_: str
                           ) -> None:
     """A message the company set up (welcome, away, closing), its variables filled."""
+    await send_automatic(session, conversation, MessageSend(body=text_))
+
+
+async def send_automatic(session: AsyncSession, conversation: Conversation, data: MessageSend
+                         ) -> Message:
+    """A message the company set up, sent by nobody in person, its text's variables filled
+    (and its template parameters'); unlike a reply it may go into a closed conversation
+    (follow-ups and surveys after a close)."""
     values = await text_values(session, conversation.tenant_id, conversation.contact_id,
                                conversation.assignee_id)
-    await send_message(session, Actor.system(conversation.tenant_id), conversation.id,
-                       MessageSend(body=variables.render(text_, values)))
+    filled = {"body": variables.render(data.body, values)}
+    if data.template is not None:
+        filled["template"] = data.template.model_copy(update={"parameters": {
+            key: variables.render(value, values)
+            for key, value in data.template.parameters.items()}})
+    message, _ = await send_message(session, Actor.system(conversation.tenant_id),
+                                    conversation.id, data.model_copy(update=filled),
+                                    after_close=True)
+    return message
 
 
 async def _greet_opened(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
@@ -1421,6 +1601,23 @@ async def _route_opened(session: AsyncSession, tenant_id: uuid.UUID, channel_id:
             event_kind="transferred", previous_audience=previous, audit_it=False)
         if decision.away_message:
             await _send_automatic(session, conversation, decision.away_message)
+
+
+async def _note_campaign_replies(session: AsyncSession, tenant_id: uuid.UUID,
+                                 channel_id: uuid.UUID, rows: list[dict]) -> None:
+    """Customers answering a broadcast: their recipient turns "replied", the conversation
+    carries the campaign's tag (before its SLA is set: a tag may choose the policy) and the
+    campaign's follow-up sequences may start."""
+    from invekto.campaigns import service as broadcasts  # local: campaigns read the inbox
+    from invekto.follow_ups import service as follow_ups
+
+    for reply in await broadcasts.note_replies(session, tenant_id, channel_id, [
+            (row["contact_id"], row["conversation_id"], row["created_at"]) for row in rows]):
+        conversation = await session.get_one(Conversation, reply.conversation_id)
+        if reply.reply_tag not in conversation.tags:
+            conversation.tags = [*conversation.tags, reply.reply_tag]
+        await follow_ups.trigger(session, tenant_id, "campaign_replied", conversation.id,
+                                 campaign_id=reply.campaign_id)
 
 
 def _note_inbound(conversation: Conversation, inbound: InboundMessage, at: datetime) -> None:

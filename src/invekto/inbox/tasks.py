@@ -12,7 +12,7 @@ from invekto import runtime
 from invekto.channels import pacing
 from invekto.channels.adapters import adapter_for
 from invekto.channels.adapters.base import PermanentFailure, SendResult, TemporaryFailure
-from invekto.inbox import service
+from invekto.inbox import scheduled, service
 from invekto.routing import service as routing
 from invekto.routing import sla
 
@@ -103,6 +103,14 @@ async def check_sla(timestamp: int) -> int:
     """Every minute: conversations past an SLA target are recorded as breached (once), the
     supervisors told and the policy's escalation done."""
     return await _each(sla.overdue, service.escalate_breaches)
+
+
+@blueprint.periodic(cron="* * * * *")
+@blueprint.task(name="send_scheduled", queue="default", queueing_lock="inbox.send_scheduled")
+async def send_scheduled(timestamp: int) -> int:
+    """Every minute: messages scheduled for now or earlier go out ("send later"), each once:
+    taken under its lock and checked again, so an overlapping run skips it."""
+    return await _each(scheduled.due_scheduled, scheduled.send_scheduled)
 
 
 async def _each(listed, act) -> int:

@@ -10,12 +10,13 @@ statement is refused then, naming the variable, not discovered when the message 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from invekto.core.errors import ValidationFailed
@@ -53,6 +54,8 @@ class Values:
     agent_name: str = ""
     company_name: str = ""
     today: str = ""
+    # A campaign's uploaded list: the recipient's row, by column (``{{ row.siparis_no }}``).
+    row: Mapping[str, Any] = field(default_factory=dict)
 
     def context(self) -> dict[str, Any]:
         return {
@@ -62,6 +65,7 @@ class Values:
             "agent": {"name": self.agent_name, "first_name": _first(self.agent_name)},
             "company": {"name": self.company_name},
             "today": self.today,
+            "row": _EmptyCustom(self.row),
         }
 
 
@@ -69,9 +73,11 @@ def _first(name: str) -> str:
     return name.split()[0] if name.split() else ""
 
 
-def check(text: str, custom_keys: tuple[str, ...] = (), *, field: str = "body") -> None:
+def check(text: str, custom_keys: tuple[str, ...] = (), *, field: str = "body",
+          row_keys: tuple[str, ...] | None = None) -> None:
     """Refuse (naming ``field``) a text that would not render: a syntax error, a statement
-    (``{% … %}``), or a variable that does not exist (custom fields: the company's keys)."""
+    (``{% … %}``), or a variable that does not exist (custom fields: the company's keys;
+    ``row``: the uploaded list's columns, when the text is sent to one)."""
     if "{" not in text:
         return
     try:
@@ -84,7 +90,7 @@ def check(text: str, custom_keys: tuple[str, ...] = (), *, field: str = "body") 
                                field=field)
     for found in tree.find_all((nodes.Name, nodes.Getattr, nodes.Getitem)):
         name = _dotted(found)
-        if name is not None and not _known(name, custom_keys):
+        if name is not None and not _known(name, custom_keys, row_keys):
             raise ValidationFailed("there is no variable %(name)s", field=field,
                                    params={"name": name})
     if any(True for _ in tree.find_all(nodes.Call)):
@@ -104,8 +110,10 @@ def _dotted(node: nodes.Node) -> str | None:
     return ".".join(reversed(parts))
 
 
-def _known(name: str, custom_keys: tuple[str, ...]) -> bool:
+def _known(name: str, custom_keys: tuple[str, ...], row_keys: tuple[str, ...] | None) -> bool:
     parts = name.split(".")
+    if parts[0] == "row" and row_keys is not None:
+        return len(parts) == 1 or (len(parts) == 2 and parts[1] in row_keys)
     if parts[0] in GLOBALS:
         return len(parts) == 1
     if parts[0] not in FIELDS:
@@ -124,11 +132,18 @@ def render(text: str, values: Values) -> str:
     empty unless the text gives a ``default``."""
     if "{" not in text:
         return text
+    template = _compiled(text)
     try:
-        rendered = _ENV.from_string(text).render(values.context())
+        rendered = template.render(values.context())
     except UndefinedError:
-        rendered = _ENV.from_string(text).render(_lenient(values.context()))
+        rendered = template.render(_lenient(values.context()))
     return rendered[:MAX_RENDERED]
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(text: str) -> Template:
+    """Compiling costs far more than rendering: a campaign renders one text per recipient."""
+    return _ENV.from_string(text)
 
 
 def _lenient(context: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -19,10 +19,10 @@ from invekto.channels import service as channels
 from invekto.channels.sms import SMS_KINDS
 from invekto.contacts import service as contacts
 from invekto.contacts.schemas import ContactUpdate
-from invekto.core.errors import NotFound, ValidationFailed
-from invekto.inbox import merge, saved_views, service, timeline
+from invekto.core.errors import NotFound, UpstreamUnavailable, ValidationFailed
+from invekto.inbox import merge, saved_views, scheduled, service, timeline
 from invekto.inbox.models import PRIORITIES, Conversation
-from invekto.inbox.schemas import ConversationFilters, MessageSend
+from invekto.inbox.schemas import ConversationFilters, MessageSend, TemplateSend
 from invekto.replies import service as replies
 from invekto.replies import variables
 from invekto.users import service as users
@@ -377,6 +377,138 @@ async def add_note(request: Request, conversation_id: uuid.UUID, page: WebPage,
     entry = timeline.Item("note", note.created_at, note.id, note)
     return render_page(request, page, "inbox/_item.html", item=entry, attachments={},
                        directory=await Directory.load(page))
+
+
+# ---- send later --------------------------------------------------------------------------------
+
+# A failed scheduled message stays in the list above the composer this long, so its author sees
+# why (they were notified too).
+_SHOW_FAILED = timedelta(days=7)
+
+
+def _wall_clock(value: str) -> datetime:
+    """A datetime-local input's value: a wall-clock time, which the service reads in the
+    company's time zone (the one the page shows times in)."""
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationFailed("choose a date and time", field="send_at") from exc
+
+
+async def _scheduled_list(request: Request, page: WebPage, conversation_id: uuid.UUID
+                          ) -> HTMLResponse:
+    items = await scheduled.list_scheduled(page.ctx.session, page.ctx.actor, conversation_id)
+    since = datetime.now(UTC) - _SHOW_FAILED
+    return render_page(request, page, "inbox/_scheduled.html", conversation_id=conversation_id,
+                       items=[s for s in items if s.status == "scheduled"
+                              or (s.status == "failed" and s.send_at > since)])
+
+
+@router.get("/c/{conversation_id}/scheduled")
+async def scheduled_messages(request: Request, conversation_id: uuid.UUID, page: WebPage
+                             ) -> Response:
+    """The conversation's messages waiting to be sent (and those that recently failed)."""
+    return await _scheduled_list(request, page, conversation_id)
+
+
+@router.post("/c/{conversation_id}/scheduled")
+async def schedule(request: Request, conversation_id: uuid.UUID, page: WebPage,
+                   body: str = Form(""), send_at: str = Form(""),
+                   client_message_id: str = Form("")) -> Response:
+    """The composer's text, to be sent at ``send_at`` (the company's wall-clock time)."""
+    await scheduled.schedule(page.ctx.session, page.ctx.actor, conversation_id,
+                             send_at=_wall_clock(send_at), message=parse_form(MessageSend, {
+                                 "body": body, "client_message_id": client_message_id or None}))
+    return await _scheduled_list(request, page, conversation_id)
+
+
+@router.post("/c/{conversation_id}/scheduled/{scheduled_id}/edit")
+async def edit_scheduled(request: Request, conversation_id: uuid.UUID, scheduled_id: uuid.UUID,
+                         page: WebPage, body: str | None = Form(None),
+                         send_at: str = Form("")) -> Response:
+    await scheduled.update_scheduled(page.ctx.session, page.ctx.actor, scheduled_id, body=body,
+                                     send_at=_wall_clock(send_at) if send_at else None,
+                                     conversation_id=conversation_id)
+    return await _scheduled_list(request, page, conversation_id)
+
+
+@router.post("/c/{conversation_id}/scheduled/{scheduled_id}/cancel")
+async def cancel_scheduled(request: Request, conversation_id: uuid.UUID,
+                           scheduled_id: uuid.UUID, page: WebPage) -> Response:
+    await scheduled.cancel_scheduled(page.ctx.session, page.ctx.actor, scheduled_id,
+                                     conversation_id=conversation_id)
+    return await _scheduled_list(request, page, conversation_id)
+
+
+# ---- starting a conversation -------------------------------------------------------------------
+
+@dataclass
+class NewConversationForm:
+    """The "New message" dialog as typed so far (it is drawn again when the channel or the
+    template changes)."""
+
+    contact: str = ""
+    phone: str = ""
+    channel: str = ""
+    body: str = ""
+    template: str = ""  # "name|language"
+
+    @classmethod
+    def parse(cls, values: dict[str, Any]) -> NewConversationForm:
+        return cls(**{f.name: str(values.get(f.name) or "").strip() for f in fields(cls)})
+
+
+async def _new_conversation_dialog(request: Request, page: WebPage, form: NewConversationForm,
+                                   parameters: dict[str, str]) -> HTMLResponse:
+    session, actor = page.ctx.session, page.ctx.actor
+    contact_id = _uuid(form.contact, "contact") if form.contact else None
+    contact = await contacts.get_contact(session, actor, contact_id) if contact_id else None
+    options = await service.startable_channels(session, actor, contact_id)
+    chosen = next((c for c in options if str(c.id) == form.channel),
+                  options[0] if options else None)
+    templates, templates_error = [], None
+    if chosen is not None and chosen.kind in service.WHATSAPP_KINDS:
+        try:
+            templates = await service.channel_templates(chosen)
+        except UpstreamUnavailable as exc:
+            templates_error = exc
+    template = next((t for t in templates if f"{t.name}|{t.language}" == form.template), None)
+    return render_page(request, page, "inbox/_new_conversation.html", form=form,
+                       contact=contact, channels=options, chosen=chosen, templates=templates,
+                       templates_error=templates_error, template=template,
+                       parameters=parameters)
+
+
+def _template_parameters(values: dict[str, Any]) -> dict[str, str]:
+    """The template's placeholders as the form names them: ``param.1``, ``param.name``..."""
+    return {key.removeprefix("param."): str(value) for key, value in values.items()
+            if key.startswith("param.")}
+
+
+@router.get("/new")
+async def new_conversation(request: Request, page: WebPage) -> Response:
+    """The "New message" dialog: to a contact (``contact``), or to a phone number typed in."""
+    values = dict(request.query_params)
+    return await _new_conversation_dialog(request, page, NewConversationForm.parse(values),
+                                          _template_parameters(values))
+
+
+@router.post("/new")
+async def start_conversation(request: Request, page: WebPage) -> Response:
+    """Write first; the browser then opens the conversation."""
+    values = dict(await request.form())
+    form = NewConversationForm.parse(values)
+    message: dict[str, Any] = {"body": form.body,
+                               "client_message_id": values.get("client_message_id") or None}
+    if form.template:
+        name, _, language = form.template.partition("|")
+        message.update(content_kind="template", template=TemplateSend(
+            name=name, language=language, parameters=_template_parameters(values)))
+    conversation, _message, _ = await service.start_conversation(
+        page.ctx.session, page.ctx.actor, channel_id=_uuid(form.channel, "channel_id"),
+        contact_id=_uuid(form.contact, "contact_id") if form.contact else None,
+        phone=None if form.contact else form.phone, message=parse_form(MessageSend, message))
+    return Response(status_code=204, headers={"HX-Redirect": f"/inbox?c={conversation.id}"})
 
 
 @router.get("/quick-replies")

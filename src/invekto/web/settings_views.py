@@ -6,6 +6,7 @@ again with each reason beside its field: see `_refused`)."""
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from invekto.contacts.models import CUSTOM_FIELD_TYPES, MAX_CUSTOM_FIELDS
 from invekto.contacts.schemas import CustomFieldCreate, CustomFieldUpdate, TagCreate, TagUpdate
 from invekto.core import i18n
 from invekto.core.errors import AppError, Conflict, NotFound, PermissionDenied, ValidationFailed
+from invekto.follow_ups import service as follow_ups
+from invekto.follow_ups.schemas import CsatSurveyIn, SequenceIn
 from invekto.inbox import service as inbox
 from invekto.inbox import timeline
 from invekto.replies import service as replies
@@ -42,6 +45,8 @@ from invekto.routing.schemas import (
     ShiftPlanIn,
     SlaPolicyIn,
 )
+from invekto.templates import service as templates
+from invekto.templates.schemas import TemplateIn
 from invekto.tenants import service as tenants
 from invekto.users import service as users
 from invekto.users.schemas import GroupCreate, GroupUpdate, UserCreate, UserUpdate
@@ -85,6 +90,9 @@ SECTIONS = (
     Section("sla", "supervisor", "ti-alarm"),
     Section("blocked", "supervisor", "ti-ban"),
     Section("click-to-chat", "supervisor", "ti-qrcode"),
+    Section("templates", "supervisor", "ti-template"),
+    Section("follow-ups", "supervisor", "ti-repeat"),
+    Section("csat", "supervisor", "ti-mood-smile"),
     Section("company", "admin", "ti-building"),
 )
 _BY_SLUG = {section.slug: section for section in SECTIONS}
@@ -216,6 +224,36 @@ async def _blocked(page: Page, _params: Params) -> dict[str, Any]:
     return {"blocked": await contacts.blocked_contacts(page.ctx.session, page.ctx.actor)}
 
 
+async def _follow_ups(page: Page, _params: Params) -> dict[str, Any]:
+    session, actor = page.ctx.session, page.ctx.actor
+    return {"sequences": await follow_ups.list_sequences(session, actor),
+            "channels": await channels.list_channels(session, actor),
+            "tags": await contacts.list_tags(session, actor)}
+
+
+async def _csat(page: Page, _params: Params) -> dict[str, Any]:
+    session, actor = page.ctx.session, page.ctx.actor
+    listed = [c for c in await channels.list_channels(session, actor) if c.is_active]
+    return {"channels": listed,
+            "survey_of": {c.id: await follow_ups.get_survey(session, actor, c.id)
+                          for c in listed}}
+
+
+async def _templates(page: Page, _params: Params) -> dict[str, Any]:
+    """Each WhatsApp channel's templates, with their placeholders (for the variable
+    mapping), and the variables a placeholder can be mapped to."""
+    session, actor = page.ctx.session, page.ctx.actor
+    listed = [c for c in await channels.list_channels(session, actor)
+              if c.kind in templates.WHATSAPP_KINDS]
+    custom = [f.key for f in await contacts.list_custom_fields(session, actor)]
+    by_channel = {c.id: await templates.list_templates(session, actor, c.id) for c in listed}
+    return {"whatsapp_channels": listed, "templates_of": by_channel,
+            "placeholders_of": {t.id: templates.placeholders(t.components)
+                                for found in by_channel.values() for t in found},
+            "variable_choices": [*TEMPLATE_VARIABLES,
+                                 *(f"{{{{ contact.custom.{key} }}}}" for key in custom)]}
+
+
 async def _company(page: Page, _params: Params) -> dict[str, Any]:
     current = page.tenant.timezone
     zones = list(COMMON_TIMEZONES) + ([current] if current not in COMMON_TIMEZONES else [])
@@ -227,7 +265,8 @@ _LOADERS: dict[str, Loader] = {
     "users": _users, "groups": _groups, "tags": _tags, "quick-replies": _quick_replies,
     "custom-fields": _custom_fields, "channels": _channels, "company": _company,
     "click-to-chat": _click_to_chat, "routing": _routing, "business-hours": _business_hours,
-    "shifts": _shifts, "sla": _sla, "blocked": _blocked,
+    "shifts": _shifts, "sla": _sla, "blocked": _blocked, "follow-ups": _follow_ups,
+    "csat": _csat, "templates": _templates,
 }
 
 
@@ -782,3 +821,142 @@ async def check_channel_connection(request: Request, channel_id: uuid.UUID, page
     """The provider's answer, shown on the channel's row."""
     result = await channels.test_connection(page.ctx.session, page.ctx.actor, channel_id)
     return render_page(request, page, "settings/_channel_test.html", result=result)
+
+
+# ---- follow-ups and satisfaction surveys ---------------------------------------------------------
+
+def _sequence_input(form: FormData) -> SequenceIn:
+    """The sequence form: its fields, and one table row per step (a row without a message or
+    template is left out)."""
+    values = _values(form, ("name", "trigger", "trigger_tag", "channel_id", "stop_tag"),
+                     optional=("trigger_tag", "channel_id", "stop_tag"))
+    columns = [form.getlist(name) for name in ("step_delay", "step_body", "step_template",
+                                               "step_language")]
+    steps = [{"delay_minutes": delay or "0", "body": body, "template_name": template or None,
+              "template_language": language or None}
+             for delay, body, template, language in itertools.zip_longest(*columns, fillvalue="")
+             if str(body).strip() or str(template).strip()]
+    return parse_form(SequenceIn, {**values, "enabled": form.get("enabled") == "on",
+                                   "steps": steps})
+
+
+@router.post("/follow-ups")
+async def create_follow_up(request: Request, page: WebPage) -> Response:
+    data = _sequence_input(await request.form())
+    sequence = await follow_ups.save_sequence(page.ctx.session, page.ctx.actor, data)
+    return await _body(request, page, "follow-ups", {}, saved=sequence.id)
+
+
+@router.post("/follow-ups/{sequence_id}")
+async def update_follow_up(request: Request, sequence_id: uuid.UUID, page: WebPage) -> Response:
+    data = _sequence_input(await request.form())
+    await follow_ups.save_sequence(page.ctx.session, page.ctx.actor, data, sequence_id)
+    return await _body(request, page, "follow-ups", {}, saved=sequence_id)
+
+
+@router.post("/follow-ups/{sequence_id}/delete")
+async def delete_follow_up(request: Request, sequence_id: uuid.UUID, page: WebPage) -> Response:
+    await follow_ups.delete_sequence(page.ctx.session, page.ctx.actor, sequence_id)
+    return await _body(request, page, "follow-ups", {})
+
+
+@router.post("/csat/{channel_id}")
+async def set_csat(request: Request, channel_id: uuid.UUID, page: WebPage) -> Response:
+    form = await request.form()
+    data = parse_form(CsatSurveyIn, {
+        **_values(form, ("thank_you_text", "question_text", "delay_minutes")),
+        "enabled": form.get("enabled") == "on"})
+    await follow_ups.set_survey(page.ctx.session, page.ctx.actor, channel_id, data)
+    return await _body(request, page, "csat", form, saved=channel_id)
+
+
+# ---- WhatsApp templates --------------------------------------------------------------------------
+
+# What a template's placeholder can be filled with (besides the company's custom fields).
+TEMPLATE_VARIABLES = (
+    "{{ contact.first_name }}", "{{ contact.name }}", "{{ contact.phone }}",
+    "{{ contact.email }}", "{{ agent.first_name }}", "{{ agent.name }}", "{{ company.name }}",
+    "{{ today }}",
+)
+_QUICK_REPLY_BUTTONS = 3
+
+
+def _template_input(form: FormData) -> TemplateIn:
+    """The create form as Meta's create format: a text header, the body with an example (and
+    a variable) for each ``{{n}}``, a footer, up to three quick replies, then a website button
+    (whose ``{{1}}`` suffix has an example and a variable too)."""
+    text = {name: str(form.get(name) or "").strip() for name in (
+        "name", "language", "category", "header", "body", "footer", "url_text", "url",
+        "url_example")}
+    components: list[dict[str, Any]] = []
+    variables: dict[str, str] = {}
+    if text["header"]:
+        header: dict[str, Any] = {"type": "HEADER", "format": "TEXT", "text": text["header"]}
+        if templates.placeholders([header]):
+            header["example"] = {"header_text": [str(form.get("example_header_1") or "")]}
+            variables["header.1"] = str(form.get("variable_header_1") or "")
+        components.append(header)
+    body: dict[str, Any] = {"type": "BODY", "text": text["body"]}
+    numbers = [key.removeprefix("body.") for key in templates.placeholders([body])]
+    if numbers:
+        body["example"] = {"body_text": [[str(form.get(f"example_body_{n}") or "")
+                                          for n in numbers]]}
+        variables.update({f"body.{n}": str(form.get(f"variable_body_{n}") or "")
+                          for n in numbers})
+    components.append(body)
+    if text["footer"]:
+        components.append({"type": "FOOTER", "text": text["footer"]})
+    buttons: list[dict[str, Any]] = [
+        {"type": "QUICK_REPLY", "text": str(label).strip()}
+        for label in form.getlist("quick_reply")[:_QUICK_REPLY_BUTTONS]
+        if isinstance(label, str) and label.strip()]
+    if text["url"] or text["url_text"]:
+        url_button: dict[str, Any] = {"type": "URL", "text": text["url_text"], "url": text["url"]}
+        if "{{" in text["url"]:
+            url_button["example"] = [text["url_example"]]
+            variables[f"button.{len(buttons)}"] = str(form.get("variable_url") or "")
+        buttons.append(url_button)
+    if buttons:
+        components.append({"type": "BUTTONS", "buttons": buttons})
+    return parse_form(TemplateIn, {
+        "name": text["name"], "language": text["language"], "category": text["category"],
+        "components": components, "variables": variables})
+
+
+@router.post("/templates/{channel_id}")
+async def create_template(request: Request, channel_id: uuid.UUID, page: WebPage) -> Response:
+    data = _template_input(await request.form())
+    await templates.create_template(page.ctx.session, page.ctx.actor, channel_id, data)
+    return await _body(request, page, "templates", {})
+
+
+@router.post("/templates/{channel_id}/sync")
+async def sync_templates(request: Request, channel_id: uuid.UUID, page: WebPage) -> Response:
+    await templates.sync(page.ctx.session, page.ctx.actor, channel_id)
+    return await _body(request, page, "templates", {})
+
+
+@router.post("/templates/{channel_id}/{template_id}/submit")
+async def submit_template(request: Request, channel_id: uuid.UUID, template_id: uuid.UUID,
+                          page: WebPage) -> Response:
+    await templates.submit(page.ctx.session, page.ctx.actor, channel_id, template_id)
+    return await _body(request, page, "templates", {})
+
+
+@router.post("/templates/{channel_id}/{template_id}/variables")
+async def set_template_variables(request: Request, channel_id: uuid.UUID,
+                                 template_id: uuid.UUID, page: WebPage) -> Response:
+    """The mapping form: one ``variable:<placeholder>`` select per placeholder."""
+    form = await request.form()
+    mapping = {name.removeprefix("variable:"): str(value) for name, value in form.multi_items()
+               if name.startswith("variable:") and isinstance(value, str)}
+    await templates.set_variables(page.ctx.session, page.ctx.actor, channel_id, template_id,
+                                  mapping)
+    return await _body(request, page, "templates", {})
+
+
+@router.post("/templates/{channel_id}/{template_id}/delete")
+async def delete_template(request: Request, channel_id: uuid.UUID, template_id: uuid.UUID,
+                          page: WebPage) -> Response:
+    await templates.delete_template(page.ctx.session, page.ctx.actor, channel_id, template_id)
+    return await _body(request, page, "templates", {})

@@ -113,6 +113,9 @@ class StatusEvent:
     at: datetime
     error_code: str | None = None
     error_title: str | None = None
+    # What we asked the provider to echo (WhatsApp's biz_opaque_callback_data): a campaign
+    # recipient's id, so a send whose answer was lost is still matched.
+    callback_data: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,22 @@ class ProviderTemplate:
     category: str
     body: str
     parameters: tuple[str, ...] = ()  # the body's placeholders, in order ("1", "2" or names)
+
+
+@dataclass(frozen=True)
+class TemplateStatusEvent:
+    """Meta's word on one of the business account's message templates (WhatsApp's
+    ``message_template_status_update``): approved, rejected (``reason`` says why), paused,
+    disabled... It names the business account, not a number: ``account_id`` stays empty so the
+    intake takes it as the channel's (the delivery's signature proved where it came from)."""
+
+    waba_id: str
+    template_id: str  # Meta's id of the template (one translation)
+    name: str
+    language: str
+    status: str  # Meta's event word, upper case: APPROVED, REJECTED, PAUSED, DISABLED...
+    reason: str | None = None  # REJECTED's reason (INVALID_FORMAT...), or another event's
+    account_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -150,7 +169,8 @@ class CallRecording:
     duration_seconds: int | None = None
 
 
-WebhookEvent = InboundEvent | StatusEvent | ReceiptWatermark | CallRecording
+WebhookEvent = (InboundEvent | StatusEvent | ReceiptWatermark | CallRecording
+                | TemplateStatusEvent)
 
 
 @dataclass(frozen=True)

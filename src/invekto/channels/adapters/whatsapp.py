@@ -32,14 +32,17 @@ from invekto.channels.adapters.base import (
     SendResult,
     Sent,
     StatusEvent,
+    TemplateStatusEvent,
     TemporaryFailure,
     WebhookEvent,
 )
 from invekto.channels.adapters.http import MediaUnavailable, PooledHttp
 
 __all__ = [
+    "CreatedTemplate",
     "Dialect",
     "MediaUnavailable",
+    "TemplateRequestFailed",
     "WhatsApp360DialogAdapter",
     "WhatsAppCloudAdapter",
     "check_failure",
@@ -171,6 +174,14 @@ _EXPLANATIONS: dict[str, tuple[str, str]] = {  # code: (English, Turkish)
                 "or the 360dialog hub shows why.",
                 "WhatsApp bu numaranın şu anda mesaj gönderemediğini bildiriyor; nedenini "
                 "WhatsApp Yöneticisi'nde ya da 360dialog panelinde görebilirsiniz."),
+    "missing_waba_id": ("The channel has no WhatsApp Business Account ID; an admin must enter "
+                        "it in the channel settings to manage templates.",
+                        "Kanalda WhatsApp İşletme Hesabı kimliği yok; şablonları yönetmek için "
+                        "bir yöneticinin bunu kanal ayarlarına girmesi gerekiyor."),
+    "template_delete_unsupported": ("360dialog's API cannot delete templates; delete it in the "
+                                    "360dialog hub, then sync the templates.",
+                                    "360dialog API'si şablon silemiyor; şablonu 360dialog "
+                                    "panelinden silin, sonra şablonları eşitleyin."),
     "refused": ("WhatsApp refused the request; the details below say why.",
                 "WhatsApp isteği reddetti; nedeni aşağıdaki ayrıntılarda."),
 }
@@ -414,6 +425,148 @@ class CloudApiAdapter(PooledHttp):
             raise TemplatesUnavailable("missing_waba_id")
         return dialect.url(waba_id, "message_templates"), "data"
 
+    # ---- template management (create, delete, the full list) ----------------------------------
+
+    async def list_all_templates(self, account: ChannelAccount) -> list[dict[str, Any]]:
+        """Every template of the account whatever its status, as the provider describes them
+        (Meta's objects: ``id``, ``name``, ``language``, ``status``, ``category``,
+        ``parameter_format``, ``components``, ``rejected_reason``), following ``paging.next``
+        page by page. TemplateRequestFailed when the list cannot be read whole."""
+        dialect, headers = self._management(account)
+        url, key = self._templates_at(dialect, account)
+        params: dict[str, str] | None = {"limit": "100", "fields": _TEMPLATE_FIELDS}
+        found: list[dict[str, Any]] = []
+        for _ in range(_MAX_TEMPLATE_PAGES):
+            data = _template_answer(await self._template_call("GET", url, headers,
+                                                              params=params))
+            found.extend(item for item in data.get(key) or [] if isinstance(item, dict))
+            following = (data.get("paging") or {}).get("next")
+            if not following:
+                return found
+            if urlsplit(str(following)).netloc != urlsplit(url).netloc:
+                # Our credentials go to the provider's own host only.
+                raise TemplateRequestFailed("unexpected_answer",
+                                            "the next page of templates is on another host")
+            url, params = str(following), None  # the next page's address carries its query
+        raise TemplateRequestFailed("unexpected_answer", "too many pages of templates")
+
+    async def create_template(self, account: ChannelAccount, spec: dict[str, Any]
+                              ) -> CreatedTemplate:
+        """Submit a template for review: ``spec`` is Meta's create body (``name``,
+        ``language``, ``category``, ``parameter_format``, ``components``). Meta answers with
+        its id and first status (usually PENDING)."""
+        dialect, headers = self._management(account)
+        url = self._create_template_at(dialect, account)
+        data = _template_answer(await self._template_call("POST", url, headers, json=spec))
+        template_id = str(data.get("id") or data.get("template_id") or "")
+        if not template_id:
+            raise TemplateRequestFailed("unexpected_answer",
+                                        "the provider answered without the template's id")
+        return CreatedTemplate(provider_template_id=template_id,
+                               status=str(data.get("status") or "PENDING").upper(),
+                               category=str(data.get("category") or spec.get("category") or ""))
+
+    async def delete_template(self, account: ChannelAccount, name: str,
+                              template_id: str | None) -> None:
+        """Delete one translation (``hsm_id``) of template ``name``, or, without its id, every
+        language of it: ``DELETE /{waba_id}/message_templates?name=…&hsm_id=…``."""
+        dialect, headers = self._management(account)
+        url = self._delete_template_at(dialect, account, name)
+        params = {"name": name, **({"hsm_id": template_id} if template_id else {})}
+        _template_answer(await self._template_call("DELETE", url, headers, params=params))
+
+    def _create_template_at(self, dialect: Dialect, account: ChannelAccount) -> str:
+        return self._waba_templates(dialect, account)
+
+    def _delete_template_at(self, dialect: Dialect, account: ChannelAccount, name: str) -> str:
+        return self._waba_templates(dialect, account)
+
+    @staticmethod
+    def _waba_templates(dialect: Dialect, account: ChannelAccount) -> str:
+        waba_id = str((account.settings or {}).get("waba_id") or "")
+        if not waba_id:
+            raise TemplateRequestFailed("missing_waba_id", explain("missing_waba_id", "en"))
+        return dialect.url(waba_id, "message_templates")
+
+    def _management(self, account: ChannelAccount) -> tuple[Dialect, dict[str, str]]:
+        dialect = self.dialect_for(account)
+        base = urlsplit(str(dialect.api_base_url))
+        if base.scheme not in ("http", "https") or not base.netloc:
+            raise TemplateRequestFailed("invalid_settings", explain("invalid_settings", "en"))
+        try:
+            return dialect, dialect.auth(account.credentials or {})
+        except KeyError as exc:
+            raise TemplateRequestFailed("missing_credentials",
+                                        explain("missing_credentials", "en")) from exc
+
+    async def _template_call(self, method: str, url: str, headers: dict[str, str], *,
+                             params: dict[str, str] | None = None,
+                             json: dict[str, Any] | None = None) -> httpx.Response:
+        try:
+            return await self._http().request(method, url, headers=headers, params=params,
+                                              json=json)
+        except httpx.TransportError as exc:
+            raise TemplateRequestFailed("unreachable", explain("unreachable", "en"),
+                                        temporary=True) from exc
+
+
+# What a full listing asks for: everything the templates table keeps.
+_TEMPLATE_FIELDS = "id,name,language,status,category,parameter_format,components,rejected_reason"
+# A WhatsApp Business Account holds at most 250 template names (each in a few languages): at
+# 100 a page, more pages than this means the provider's paging went round in circles.
+_MAX_TEMPLATE_PAGES = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class CreatedTemplate:
+    """The provider took a template for review."""
+
+    provider_template_id: str
+    status: str  # PENDING, or APPROVED / REJECTED when Meta decided at once
+    category: str  # Meta may change it (a UTILITY that reads like MARKETING)
+
+
+class TemplateRequestFailed(Exception):
+    """A template request the provider refused or never answered. ``code``: Meta's error code
+    (``100``, ``190``...), ``template_exists`` or one of ours (``unreachable``,
+    ``missing_waba_id``, ``not_supported``...); ``detail``: the provider's own words when it gave
+    some, else ours; ``temporary``: trying again later may work."""
+
+    def __init__(self, code: str, detail: str, *, temporary: bool = False) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code, self.detail, self.temporary = code, detail, temporary
+
+
+# Meta's subcode for "a template with this name already exists in this language".
+_TEMPLATE_EXISTS_SUBCODE = 2388024
+
+
+def _template_answer(response: httpx.Response) -> dict[str, Any]:
+    """A template request's JSON answer, or TemplateRequestFailed in words for people: Meta's
+    error object (its ``error_user_msg`` first, written for people), else 360dialog's own, else
+    the HTTP status."""
+    data = _json(response)
+    if response.is_success:
+        if not isinstance(data, dict):
+            raise TemplateRequestFailed("unexpected_answer", explain("unexpected_answer", "en"))
+        return data
+    error = data.get("error") if isinstance(data, dict) else None
+    temporary = response.status_code == 429 or response.status_code >= 500
+    if isinstance(error, dict) and error.get("code") is not None:
+        code = str(error["code"])
+        detail = str(error.get("error_user_msg") or _detail(error) or explain(code, "en"))
+        if str(error.get("error_subcode")) == str(_TEMPLATE_EXISTS_SUBCODE):
+            code = "template_exists"
+        temporary = temporary or error.get("is_transient") is True or (
+            code.isdigit() and int(code) in TEMPORARY_CODES)
+        raise TemplateRequestFailed(code, detail, temporary=temporary)
+    meta = data.get("meta") if isinstance(data, dict) else None  # 360dialog's own error
+    detail = str((meta.get("developer_message") if isinstance(meta, dict) else None)
+                 or f"HTTP {response.status_code}")
+    code = ("190" if response.status_code in (401, 403) else
+            "provider_error" if response.status_code >= 500 else f"http_{response.status_code}")
+    raise TemplateRequestFailed(code, detail, temporary=temporary)
+
 
 class TemplatesUnavailable(Exception):
     """The provider's template list could not be read; the argument is a short code."""
@@ -465,6 +618,16 @@ class WhatsApp360DialogAdapter(CloudApiAdapter):
     def _templates_at(self, dialect: Dialect, account: ChannelAccount) -> tuple[str, str]:
         """360dialog lists the key's templates at ``/v1/configs/templates`` (``waba_templates``)."""
         return dialect.url("v1", "configs", "templates"), "waba_templates"
+
+    def _create_template_at(self, dialect: Dialect, account: ChannelAccount) -> str:
+        """360dialog documents creating at ``POST /v1/configs/templates`` (Meta's body)."""
+        return dialect.url("v1", "configs", "templates")
+
+    def _delete_template_at(self, dialect: Dialect, account: ChannelAccount, name: str) -> str:
+        """360dialog's reference documents no way to delete a template through the API: say
+        so rather than guess a path; the hub deletes it, and the next sync notices."""
+        raise TemplateRequestFailed("not_supported", explain("template_delete_unsupported",
+                                                             "en"))
 
     def _describe(self, data: dict[str, Any], account: ChannelAccount) -> ConnectionCheck:
         health = data.get("health_status")
@@ -530,7 +693,8 @@ def build_request(message: OutboundMessage) -> dict[str, Any]:
     """Meta's request body for ``message``. ``payload`` carries, by content kind, the object Meta
     expects under the type's name (``interactive``, ``template``, ``location``, ``reaction``,
     ``contacts``), plus ``reply_to`` (a wamid to quote), ``filename`` (documents), ``media_id``
-    (send an uploaded file instead of ``attachment_url``) and ``preview_url`` (text).
+    (send an uploaded file instead of ``attachment_url``), ``preview_url`` (text) and
+    ``callback_data`` (for the status webhooks to echo).
     ValueError when something needed is missing."""
     payload = message.payload or {}
     body: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual"}
@@ -545,6 +709,8 @@ def build_request(message: OutboundMessage) -> dict[str, Any]:
         raise ValueError("The message has no recipient.")
     if payload.get("reply_to"):
         body["context"] = {"message_id": str(payload["reply_to"])}
+    if payload.get("callback_data"):  # echoed in the message's status webhooks
+        body["biz_opaque_callback_data"] = str(payload["callback_data"])[:512]
     kind = message.content_kind
     if kind == "text":
         if not message.body:
@@ -687,8 +853,8 @@ def _rehost(url: str, base_url: str) -> str:
 # ---- webhooks ---------------------------------------------------------------------------------
 
 def parse_webhook(payload: dict[str, Any]) -> list[WebhookEvent]:
-    """Every customer message and status update in a (batched) Cloud API webhook. Changes other
-    than ``messages`` (template status, quality...) give nothing yet; a payload that is not the
+    """Every customer message, status update and template status update in a (batched) Cloud
+    API webhook. Other changes (quality, category...) give nothing yet; a payload that is not the
     WhatsApp envelope, or a message without id or timestamp, is a ValueError."""
     if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
         raise ValueError("not a WhatsApp Business Account webhook")
@@ -698,6 +864,12 @@ def parse_webhook(payload: dict[str, Any]) -> list[WebhookEvent]:
     events: list[WebhookEvent] = []
     for entry in entries:
         for change in (entry or {}).get("changes") or []:
+            if change.get("field") == "message_template_status_update":
+                event = _template_status(str((entry or {}).get("id") or ""),
+                                         change.get("value") or {})
+                if event is not None:
+                    events.append(event)
+                continue
             if change.get("field") != "messages":
                 continue
             value = change.get("value") or {}
@@ -816,4 +988,22 @@ def _status(account_id: str, status: dict[str, Any]) -> StatusEvent | None:
     return StatusEvent(
         account_id=account_id, provider_message_id=str(_required(status, "id")), status=value,
         at=_moment(status), error_code=str(code) if code is not None else None,
-        error_title=(error.get("title") or error.get("message") or None))
+        error_title=(error.get("title") or error.get("message") or None),
+        callback_data=status.get("biz_opaque_callback_data") or None)
+
+
+def _template_status(waba_id: str, value: dict[str, Any]) -> TemplateStatusEvent | None:
+    """A ``message_template_status_update`` change; None without the template's name (nothing
+    to match it with) or event."""
+    name, event = value.get("message_template_name"), value.get("event")
+    if not name or not event:
+        return None
+    reason, other = value.get("reason"), value.get("other_info")
+    if not reason and isinstance(other, dict):  # PAUSED and DISABLED explain themselves here
+        reason = other.get("description") or other.get("title")
+    template_id = value.get("message_template_id")
+    return TemplateStatusEvent(
+        waba_id=waba_id, template_id=str(template_id) if template_id is not None else "",
+        name=str(name), language=str(value.get("message_template_language") or ""),
+        status=str(event).upper(),
+        reason=None if reason in (None, "", "NONE") else str(reason)[:500])

@@ -13,6 +13,11 @@ Provider side (what our adapters call):
 * ``GET /{version}/{phone_number_id}`` (its ``verified_name`` and ``display_phone_number``) and
   ``GET /health_status`` (360dialog): what a connection check reads, with the same credential
   checks as sends.
+* ``GET|POST|DELETE /{version}/{waba_id}/message_templates`` (and 360dialog's
+  ``/v1/configs/templates``, list and create): the account's templates, paged (``limit`` and the
+  ``after`` cursor, ``paging.next``); a created one is PENDING after Meta's required fields are
+  checked (a name+language already there is Meta's error 100/2388024). ``decide_template(...)``
+  approves or rejects one and posts the signed ``message_template_status_update`` webhook.
 
 Customer side (what Meta would post to our webhook): ``customer_message(...)`` and
 ``status(...)`` build signed webhook bodies (``X-Hub-Signature-256`` with the app secret), and
@@ -27,6 +32,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import secrets
 import time
 from collections import deque
@@ -73,6 +79,7 @@ class SentRequest:
     headers: dict[str, str]  # lower-case names
     body: dict[str, Any]
     wamid: str
+    at: float = field(default_factory=time.time)  # when it arrived (measuring a send rate)
 
 
 @dataclass
@@ -175,8 +182,13 @@ class WhatsAppSimulator:
             Route("/{version}/{media_id}", self._media_cloud, methods=["GET"]),
             Route("/health_status", self._health_status, methods=["GET"]),
             Route("/v1/configs/templates", self._templates_bsp, methods=["GET"]),
+            Route("/v1/configs/templates", self._create_template_bsp, methods=["POST"]),
             Route("/{version}/{waba_id}/message_templates", self._templates_cloud,
                   methods=["GET"]),
+            Route("/{version}/{waba_id}/message_templates", self._create_template_cloud,
+                  methods=["POST"]),
+            Route("/{version}/{waba_id}/message_templates", self._delete_template_cloud,
+                  methods=["DELETE"]),
             Route("/{media_id}", self._media_bsp, methods=["GET"]),
         ])
 
@@ -267,6 +279,55 @@ class WhatsAppSimulator:
             item["pricing"] = {"billable": False, "pricing_model": "PMP",
                                "type": "free_customer_service", "category": "service"}
         return self._signed({"statuses": [item]})
+
+    def statuses_of(self, sent: list[SentRequest], status: str = "sent"
+                    ) -> tuple[bytes, dict[str, str]]:
+        """One signed webhook with a status for each of these sends, echoing the
+        ``biz_opaque_callback_data`` each was sent with, as Meta does."""
+        items = []
+        for request in sent:
+            item: dict[str, Any] = {"id": request.wamid, "status": status,
+                                    "timestamp": str(int(request.at)),
+                                    "recipient_id": str(request.body.get("to") or "")}
+            if request.body.get("biz_opaque_callback_data"):
+                item["biz_opaque_callback_data"] = request.body["biz_opaque_callback_data"]
+            items.append(item)
+        return self._signed({"statuses": items})
+
+    def template_status(self, name: str, language: str, event: str, *,
+                        reason: str | None = None) -> tuple[bytes, dict[str, str]]:
+        """A signed ``message_template_status_update`` webhook for one of the account's
+        templates (``event``: APPROVED, REJECTED, PAUSED, DISABLED...), as Meta sends it to the
+        business account's subscription."""
+        template = self._find_template(name, language)
+        value: dict[str, Any] = {
+            "event": event, "message_template_id": int(template["id"]) if template else 0,
+            "message_template_name": name, "message_template_language": language,
+            "reason": reason or "NONE"}
+        if template:
+            value["message_template_category"] = template.get("category")
+        envelope = {"object": "whatsapp_business_account", "entry": [{
+            "id": WABA_ID, "time": int(time.time()),
+            "changes": [{"value": value, "field": "message_template_status_update"}]}]}
+        body = json.dumps(envelope, ensure_ascii=False).encode()
+        return body, {"Content-Type": "application/json",
+                      "X-Hub-Signature-256": sign(self.app_secret, body)}
+
+    async def decide_template(self, name: str, language: str, event: str = "APPROVED", *,
+                              reason: str | None = None) -> httpx.Response:
+        """Meta's review of a submitted template: its status becomes ``event`` here and the
+        signed status webhook is posted to ``webhook_url``."""
+        template = self._find_template(name, language)
+        if template is None:
+            raise KeyError(f"no template {name} ({language})")
+        template["status"] = event
+        if event == "REJECTED":
+            template["rejected_reason"] = reason or "INVALID_FORMAT"
+        return await self.deliver(*self.template_status(name, language, event, reason=reason))
+
+    def _find_template(self, name: str, language: str) -> dict[str, Any] | None:
+        return next((t for t in self.state.templates
+                     if (t["name"], t["language"]) == (name, language)), None)
 
     async def deliver(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
         """Post a webhook built above to ``webhook_url``, as Meta would."""
@@ -432,10 +493,81 @@ class WhatsAppSimulator:
     # ---- templates -------------------------------------------------------------------------
 
     async def _templates_cloud(self, request: Request) -> Response:
+        """One page of the account's templates: ``limit`` of them (25 by default, as Meta)
+        after the ``after`` cursor, with ``paging.next`` while more are left."""
         self._record(request)
         if not self._bearer_ok(request):
             return self._no_bearer()
-        return JSONResponse({"data": self.state.templates, "paging": {"cursors": {}}})
+        try:
+            limit = max(1, min(int(request.query_params.get("limit") or 25), 1000))
+            start = int(base64.urlsafe_b64decode(request.query_params.get("after") or "MA=="))
+        except ValueError:
+            return JSONResponse(meta_error(100, "Invalid limit or cursor."), status_code=400)
+        page = self.state.templates[start:start + limit]
+        paging: dict[str, Any] = {"cursors": {
+            "before": base64.urlsafe_b64encode(str(start).encode()).decode(),
+            "after": base64.urlsafe_b64encode(str(start + len(page)).encode()).decode()}}
+        if start + len(page) < len(self.state.templates):
+            paging["next"] = str(request.url.include_query_params(
+                limit=limit, after=paging["cursors"]["after"]))
+        return JSONResponse({"data": page, "paging": paging})
+
+    async def _create_template_cloud(self, request: Request) -> Response:
+        self._record(request)
+        if not self._bearer_ok(request):
+            return self._no_bearer()
+        return await self._create_template(request)
+
+    async def _create_template_bsp(self, request: Request) -> Response:
+        self._record(request)
+        if not self._key_ok(request):
+            return self._no_key()
+        return await self._create_template(request)
+
+    async def _create_template(self, request: Request) -> Response:
+        """A new template, PENDING review, after the checks Meta makes on its required
+        fields."""
+        if self.state.failures:
+            failure = self.state.failures.popleft()
+            return JSONResponse(failure.body, status_code=failure.status, headers=failure.headers)
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return JSONResponse(meta_error(100, "The request body is not JSON."), status_code=400)
+        problem = _invalid_template(body)
+        if problem:
+            return JSONResponse(meta_error(100, problem), status_code=400)
+        if self._find_template(body["name"], body["language"]):
+            error = meta_error(100, message="Invalid parameter")
+            error["error"].update({
+                "error_subcode": 2388024, "is_transient": False,
+                "error_user_title": "Message template already exists",
+                "error_user_msg": "There is already content for this template in "
+                                  f"{body['language']}. Edit the existing template or "
+                                  "choose another name."})
+            return JSONResponse(error, status_code=400)
+        template = {"id": str(10**14 + secrets.randbelow(9 * 10**14)), "name": body["name"],
+                    "language": body["language"], "status": "PENDING",
+                    "category": body["category"],
+                    "parameter_format": body.get("parameter_format") or "POSITIONAL",
+                    "components": body["components"]}
+        self.state.templates.append(template)
+        return JSONResponse({"id": template["id"], "status": "PENDING",
+                             "category": template["category"]})
+
+    async def _delete_template_cloud(self, request: Request) -> Response:
+        """``DELETE …/message_templates?name=…`` (every language) ``&hsm_id=…`` (one)."""
+        self._record(request)
+        if not self._bearer_ok(request):
+            return self._no_bearer()
+        name, hsm_id = request.query_params.get("name"), request.query_params.get("hsm_id")
+        gone = [t for t in self.state.templates
+                if t["name"] == name and (not hsm_id or t["id"] == hsm_id)]
+        if not name or not gone:
+            return JSONResponse(meta_error(100, f"Template {name!r} was not found."),
+                                status_code=400)
+        self.state.templates = [t for t in self.state.templates if t not in gone]
+        return JSONResponse({"success": True})
 
     async def _templates_bsp(self, request: Request) -> Response:
         self._record(request)
@@ -466,6 +598,32 @@ def _invalid(body: Any) -> str | None:
         return f"Unsupported message type {kind!r}."
     if not isinstance(body.get(kind), list if kind == "contacts" else dict):
         return f"The parameter {kind!r} is required."
+    return None
+
+
+_TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
+
+
+def _invalid_template(body: Any) -> str | None:
+    """What Meta would refuse in a template create request's required fields."""
+    if not isinstance(body, dict):
+        return "The request body must be a JSON object."
+    for key in ("name", "language", "category", "components"):
+        if not body.get(key):
+            return f"The parameter {key} is required."
+    if not isinstance(body["name"], str) or not _TEMPLATE_NAME.fullmatch(body["name"]):
+        return "name can only contain lowercase alphanumeric characters and underscores."
+    if body["category"] not in ("MARKETING", "UTILITY", "AUTHENTICATION"):
+        return "Invalid category."
+    components = body["components"]
+    if not isinstance(components, list) or not all(isinstance(c, dict) for c in components):
+        return "components must be a list of objects."
+    body_component = next((c for c in components if c.get("type") == "BODY"), None)
+    if body_component is None or not body_component.get("text"):
+        return "A BODY component with text is required."
+    placeholders = re.findall(r"\{\{\s*(\w+)\s*\}\}", body_component["text"])
+    if placeholders and not (body_component.get("example") or {}):
+        return "Variables in the body need example values."
     return None
 
 

@@ -1,0 +1,103 @@
+"""Jobs of campaigns: the dispatchers that send them, and the minute tick that starts, heals
+and finishes them."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime
+
+import procrastinate
+import structlog
+
+from invekto import runtime
+from invekto.campaigns import service
+from invekto.channels import pacing
+from invekto.channels.adapters import adapter_for
+from invekto.channels.adapters.base import PermanentFailure, SendResult, TemporaryFailure
+
+log = structlog.get_logger(__name__)
+blueprint = procrastinate.Blueprint()
+
+# Messages per second for a channel kind without a known limit (SMS providers).
+FALLBACK_RATE = 10.0
+# Each batch holds about this many seconds of the channel's sending (at least one message).
+BATCH_SECONDS = 0.5
+MAX_BATCH = 500
+# Seconds to wait when the provider refuses everything for now and says nothing of when.
+BACKOFF_SECONDS = 2.0
+
+
+@blueprint.task(name="dispatch", queue="campaigns")
+async def dispatch(tenant_id: str, campaign_id: str) -> int:
+    """Send a running campaign's queued recipients until none is left (or it is paused,
+    cancelled or in quiet hours); returns how many this job sent. Several may run at once: each
+    takes its own recipients (SKIP LOCKED) and the channel's pacing row spaces all their sends."""
+    tenant, campaign = uuid.UUID(tenant_id), uuid.UUID(campaign_id)
+    db = runtime.current().db
+    sent = 0
+    while True:
+        async with db.tenant_session(tenant) as session:
+            size = await service.batch_size(session, tenant, campaign, BATCH_SECONDS,
+                                            fallback_rate=FALLBACK_RATE, most=MAX_BATCH)
+            batch = await service.take_batch(session, tenant, campaign, size) if size else None
+        if batch is None:
+            break
+        results = await _send(batch)
+        async with db.tenant_session(tenant) as session:
+            await service.record_results(session, tenant, results)
+        sent += sum(1 for _, r in results if not isinstance(r, TemporaryFailure | Exception))
+        waits = [r.retry_after_seconds or BACKOFF_SECONDS for _, r in results
+                 if isinstance(r, TemporaryFailure)]
+        if waits and len(waits) == len(results):
+            await asyncio.sleep(min(max(waits), 60.0))
+    async with db.tenant_session(tenant) as session:
+        await service.tick(session, tenant, campaign)  # finished, if this was the last batch
+    return sent
+
+
+async def _send(batch: service.Batch) -> list[tuple[uuid.UUID, SendResult]]:
+    """Each recipient's message at its own slot of the channel's pace."""
+    db = runtime.current().db
+    adapter = adapter_for(batch.kind)
+    rate = pacing.rate_for(batch.kind, batch.account.settings) or FALLBACK_RATE
+    _first, wait = await pacing.take_slot(db, batch.campaign.tenant_id, batch.campaign.channel_id,
+                                          rate, count=len(batch.recipients))
+    loop = asyncio.get_running_loop()
+    start = loop.time() + wait
+
+    async def one(position: int, recipient) -> SendResult:
+        await asyncio.sleep(max(start + position / rate - loop.time(), 0.0))
+        if adapter is None:
+            return PermanentFailure(code="no_adapter", message=f"no adapter for {batch.kind}")
+        try:
+            return await adapter.send(batch.account, service.outbound_for(batch, recipient))
+        except Exception as exc:
+            log.error("campaign.send_error", recipient=str(recipient.id), error=str(exc)[:300])
+            return PermanentFailure(code="delivery_unknown", message=str(exc)[:300])
+
+    results = await asyncio.gather(*(one(i, r) for i, r in enumerate(batch.recipients)))
+    return [(r.id, result) for r, result in zip(batch.recipients, results, strict=True)]
+
+
+@blueprint.periodic(cron="* * * * *")
+@blueprint.task(name="tick", queue="default", queueing_lock="campaigns.tick")
+async def tick(timestamp: int) -> int:
+    """Every minute: scheduled campaigns whose time has come start; running ones get their
+    dispatchers back after a worker died, recipients it left unconfirmed settled, and finish
+    when nobody is left (service.tick)."""
+    return await tick_all()
+
+
+async def tick_all(now: datetime | None = None) -> int:
+    db = runtime.current().db
+    async with db.system_session() as session:
+        active = await service.active_campaigns(session)
+    changed = 0
+    for due in active:
+        async with db.tenant_session(due.tenant_id) as session:
+            outcome = await service.tick(session, due.tenant_id, due.campaign_id, now=now)
+        if outcome in ("started", "completed"):
+            log.info("campaign." + outcome, campaign_id=str(due.campaign_id))
+            changed += 1
+    return changed

@@ -1,0 +1,60 @@
+"""A campaign from planning to its report: each recipient's template filled from their
+contact, sent once at the channel's pace, its statuses and the customer's reply recorded."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from invekto.inbox.models import Conversation
+
+
+async def test_a_template_campaign_reaches_each_recipient_once_with_their_own_values(wa):
+    await wa.contacts(3, tags=["vip"])
+    await wa.contacts(2, start=100, tags=["other"])
+    campaign = await wa.create()
+
+    plan = await wa.post(f"/api/v1/campaigns/{campaign['id']}/plan")
+    assert plan.status_code == 200, plan.text
+    assert plan.json() == {"recipients": 3, "excluded": {}, "duplicates": 0, "invalid_rows": 0}
+    started = await wa.post(f"/api/v1/campaigns/{campaign['id']}/send")
+    assert started.json()["status"] == "running"
+
+    assert await wa.dispatch(campaign["id"]) == 3
+    sent = wa.simulator.state.sent
+    assert sorted(s.body["to"] for s in sent) == ["905320000000", "905320000001", "905320000002"]
+    first = next(s for s in sent if s.body["to"] == "905320000001")
+    assert first.body["template"]["components"] == [{"type": "body", "parameters": [
+        {"type": "text", "text": "Müşteri"}, {"type": "text", "text": "1 Aralık"}]}]
+    recipients = await wa.recipients(campaign["id"])
+    assert {r.state for r in recipients} == {"sent"}
+    assert {s.body["biz_opaque_callback_data"] for s in sent} == {
+        f"campaign:{r.id}" for r in recipients}
+    assert (await wa.report(campaign["id"]))["campaign"]["status"] == "completed"
+
+    # Meta's statuses, then a customer answers.
+    await wa.deliver(*wa.simulator.statuses_of(sent, "delivered"))
+    await wa.deliver(*wa.simulator.statuses_of(sent[:2], "read"))
+    await wa.customer_writes("Randevumu ertelemek istiyorum", wa_id=sent[0].body["to"])
+    report = await wa.report(campaign["id"])
+    assert report["states"] | {} == {"queued": 0, "excluded": 0, "sending": 0, "sent": 0,
+                                     "delivered": 1, "read": 1, "replied": 1, "failed": 0}
+    assert report["rates"] == {"delivered": 1.0, "read": round(2 / 3, 4),
+                               "replied": round(1 / 3, 4), "failed": 0.0}
+    replied = next(r for r in await wa.recipients(campaign["id"]) if r.state == "replied")
+    conversation = await wa.scalar(select(Conversation).where(
+        Conversation.id == replied.conversation_id))
+    assert campaign["reply_tag"] in conversation.tags
+
+    export = await wa.home.sevgi.client.get(f"/api/v1/campaigns/{campaign['id']}/export")
+    rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["phone", "name", "state"]
+    assert sorted(r[2] for r in rows[1:]) == ["delivered", "read", "replied"]
+    xlsx = await wa.home.sevgi.client.get(
+        f"/api/v1/campaigns/{campaign['id']}/export", params={"format": "xlsx"})
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    assert [c.value for c in sheet[1]][:3] == ["phone", "name", "state"]
+    assert sheet.max_row == 4
