@@ -33,8 +33,7 @@ def invekto_processes(database_url: str, *, servers: int = 1, workers: int = 0,
     ports = [free_port() for _ in range(servers)]
     processes = [subprocess.Popen([sys.executable, "-m", "invekto", "serve", "--port", str(p)],
                                   env=env) for p in ports]
-    processes += [subprocess.Popen([sys.executable, "-m", "invekto", "worker"], env=env)
-                  for _ in range(workers)]
+    processes += [start_worker(database_url, env=env) for _ in range(workers)]
     try:
         deadline = time.monotonic() + 60
         for port in ports:
@@ -48,6 +47,13 @@ def invekto_processes(database_url: str, *, servers: int = 1, workers: int = 0,
             process.terminate()
         for process in processes:
             process.wait(timeout=20)
+
+
+def start_worker(database_url: str, *, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """One `invekto worker` on the test database, for a test to stop (or kill) itself."""
+    return subprocess.Popen([sys.executable, "-m", "invekto", "worker"], env={
+        **os.environ, "INVEKTO_DATABASE_URL": database_url, "INVEKTO_LOG_LEVEL": "WARNING",
+        **(env or {})})
 
 
 def _healthy(port: int) -> bool:

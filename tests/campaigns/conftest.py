@@ -55,6 +55,10 @@ class CampaignWorld(ChannelWorld):
             CampaignRecipient.campaign_id == uuid.UUID(str(campaign_id))
         ).order_by(CampaignRecipient.id))
 
+    async def rows_of(self, query) -> list:
+        async with self.home.rt.db.tenant_session(self.home.tenant_id) as session:
+            return list((await session.execute(query)).all())
+
     async def report(self, campaign_id) -> dict:
         response = await self.home.sevgi.client.get(f"/api/v1/campaigns/{campaign_id}/report")
         assert response.status_code == 200, response.text

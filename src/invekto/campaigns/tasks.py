@@ -24,6 +24,8 @@ FALLBACK_RATE = 10.0
 # Each batch holds about this many seconds of the channel's sending (at least one message).
 BATCH_SECONDS = 0.5
 MAX_BATCH = 500
+# Requests in flight at once per dispatcher (each waits for its slot, then for its answer).
+SENDERS = 32
 # Seconds to wait when the provider refuses everything for now and says nothing of when.
 BACKOFF_SECONDS = 2.0
 
@@ -57,7 +59,9 @@ async def dispatch(tenant_id: str, campaign_id: str) -> int:
 
 
 async def _send(batch: service.Batch) -> list[tuple[uuid.UUID, SendResult]]:
-    """Each recipient's message at its own slot of the channel's pace."""
+    """Each recipient's message at its own slot of the channel's pace, by a few senders that
+    take the batch in order: a connection pool serves a few dozen requests at a time far
+    better than hundreds queued on it."""
     db = runtime.current().db
     adapter = adapter_for(batch.kind)
     rate = pacing.rate_for(batch.kind, batch.account.settings) or FALLBACK_RATE
@@ -65,19 +69,26 @@ async def _send(batch: service.Batch) -> list[tuple[uuid.UUID, SendResult]]:
                                           rate, count=len(batch.recipients))
     loop = asyncio.get_running_loop()
     start = loop.time() + wait
+    results: dict[uuid.UUID, SendResult] = {}
+    turns = iter(enumerate(batch.recipients))
 
-    async def one(position: int, recipient) -> SendResult:
-        await asyncio.sleep(max(start + position / rate - loop.time(), 0.0))
-        if adapter is None:
-            return PermanentFailure(code="no_adapter", message=f"no adapter for {batch.kind}")
-        try:
-            return await adapter.send(batch.account, service.outbound_for(batch, recipient))
-        except Exception as exc:
-            log.error("campaign.send_error", recipient=str(recipient.id), error=str(exc)[:300])
-            return PermanentFailure(code="delivery_unknown", message=str(exc)[:300])
+    async def sender() -> None:
+        for position, recipient in turns:  # a shared iterator: each turn is taken once
+            await asyncio.sleep(max(start + position / rate - loop.time(), 0.0))
+            results[recipient.id] = await _send_one(adapter, batch, recipient)
 
-    results = await asyncio.gather(*(one(i, r) for i, r in enumerate(batch.recipients)))
-    return [(r.id, result) for r, result in zip(batch.recipients, results, strict=True)]
+    await asyncio.gather(*(sender() for _ in range(min(SENDERS, len(batch.recipients)))))
+    return [(r.id, results[r.id]) for r in batch.recipients]
+
+
+async def _send_one(adapter, batch: service.Batch, recipient) -> SendResult:
+    if adapter is None:
+        return PermanentFailure(code="no_adapter", message=f"no adapter for {batch.kind}")
+    try:
+        return await adapter.send(batch.account, service.outbound_for(batch, recipient))
+    except Exception as exc:  # unknown whether it left: reconciled later
+        log.error("campaign.send_error", recipient=str(recipient.id), error=str(exc)[:300])
+        return PermanentFailure(code="delivery_unknown", message=str(exc)[:300])
 
 
 @blueprint.periodic(cron="* * * * *")
