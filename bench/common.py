@@ -41,6 +41,23 @@ def database():
         server.stop()
 
 
+def env_with(**variables: str) -> dict[str, str]:
+    return {**os.environ, "INVEKTO_LOG_LEVEL": "WARNING", **variables}
+
+
+def wait_for_port(port: int, *, seconds: float = 30) -> None:
+    """Until something listens on ``port`` (a server that has no /healthz)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nothing listens on {port}") from None
+            time.sleep(0.1)
+
+
 @contextmanager
 def process(args: list[str], env: dict[str, str], port: int):
     proc = subprocess.Popen(args, env={**os.environ, **env}, stdout=subprocess.DEVNULL,

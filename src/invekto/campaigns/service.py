@@ -534,7 +534,7 @@ async def _defer_dispatch(session: AsyncSession, campaign: Campaign) -> None:
 
 # Dispatcher jobs per campaign: together they keep the pacing row's slots taken ahead, so the
 # channel's rate is reached; more would only queue on that row.
-DISPATCHERS = 2
+DISPATCHERS = 4
 
 
 # ---- the minute tick ----------------------------------------------------------------------------
