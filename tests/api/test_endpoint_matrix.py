@@ -32,6 +32,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from invekto.auth import service as auth
+from invekto.campaigns import service as campaigns
+from invekto.campaigns.schemas import CampaignIn, Segment
 from invekto.channels import service as channels
 from invekto.channels.schemas import ChannelCreate
 from invekto.channels.simulator.whatsapp import WABA_ID, create_simulator
@@ -603,13 +605,17 @@ def _template_spec() -> dict:
                  "example": {"body_text": [["Ayşe"]]}}]}
 
 
-async def _templates_channel(t: Target) -> Call:
+async def new_whatsapp_channel(company: Company) -> uuid.UUID:
     """A WhatsApp channel whose templates live at the shared simulator."""
-    channel = await as_system(t.ids, lambda s, a: channels.create_channel(s, a, ChannelCreate(
+    channel = await as_system(company, lambda s, a: channels.create_channel(s, a, ChannelCreate(
         kind="whatsapp_cloud", name=fresh("whatsapp"), external_id="109876543210987",
         settings={"api_base_url": _WHATSAPP["url"], "waba_id": WABA_ID},
         credentials={"access_token": "EAAG-test"})))
-    return Call({"channel_id": channel.id})
+    return channel.id
+
+
+async def _templates_channel(t: Target) -> Call:
+    return Call({"channel_id": await new_whatsapp_channel(t.ids)})
 
 
 async def _create_template(t: Target) -> Call:
@@ -630,6 +636,69 @@ async def _template(t: Target) -> Call:
 async def _template_variables(t: Target) -> Call:
     call = await _template(t)
     return Call(call.params, json={"variables": {"body.1": "{{ contact.first_name }}"}})
+
+
+def _campaign_spec(channel_id: uuid.UUID) -> CampaignIn:
+    return CampaignIn(name=fresh("kampanya"), channel_id=channel_id, content_kind="template",
+                      template_name="randevu_hatirlatma", template_language="tr",
+                      template_parameters={"1": "{{ contact.first_name }}", "2": "yarın"},
+                      segment=Segment())
+
+
+async def _create_campaign(t: Target) -> Call:
+    return Call(json=_campaign_spec(await new_whatsapp_channel(t.body)).model_dump(mode="json"))
+
+
+async def _campaign(t: Target, then=None) -> Call:
+    """A draft campaign on a fresh WhatsApp channel (``then`` moves it on: started...)."""
+    channel_id = await new_whatsapp_channel(t.ids)
+
+    async def make(session, actor):
+        made = await campaigns.create(session, actor, _campaign_spec(channel_id))
+        if then is not None:
+            await then(session, actor, made.id)
+        return made
+    return Call({"campaign_id": (await as_system(t.ids, make)).id})
+
+
+async def _update_campaign(t: Target) -> Call:
+    call = await _campaign(t)
+    return Call(call.params,
+                json=_campaign_spec(await new_whatsapp_channel(t.body)).model_dump(mode="json"))
+
+
+async def _schedule_campaign(t: Target) -> Call:
+    call = await _campaign(t)
+    return Call(call.params, json={"at": (datetime.now(UTC) + timedelta(days=1)).isoformat()})
+
+
+async def _scheduled_campaign(t: Target) -> Call:
+    return await _campaign(t, lambda s, a, c: campaigns.schedule(
+        s, a, c, datetime.now(UTC) + timedelta(days=1)))
+
+
+async def _running_campaign(t: Target) -> Call:
+    return await _campaign(t, lambda s, a, c: campaigns.send_now(s, a, c))
+
+
+async def _paused_campaign(t: Target) -> Call:
+    async def pause(session, actor, campaign_id):
+        await campaigns.send_now(session, actor, campaign_id)
+        await campaigns.pause(session, actor, campaign_id)
+    return await _campaign(t, pause)
+
+
+_LIST_CSV = "Ad Soyad;Telefon\nAyşe Yılmaz;0532 000 00 01\nHatalı;123\n".encode()
+
+
+async def _upload_list(t: Target) -> Call:
+    return Call(files={"file": ("liste.csv", _LIST_CSV, "text/csv")})
+
+
+async def _recipient_list(t: Target) -> Call:
+    made = await as_system(t.ids, lambda s, a: campaigns.import_list(
+        s, a, name=fresh("liste"), filename="liste.csv", data=_LIST_CSV))
+    return Call({"list_id": made.id})
 
 
 def row(method: str, path: str, min_role: str, build: Builder, ok: int = 200, **extra) -> Row:
@@ -755,6 +824,25 @@ ROWS: list[Row] = [
     row("GET", "/channels/{channel_id}/csat", "agent", _channel),
     row("PUT", "/channels/{channel_id}/csat", "supervisor", _set_csat),
     row("GET", "/csat/responses", "supervisor", _period),
+    # Broadcast campaigns and their lists: supervisors
+    row("GET", "/campaigns", "supervisor", _plain),
+    row("POST", "/campaigns", "supervisor", _create_campaign, 201, listing="/campaigns"),
+    row("GET", "/campaigns/{campaign_id}", "supervisor", _campaign),
+    row("PUT", "/campaigns/{campaign_id}", "supervisor", _update_campaign),
+    row("DELETE", "/campaigns/{campaign_id}", "supervisor", _campaign, 204),
+    row("POST", "/campaigns/{campaign_id}/plan", "supervisor", _campaign),
+    row("POST", "/campaigns/{campaign_id}/send", "supervisor", _campaign),
+    row("POST", "/campaigns/{campaign_id}/schedule", "supervisor", _schedule_campaign),
+    row("POST", "/campaigns/{campaign_id}/unschedule", "supervisor", _scheduled_campaign),
+    row("POST", "/campaigns/{campaign_id}/pause", "supervisor", _running_campaign),
+    row("POST", "/campaigns/{campaign_id}/resume", "supervisor", _paused_campaign),
+    row("POST", "/campaigns/{campaign_id}/cancel", "supervisor", _campaign),
+    row("GET", "/campaigns/{campaign_id}/report", "supervisor", _campaign),
+    row("GET", "/campaigns/{campaign_id}/export", "supervisor", _campaign),
+    row("GET", "/recipient-lists", "supervisor", _plain),
+    row("POST", "/recipient-lists", "supervisor", _upload_list, 201,
+        listing="/recipient-lists"),
+    row("GET", "/recipient-lists/{list_id}", "supervisor", _recipient_list),
 ]
 
 BY_ID = {r.id: r for r in ROWS}
@@ -841,7 +929,8 @@ async def probe(client: httpx.AsyncClient, name: str, value: uuid.UUID) -> Any:
     if name == "template_id":
         return await _read(client, f"/channels/{_TEMPLATE_CHANNELS[value]}/templates/{value}")
     paths = {"user_id": "/users/{}", "group_id": "/groups/{}", "channel_id": "/channels/{}",
-             "attachment_id": "/attachments/{}", "sequence_id": "/follow-ups/{}"}
+             "attachment_id": "/attachments/{}", "sequence_id": "/follow-ups/{}",
+             "campaign_id": "/campaigns/{}", "list_id": "/recipient-lists/{}"}
     return await _read(client, paths[name].format(value))
 
 

@@ -168,13 +168,13 @@ def test_a_click_to_whatsapp_ad_brings_its_referral_with_the_click_id():
         "entry"][0]["changes"][0]["value"]["messages"][0]["referral"]
 
 
-def test_statuses_parse_with_the_error_of_a_failure():
+def test_statuses_parse_with_the_error_of_a_failure_and_what_we_asked_to_be_echoed():
     delivered = only(WhatsAppCloudAdapter().parse_webhook(
         fixture("whatsapp_cloud.status_delivered.json")))
     assert delivered == StatusEvent(
         account_id=PHONE_NUMBER_ID,
         provider_message_id="wamid.HBgMOTA1MzIxMjM0NTY3FQIAERgSRTc5MkQwMzRGRTY4MDc3OTE1AA==",
-        status="delivered", at=at(1767262400))
+        status="delivered", at=at(1767262400), callback_data="crm-msg-7f3a9c")
     failed = only(WhatsAppCloudAdapter().parse_webhook(
         fixture("whatsapp_cloud.status_failed_131047.json")))
     assert (failed.status, failed.at, failed.error_code, failed.error_title) == (
@@ -294,17 +294,17 @@ def test_the_adapters_are_registered_by_kind():
 
 def documented(name: str) -> dict:
     """A documented request body as we send it: always with ``recipient_type`` and (text)
-    ``preview_url``, both defaults made explicit; never with ``biz_opaque_callback_data`` (we
-    correlate statuses on the wamid)."""
+    ``preview_url``, both defaults made explicit; ``biz_opaque_callback_data`` when the message
+    asks for it (campaigns: their recipient's id)."""
     body = fixture(f"whatsapp_cloud.{name}.request.json")
-    body.pop("biz_opaque_callback_data", None)
     if body["type"] == "text":
         body["text"] = {"preview_url": False, **body["text"]}
     return {"recipient_type": "individual", **body}
 
 
 SENDS = {
-    "send_text": outbound("text", "Siparişiniz bugün kargoya verildi."),
+    "send_text": outbound("text", "Siparişiniz bugün kargoya verildi.",
+                          payload={"callback_data": "crm-msg-7f3a9c"}),
     "send_reply_context": outbound("text", "Kontrol edip hemen dönüyorum.", payload={
         "reply_to": "wamid.HBgMOTA1MzIxMjM0NTY3FQIAEhgUM0EwQTc3RkM1QjY2NDdBQzE5RjIA"}),
     "send_image": outbound("image", "Kargo etiketiniz", payload={"media_id": "4567890123456789"}),

@@ -71,15 +71,24 @@ async def schedule_campaign(campaign_id: uuid.UUID, body: ScheduleIn, ctx: Scope
     return await service.schedule(ctx.session, ctx.actor, campaign_id, body.at)
 
 
-_ACTIONS = {"unschedule": service.unschedule, "pause": service.pause,
-            "resume": service.resume, "cancel": service.cancel}
+@router.post("/campaigns/{campaign_id}/unschedule", response_model=CampaignOut)
+async def unschedule_campaign(campaign_id: uuid.UUID, ctx: Scoped):
+    return await service.unschedule(ctx.session, ctx.actor, campaign_id)
 
 
-@router.post("/campaigns/{campaign_id}/{action}", response_model=CampaignOut)
-async def change_campaign(campaign_id: uuid.UUID,
-                          action: Literal["unschedule", "pause", "resume", "cancel"],
-                          ctx: Scoped):
-    return await _ACTIONS[action](ctx.session, ctx.actor, campaign_id)
+@router.post("/campaigns/{campaign_id}/pause", response_model=CampaignOut)
+async def pause_campaign(campaign_id: uuid.UUID, ctx: Scoped):
+    return await service.pause(ctx.session, ctx.actor, campaign_id)
+
+
+@router.post("/campaigns/{campaign_id}/resume", response_model=CampaignOut)
+async def resume_campaign(campaign_id: uuid.UUID, ctx: Scoped):
+    return await service.resume(ctx.session, ctx.actor, campaign_id)
+
+
+@router.post("/campaigns/{campaign_id}/cancel", response_model=CampaignOut)
+async def cancel_campaign(campaign_id: uuid.UUID, ctx: Scoped):
+    return await service.cancel(ctx.session, ctx.actor, campaign_id)
 
 
 @router.get("/campaigns/{campaign_id}/report", response_model=ReportOut)
