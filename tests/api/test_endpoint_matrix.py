@@ -342,6 +342,11 @@ async def _update_contact(t: Target) -> Call:
     return Call({"contact_id": await new_contact(t.ids)}, json={"name": "Değişti"})
 
 
+async def _set_consent(t: Target) -> Call:
+    return Call({"contact_id": await new_contact(t.ids), "consent_type": "message"},
+                json={"granted": True, "source": "manual"})
+
+
 async def _create_tag(t: Target) -> Call:
     return Call(json={"name": fresh("etiket")})
 
@@ -741,6 +746,8 @@ ROWS: list[Row] = [
     row("POST", "/contacts", "agent", _create_contact, 201, listing="/contacts?limit=200"),
     row("GET", "/contacts/{contact_id}", "agent", _contact),
     row("PATCH", "/contacts/{contact_id}", "agent", _update_contact),
+    row("GET", "/contacts/{contact_id}/consents", "agent", _contact),
+    row("PUT", "/contacts/{contact_id}/consents/{consent_type}", "agent", _set_consent),
     row("DELETE", "/contacts/{contact_id}", "supervisor", _contact, 204),
     row("GET", "/tags", "agent", _plain),
     row("POST", "/tags", "supervisor", _create_tag, 201, listing="/tags"),
@@ -917,6 +924,7 @@ async def probe(client: httpx.AsyncClient, name: str, value: uuid.UUID) -> Any:
         return await _find(client, "/sla-policies", value)
     if name == "contact_id":
         return [await _read(client, f"/contacts/{value}"),
+                await _read(client, f"/contacts/{value}/consents"),
                 await _read(client, f"/contacts/{value}/notes"),
                 await _read(client, f"/contacts/{value}/messages")]
     if name == "conversation_id":
@@ -924,6 +932,8 @@ async def probe(client: httpx.AsyncClient, name: str, value: uuid.UUID) -> Any:
         return [conversation, await _read(client, f"/conversations/{value}/messages"),
                 await _read(client, f"/contacts/{conversation['contact_id']}/notes"),
                 await _read(client, f"/conversations/{value}/scheduled-messages")]
+    if name == "consent_type":
+        return None  # a word, not an object: read with its contact (above)
     if name == "scheduled_id":
         return None  # read with its conversation's (above)
     if name == "template_id":

@@ -184,3 +184,22 @@ async def test_another_companys_campaigns_and_lists_are_not_found(wa, world):
     assert (await charlie.post(f"/api/v1/campaigns/{campaign['id']}/send")).status_code == 404
     agent = await wa.home.bora.client.get("/api/v1/campaigns")
     assert agent.status_code == 403
+
+
+async def test_consent_recorded_on_the_contact_decides_who_a_consent_only_campaign_reaches(wa):
+    ids = await wa.contacts(3, tags=["vip"])
+    client = wa.home.bora.client  # an agent records what the customer said in the chat
+    given = await client.put(f"/api/v1/contacts/{ids[0]}/consents/message",
+                             json={"granted": True, "source": "manual"})
+    assert given.status_code == 200, given.text
+    withdrawn = await client.put(f"/api/v1/contacts/{ids[1]}/consents/message",
+                                 json={"granted": False, "source": "keyword"})
+    assert withdrawn.json()["granted"] is False
+    assert [c["consent_type"] for c in (await client.get(
+        f"/api/v1/contacts/{ids[0]}/consents")).json()] == ["message"]
+    campaign = await wa.create(segment={"tags_any": ["vip"], "consent_required": True})
+    plan = (await wa.post(f"/api/v1/campaigns/{campaign['id']}/plan")).json()
+    assert (plan["recipients"], plan["excluded"]) == (1, {"opted_out": 1, "no_consent": 1})
+    bad = await client.put(f"/api/v1/contacts/{ids[0]}/consents/message",
+                           json={"granted": True, "iys_status": "EVET"})
+    assert (bad.status_code, bad.json()["error"]["field"]) == (422, "iys_status")

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel
 
 from invekto.contacts import service
 from invekto.contacts.schemas import (
+    ConsentIn,
+    ConsentOut,
     ContactCreate,
     ContactOut,
     ContactUpdate,
@@ -108,3 +110,15 @@ async def update_custom_field(field_id: uuid.UUID, body: CustomFieldUpdate, ctx:
 @router.delete("/custom-fields/{field_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_custom_field(field_id: uuid.UUID, ctx: Scoped) -> None:
     await service.delete_custom_field(ctx.session, ctx.actor, field_id)
+
+
+@router.get("/contacts/{contact_id}/consents", response_model=list[ConsentOut])
+async def list_consents(contact_id: uuid.UUID, ctx: Scoped):
+    return await service.consents(ctx.session, ctx.actor, contact_id)
+
+
+@router.put("/contacts/{contact_id}/consents/{consent_type}", response_model=ConsentOut)
+async def set_consent(contact_id: uuid.UUID, consent_type: Literal["message", "call", "email"],
+                      body: ConsentIn, ctx: Scoped):
+    """Marketing consent as the contact gave or withdrew it; campaigns obey it."""
+    return await service.set_consent(ctx.session, ctx.actor, contact_id, consent_type, body)

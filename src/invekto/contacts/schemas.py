@@ -86,3 +86,19 @@ class TagOut(BaseModel):
     id: uuid.UUID
     name: str
     color: str
+
+
+class ConsentIn(BaseModel):
+    """A contact's marketing consent for one kind of contact, as they gave or withdrew it."""
+
+    granted: bool
+    source: Literal["manual", "import", "keyword", "widget", "iys"] = "manual"
+    # İYS's record, for commercial SMS and calls: ONAY (approved) or RET (refused).
+    iys_status: Literal["ONAY", "RET"] | None = None
+
+
+class ConsentOut(ConsentIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    consent_type: Literal["message", "call", "email"]
+    recorded_at: datetime

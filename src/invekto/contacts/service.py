@@ -18,12 +18,14 @@ from invekto.audit import service as audit
 from invekto.contacts.models import (
     MAX_CUSTOM_FIELDS,
     Contact,
+    ContactConsent,
     ContactIdentity,
     CustomFieldDefinition,
     SmsOptOut,
     Tag,
 )
 from invekto.contacts.schemas import (
+    ConsentIn,
     ContactCreate,
     ContactUpdate,
     CustomFieldCreate,
@@ -509,3 +511,34 @@ def _coerce(definition: CustomFieldDefinition, value: Any, field: str) -> Any:
                     "email": N_("an e-mail address")}.get(kind, N_("text up to 1000 characters"))
         raise ValidationFailed("'%(label)s' must be %(expected)s", field=field,
                                params={"label": definition.label, "expected": expected}) from exc
+
+
+# ---- marketing consent --------------------------------------------------------------------------
+
+async def consents(session: AsyncSession, actor: Actor, contact_id: uuid.UUID
+                   ) -> list[ContactConsent]:
+    contact = await get_contact(session, actor, contact_id)
+    return list((await session.scalars(select(ContactConsent).where(
+        ContactConsent.tenant_id == actor.tenant_id, ContactConsent.contact_id == contact.id
+    ).order_by(ContactConsent.consent_type))).all())
+
+
+async def set_consent(session: AsyncSession, actor: Actor, contact_id: uuid.UUID,
+                      consent_type: str, data: ConsentIn) -> ContactConsent:
+    """Record the contact's marketing consent for ``consent_type`` (message, call, email) as
+    given or withdrawn now, with where it came from; audited, because campaigns obey it."""
+    contact = await get_contact(session, actor, contact_id)
+    consent = await session.scalar(select(ContactConsent).where(
+        ContactConsent.tenant_id == actor.tenant_id, ContactConsent.contact_id == contact.id,
+        ContactConsent.consent_type == consent_type))
+    if consent is None:
+        consent = ContactConsent(tenant_id=actor.tenant_id, contact_id=contact.id,
+                                 consent_type=consent_type)
+        session.add(consent)
+    consent.granted, consent.source, consent.iys_status = (data.granted, data.source,
+                                                           data.iys_status)
+    consent.recorded_at = datetime.now(UTC)
+    await session.flush()
+    await audit.record(session, actor, "contact.consent_set", target_type="contact",
+                       target_id=contact.id, data={"type": consent_type, **data.model_dump()})
+    return consent
