@@ -57,3 +57,14 @@ def test_the_sandbox_gives_nothing_even_when_unchecked():
     # A text saved before checking existed must still not reach internals when rendered.
     with pytest.raises((UndefinedError, SecurityError)):
         render("{{ contact.__class__.__mro__ }}", AYSE)
+
+
+def test_a_campaign_lists_columns_are_row_variables_only_where_a_list_is_sent():
+    text = "Sayın {{ contact.name }}, {{ row.siparis_no }} / {{ row['Kargo Firması'] }}"
+    check(text, row_keys=("siparis_no", "Kargo Firması"))
+    with pytest.raises(ValidationFailed, match="variable"):
+        check(text)  # no list: no row
+    with pytest.raises(ValidationFailed, match="variable"):
+        check("{{ row.yok }}", row_keys=("siparis_no",))
+    with_row = Values(contact_name="İpek Şahin", row={"siparis_no": "TR-1"})
+    assert render(text, with_row) == "Sayın İpek Şahin, TR-1 / "  # a missing cell is empty
