@@ -58,3 +58,18 @@ async def test_a_template_campaign_reaches_each_recipient_once_with_their_own_va
     sheet = load_workbook(io.BytesIO(xlsx.content)).active
     assert [c.value for c in sheet[1]][:3] == ["phone", "name", "state"]
     assert sheet.max_row == 4
+
+
+async def test_a_template_campaign_takes_the_templates_own_variable_mapping(wa):
+    client = wa.home.sevgi.client
+    templates = f"/api/v1/channels/{wa.channel_id}/templates"
+    assert (await client.post(f"{templates}/sync")).status_code == 200
+    listed = (await client.get(templates)).json()
+    reminder = next(t for t in (listed["items"] if isinstance(listed, dict) else listed)
+                    if t["name"] == "randevu_hatirlatma")
+    mapped = await client.put(f"{templates}/{reminder['id']}/variables", json={"variables": {
+        "body.1": "{{ contact.first_name }}", "body.2": "{{ today }}"}})
+    assert mapped.status_code == 200, mapped.text
+    campaign = await wa.create(template_parameters={})
+    assert campaign["template_parameters"] == {"1": "{{ contact.first_name }}",
+                                               "2": "{{ today }}"}

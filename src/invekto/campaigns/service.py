@@ -57,6 +57,7 @@ from invekto.channels.adapters.base import (
     Sent,
     TemporaryFailure,
 )
+from invekto.channels.adapters.whatsapp import fill_template
 from invekto.channels.models import Channel
 from invekto.contacts.models import (
     Contact,
@@ -67,11 +68,12 @@ from invekto.contacts.models import (
 )
 from invekto.core import jobs
 from invekto.core.actor import Actor
-from invekto.core.errors import Conflict, ValidationFailed
+from invekto.core.errors import Conflict, UpstreamUnavailable, ValidationFailed
 from invekto.core.i18n import N_
 from invekto.core.text import clean_text
 from invekto.db.queries import get_in_tenant
 from invekto.replies import variables
+from invekto.templates.models import MessageTemplate
 from invekto.tenants.models import Tenant
 
 WHATSAPP_KINDS = ("whatsapp_cloud", "whatsapp_bsp")
@@ -188,6 +190,8 @@ async def _apply(session: AsyncSession, actor: Actor, campaign: Campaign,
             raise ValidationFailed("templates are sent on WhatsApp channels", field="content_kind")
         if not data.template_name or not data.template_language:
             raise ValidationFailed("choose a template", field="template_name")
+        parameters = parameters or await _mapped_parameters(
+            session, channel, data.template_name, data.template_language)
         for key, value in parameters.items():
             variables.check(value, custom_keys, field=f"template_parameters.{key}",
                             row_keys=row_keys)
@@ -205,6 +209,18 @@ async def _apply(session: AsyncSession, actor: Actor, campaign: Campaign,
     campaign.commercial = data.commercial
     campaign.quiet_start, campaign.quiet_end = data.quiet_start, data.quiet_end
     campaign.reply_tag = (clean_text(data.reply_tag or "") or _default_tag(campaign.name))[:50]
+
+
+async def _mapped_parameters(session: AsyncSession, channel: Channel, name: str,
+                             language: str) -> dict[str, str]:
+    """The variables the template's own settings map to its body placeholders (settings →
+    Templates), for a campaign that names none of its own."""
+    template = await session.scalar(select(MessageTemplate).where(
+        MessageTemplate.tenant_id == channel.tenant_id, MessageTemplate.channel_id == channel.id,
+        MessageTemplate.name == name, MessageTemplate.language == language))
+    mapping = template.variables if template is not None else {}
+    return {key.removeprefix("body."): value for key, value in mapping.items()
+            if key.startswith("body.")}
 
 
 def _default_tag(name: str) -> str:
@@ -313,7 +329,10 @@ async def plan_recipients(session: AsyncSession, campaign: Campaign) -> PlanOut:
             Contact.tenant_id == tenant_id,
             *_segment_clauses(segment, tenant_id, channel.id, tenant.timezone)))
     if campaign.list_id:
-        sources.append(select(Contact.id, RecipientListRow.values, literal(1)).join(
+        # Labelled as the segment's: a list alone is the union's first (and only) select.
+        sources.append(select(Contact.id.label("contact_id"),
+                              RecipientListRow.values.label("row_values"),
+                              literal(1).label("source")).join(
             Contact, and_(Contact.tenant_id == RecipientListRow.tenant_id,
                           Contact.phone == RecipientListRow.phone)).where(
             RecipientListRow.tenant_id == tenant_id,
@@ -670,26 +689,26 @@ async def take_batch(session: AsyncSession, tenant_id: uuid.UUID, campaign_id: u
         .execution_options(synchronize_session=False))).all()
     if not rows:
         return None
+    return await _batch(session, campaign, list(rows), now)
+
+
+async def _batch(session: AsyncSession, campaign: Campaign, recipients: list[Any],
+                 now: datetime) -> Batch:
     channel = await session.get_one(Channel, campaign.channel_id)
-    tenant = await session.get_one(Tenant, tenant_id)
+    tenant = await session.get_one(Tenant, campaign.tenant_id)
     return Batch(campaign=campaign, kind=channel.kind, account=ChannelAccount(
         kind=channel.kind, external_id=channel.external_id, settings=channel.settings,
         credentials=channels.credentials_of(channel)), company_name=tenant.name,
         today=variables.today_text(now.astimezone(ZoneInfo(tenant.timezone)).date()),
-        recipients=list(rows))
+        recipients=recipients)
 
 
 def outbound_for(batch: Batch, recipient: Any) -> OutboundMessage:
     """One recipient's message, its variables filled from their contact and list row."""
     campaign = batch.campaign
-    values = variables.Values(
-        contact_name=recipient.name or "", contact_phone=recipient.phone or "",
-        contact_email=recipient.email or "", custom=recipient.custom_fields or {},
-        company_name=batch.company_name, today=batch.today, row=recipient.values or {})
     payload: dict[str, Any] = {"callback_data": f"{CALLBACK_PREFIX}{recipient.id}"}
     if campaign.content_kind == "template":
-        filled = {key: variables.render(value, values) or "-"
-                  for key, value in campaign.template_parameters.items()}
+        filled = filled_parameters(batch, recipient)
         template: dict[str, Any] = {"name": campaign.template_name,
                                     "language": campaign.template_language}
         if filled:
@@ -701,14 +720,71 @@ def outbound_for(batch: Batch, recipient: Any) -> OutboundMessage:
         payload["template"] = template
         body = " · ".join(filled.values())
     else:
-        body = variables.render(campaign.body, values)
+        body = variables.render(campaign.body, _values_of(batch, recipient))
     return OutboundMessage(message_id=recipient.id, recipient_handle=recipient.handle or "",
                            recipient_phone=recipient.phone, content_kind=campaign.content_kind,
                            body=body, payload=payload)
 
 
+def _values_of(batch: Batch, recipient: Any) -> variables.Values:
+    return variables.Values(
+        contact_name=recipient.name or "", contact_phone=recipient.phone or "",
+        contact_email=recipient.email or "", custom=recipient.custom_fields or {},
+        company_name=batch.company_name, today=batch.today, row=recipient.values or {})
+
+
+def filled_parameters(batch: Batch, recipient: Any) -> dict[str, str]:
+    """A template campaign's placeholders with this recipient's values ("-" for an empty
+    one: WhatsApp refuses an empty parameter)."""
+    values = _values_of(batch, recipient)
+    return {key: variables.render(value, values) or "-"
+            for key, value in batch.campaign.template_parameters.items()}
+
+
 def _placeholder_order(key: str) -> tuple[int, str]:
     return (int(key), "") if key.isdigit() else (0, key)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The message as one recipient will read it, shown before sending."""
+
+    contact_name: str
+    phone: str | None
+    text: str
+
+
+async def preview(session: AsyncSession, actor: Actor, campaign_id: uuid.UUID
+                  ) -> Preview | None:
+    """The campaign's content rendered for its first queued recipient (the one a dispatcher
+    would take first), through ``outbound_for`` as it will be sent; a template's body with its
+    placeholders filled. None while nobody is queued."""
+    from invekto.inbox import service as inbox  # inbox sends campaigns' replies' threads
+
+    campaign = await get(session, actor, campaign_id)
+    recipient = (await session.execute(select(
+        CampaignRecipient.id, CampaignRecipient.handle, CampaignRecipient.phone,
+        CampaignRecipient.values, Contact.name, Contact.email, Contact.custom_fields
+    ).join(Contact, and_(Contact.tenant_id == CampaignRecipient.tenant_id,
+                         Contact.id == CampaignRecipient.contact_id)).where(
+        CampaignRecipient.tenant_id == actor.tenant_id,
+        CampaignRecipient.campaign_id == campaign.id, CampaignRecipient.state == "queued"
+    ).order_by(CampaignRecipient.id).limit(1))).first()
+    if recipient is None:
+        return None
+    batch = await _batch(session, campaign, [recipient], _now())
+    text_ = outbound_for(batch, recipient).body
+    if campaign.content_kind == "template":
+        channel = await session.get_one(Channel, campaign.channel_id)
+        try:
+            known = next((t for t in await inbox.channel_templates(channel)
+                          if (t.name, t.language) == (campaign.template_name,
+                                                      campaign.template_language)), None)
+        except UpstreamUnavailable:
+            known = None  # the provider cannot list them now: the filled values alone
+        if known is not None:
+            text_ = fill_template(known.body, filled_parameters(batch, recipient))
+    return Preview(contact_name=recipient.name or "", phone=recipient.phone, text=text_)
 
 
 async def record_results(session: AsyncSession, tenant_id: uuid.UUID,
@@ -883,17 +959,40 @@ async def report_counts(session: AsyncSession, actor: Actor, campaign: Campaign
     return dict(states), dict(failures)
 
 
-def rates(states: dict[str, int]) -> dict[str, float]:
-    """Shares of those the provider took: a read message was delivered, a replied one read
-    (or at least delivered), so each rate counts the states beyond it too."""
-    reached = {name: sum(states.get(s, 0) for s in group) for name, group in {
+def reached(states: dict[str, int]) -> dict[str, int]:
+    """How many got at least as far as each step: a read message was delivered, a replied one
+    read (or at least delivered), so each step counts the states beyond it too; ``sent`` is
+    every message the provider took, failed ones included."""
+    return {name: sum(states.get(s, 0) for s in group) for name, group in {
         "sent": ("sent", "delivered", "read", "replied", "failed"),
         "delivered": ("delivered", "read", "replied"),
         "read": ("read", "replied"),
         "replied": ("replied",),
         "failed": ("failed",)}.items()}
-    base = reached.pop("sent")
-    return {name: round(count / base, 4) if base else 0.0 for name, count in reached.items()}
+
+
+def rates(states: dict[str, int]) -> dict[str, float]:
+    """Shares of those the provider took (``reached``)."""
+    steps = reached(states)
+    base = steps.pop("sent")
+    return {name: round(count / base, 4) if base else 0.0 for name, count in steps.items()}
+
+
+async def progress(session: AsyncSession, actor: Actor, campaign_ids: list[uuid.UUID]
+                   ) -> dict[uuid.UUID, tuple[int, int]]:
+    """(sent, to send) of each campaign, in one query: those the provider took of the
+    recipients not left out."""
+    actor.require("supervisor")
+    if not campaign_ids:
+        return {}
+    taken = CampaignRecipient.state.in_(("sent", "delivered", "read", "replied", "failed"))
+    rows = (await session.execute(select(
+        CampaignRecipient.campaign_id, func.count().filter(taken),
+        func.count().filter(CampaignRecipient.state != "excluded")
+    ).where(CampaignRecipient.tenant_id == actor.tenant_id,
+            CampaignRecipient.campaign_id == any_(campaign_ids)
+            ).group_by(CampaignRecipient.campaign_id))).all()
+    return {campaign_id: (sent, total) for campaign_id, sent, total in rows}
 
 
 REPORT_COLUMNS = ("phone", "name", "state", "reason", "detail", "sent_at", "delivered_at",
