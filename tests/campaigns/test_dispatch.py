@@ -9,7 +9,7 @@ import io
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from invekto.inbox.models import Conversation
+from invekto.inbox.models import Conversation, ConversationEvent
 
 
 async def test_a_template_campaign_reaches_each_recipient_once_with_their_own_values(wa):
@@ -48,6 +48,16 @@ async def test_a_template_campaign_reaches_each_recipient_once_with_their_own_va
     conversation = await wa.scalar(select(Conversation).where(
         Conversation.id == replied.conversation_id))
     assert campaign["reply_tag"] in conversation.tags
+    # The agent reads what the campaign said, in the thread, before the customer's answer.
+    event = await wa.scalar(select(ConversationEvent).where(
+        ConversationEvent.conversation_id == conversation.id,
+        ConversationEvent.kind == "campaign"))
+    assert event.data["body"] == ("Merhaba Müşteri, 1 Aralık tarihindeki randevunuzu "
+                                  "hatırlatırız. Gelebilecek misiniz?")
+    assert event.created_at == replied.sent_at
+    page = await wa.home.sevgi.client.get(f"/inbox/c/{conversation.id}",
+                                          headers={"HX-Request": "true"})
+    assert "Kış indirimi" in page.text and "1 Aralık tarihindeki" in page.text
 
     export = await wa.home.sevgi.client.get(f"/api/v1/campaigns/{campaign['id']}/export")
     rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))

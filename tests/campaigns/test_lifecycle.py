@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, text, update
 
 from invekto.campaigns import service
 from invekto.campaigns.models import Campaign

@@ -129,6 +129,7 @@ class CampaignRecipient(TenantMixin, Base):
     handle: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(20))
     values: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))  # list row
+    body: Mapped[str | None]  # the message as this recipient got it (variables filled)
     state: Mapped[str] = mapped_column(String(10), server_default="queued")
     reason: Mapped[str | None] = mapped_column(String(100))  # exclusion or failure code
     detail: Mapped[str | None]  # the provider's words for a failure

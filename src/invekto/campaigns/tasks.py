@@ -14,7 +14,12 @@ from invekto import runtime
 from invekto.campaigns import service
 from invekto.channels import pacing
 from invekto.channels.adapters import adapter_for
-from invekto.channels.adapters.base import PermanentFailure, SendResult, TemporaryFailure
+from invekto.channels.adapters.base import (
+    PermanentFailure,
+    SendResult,
+    Sent,
+    TemporaryFailure,
+)
 
 log = structlog.get_logger(__name__)
 blueprint = procrastinate.Blueprint()
@@ -47,20 +52,20 @@ async def dispatch(tenant_id: str, campaign_id: str) -> int:
             batch = await service.take_batch(session, tenant, campaign, size) if size else None
         if batch is None:
             break
-        results = await _send(batch)
+        outcomes = await _send(batch)
         async with db.tenant_session(tenant) as session:
-            await service.record_results(session, tenant, results)
-        sent += sum(1 for _, r in results if not isinstance(r, TemporaryFailure | Exception))
-        waits = [r.retry_after_seconds or BACKOFF_SECONDS for _, r in results
-                 if isinstance(r, TemporaryFailure)]
-        if waits and len(waits) == len(results):
+            await service.record_results(session, tenant, outcomes)
+        sent += sum(1 for o in outcomes if isinstance(o.result, Sent))
+        waits = [o.result.retry_after_seconds or BACKOFF_SECONDS for o in outcomes
+                 if isinstance(o.result, TemporaryFailure)]
+        if waits and len(waits) == len(outcomes):
             await asyncio.sleep(min(max(waits), 60.0))
     async with db.tenant_session(tenant) as session:
         await service.tick(session, tenant, campaign)  # finished, if this was the last batch
     return sent
 
 
-async def _send(batch: service.Batch) -> list[tuple[uuid.UUID, SendResult]]:
+async def _send(batch: service.Batch) -> list[service.SendOutcome]:
     """Each recipient's message at its own slot of the channel's pace, by a few senders that
     take the batch in order: a connection pool serves a few dozen requests at a time far
     better than hundreds queued on it."""
@@ -71,26 +76,30 @@ async def _send(batch: service.Batch) -> list[tuple[uuid.UUID, SendResult]]:
                                           rate, count=len(batch.recipients))
     loop = asyncio.get_running_loop()
     start = loop.time() + wait
-    results: dict[uuid.UUID, SendResult] = {}
+    outcomes: list[service.SendOutcome] = []
     turns = iter(enumerate(batch.recipients))
 
     async def sender() -> None:
         for position, recipient in turns:  # a shared iterator: each turn is taken once
             await asyncio.sleep(max(start + position / rate - loop.time(), 0.0))
-            results[recipient.id] = await _send_one(adapter, batch, recipient)
+            outcomes.append(await _send_one(adapter, batch, recipient))
 
     await asyncio.gather(*(sender() for _ in range(min(SENDERS, len(batch.recipients)))))
-    return [(r.id, results[r.id]) for r in batch.recipients]
+    return outcomes
 
 
-async def _send_one(adapter, batch: service.Batch, recipient) -> SendResult:
+async def _send_one(adapter, batch: service.Batch, recipient) -> service.SendOutcome:
+    message = service.outbound_for(batch, recipient)
     if adapter is None:
-        return PermanentFailure(code="no_adapter", message=f"no adapter for {batch.kind}")
-    try:
-        return await adapter.send(batch.account, service.outbound_for(batch, recipient))
-    except Exception as exc:  # unknown whether it left: reconciled later
-        log.error("campaign.send_error", recipient=str(recipient.id), error=str(exc)[:300])
-        return PermanentFailure(code="delivery_unknown", message=str(exc)[:300])
+        result: SendResult = PermanentFailure(code="no_adapter",
+                                              message=f"no adapter for {batch.kind}")
+    else:
+        try:
+            result = await adapter.send(batch.account, message)
+        except Exception as exc:  # unknown whether it left: reconciled later
+            log.error("campaign.send_error", recipient=str(recipient.id), error=str(exc)[:300])
+            result = PermanentFailure(code="delivery_unknown", message=str(exc)[:300])
+    return service.SendOutcome(recipient.id, result, message.body)
 
 
 @blueprint.periodic(cron="* * * * *")

@@ -107,6 +107,7 @@ def upgrade() -> None:
     sa.Column('handle', sa.String(length=200), nullable=True),
     sa.Column('phone', sa.String(length=20), nullable=True),
     sa.Column('values', postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"), nullable=False),
+    sa.Column('body', sa.String(), nullable=True),
     sa.Column('state', sa.String(length=10), server_default='queued', nullable=False),
     sa.Column('reason', sa.String(length=100), nullable=True),
     sa.Column('detail', sa.String(), nullable=True),
@@ -132,9 +133,23 @@ def upgrade() -> None:
     for table in TABLES:
         for statement in rls.enable_statements(table):
             op.execute(statement)
+    _event_kinds(EVENT_KINDS + ("campaign",))
+
+
+EVENT_KINDS = ("assigned", "transferred", "closed", "reopened", "tagged", "untagged", "snoozed",
+               "priority", "takeover", "status")
+
+
+def _event_kinds(kinds: tuple[str, ...]) -> None:
+    """The thread's events: a campaign message a customer answered is one ("campaign")."""
+    op.drop_constraint(op.f("ck_conversation_events_kind_valid"), "conversation_events",
+                       type_="check")
+    op.create_check_constraint(op.f("ck_conversation_events_kind_valid"), "conversation_events",
+                               "kind IN (" + ", ".join(f"'{k}'" for k in kinds) + ")")
 
 
 def downgrade() -> None:
+    _event_kinds(EVENT_KINDS)
     for table in reversed(TABLES):
         for statement in rls.disable_statements(table):
             op.execute(statement)
