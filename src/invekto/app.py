@@ -26,6 +26,7 @@ from invekto.ops.api import router as ops_router
 from invekto.routing.api import router as routing_router
 from invekto.templates.api import router as templates_router
 from invekto.users.api import router as users_router
+from invekto.web.campaign_views import router as campaign_pages
 from invekto.web.inbox_views import router as inbox_pages
 from invekto.web.monitor_views import router as monitor_pages
 from invekto.web.settings_views import router as settings_pages
@@ -76,6 +77,7 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
     app.include_router(inbox_pages)
     app.include_router(settings_pages)
     app.include_router(monitor_pages)
+    app.include_router(campaign_pages)
     if rt.settings.demo:
         from invekto.web import demo_views
 

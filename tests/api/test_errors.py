@@ -296,7 +296,12 @@ async def test_garbage_never_gets_a_500_from_any_write_route(world, app):
     field = await admin.post("/api/v1/custom-fields", json={
         "key": "sehir", "label": "Şehir", "field_type": "text"})
     assert tag.status_code == field.status_code == 201, (tag.text, field.text)
-    ids = {"user_id": home.deniz.user_id, "group_id": home.group_id,
+    later = await admin.post(
+        f"/api/v1/conversations/{message.conversation_id}/scheduled-messages",
+        json={"send_at": "2099-01-01T09:00:00+03:00", "message": {"body": "Sonra"}})
+    assert later.status_code == 201, later.text
+    ids = {"scheduled_id": later.json()["id"],
+           "user_id": home.deniz.user_id, "group_id": home.group_id,
            "channel_id": home.channel_id, "contact_id": message.contact_id,
            "conversation_id": message.conversation_id, "tag_id": tag.json()["id"],
            "field_id": field.json()["id"]}
@@ -323,6 +328,13 @@ async def test_garbage_never_gets_a_500_from_any_write_route(world, app):
         ("POST", "/api/v1/conversations/{conversation_id}/messages"): {"body": "Tabii"},
         ("POST", "/api/v1/contacts/{contact_id}/notes"): {"body": "Not"},
         ("POST", "/api/v1/conversations/{conversation_id}/notes"): {"body": "Not"},
+        ("POST", "/api/v1/conversations"): {"channel_id": str(home.channel_id),
+                                             "phone": "05321234567",
+                                             "message": {"body": "Merhaba"}},
+        ("POST", "/api/v1/conversations/{conversation_id}/scheduled-messages"): {
+            "send_at": "2099-01-01T09:00:00", "message": {"body": "Sonra"}},
+        ("PATCH", "/api/v1/conversations/{conversation_id}/scheduled-messages/{scheduled_id}"): {
+            "body": "Değişti"},
     }
     routes = write_routes(app)
     templates = {(method, path) for method, path, _ in routes}

@@ -33,7 +33,9 @@ async def test_a_supervisor_makes_a_sequence_with_its_steps_from_the_page(world)
         "name": "Boş", "trigger": "tag_added", "step_delay": ["0"], "step_body": ["Merhaba"]},
         expect=422)
     assert error_of(refused)["field"] == "trigger_tag"
-    await post(home.bora, "/settings/follow-ups", {"name": "Ajan"}, expect=403)
+    await post(home.bora, "/settings/follow-ups", {
+        "name": "Ajan", "trigger": "conversation_closed", "step_delay": ["0"],
+        "step_body": ["Merhaba"]}, expect=403)
     await page(home.bora, "/settings/follow-ups", expect=403)
     response = await post(home.sevgi, f"/settings/follow-ups/{saved.id}/delete")
     assert "Kapanış sonrası" not in response.text

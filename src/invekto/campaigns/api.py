@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
 from invekto.campaigns import service
-from invekto.campaigns.lists import ROW_ERRORS
+from invekto.campaigns.lists import MAX_BYTES, ROW_ERRORS
 from invekto.campaigns.schemas import (
     CampaignIn,
     CampaignOut,
@@ -27,7 +27,6 @@ from invekto.http.deps import Scoped
 from invekto.tenants.models import Tenant
 
 router = APIRouter(tags=["campaigns"])
-MAX_LIST_BYTES = 20 * 1024 * 1024
 
 
 @router.get("/campaigns", response_model=list[CampaignOut])
@@ -118,8 +117,8 @@ async def upload_list(file: Annotated[UploadFile, File()], ctx: Scoped,
                       name_column: Annotated[str | None, Form(max_length=100)] = None):
     """A CSV or XLSX: rows with a bad or missing number are kept with their error, not a
     failed upload. Columns are guessed from the header unless named."""
-    data = await file.read(MAX_LIST_BYTES + 1)
-    if len(data) > MAX_LIST_BYTES:
+    data = await file.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
         raise ValidationFailed("the file is larger than 20 MB", field="file")
     return await service.import_list(
         ctx.session, ctx.actor, name=name, filename=file.filename or "list.csv", data=data,

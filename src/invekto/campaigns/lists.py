@@ -15,6 +15,7 @@ from invekto.core.i18n import N_
 from invekto.core.phone import to_e164
 from invekto.core.text import fold
 
+MAX_BYTES = 20 * 1024 * 1024  # an upload (the API and the page refuse a larger one)
 MAX_ROWS = 200_000
 MAX_COLUMNS = 50
 _PHONE_HEADERS = ("telefon", "telefon numarasi", "tel", "gsm", "cep", "cep telefonu", "phone",

@@ -53,6 +53,7 @@ from invekto.channels.adapters.base import (
     ChannelAccount,
     OutboundMessage,
     PermanentFailure,
+    ProviderTemplate,
     SendResult,
     Sent,
     TemporaryFailure,
@@ -195,11 +196,13 @@ async def _apply(session: AsyncSession, actor: Actor, campaign: Campaign,
         for key, value in parameters.items():
             variables.check(value, custom_keys, field=f"template_parameters.{key}",
                             row_keys=row_keys)
-        await _check_template(channel, data.template_name, data.template_language, parameters)
+        known = await _check_template(channel, data.template_name, data.template_language,
+                                      parameters)
     campaign.name = clean_text(data.name)
     campaign.channel_id = channel.id
     campaign.content_kind = data.content_kind
-    campaign.body = body if data.content_kind == "text" else ""
+    # A template's own text (placeholders kept), to show each recipient's message as they read it.
+    campaign.body = body if data.content_kind == "text" else known.body
     campaign.template_name = data.template_name if data.content_kind == "template" else None
     campaign.template_language = (data.template_language if data.content_kind == "template"
                                   else None)
@@ -228,7 +231,7 @@ def _default_tag(name: str) -> str:
 
 
 async def _check_template(channel: Channel, name: str, language: str,
-                          parameters: dict[str, str]) -> None:
+                          parameters: dict[str, str]) -> ProviderTemplate:
     """The template is one the channel may send, and every placeholder has a value."""
     from invekto.inbox import service as inbox  # inbox sends campaigns' replies' threads
 
@@ -243,6 +246,7 @@ async def _check_template(channel: Channel, name: str, language: str,
             raise ValidationFailed("fill in {{%(placeholder)s}}",
                                    field=f"template_parameters.{placeholder}",
                                    params={"placeholder": placeholder})
+    return known
 
 
 # ---- lists --------------------------------------------------------------------------------------
@@ -718,7 +722,7 @@ def outbound_for(batch: Batch, recipient: Any) -> OutboundMessage:
                 for key, value in sorted(filled.items(), key=lambda kv: _placeholder_order(kv[0]))
             ]}]
         payload["template"] = template
-        body = " · ".join(filled.values())
+        body = fill_template(campaign.body, filled)
     else:
         body = variables.render(campaign.body, _values_of(batch, recipient))
     return OutboundMessage(message_id=recipient.id, recipient_handle=recipient.handle or "",
@@ -787,23 +791,32 @@ async def preview(session: AsyncSession, actor: Actor, campaign_id: uuid.UUID
     return Preview(contact_name=recipient.name or "", phone=recipient.phone, text=text_)
 
 
+@dataclass(frozen=True)
+class SendOutcome:
+    recipient_id: uuid.UUID
+    result: SendResult
+    body: str  # the message as sent, kept for the thread and the report
+
+
 async def record_results(session: AsyncSession, tenant_id: uuid.UUID,
-                         results: list[tuple[uuid.UUID, SendResult]]) -> None:
+                         outcomes: list[SendOutcome]) -> None:
     """What the provider said for each recipient of a batch, in three statements. A status
     webhook may have come first (settled through the echo): its state is kept."""
-    sent = [(rid, r.provider_message_id) for rid, r in results if isinstance(r, Sent)]
-    failed = [(rid, r) for rid, r in results if isinstance(r, PermanentFailure)
-              and r.code != "delivery_unknown"]  # unknown: left for reconcile_unconfirmed
-    retry = [rid for rid, r in results if isinstance(r, TemporaryFailure)]
+    sent = [o for o in outcomes if isinstance(o.result, Sent)]
+    failed = [(o.recipient_id, o.result) for o in outcomes
+              if isinstance(o.result, PermanentFailure)
+              and o.result.code != "delivery_unknown"]  # unknown: left for reconcile_unconfirmed
+    retry = [o.recipient_id for o in outcomes if isinstance(o.result, TemporaryFailure)]
     if sent:
         await session.execute(text(
-            "UPDATE campaign_recipients r SET provider_message_id = s.pid, "
+            "UPDATE campaign_recipients r SET provider_message_id = s.pid, body = s.body, "
             "sent_at = coalesce(r.sent_at, clock_timestamp()), "
             "state = CASE WHEN r.state = 'sending' THEN 'sent' ELSE r.state END "
-            "FROM unnest(CAST(:ids AS uuid[]), CAST(:pids AS text[])) AS s(id, pid) "
-            "WHERE r.tenant_id = :tenant AND r.id = s.id"),
-            {"tenant": tenant_id, "ids": [rid for rid, _ in sent],
-             "pids": [pid for _, pid in sent]})
+            "FROM unnest(CAST(:ids AS uuid[]), CAST(:pids AS text[]), CAST(:bodies AS text[])) "
+            "AS s(id, pid, body) WHERE r.tenant_id = :tenant AND r.id = s.id"),
+            {"tenant": tenant_id, "ids": [o.recipient_id for o in sent],
+             "pids": [o.result.provider_message_id for o in sent],
+             "bodies": [o.body for o in sent]})
     if failed:
         await session.execute(text(
             "UPDATE campaign_recipients r SET state = 'failed', reason = f.code, "
@@ -894,7 +907,10 @@ CLOCK_SLACK = timedelta(minutes=1)
 class CampaignReply:
     conversation_id: uuid.UUID
     campaign_id: uuid.UUID
+    campaign_name: str
     reply_tag: str
+    body: str  # what the campaign said to this customer
+    sent_at: datetime
 
 
 async def note_replies(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
@@ -907,7 +923,8 @@ async def note_replies(session: AsyncSession, tenant_id: uuid.UUID, channel_id: 
         return []
     candidates = (await session.execute(select(
         CampaignRecipient.id, CampaignRecipient.contact_id, CampaignRecipient.sent_at,
-        Campaign.id.label("campaign_id"), Campaign.reply_tag
+        CampaignRecipient.body, Campaign.id.label("campaign_id"), Campaign.name,
+        Campaign.reply_tag
     ).join(Campaign, and_(Campaign.tenant_id == CampaignRecipient.tenant_id,
                           Campaign.id == CampaignRecipient.campaign_id)).where(
         CampaignRecipient.tenant_id == tenant_id,
@@ -925,7 +942,8 @@ async def note_replies(session: AsyncSession, tenant_id: uuid.UUID, channel_id: 
         if match is None:
             continue
         taken.add(match.id)
-        answered.append(CampaignReply(conversation_id, match.campaign_id, match.reply_tag))
+        answered.append(CampaignReply(conversation_id, match.campaign_id, match.name,
+                                      match.reply_tag, match.body or "", match.sent_at))
         await session.execute(update(CampaignRecipient).where(
             CampaignRecipient.tenant_id == tenant_id, CampaignRecipient.id == match.id
         ).values(state="replied", replied_at=at, conversation_id=conversation_id))

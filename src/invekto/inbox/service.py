@@ -1607,7 +1607,7 @@ async def _note_campaign_replies(session: AsyncSession, tenant_id: uuid.UUID,
                                  channel_id: uuid.UUID, rows: list[dict]) -> None:
     """Customers answering a broadcast: their recipient turns "replied", the conversation
     carries the campaign's tag (before its SLA is set: a tag may choose the policy) and the
-    campaign's follow-up sequences may start."""
+    campaign's message in its thread, and the campaign's follow-up sequences may start."""
     from invekto.campaigns import service as broadcasts  # local: campaigns read the inbox
     from invekto.follow_ups import service as follow_ups
 
@@ -1616,6 +1616,12 @@ async def _note_campaign_replies(session: AsyncSession, tenant_id: uuid.UUID,
         conversation = await session.get_one(Conversation, reply.conversation_id)
         if reply.reply_tag not in conversation.tags:
             conversation.tags = [*conversation.tags, reply.reply_tag]
+        # The thread shows what the campaign said, where it was said, before the answer.
+        session.add(ConversationEvent(
+            tenant_id=tenant_id, conversation_id=conversation.id,
+            contact_id=conversation.contact_id, kind="campaign", created_at=reply.sent_at,
+            data={"campaign": reply.campaign_name, "campaign_id": str(reply.campaign_id),
+                  "body": reply.body}))
         await follow_ups.trigger(session, tenant_id, "campaign_replied", conversation.id,
                                  campaign_id=reply.campaign_id)
 

@@ -22,7 +22,7 @@ from invekto.contacts.schemas import ContactUpdate
 from invekto.core.errors import NotFound, UpstreamUnavailable, ValidationFailed
 from invekto.inbox import merge, saved_views, scheduled, service, timeline
 from invekto.inbox.models import PRIORITIES, Conversation
-from invekto.inbox.schemas import ConversationFilters, MessageSend, TemplateSend
+from invekto.inbox.schemas import ConversationFilters, MessageSend
 from invekto.replies import service as replies
 from invekto.replies import variables
 from invekto.users import service as users
@@ -471,12 +471,12 @@ async def _new_conversation_dialog(request: Request, page: WebPage, form: NewCon
         try:
             templates = await service.channel_templates(chosen)
         except UpstreamUnavailable as exc:
-            templates_error = exc
+            templates_error = exc  # the dialog says so; free text may still do
     template = next((t for t in templates if f"{t.name}|{t.language}" == form.template), None)
     return render_page(request, page, "inbox/_new_conversation.html", form=form,
                        contact=contact, channels=options, chosen=chosen, templates=templates,
-                       templates_error=templates_error, template=template,
-                       parameters=parameters)
+                       templates_error=templates_error is not None, template=template,
+                       parameters=parameters, client_message_id=uuid.uuid4().hex)
 
 
 def _template_parameters(values: dict[str, Any]) -> dict[str, str]:
@@ -502,8 +502,8 @@ async def start_conversation(request: Request, page: WebPage) -> Response:
                                "client_message_id": values.get("client_message_id") or None}
     if form.template:
         name, _, language = form.template.partition("|")
-        message.update(content_kind="template", template=TemplateSend(
-            name=name, language=language, parameters=_template_parameters(values)))
+        message.update(content_kind="template", template={
+            "name": name, "language": language, "parameters": _template_parameters(values)})
     conversation, _message, _ = await service.start_conversation(
         page.ctx.session, page.ctx.actor, channel_id=_uuid(form.channel, "channel_id"),
         contact_id=_uuid(form.contact, "contact_id") if form.contact else None,

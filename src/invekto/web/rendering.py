@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from invekto.core import i18n
-from invekto.core.errors import ValidationFailed
+from invekto.core.errors import AppError, ValidationFailed
 from invekto.http.deps import Context, Scoped, csrf_token_for
 from invekto.inbox.service import MENTION
 from invekto.tenants import service as tenants
@@ -109,6 +109,15 @@ def parse_form(model: type[Model], values: dict[str, Any]) -> Model:
         field = ".".join(str(part) for part in first["loc"]) or None
         message = first["msg"]  # pydantic's English; not a catalogue entry
         raise ValidationFailed(message, field=field) from exc
+
+
+def error_message(exc: AppError, language: str) -> str:
+    """As ``http.errors`` words an error for the UI, for a form that shows it beside its field:
+    parameters that are catalogue entries (labels marked with N_) are translated too, anything
+    typed stays as it is."""
+    params = {key: i18n.text(language, value) if isinstance(value, str) else value
+              for key, value in exc.params.items()}
+    return i18n.text(language, exc.template, **params)
 
 
 def render(request: Request, name: str, *, lang: str, page: Page | None = None,

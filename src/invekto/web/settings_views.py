@@ -27,7 +27,6 @@ from invekto.channels.schemas import ChannelUpdate
 from invekto.contacts import service as contacts
 from invekto.contacts.models import CUSTOM_FIELD_TYPES, MAX_CUSTOM_FIELDS
 from invekto.contacts.schemas import CustomFieldCreate, CustomFieldUpdate, TagCreate, TagUpdate
-from invekto.core import i18n
 from invekto.core.errors import AppError, Conflict, NotFound, PermissionDenied, ValidationFailed
 from invekto.follow_ups import service as follow_ups
 from invekto.follow_ups.schemas import CsatSurveyIn, SequenceIn
@@ -51,7 +50,14 @@ from invekto.tenants import service as tenants
 from invekto.users import service as users
 from invekto.users.schemas import GroupCreate, GroupUpdate, UserCreate, UserUpdate
 from invekto.web import channel_forms
-from invekto.web.rendering import Page, WebPage, parse_form, render, render_page
+from invekto.web.rendering import (
+    Page,
+    WebPage,
+    error_message,
+    parse_form,
+    render,
+    render_page,
+)
 
 router = APIRouter(prefix="/settings", include_in_schema=False)
 
@@ -302,19 +308,11 @@ async def _refused(request: Request, page: Page, slug: str, exc: AppError, **ext
     a race), goes the usual way: the JSON error, shown as a toast."""
     if exc.field is None or not page.ctx.session.is_active:
         raise exc
-    errors = {e.field: _translated(e, page.lang)
+    errors = {e.field: error_message(e, page.lang)
               for e in getattr(exc, "errors", None) or [exc]}
     response = await _body(request, page, slug, {}, form_errors=errors, **extra)
     response.status_code = exc.status_code
     return response
-
-
-def _translated(exc: AppError, language: str) -> str:
-    """As ``http.errors`` words an error for the UI: parameters that are catalogue entries
-    (labels marked with N_) are translated too, anything typed stays as it is."""
-    params = {key: i18n.text(language, value) if isinstance(value, str) else value
-              for key, value in exc.params.items()}
-    return i18n.text(language, exc.template, **params)
 
 
 def _values(form: FormData, names: tuple[str, ...], *, lists: tuple[str, ...] = (),
