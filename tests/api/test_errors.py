@@ -304,7 +304,10 @@ async def test_garbage_never_gets_a_500_from_any_write_route(world, app):
            "user_id": home.deniz.user_id, "group_id": home.group_id,
            "channel_id": home.channel_id, "contact_id": message.contact_id,
            "conversation_id": message.conversation_id, "tag_id": tag.json()["id"],
-           "field_id": field.json()["id"]}
+           "field_id": field.json()["id"],
+           # Objects of other modules: unknown ids still reach each route's body checks.
+           "template_id": uuid.uuid4(), "sequence_id": uuid.uuid4(),
+           "campaign_id": uuid.uuid4(), "list_id": uuid.uuid4()}
     baselines = {
         ("POST", "/api/v1/auth/login"): {"company": home.slug, "username": "fuzz-nobody",
                                           "password": "wrong-password-1"},
@@ -381,8 +384,12 @@ async def test_garbage_never_gets_a_500_from_any_write_route(world, app):
                   {"file": ("şükrü\x00.pdf", b"%PDF-", "application/pdf")},
                   {"file": ("a" * 5000 + ".txt", b"x", "text/plain")},
                   {"file": ("x.bin", b"\x00" * 10, "bad/\x7f")},
-                  {"wrong_name": ("x.txt", b"x", "text/plain")}):
+                  {"wrong_name": ("x.txt", b"x", "text/plain")},
+                  {"file": ("liste.csv", b"Telefon\n0532\x00123\n", "text/csv")},
+                  {"file": ("liste.xlsx", b"PK\x03\x04 not a workbook", "text/csv")},
+                  {"file": ("liste.csv", HUGE.encode("utf-8"), "text/csv")}):
         await send("POST", "/api/v1/attachments", files=files)
+        await send("POST", "/api/v1/recipient-lists", files=files)
 
     await admin.aclose()
     assert sent > 3000

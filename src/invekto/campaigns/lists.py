@@ -80,8 +80,11 @@ def _csv_rows(data: bytes) -> Iterator[list[str]]:
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    for row in csv.reader(io.StringIO(text), dialect):
-        yield [cell.strip() for cell in row]
+    try:
+        for row in csv.reader(io.StringIO(text), dialect):
+            yield [cell.strip() for cell in row]
+    except csv.Error as exc:  # a NUL byte, an unclosed quote at the end...
+        raise ValidationFailed("the file could not be read as CSV", field="file") from exc
 
 
 def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
