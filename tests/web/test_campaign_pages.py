@@ -15,9 +15,11 @@ from sqlalchemy import func, select
 from invekto.campaigns.models import Campaign, RecipientList
 from invekto.channels import service as channels
 from invekto.channels.schemas import ChannelCreate
-from tests.campaigns.conftest import wa  # noqa: F401 - the WhatsApp simulator fixture
+from tests.campaigns import conftest as campaign_fixtures
 from tests.factories import Company, Person
 
+# A WhatsApp channel on the Graph API simulator, as the campaign tests have it.
+wa = campaign_fixtures.wa
 HX = {"hx-request": "true"}
 CSV = ("Ad Soyad,Telefon,Kod\n"
        "Ayşe Yılmaz,0532 000 00 01,KIS1\n"

@@ -69,7 +69,7 @@ from invekto.contacts.models import (
 )
 from invekto.core import jobs
 from invekto.core.actor import Actor
-from invekto.core.errors import Conflict, UpstreamUnavailable, ValidationFailed
+from invekto.core.errors import Conflict, ValidationFailed
 from invekto.core.i18n import N_
 from invekto.core.text import clean_text
 from invekto.db.queries import get_in_tenant
@@ -665,6 +665,11 @@ async def batch_size(session: AsyncSession, tenant_id: uuid.UUID, campaign_id: u
     return max(1, min(most, int(rate * seconds)))
 
 
+# What a recipient's message is made of: where it goes and the values its variables take.
+_FOR_SENDING = (CampaignRecipient.id, CampaignRecipient.handle, CampaignRecipient.phone,
+                CampaignRecipient.values, Contact.name, Contact.email, Contact.custom_fields)
+
+
 async def take_batch(session: AsyncSession, tenant_id: uuid.UUID, campaign_id: uuid.UUID,
                      size: int, *, now: datetime | None = None) -> Batch | None:
     """Up to ``size`` queued recipients, marked ``sending`` (the caller commits before calling
@@ -687,9 +692,7 @@ async def take_batch(session: AsyncSession, tenant_id: uuid.UUID, campaign_id: u
             CampaignRecipient.id.in_(queued.scalar_subquery()),
             Contact.tenant_id == tenant_id, Contact.id == CampaignRecipient.contact_id)
         .values(state="sending", claimed_at=func.clock_timestamp())
-        .returning(CampaignRecipient.id, CampaignRecipient.handle, CampaignRecipient.phone,
-                   CampaignRecipient.values, Contact.name, Contact.email,
-                   Contact.custom_fields)
+        .returning(*_FOR_SENDING)
         .execution_options(synchronize_session=False))).all()
     if not rows:
         return None
@@ -763,31 +766,17 @@ async def preview(session: AsyncSession, actor: Actor, campaign_id: uuid.UUID
     """The campaign's content rendered for its first queued recipient (the one a dispatcher
     would take first), through ``outbound_for`` as it will be sent; a template's body with its
     placeholders filled. None while nobody is queued."""
-    from invekto.inbox import service as inbox  # inbox sends campaigns' replies' threads
-
     campaign = await get(session, actor, campaign_id)
-    recipient = (await session.execute(select(
-        CampaignRecipient.id, CampaignRecipient.handle, CampaignRecipient.phone,
-        CampaignRecipient.values, Contact.name, Contact.email, Contact.custom_fields
-    ).join(Contact, and_(Contact.tenant_id == CampaignRecipient.tenant_id,
-                         Contact.id == CampaignRecipient.contact_id)).where(
+    recipient = (await session.execute(select(*_FOR_SENDING).join(Contact, and_(
+        Contact.tenant_id == CampaignRecipient.tenant_id,
+        Contact.id == CampaignRecipient.contact_id)).where(
         CampaignRecipient.tenant_id == actor.tenant_id,
         CampaignRecipient.campaign_id == campaign.id, CampaignRecipient.state == "queued"
     ).order_by(CampaignRecipient.id).limit(1))).first()
     if recipient is None:
         return None
     batch = await _batch(session, campaign, [recipient], _now())
-    text_ = outbound_for(batch, recipient).body
-    if campaign.content_kind == "template":
-        channel = await session.get_one(Channel, campaign.channel_id)
-        try:
-            known = next((t for t in await inbox.channel_templates(channel)
-                          if (t.name, t.language) == (campaign.template_name,
-                                                      campaign.template_language)), None)
-        except UpstreamUnavailable:
-            known = None  # the provider cannot list them now: the filled values alone
-        if known is not None:
-            text_ = fill_template(known.body, filled_parameters(batch, recipient))
+    text_ = outbound_for(batch, recipient).body  # a template's own text, placeholders filled
     return Preview(contact_name=recipient.name or "", phone=recipient.phone, text=text_)
 
 

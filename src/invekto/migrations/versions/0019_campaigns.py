@@ -133,7 +133,7 @@ def upgrade() -> None:
     for table in TABLES:
         for statement in rls.enable_statements(table):
             op.execute(statement)
-    _event_kinds(EVENT_KINDS + ("campaign",))
+    _event_kinds((*EVENT_KINDS, "campaign"))
 
 
 EVENT_KINDS = ("assigned", "transferred", "closed", "reopened", "tagged", "untagged", "snoozed",
