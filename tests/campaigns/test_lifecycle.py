@@ -139,3 +139,14 @@ async def test_a_worker_dying_mid_batch_leaves_no_duplicate_and_no_gap(wa):
     sent_to = [s.body["to"] for s in wa.simulator.state.sent]
     assert sorted(sent_to) == sorted(set(sent_to)) and len(sent_to) == 6
     assert (await wa.report(campaign["id"]))["campaign"]["status"] == "completed"
+
+
+async def test_a_provider_that_takes_nothing_frees_the_worker_and_is_tried_again(wa):
+    await wa.contacts(3, tags=["vip"])
+    campaign = await wa.create()
+    await wa.post(f"/api/v1/campaigns/{campaign['id']}/send")
+    wa.simulator.fail_next(3, status=429, code=130429)  # Meta's throughput limit, for all
+    assert await wa.dispatch(campaign["id"]) == 0  # returns at once instead of looping
+    assert {r.state for r in await wa.recipients(campaign["id"])} == {"queued"}
+    assert await tick(wa, campaign["id"], datetime.now(UTC)) == "dispatching"
+    assert await wa.dispatch(campaign["id"]) == 3

@@ -33,8 +33,6 @@ MAX_BATCH = 500
 # enough for the channel's rate times the provider's answer time, few enough that the pool
 # does not spend its time queueing them (measured: 8 in flight sent twice what 32 did).
 SENDERS = 8
-# Seconds to wait when the provider refuses everything for now and says nothing of when.
-BACKOFF_SECONDS = 2.0
 
 
 @blueprint.task(name="dispatch", queue="campaigns")
@@ -56,10 +54,12 @@ async def dispatch(tenant_id: str, campaign_id: str) -> int:
         async with db.tenant_session(tenant) as session:
             await service.record_results(session, tenant, outcomes)
         sent += sum(1 for o in outcomes if isinstance(o.result, Sent))
-        waits = [o.result.retry_after_seconds or BACKOFF_SECONDS for o in outcomes
-                 if isinstance(o.result, TemporaryFailure)]
-        if waits and len(waits) == len(outcomes):
-            await asyncio.sleep(min(max(waits), 60.0))
+        if all(isinstance(o.result, TemporaryFailure) for o in outcomes):
+            # The provider takes nothing now (down, throttling): leave the worker's slot to
+            # other jobs; the minute tick brings the dispatchers back.
+            log.warning("campaign.provider_unavailable", campaign_id=campaign_id,
+                        reason=outcomes[0].result.reason)
+            return sent
     async with db.tenant_session(tenant) as session:
         await service.tick(session, tenant, campaign)  # finished, if this was the last batch
     return sent
