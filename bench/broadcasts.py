@@ -3,15 +3,16 @@
 - ``broadcast_plan_100k``: seconds to plan a campaign for a segment of 100,000 contacts (one
   recipient row each, with every exclusion rule evaluated), against the bare baseline of
   copying the same 100,000 contact ids into a table of the same shape with no rule at all.
-- ``broadcast_dispatch``: messages per second a worker process sends a campaign to the
-  WhatsApp stub (its own server process) when the channel's limit is 1,000 per second; the
-  baseline is that limit, so the ratio is the share of the limit reached. Timed from the
-  campaign's start until every recipient is recorded sent.
+- ``broadcast_dispatch``: messages per second two worker processes send a campaign of 20,000
+  to the WhatsApp stub (its own server process) when the channel's limit is 1,000 per second;
+  the baseline is that limit, so the ratio is the share of the limit reached. Timed from the
+  first recipient taken until every recipient is recorded sent; the median of three runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import statistics
 import subprocess
 import sys
 import time
@@ -37,6 +38,8 @@ DISPATCHED = 20_000
 LIMIT = 1000.0
 # Worker processes sharing the campaign (and the channel's pace).
 WORKERS = 2
+WORKER_CONCURRENCY = 2
+RUNS = 3
 
 
 async def _contacts(rt, tenant_id: uuid.UUID, count: int) -> None:
@@ -100,16 +103,17 @@ async def _plan(rt, tenant_id, channel_id) -> tuple[float, float]:
     return planned, bare
 
 
-async def _dispatch(rt, tenant_id, channel_id, url: str) -> float:
-    async with rt.db.tenant_session(tenant_id) as session:
-        await session.execute(text("DELETE FROM contacts WHERE tenant_id = :t AND phone > :p"),
-                              {"t": tenant_id, "p": f"+90532{DISPATCHED - 1:07d}"})
-    campaign = await _campaign(rt, tenant_id, channel_id, "Dispatch")
+async def _dispatch(rt, tenant_id, channel_id, url: str, run: int) -> float:
+    # The previous run's 60,000 row updates are vacuumed now, not by autovacuum mid-run.
+    async with rt.db.engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await connection.execute(text("VACUUM ANALYZE campaign_recipients, contacts"))
+    campaign = await _campaign(rt, tenant_id, channel_id, f"Dispatch {run}")
     async with (jobs.opened(to_libpq_url(url), max_size=2),
                 rt.db.tenant_session(tenant_id) as session):
         await campaigns.send_now(session, Actor.system(tenant_id), campaign.id)
     workers = [subprocess.Popen(  # noqa: ASYNC220 - started once, before the measured part
-        [sys.executable, "-m", "invekto", "worker"],
+        [sys.executable, "-m", "invekto", "worker", "--concurrency", str(WORKER_CONCURRENCY)],
         env=common.env_with(INVEKTO_DATABASE_URL=url),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(WORKERS)]
     try:
@@ -141,11 +145,18 @@ def run() -> list[dict]:
             async def both():
                 rt, tenant_id, channel_id = await _setup(url, f"http://127.0.0.1:{stub_port}")
                 plan = await _plan(rt, tenant_id, channel_id)
-                rate = await _dispatch(rt, tenant_id, channel_id, url)
+                async with rt.db.tenant_session(tenant_id) as session:
+                    await session.execute(text(
+                        "DELETE FROM contacts WHERE tenant_id = :t AND phone > :p"),
+                        {"t": tenant_id, "p": f"+90532{DISPATCHED - 1:07d}"})
+                # The machine's two cores carry the workers, the stub and PostgreSQL at once:
+                # single runs vary by a fifth, so the median of three is reported.
+                rates = [await _dispatch(rt, tenant_id, channel_id, url, run)
+                         for run in range(RUNS)]
                 await rt.db.dispose()
-                return plan, rate
+                return plan, statistics.median(rates), rates
 
-            (planned, bare), rate = common.run_async(both())
+            (planned, bare), rate, rates = common.run_async(both())
         finally:
             stub.terminate()
             stub.wait(timeout=30)
@@ -156,7 +167,9 @@ def run() -> list[dict]:
             "baseline": "INSERT ... SELECT of the same contact ids into a copy of the table"}),
         common.write_result("broadcast_dispatch", rate, "messages/s", LIMIT, {
             "recipients": DISPATCHED, "channel_limit_per_second": LIMIT,
-            "worker_processes": WORKERS, "dispatchers_per_campaign": campaigns.DISPATCHERS,
+            "runs": [round(r, 1) for r in rates], "value_is": f"median of {RUNS} runs",
+            "worker_processes": WORKERS, "worker_concurrency": WORKER_CONCURRENCY,
+            "dispatchers_per_campaign": campaigns.DISPATCHERS,
             "provider": "WhatsApp Cloud API simulator, its own uvicorn process",
             "timed": "first recipient taken to last recorded sent",
             "baseline": "the channel's limit (1,000 messages/s)"}),

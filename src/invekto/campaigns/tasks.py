@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+import weakref
 from datetime import datetime
 
 import procrastinate
@@ -26,13 +27,27 @@ blueprint = procrastinate.Blueprint()
 
 # Messages per second for a channel kind without a known limit (SMS providers).
 FALLBACK_RATE = 10.0
-# Each batch holds about this many seconds of the channel's sending (at least one message).
+# Each batch holds about this many seconds of the channel's sending (at least one message):
+# a claim and a record per batch, so not too small (measured: 0.1 s batches sent half of what
+# 0.5 s ones did).
 BATCH_SECONDS = 0.5
 MAX_BATCH = 500
-# Requests in flight at once per dispatcher (each waits for its slot, then for its answer):
-# enough for the channel's rate times the provider's answer time, few enough that the pool
-# does not spend its time queueing them (measured: 8 in flight sent twice what 32 did).
-SENDERS = 8
+# The channel's slots are taken this many seconds' worth at a time (see _send).
+TURN_SECONDS = 0.05
+# Requests in flight at once in this process, all dispatchers together: enough for the
+# channel's rate times the provider's answer time, few enough that the HTTP pool does not spend
+# its time looking after them (measured against the stub: 8 in flight sent 860/s, 32 sent 340/s).
+IN_FLIGHT = 8
+_in_flight: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary())
+
+
+def _sending_turns() -> asyncio.Semaphore:
+    """This event loop's limit of requests in flight (a semaphore belongs to one loop)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _in_flight:
+        _in_flight[loop] = asyncio.Semaphore(IN_FLIGHT)
+    return _in_flight[loop]
 
 
 @blueprint.task(name="dispatch", queue="campaigns")
@@ -66,25 +81,27 @@ async def dispatch(tenant_id: str, campaign_id: str) -> int:
 
 
 async def _send(batch: service.Batch) -> list[service.SendOutcome]:
-    """Each recipient's message at its own slot of the channel's pace, by a few senders that
-    take the batch in order: a connection pool serves a few dozen requests at a time far
-    better than hundreds queued on it."""
+    """Each recipient's message at its own slot of the channel's pace. Slots are taken a few
+    hundredths of a second at a time, not for the whole batch: dispatchers in several workers
+    then send side by side, each in its own turns, instead of one worker's whole batch after
+    another's (measured: batch-long turns left one worker idle while the other overran)."""
     db = runtime.current().db
     adapter = adapter_for(batch.kind)
     rate = pacing.rate_for(batch.kind, batch.account.settings) or FALLBACK_RATE
-    _first, wait = await pacing.take_slot(db, batch.campaign.tenant_id, batch.campaign.channel_id,
-                                          rate, count=len(batch.recipients))
+    per_turn = max(1, int(rate * TURN_SECONDS))
     loop = asyncio.get_running_loop()
-    start = loop.time() + wait
     outcomes: list[service.SendOutcome] = []
-    turns = iter(enumerate(batch.recipients))
+    for first in range(0, len(batch.recipients), per_turn):
+        turn = batch.recipients[first:first + per_turn]
+        _slot, wait = await pacing.take_slot(db, batch.campaign.tenant_id,
+                                              batch.campaign.channel_id, rate, count=len(turn))
+        begin = loop.time() + wait
 
-    async def sender() -> None:
-        for position, recipient in turns:  # a shared iterator: each turn is taken once
-            await asyncio.sleep(max(start + position / rate - loop.time(), 0.0))
-            outcomes.append(await _send_one(adapter, batch, recipient))
+        async def at_slot(position: int, recipient) -> service.SendOutcome:
+            await asyncio.sleep(max(begin + position / rate - loop.time(), 0.0))
+            return await _send_one(adapter, batch, recipient)
 
-    await asyncio.gather(*(sender() for _ in range(min(SENDERS, len(batch.recipients)))))
+        outcomes += await asyncio.gather(*(at_slot(i, r) for i, r in enumerate(turn)))
     return outcomes
 
 
@@ -95,7 +112,8 @@ async def _send_one(adapter, batch: service.Batch, recipient) -> service.SendOut
                                               message=f"no adapter for {batch.kind}")
     else:
         try:
-            result = await adapter.send(batch.account, message)
+            async with _sending_turns():
+                result = await adapter.send(batch.account, message)
         except Exception as exc:  # unknown whether it left: reconciled later
             log.error("campaign.send_error", recipient=str(recipient.id), error=str(exc)[:300])
             result = PermanentFailure(code="delivery_unknown", message=str(exc)[:300])
