@@ -12,13 +12,10 @@ from sqlalchemy import insert, select
 from invekto.campaigns import service as campaigns
 from invekto.campaigns import tasks
 from invekto.campaigns.models import CampaignRecipient
-from invekto.channels import adapters
-from invekto.channels.adapters.whatsapp import WhatsAppCloudAdapter
-from invekto.channels.simulator.whatsapp import create_simulator
 from invekto.contacts.models import Contact
 from invekto.db.base import new_id
-from tests.channels.harness import ChannelWorld
-from tests.templates.conftest import APP_SECRET, PHONE_NUMBER_ID, whatsapp_channel
+from tests.channels.harness import ChannelWorld, whatsapp_simulated
+from tests.templates.conftest import whatsapp_channel
 
 
 class CampaignWorld(ChannelWorld):
@@ -69,14 +66,8 @@ class CampaignWorld(ChannelWorld):
 async def wa(world, app):
     home = world.home
     channel = await whatsapp_channel(home)
-    simulator = create_simulator(
-        APP_SECRET, webhook_url=f"http://testserver/webhooks/whatsapp_cloud/{channel.id}",
-        webhook_transport=httpx.ASGITransport(app=app), phone_number_id=PHONE_NUMBER_ID,
-        access_token="EAAG-test")
-    original = adapters.adapter_for("whatsapp_cloud")
-    adapters.register(WhatsAppCloudAdapter(transport=httpx.ASGITransport(app=simulator)))
-    yield CampaignWorld(home, channel.id, simulator, "whatsapp_cloud")
-    adapters.register(original)
+    async with whatsapp_simulated(app, home, channel.id, CampaignWorld) as simulated:
+        yield simulated
 
 
 __all__ = ["campaigns"]

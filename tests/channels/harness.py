@@ -4,11 +4,15 @@ steps the worker would take (ingest deliveries, send replies) done inline."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 from sqlalchemy import select
 
-from invekto.channels import intake
+from invekto.channels import adapters, intake
+from invekto.channels.adapters.whatsapp import WhatsAppCloudAdapter
+from invekto.channels.simulator.whatsapp import create_simulator
 from invekto.inbox import service as inbox
 from invekto.inbox.models import Message
 from invekto.inbox.schemas import MessageSend
@@ -72,3 +76,25 @@ class ChannelWorld:
     async def rows(self, query):
         async with self.home.rt.db.tenant_session(self.home.tenant_id) as session:
             return list((await session.scalars(query)).all())
+
+
+# The test WhatsApp number's app secret and phone number id, as its channels are set up.
+WHATSAPP_APP_SECRET = "test-app-secret-do-not-use"
+WHATSAPP_NUMBER_ID = "109876543210987"
+
+
+@asynccontextmanager
+async def whatsapp_simulated(app, home, channel_id: uuid.UUID, world=ChannelWorld
+                             ) -> AsyncIterator[ChannelWorld]:
+    """The company's WhatsApp channel with the Graph API simulator as its provider: the
+    adapter the worker uses speaks to it, and it posts its signed webhooks to our app."""
+    simulator = create_simulator(
+        WHATSAPP_APP_SECRET, webhook_url=f"http://testserver/webhooks/whatsapp_cloud/{channel_id}",
+        webhook_transport=httpx.ASGITransport(app=app), phone_number_id=WHATSAPP_NUMBER_ID,
+        access_token="EAAG-test")
+    original = adapters.adapter_for("whatsapp_cloud")
+    adapters.register(WhatsAppCloudAdapter(transport=httpx.ASGITransport(app=simulator)))
+    try:
+        yield world(home, channel_id, simulator, "whatsapp_cloud")
+    finally:
+        adapters.register(original)

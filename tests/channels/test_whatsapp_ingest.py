@@ -25,17 +25,19 @@ from invekto.channels.adapters.base import Sent
 from invekto.channels.adapters.whatsapp import WhatsAppCloudAdapter
 from invekto.channels.models import Channel, ChatLink, SendPacing, WebhookEvent
 from invekto.channels.schemas import ChannelCreate
-from invekto.channels.simulator.whatsapp import create_simulator
 from invekto.contacts.models import Contact
 from invekto.inbox import service as inbox
 from invekto.inbox.models import Attachment, Conversation, Message, StatusBacklog
 from invekto.inbox.tasks import ProviderUnavailable, deliver_message
 from invekto.replies.models import QuickReply
-from tests.channels.harness import ChannelWorld
+from tests.channels.harness import (
+    WHATSAPP_APP_SECRET,
+    WHATSAPP_NUMBER_ID,
+    whatsapp_simulated,
+)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
-APP_SECRET = "test-app-secret-do-not-use"
-PHONE_NUMBER_ID = "109876543210987"
+APP_SECRET, PHONE_NUMBER_ID = WHATSAPP_APP_SECRET, WHATSAPP_NUMBER_ID
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + b"\0" * 40
 
 
@@ -47,15 +49,8 @@ async def wa(world, app):
             kind="whatsapp_cloud", name="WhatsApp", external_id=PHONE_NUMBER_ID,
             settings={"api_base_url": "http://graph.simulator"},
             credentials={"app_secret": APP_SECRET, "access_token": "EAAG-test"}))
-    simulator = create_simulator(
-        APP_SECRET, webhook_url=f"http://testserver/webhooks/whatsapp_cloud/{channel.id}",
-        webhook_transport=httpx.ASGITransport(app=app), phone_number_id=PHONE_NUMBER_ID,
-        access_token="EAAG-test")
-    # The adapter the worker uses, speaking to the simulator instead of graph.facebook.com.
-    original = adapters.adapter_for("whatsapp_cloud")
-    adapters.register(WhatsAppCloudAdapter(transport=httpx.ASGITransport(app=simulator)))
-    yield ChannelWorld(home, channel.id, simulator, "whatsapp_cloud")
-    adapters.register(original)
+    async with whatsapp_simulated(app, home, channel.id) as simulated:
+        yield simulated
 
 
 async def test_a_customer_message_becomes_contact_conversation_and_message(wa):

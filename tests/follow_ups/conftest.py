@@ -5,23 +5,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from sqlalchemy import select
 
-from invekto.channels import adapters
 from invekto.channels import service as channels
-from invekto.channels.adapters.whatsapp import WhatsAppCloudAdapter
 from invekto.channels.schemas import ChannelCreate
-from invekto.channels.simulator.whatsapp import create_simulator
 from invekto.follow_ups import service as follow_ups
 from invekto.follow_ups.models import CsatResponse, FollowUpRun
 from invekto.inbox import service as inbox
 from invekto.inbox.models import Conversation, Message
-from tests.channels.harness import ChannelWorld
+from tests.channels.harness import (
+    WHATSAPP_APP_SECRET,
+    WHATSAPP_NUMBER_ID,
+    whatsapp_simulated,
+)
 
-APP_SECRET = "test-app-secret-do-not-use"
-PHONE_NUMBER_ID = "109876543210987"
+APP_SECRET, PHONE_NUMBER_ID = WHATSAPP_APP_SECRET, WHATSAPP_NUMBER_ID
 
 
 def later(**delta) -> datetime:
@@ -98,11 +97,5 @@ async def wa(world, app):
             kind="whatsapp_cloud", name="WhatsApp", external_id=PHONE_NUMBER_ID,
             settings={"api_base_url": "http://graph.simulator"},
             credentials={"app_secret": APP_SECRET, "access_token": "EAAG-test"}))
-    simulator = create_simulator(
-        APP_SECRET, webhook_url=f"http://testserver/webhooks/whatsapp_cloud/{channel.id}",
-        webhook_transport=httpx.ASGITransport(app=app), phone_number_id=PHONE_NUMBER_ID,
-        access_token="EAAG-test")
-    original = adapters.adapter_for("whatsapp_cloud")
-    adapters.register(WhatsAppCloudAdapter(transport=httpx.ASGITransport(app=simulator)))
-    yield ChannelWorld(home, channel.id, simulator, "whatsapp_cloud")
-    adapters.register(original)
+    async with whatsapp_simulated(app, home, channel.id) as simulated:
+        yield simulated

@@ -3,18 +3,18 @@ list, delete) and the signed status webhooks it posts back to our intake."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
-from invekto.channels import adapters
 from invekto.channels import service as channels
-from invekto.channels.adapters.whatsapp import WhatsAppCloudAdapter
 from invekto.channels.schemas import ChannelCreate
-from invekto.channels.simulator.whatsapp import WABA_ID, create_simulator
-from tests.channels.harness import ChannelWorld
+from invekto.channels.simulator.whatsapp import WABA_ID
+from tests.channels.harness import (
+    WHATSAPP_APP_SECRET,
+    WHATSAPP_NUMBER_ID,
+    whatsapp_simulated,
+)
 
-APP_SECRET = "test-app-secret-do-not-use"
-PHONE_NUMBER_ID = "109876543210987"
+APP_SECRET, PHONE_NUMBER_ID = WHATSAPP_APP_SECRET, WHATSAPP_NUMBER_ID
 
 
 async def whatsapp_channel(company, *, name: str = "WhatsApp", waba_id: str | None = WABA_ID):
@@ -30,11 +30,5 @@ async def whatsapp_channel(company, *, name: str = "WhatsApp", waba_id: str | No
 async def wa(world, app):
     home = world.home
     channel = await whatsapp_channel(home)
-    simulator = create_simulator(
-        APP_SECRET, webhook_url=f"http://testserver/webhooks/whatsapp_cloud/{channel.id}",
-        webhook_transport=httpx.ASGITransport(app=app), phone_number_id=PHONE_NUMBER_ID,
-        access_token="EAAG-test")
-    original = adapters.adapter_for("whatsapp_cloud")
-    adapters.register(WhatsAppCloudAdapter(transport=httpx.ASGITransport(app=simulator)))
-    yield ChannelWorld(home, channel.id, simulator, "whatsapp_cloud")
-    adapters.register(original)
+    async with whatsapp_simulated(app, home, channel.id) as simulated:
+        yield simulated
