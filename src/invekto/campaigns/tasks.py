@@ -90,18 +90,18 @@ async def _send(batch: service.Batch) -> list[service.SendOutcome]:
     rate = pacing.rate_for(batch.kind, batch.account.settings) or FALLBACK_RATE
     per_turn = max(1, int(rate * TURN_SECONDS))
     loop = asyncio.get_running_loop()
+
+    async def at_slot(begin: float, position: int, recipient) -> service.SendOutcome:
+        await asyncio.sleep(max(begin + position / rate - loop.time(), 0.0))
+        return await _send_one(adapter, batch, recipient)
+
     outcomes: list[service.SendOutcome] = []
     for first in range(0, len(batch.recipients), per_turn):
         turn = batch.recipients[first:first + per_turn]
         _slot, wait = await pacing.take_slot(db, batch.campaign.tenant_id,
                                               batch.campaign.channel_id, rate, count=len(turn))
         begin = loop.time() + wait
-
-        async def at_slot(position: int, recipient) -> service.SendOutcome:
-            await asyncio.sleep(max(begin + position / rate - loop.time(), 0.0))
-            return await _send_one(adapter, batch, recipient)
-
-        outcomes += await asyncio.gather(*(at_slot(i, r) for i, r in enumerate(turn)))
+        outcomes += await asyncio.gather(*(at_slot(begin, i, r) for i, r in enumerate(turn)))
     return outcomes
 
 
