@@ -73,6 +73,7 @@ from invekto.core.errors import Conflict, ValidationFailed
 from invekto.core.i18n import N_
 from invekto.core.text import clean_text
 from invekto.db.queries import get_in_tenant
+from invekto.inbox import service as inbox
 from invekto.replies import variables
 from invekto.templates.models import MessageTemplate
 from invekto.tenants.models import Tenant
@@ -233,8 +234,6 @@ def _default_tag(name: str) -> str:
 async def _check_template(channel: Channel, name: str, language: str,
                           parameters: dict[str, str]) -> ProviderTemplate:
     """The template is one the channel may send, and every placeholder has a value."""
-    from invekto.inbox import service as inbox  # inbox sends campaigns' replies' threads
-
     known = next((t for t in await inbox.channel_templates(channel)
                   if (t.name, t.language) == (name, language)), None)
     if known is None:
