@@ -968,12 +968,16 @@ async def report_counts(session: AsyncSession, actor: Actor, campaign: Campaign
     return dict(states), dict(failures)
 
 
+# The states of a message the provider took (``sent`` and every state after it).
+TAKEN_STATES = ("sent", "delivered", "read", "replied", "failed")
+
+
 def reached(states: dict[str, int]) -> dict[str, int]:
     """How many got at least as far as each step: a read message was delivered, a replied one
     read (or at least delivered), so each step counts the states beyond it too; ``sent`` is
     every message the provider took, failed ones included."""
     return {name: sum(states.get(s, 0) for s in group) for name, group in {
-        "sent": ("sent", "delivered", "read", "replied", "failed"),
+        "sent": TAKEN_STATES,
         "delivered": ("delivered", "read", "replied"),
         "read": ("read", "replied"),
         "replied": ("replied",),
@@ -994,7 +998,7 @@ async def progress(session: AsyncSession, actor: Actor, campaign_ids: list[uuid.
     actor.require("supervisor")
     if not campaign_ids:
         return {}
-    taken = CampaignRecipient.state.in_(("sent", "delivered", "read", "replied", "failed"))
+    taken = CampaignRecipient.state.in_(TAKEN_STATES)
     rows = (await session.execute(select(
         CampaignRecipient.campaign_id, func.count().filter(taken),
         func.count().filter(CampaignRecipient.state != "excluded")
