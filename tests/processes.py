@@ -71,12 +71,30 @@ async def serving(app) -> AsyncIterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off",
                                            log_level="warning", ws="none"))
     task = asyncio.create_task(server.serve())
+    url = ""
     try:
         while not server.started:
             if task.done():
                 task.result()  # it could not start: say why
             await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+        url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+        _serving[url] = server
+        yield url
     finally:
+        _serving.pop(url, None)
         server.should_exit = True
         await task
+
+
+_serving: dict[str, uvicorn.Server] = {}
+
+
+async def until_idle(url: str, *, seconds: float = 30) -> None:
+    """Wait until the server at ``url`` (from `serving`) has no open connection and no request
+    still being handled. A client killed mid-request can leave a request whose bytes had already
+    arrived: the server still handles it after the client is gone, as a real provider would."""
+    state = _serving[url].server_state
+    deadline = time.monotonic() + seconds
+    while state.connections or state.tasks:
+        assert time.monotonic() < deadline, f"{url} still busy after {seconds} s"
+        await asyncio.sleep(0.01)
