@@ -127,6 +127,7 @@ async def create_contact(session: AsyncSession, actor: Actor, data: ContactCreat
     await _flush_unique_phone(session, contact)
     await audit.record(session, actor, "contact.created", target_type="contact",
                        target_id=contact.id)
+    await _emit(session, "contact_created", contact)
     return contact
 
 
@@ -155,6 +156,7 @@ async def update_contact(session: AsyncSession, actor: Actor, contact_id: uuid.U
     await _flush_unique_phone(session, contact, values)
     await audit.record(session, actor, "contact.updated", target_type="contact",
                        target_id=contact.id, data={"fields": sorted(changes)})
+    await _emit(session, "contact_updated", contact, {"fields": sorted(changes)})
     return contact
 
 
@@ -164,9 +166,23 @@ async def change_tags(session: AsyncSession, actor: Actor, contact_id: uuid.UUID
     contact = await get_contact(session, actor, contact_id)
     kept = [t for t in contact.tags if t not in set(remove)]
     added = [t for t in await checked_tags(session, actor, add) if t not in kept]
+    changed = contact.tags != kept + added
     contact.tags = kept + added
     await session.flush()
+    if changed:
+        await _emit(session, "contact_updated", contact, {"fields": ["tags"]})
     return contact
+
+
+async def _emit(session: AsyncSession, kind: str, contact: Contact, data: dict | None = None
+                ) -> None:
+    """Tell the company's rules (local import: their actions reach the inbox, which reads
+    contacts)."""
+    from invekto.automation import service as automation
+    from invekto.automation.events import Event
+
+    await automation.emit(session, [Event(kind, contact.tenant_id, contact_id=contact.id,
+                                          data=data or {})])
 
 
 async def delete_contact(session: AsyncSession, actor: Actor, contact_id: uuid.UUID) -> None:

@@ -2,6 +2,7 @@
 
 from invekto.audit.models import AuditEvent
 from invekto.auth.models import ApiKey, LoginAttempt, UserSession
+from invekto.automation.models import AutomationRule, AutomationRun
 from invekto.campaigns.models import Campaign, CampaignRecipient, RecipientList, RecipientListRow
 from invekto.channels.models import Channel, WebhookEvent
 from invekto.contacts.models import (
@@ -12,6 +13,7 @@ from invekto.contacts.models import (
     Tag,
 )
 from invekto.db.base import Base
+from invekto.flows.models import Flow, FlowSession, FlowVersion
 from invekto.follow_ups.models import (
     CsatResponse,
     CsatSurvey,
@@ -51,6 +53,8 @@ __all__ = [
     "ApiKey",
     "Attachment",
     "AuditEvent",
+    "AutomationRule",
+    "AutomationRun",
     "Base",
     "BusinessHours",
     "Campaign",
@@ -66,6 +70,9 @@ __all__ = [
     "CsatResponse",
     "CsatSurvey",
     "CustomFieldDefinition",
+    "Flow",
+    "FlowSession",
+    "FlowVersion",
     "FollowUpRun",
     "FollowUpSequence",
     "FollowUpStep",

@@ -29,7 +29,7 @@ DELIVERY_STATUSES = ("pending", "sent", "delivered", "read", "failed")
 PRIORITIES = ("low", "normal", "high", "urgent")
 # What happened to a conversation, shown inline in the thread.
 EVENT_KINDS = ("assigned", "transferred", "closed", "reopened", "tagged", "untagged", "snoozed",
-               "priority", "takeover", "status", "campaign")
+               "priority", "takeover", "status", "campaign", "bot", "automation")
 # Text search configuration created by migration 0003: Turkish stemming over accent-folded words.
 SEARCH_CONFIG = "invekto_turkish"
 
@@ -97,6 +97,9 @@ class Conversation(IdMixin, TenantMixin, TimestampMixin, Base):
     resolution_due_at: Mapped[datetime | None]
     # The ad that brought the customer (click-to-WhatsApp, Messenger ads): for attribution.
     referral: Mapped[dict | None] = mapped_column(JSONB)
+    # A chatbot flow is talking with the customer (an unended ``flow_sessions`` row): routing
+    # waits for its handoff, and an agent's message or "take over" ends it.
+    held_by_bot: Mapped[bool] = mapped_column(server_default="false")
 
 
 class Attachment(IdMixin, TenantMixin, Base):

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_object_session
 from sqlalchemy.sql import ColumnElement
 
 from invekto.audit import service as audit
+from invekto.automation.events import Event
 from invekto.channels import chat_links, pacing
 from invekto.channels import service as channels
 from invekto.channels.adapters import adapter_for
@@ -223,6 +224,7 @@ async def assign(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID
                    event_kind="assigned", previous_audience=previous)
     if previous[0] not in (None, assignee_id) and conversation.status != "closed":
         await _offer_freed(session, actor.tenant_id, previous[0])
+    await _emit_assigned(session, conversation, "manual")
     return conversation
 
 
@@ -256,6 +258,7 @@ async def transfer(session: AsyncSession, actor: Actor, conversation_id: uuid.UU
     }, previous_audience=previous, event_kind="transferred")
     if previous[0] not in (None, user_id) and conversation.status != "closed":
         await _offer_freed(session, actor.tenant_id, previous[0])
+    await _emit_assigned(session, conversation, "transfer")
     return conversation
 
 
@@ -269,6 +272,11 @@ async def takeover(session: AsyncSession, actor: Actor, conversation_id: uuid.UU
     await _changed(session, actor, conversation, "conversation.takeover", {
         "from_user_id": str(previous[0]) if previous[0] else None,
         "user_id": str(actor.user_id)}, previous_audience=previous, event_kind="takeover")
+    if conversation.held_by_bot:
+        from invekto.flows import service as flows  # local: flows send through us
+
+        await flows.end_for_takeover(session, conversation, actor.user_id)
+    await _emit_assigned(session, conversation, "takeover")
     return conversation
 
 
@@ -288,6 +296,12 @@ async def close(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID,
         from invekto.follow_ups import service as follow_ups
 
         await follow_ups.trigger(session, actor.tenant_id, "conversation_closed", conversation.id)
+        if conversation.held_by_bot:
+            from invekto.flows import service as flows  # local: flows send through us
+
+            await flows.end_for_close(session, conversation)
+        await _emit(session, _conversation_event("conversation_closed", conversation,
+                                                 {"reason": reason} if reason else {}))
     return conversation
 
 
@@ -398,6 +412,11 @@ async def change_tags(session: AsyncSession, actor: Actor, conversation_id: uuid
         for tag in newly_added:
             await follow_ups.trigger(session, actor.tenant_id, "tag_added", conversation.id,
                                      tag=tag)
+        await _emit(session, *(
+            [_conversation_event("tag_added", conversation, {"tag": tag})
+             for tag in newly_added]
+            + [_conversation_event("tag_removed", conversation, {"tag": tag})
+               for tag in removed]))
     return conversation
 
 
@@ -654,12 +673,13 @@ def _require_can_reply(actor: Actor, conversation: Conversation) -> None:
 
 
 async def send_message(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID,
-                       data: MessageSend, *, after_close: bool = False
+                       data: MessageSend, *, after_close: bool = False, as_bot: bool = False
                        ) -> tuple[Message, bool]:
     """Store an agent's reply and defer its delivery in the same transaction.
     Returns (message, created); a repeated ``client_message_id`` returns the first message.
     ``after_close``: the company's automatic message may go into a closed conversation
-    (``send_automatic``)."""
+    (``send_automatic``). ``as_bot``: a chatbot flow's message, which is nobody's first
+    response. A person writing into a conversation a bot holds takes it over."""
     # Visibility first: a retry's lookup must not hand out a message the caller cannot see.
     conversation = await get_conversation(session, actor, conversation_id, for_update=True)
     if data.client_message_id:
@@ -704,7 +724,8 @@ async def send_message(session: AsyncSession, actor: Actor, conversation_id: uui
     inserted = await session.scalar(insert(Message).values(
         id=message_id, tenant_id=actor.tenant_id, conversation_id=conversation.id,
         contact_id=conversation.contact_id, channel_id=conversation.channel_id,
-        direction="outbound", sender_kind="agent" if actor.user_id else "system",
+        direction="outbound",
+        sender_kind="agent" if actor.user_id else "bot" if as_bot else "system",
         sender_user_id=actor.user_id, content_kind=data.content_kind, body=body,
         attachment_id=data.attachment_id, client_message_id=data.client_message_id,
         payload=payload, status="pending", created_at=now,
@@ -722,7 +743,11 @@ async def send_message(session: AsyncSession, actor: Actor, conversation_id: uui
                and not actor.sees_whole_tenant)
     if took_it:
         conversation.assignee_id = actor.user_id  # replying from the queue takes the chat
-    if conversation.first_response_at is None:
+    if conversation.held_by_bot and actor.user_id is not None:
+        from invekto.flows import service as flows  # local: flows send through us
+
+        await flows.end_for_takeover(session, conversation, actor.user_id)
+    if conversation.first_response_at is None and not as_bot:
         conversation.first_response_at = now
     conversation.last_message_at = now
     conversation.last_message_preview = _preview(body, data.content_kind)
@@ -1316,9 +1341,32 @@ async def _store_inbound(session: AsyncSession, tenant_id: uuid.UUID, channel_id
     opened = [conversation for conversation in {c.id: c for c in conversations.values()}.values()
               if conversation.id in session.info.get(_OPENED_CONVERSATIONS, ())
               and conversation.contact_id not in blocked]
-    closed = await _greet_opened(session, tenant_id, channel_id, opened)
+    fresh = [row for inbound, row in zip(inbounds, rows, strict=True)
+             if row["provider_message_id"] in inserted and row["contact_id"] not in blocked
+             and inbound.provider_message_id not in surveyed]
+    # A chatbot flow may take the conversation: it answers instead of the welcome, and
+    # routing waits for its handoff (local import: flows send through this module).
+    from invekto.flows import service as flows
+
+    opened_ids = {c.id for c in opened}
+    first_rows: set[uuid.UUID] = set()
+    for row in fresh:
+        if row["conversation_id"] in opened_ids and row["conversation_id"] not in first_rows:
+            first_rows.add(row["id"])
+            opened_ids.discard(row["conversation_id"])
+    held = await flows.on_inbound(session, tenant_id, channel_id, [flows.Inbound(
+        conversations[row["contact_id"]], row["id"], row["body"], row["payload"] or {},
+        opened=row["id"] in first_rows) for row in fresh])
+    humans = [c for c in opened if c.id not in held]
+    closed = await _greet_opened(session, tenant_id, channel_id, humans)
     await sla.set_due_times(session, tenant_id, opened)
-    await _route_opened(session, tenant_id, channel_id, opened, after_hours=closed)
+    session.info[_OPENED_CONVERSATIONS] = (
+        session.info.get(_OPENED_CONVERSATIONS, set()) - {c.id for c in opened})
+    await _route(session, tenant_id, channel_id, humans, group_for={
+        conversation_id: group for conversation_id, group in closed.items()
+        if group is not None})
+    await _emit_received(session, tenant_id, senders, fresh, first_rows,
+                         {c.id: c for c in opened})
     return inserted
 
 
@@ -1524,11 +1572,11 @@ async def _send_automatic(session: AsyncSession, conversation: Conversation, tex
     await send_automatic(session, conversation, MessageSend(body=text_))
 
 
-async def send_automatic(session: AsyncSession, conversation: Conversation, data: MessageSend
-                         ) -> Message:
+async def send_automatic(session: AsyncSession, conversation: Conversation, data: MessageSend,
+                         *, as_bot: bool = False) -> Message:
     """A message the company set up, sent by nobody in person, its text's variables filled
     (and its template parameters'); unlike a reply it may go into a closed conversation
-    (follow-ups and surveys after a close)."""
+    (follow-ups and surveys after a close). ``as_bot``: a chatbot flow's."""
     values = await text_values(session, conversation.tenant_id, conversation.contact_id,
                                conversation.assignee_id)
     filled = {"body": variables.render(data.body, values)}
@@ -1538,7 +1586,7 @@ async def send_automatic(session: AsyncSession, conversation: Conversation, data
             for key, value in data.template.parameters.items()}})
     message, _ = await send_message(session, Actor.system(conversation.tenant_id),
                                     conversation.id, data.model_copy(update=filled),
-                                    after_close=True)
+                                    after_close=True, as_bot=as_bot)
     return message
 
 
@@ -1573,20 +1621,41 @@ async def _greet_opened(session: AsyncSession, tenant_id: uuid.UUID, channel_id:
     return closed
 
 
-async def _route_opened(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
-                        opened: list[Conversation], *,
-                        after_hours: dict[uuid.UUID, uuid.UUID | None] | None = None) -> None:
-    """Give the conversations this transaction opened to agents, as the channel's routing
-    decides (see ``routing.service``); those nobody can take wait in the group's queue."""
+async def route_to_humans(session: AsyncSession, conversation: Conversation, *,
+                          group_id: uuid.UUID | None = None) -> None:
+    """A chatbot hands the conversation over (its handoff step, the customer's escape word):
+    the conversation goes to ``group_id`` (else the channel's routing decides) and waits for
+    an agent from now, like one just opened. One already assigned stays with its agent."""
+    conversation.held_by_bot = False
+    if conversation.waiting_since is None:
+        conversation.waiting_since = _now()
+    if conversation.assignee_id is not None:
+        if group_id is not None and group_id != conversation.group_id:
+            previous = (conversation.assignee_id, conversation.group_id)
+            conversation.group_id = group_id
+            await _changed(session, Actor.system(conversation.tenant_id), conversation,
+                           "conversation.transferred", {
+                               "user_id": str(conversation.assignee_id),
+                               "group_id": str(group_id), "reason": "bot"},
+                           event_kind="transferred", previous_audience=previous,
+                           audit_it=False)
+        return
+    await _route(session, conversation.tenant_id, conversation.channel_id, [conversation],
+                 group_for={conversation.id: group_id} if group_id else {})
+
+
+async def _route(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
+                 opened: list[Conversation], *, group_for: dict[uuid.UUID, uuid.UUID]) -> None:
+    """Give conversations waiting for their first agent to agents, as the channel's routing
+    decides (see ``routing.service``); those nobody can take wait in the group's queue.
+    ``group_for``: a group chosen for some of them (after hours, a bot's handoff)."""
     if not opened:
         return
-    session.info[_OPENED_CONVERSATIONS] -= {c.id for c in opened}
     by_id = {c.id: c for c in opened}
     system = Actor.system(tenant_id)
     for decision in await routing.decide(
             session, tenant_id, channel_id, sorted(opened, key=lambda c: (c.opened_at, c.id)),
-            group_for={conversation_id: group for conversation_id, group in
-                       (after_hours or {}).items() if group is not None}):
+            group_for=group_for):
         conversation = by_id[decision.conversation_id]
         previous = (conversation.assignee_id, conversation.group_id)
         conversation.group_id = conversation.group_id or decision.group_id
@@ -1595,6 +1664,7 @@ async def _route_opened(session: AsyncSession, tenant_id: uuid.UUID, channel_id:
             await _changed(session, system, conversation, "conversation.assigned", {
                 "assignee_id": str(decision.user_id), "reason": decision.reason},
                 event_kind="assigned", previous_audience=previous, audit_it=False)
+            await _emit_assigned(session, conversation, decision.reason)
             continue
         await _changed(session, system, conversation, "conversation.transferred", {
             "user_id": None, "group_id": str(conversation.group_id), "reason": "queue"},
@@ -1624,6 +1694,53 @@ async def _note_campaign_replies(session: AsyncSession, tenant_id: uuid.UUID,
                   "body": reply.body}))
         await follow_ups.trigger(session, tenant_id, "campaign_replied", conversation.id,
                                  campaign_id=reply.campaign_id)
+        await _emit(session, _conversation_event("campaign_replied", conversation, {
+            "campaign_id": str(reply.campaign_id)}))
+
+
+# ---- automation events (rules: ``automation.service``) ---------------------------------------
+
+def _conversation_event(kind: str, conversation: Conversation, data: dict | None = None,
+                        *, message_id: uuid.UUID | None = None) -> Event:
+    return Event(kind, conversation.tenant_id, conversation_id=conversation.id,
+                 contact_id=conversation.contact_id, message_id=message_id, data=data or {})
+
+
+async def _emit(session: AsyncSession, *events: Event) -> None:
+    if events:
+        from invekto.automation import service as automation  # local: its actions call us
+
+        await automation.emit(session, list(events))
+
+
+async def _emit_assigned(session: AsyncSession, conversation: Conversation, reason: str
+                         ) -> None:
+    await _emit(session, _conversation_event("conversation_assigned", conversation, {
+        "assignee_id": str(conversation.assignee_id) if conversation.assignee_id else None,
+        "group_id": str(conversation.group_id) if conversation.group_id else None,
+        "reason": reason}))
+
+
+async def _emit_received(session: AsyncSession, tenant_id: uuid.UUID,
+                         senders: dict[str, Contact], rows: list[dict],
+                         first_rows: set[uuid.UUID], opened: dict[uuid.UUID, Conversation]
+                         ) -> None:
+    """An ingested batch's events for rules, in the order the customers wrote: contacts
+    created by it, conversations it opened, each new message."""
+    started = await session.scalar(select(func.now()))  # the transaction's start
+    written = {row["contact_id"] for row in rows}
+    events = [Event("contact_created", tenant_id, contact_id=contact.id)
+              for contact in {c.id: c for c in senders.values()}.values()
+              if contact.id in written and contact.created_at == started]
+    for row in rows:
+        if row["id"] in first_rows:
+            events.append(_conversation_event("conversation_opened",
+                                              opened[row["conversation_id"]]))
+        events.append(Event("message_received", tenant_id,
+                            conversation_id=row["conversation_id"],
+                            contact_id=row["contact_id"], message_id=row["id"],
+                            data={"first_message": row["id"] in first_rows}))
+    await _emit(session, *events)
 
 
 def _note_inbound(conversation: Conversation, inbound: InboundMessage, at: datetime) -> None:

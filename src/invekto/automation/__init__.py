@@ -1,0 +1,1 @@
+"""Trigger rules: an event, conditions, actions (see docs/architecture.md, "Automation")."""

@@ -1,0 +1,1 @@
+"""Chatbot flows: a visual graph of steps, versioned, run per conversation."""
