@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from invekto import runtime, tasks  # noqa: F401 - registers job tasks for deferring
 from invekto.auth.api import router as auth_router
+from invekto.automation.api import router as automation_router
 from invekto.campaigns.api import router as campaigns_router
 from invekto.channels.api import router as channels_router
 from invekto.channels.webhooks import router as webhooks_router
@@ -17,6 +18,7 @@ from invekto.contacts.api import router as contacts_router
 from invekto.core import jobs
 from invekto.core.realtime import Hub
 from invekto.db.provision import to_libpq_url
+from invekto.flows.api import router as flows_router
 from invekto.follow_ups.api import router as follow_ups_router
 from invekto.http import errors
 from invekto.http.middleware import RequestContextMiddleware
@@ -26,7 +28,9 @@ from invekto.ops.api import router as ops_router
 from invekto.routing.api import router as routing_router
 from invekto.templates.api import router as templates_router
 from invekto.users.api import router as users_router
+from invekto.web.automation_views import router as automation_pages
 from invekto.web.campaign_views import router as campaign_pages
+from invekto.web.flow_views import router as flow_pages
 from invekto.web.inbox_views import router as inbox_pages
 from invekto.web.monitor_views import router as monitor_pages
 from invekto.web.settings_views import router as settings_pages
@@ -67,7 +71,8 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
     app.include_router(webhooks_router)
     api = APIRouter(prefix="/api/v1")
     for router in (auth_router, users_router, channels_router, contacts_router, inbox_router,
-                   routing_router, templates_router, follow_ups_router, campaigns_router):
+                   routing_router, templates_router, follow_ups_router, campaigns_router,
+                   automation_router, flows_router):
         api.include_router(router)
     app.include_router(api)
     app.include_router(ops_router)
@@ -78,6 +83,8 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
     app.include_router(settings_pages)
     app.include_router(monitor_pages)
     app.include_router(campaign_pages)
+    app.include_router(automation_pages)
+    app.include_router(flow_pages)
     if rt.settings.demo:
         from invekto.web import demo_views
 

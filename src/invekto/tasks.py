@@ -2,9 +2,11 @@
 
 import invekto.db.models  # noqa: F401 - every table known before a job flushes (foreign keys)
 from invekto.auth import tasks as auth_tasks
+from invekto.automation import tasks as automation_tasks
 from invekto.campaigns import tasks as campaigns_tasks
 from invekto.channels import tasks as channels_tasks
 from invekto.core.jobs import job_app
+from invekto.flows import tasks as flows_tasks
 from invekto.follow_ups import tasks as follow_ups_tasks
 from invekto.inbox import tasks as inbox_tasks
 from invekto.ops import tasks as ops_tasks
@@ -17,3 +19,5 @@ job_app.add_tasks_from(channels_tasks.blueprint, namespace="channels")
 job_app.add_tasks_from(ops_tasks.blueprint, namespace="ops")
 job_app.add_tasks_from(follow_ups_tasks.blueprint, namespace="follow_ups")
 job_app.add_tasks_from(campaigns_tasks.blueprint, namespace="campaigns")
+job_app.add_tasks_from(automation_tasks.blueprint, namespace="automation")
+job_app.add_tasks_from(flows_tasks.blueprint, namespace="flows")

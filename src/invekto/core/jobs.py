@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import procrastinate
@@ -43,12 +44,15 @@ _tasks_bound = False
 
 
 async def defer(session: AsyncSession, task: procrastinate.tasks.Task, *,
-                queueing_lock: str | None = None, **kwargs: Any) -> int | None:
+                queueing_lock: str | None = None, schedule_at: datetime | None = None,
+                **kwargs: Any) -> int | None:
     """Defer ``task`` in ``session``'s transaction; returns the job id. With ``queueing_lock``,
-    at most one such job waits: when one already does, nothing is added (None)."""
+    at most one such job waits: when one already does, nothing is added (None).
+    ``schedule_at``: not to run before then."""
     _bind_tasks()
     raw = await (await session.connection()).get_raw_connection()
-    configured = task.configure(connection=raw.driver_connection, queueing_lock=queueing_lock)
+    configured = task.configure(connection=raw.driver_connection, queueing_lock=queueing_lock,
+                                schedule_at=schedule_at)
     if queueing_lock is None:
         return await configured.defer_async(**kwargs)
     # A refused duplicate must not abort the caller's transaction: a savepoint of our own, on

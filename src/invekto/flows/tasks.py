@@ -1,0 +1,7 @@
+"""Jobs of the flows domain."""
+
+from __future__ import annotations
+
+import procrastinate
+
+blueprint = procrastinate.Blueprint()
