@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from invekto.core.i18n import N_
 
@@ -14,7 +15,9 @@ from invekto.core.i18n import N_
 class Event:
     """Something that happened in a company, as rules see it. ``rule_id``: an event meant for
     one rule only (a timer or a schedule that rule asked for); ``occurrence``: what makes such
-    an event the same one if it is raised again (the rule fires once per occurrence)."""
+    an event the same one if it is raised again (the rule fires once per occurrence);
+    ``at``: when it happened, for business hours (a timer's or a schedule's moment; None: the
+    message's time, else now)."""
 
     kind: str
     tenant_id: uuid.UUID
@@ -24,6 +27,7 @@ class Event:
     data: dict = field(default_factory=dict)
     occurrence: str | None = None
     rule_id: uuid.UUID | None = None
+    at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ i (İ, I, ı, i) all fold to 'i'."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from collections.abc import Iterable
 
 _TURKISH = str.maketrans({"İ": "i", "I": "i", "ı": "i"})
 
@@ -24,3 +26,35 @@ def like_pattern(text: str) -> str:
     """A LIKE pattern matching ``text`` anywhere, with LIKE's wildcards escaped."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+# A word: a run of letters and digits (after folding, so "İstanbul'a" is "istanbul", "a").
+_WORD = re.compile(r"[^\W_]+")
+
+
+def words(text: str) -> list[str]:
+    """The folded words of ``text``."""
+    return _WORD.findall(fold(text))
+
+
+def keyword_match(text: str, keywords: Iterable[str]) -> str | None:
+    """The first of ``keywords`` that ``text`` contains, as a customer would mean it: both
+    folded (case, accents, Turkish İ/ı), a one-word keyword matching a word that starts with it
+    ("fiyat" matches "FİYAT", "Fiyatı", "fiyatlar", not "afiyat"), a keyword of several words
+    matching consecutive words, the last by its start ("randevu al" matches "Randevu almak
+    istiyorum", not "randevumu almak"). Turkish is agglutinative: suffixes follow the stem, so
+    a prefix match finds the inflected forms a whole-word match would miss. None when none
+    matches."""
+    found = words(text)
+    if not found:
+        return None
+    for keyword in keywords:
+        wanted = words(keyword)
+        if not wanted:
+            continue
+        *head, last = wanted
+        for start in range(len(found) - len(wanted) + 1):
+            window = found[start:start + len(wanted)]
+            if window[:-1] == head and window[-1].startswith(last):
+                return keyword
+    return None

@@ -532,3 +532,29 @@ async def record_survey_answers(session: AsyncSession, tenant_id: uuid.UUID,
             CsatResponse.answered_at.is_(None)).values(
             score=answer.score, comment=answer.comment, answered_at=answered_at,
             answer_message_id=message_id))
+
+
+async def start_sequence(session: AsyncSession, tenant_id: uuid.UUID, sequence_id: uuid.UUID,
+                         conversation_id: uuid.UUID, *, now: datetime | None = None) -> bool:
+    """Start one sequence for a conversation whatever its trigger (an automation rule's
+    action), if it is enabled and for the conversation's channel; once per (sequence,
+    conversation), as ``trigger``. Returns whether it started."""
+    now = now or _now()
+    channel_id = select(Conversation.channel_id).where(
+        Conversation.tenant_id == tenant_id, Conversation.id == conversation_id
+    ).scalar_subquery()
+    first = (await session.execute(select(FollowUpSequence.id, FollowUpStep.delay_minutes).join(
+        FollowUpStep, (FollowUpStep.tenant_id == FollowUpSequence.tenant_id)
+        & (FollowUpStep.sequence_id == FollowUpSequence.id) & (FollowUpStep.position == 0)
+    ).where(FollowUpSequence.tenant_id == tenant_id, FollowUpSequence.id == sequence_id,
+            FollowUpSequence.enabled, or_(FollowUpSequence.channel_id.is_(None),
+                                          FollowUpSequence.channel_id == channel_id)))).first()
+    if first is None:
+        return False
+    started = await session.scalar(pg_insert(FollowUpRun).values(
+        id=new_id(), tenant_id=tenant_id, sequence_id=sequence_id,
+        conversation_id=conversation_id, next_step=0, state="running",
+        next_at=now + timedelta(minutes=first.delay_minutes), started_at=now,
+    ).on_conflict_do_nothing(index_elements=["tenant_id", "sequence_id", "conversation_id"]
+                             ).returning(FollowUpRun.id))
+    return started is not None

@@ -751,7 +751,8 @@ async def send_message(session: AsyncSession, actor: Actor, conversation_id: uui
         conversation.first_response_at = now
     conversation.last_message_at = now
     conversation.last_message_preview = _preview(body, data.content_kind)
-    conversation.unread_count = 0
+    if not as_bot:  # the customer's messages stay unread for the agent a bot hands over to
+        conversation.unread_count = 0
     conversation.waiting_since = None  # answered
     await session.flush()
 
@@ -2096,3 +2097,75 @@ async def import_outbound(session: AsyncSession, actor: Actor, conversation_id: 
         conversation.unread_count = 0
     await session.flush()
     return message
+
+
+# ---- for automation rules ----------------------------------------------------------------------
+
+async def record_automation(session: AsyncSession, conversation: Conversation, data: dict
+                            ) -> None:
+    """A rule changed the conversation: the thread says which rule and what it did, so agents
+    see why (``automation.service``)."""
+    await _changed(session, Actor.system(conversation.tenant_id), conversation,
+                   "conversation.automation", data, audit_it=False, event_kind="automation")
+
+
+async def route_for_rule(session: AsyncSession, conversation: Conversation) -> None:
+    """A rule asks for the channel's routing: an unassigned conversation goes to an agent (or
+    waits in the queue) as a new one would."""
+    await _route(session, conversation.tenant_id, conversation.channel_id, [conversation],
+                 group_for={})
+
+
+async def notify_for_rule(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID, *,
+                          body: str, conversation: Conversation | None,
+                          contact_id: uuid.UUID) -> bool:
+    """A rule tells a colleague something: its text is kept as a note (on the conversation,
+    else the contact) that the notification points to, as a mention's does. False when the
+    user is gone or deactivated."""
+    user = await session.get(User, user_id)
+    if user is None or user.tenant_id != tenant_id or not user.is_active:
+        return False
+    note = Note(tenant_id=tenant_id, contact_id=contact_id,
+                conversation_id=conversation.id if conversation else None, author_id=None,
+                body=clean_text(body))
+    session.add(note)
+    await session.flush()
+    notification = Notification(tenant_id=tenant_id, user_id=user_id, kind="automation",
+                                conversation_id=conversation.id if conversation else None,
+                                note_id=note.id)
+    session.add(notification)
+    await session.flush()
+    if conversation is not None:
+        await _publish(session, conversation, "note.created", {
+            "conversation_id": str(conversation.id), "contact_id": str(contact_id),
+            "note_id": str(note.id)})
+    await realtime.publish(session, realtime.Event(
+        tenant_id=tenant_id, type="notified", user_id=user_id, data={
+            "notification_id": str(notification.id), "kind": "automation",
+            "conversation_id": str(conversation.id) if conversation else None,
+            "note_id": str(note.id), "preview": note.body[:140]}))
+    return True
+
+
+def forget_rolled_back_events(session: AsyncSession) -> None:
+    """A rule's savepoint was rolled back: the thread events recorded inside it never
+    happened, so the page answering this request must not show them."""
+    from sqlalchemy import inspect as inspect_state
+
+    recorded = session.info.get(_RECORDED_EVENTS)
+    if recorded:
+        session.info[_RECORDED_EVENTS] = [e for e in recorded
+                                          if inspect_state(e).persistent]
+
+
+# ---- for chatbot flows -------------------------------------------------------------------------
+
+async def record_bot_event(session: AsyncSession, conversation: Conversation, data: dict, *,
+                           user_id: uuid.UUID | None = None) -> None:
+    """A chatbot flow started, handed the conversation over or ended: a thread line (kind
+    "bot", ``data["action"]`` says which) and the live event, so agents see what the bot did.
+    ``user_id``: the person who stopped it (a takeover)."""
+    actor = Actor(tenant_id=conversation.tenant_id, role="admin", kind="system",
+                  user_id=user_id) if user_id else Actor.system(conversation.tenant_id)
+    await _changed(session, actor, conversation, "conversation.bot", data, audit_it=False,
+                   event_kind="bot")

@@ -20,6 +20,7 @@ from invekto.channels.sms import SMS_KINDS
 from invekto.contacts import service as contacts
 from invekto.contacts.schemas import ContactUpdate
 from invekto.core.errors import NotFound, UpstreamUnavailable, ValidationFailed
+from invekto.flows import service as flows
 from invekto.inbox import merge, saved_views, scheduled, service, timeline
 from invekto.inbox.models import PRIORITIES, Conversation
 from invekto.inbox.schemas import ConversationFilters, MessageSend
@@ -602,6 +603,14 @@ async def transfer(request: Request, conversation_id: uuid.UUID, page: WebPage,
 @router.post("/c/{conversation_id}/takeover")
 async def takeover(request: Request, conversation_id: uuid.UUID, page: WebPage) -> Response:
     conversation = await service.takeover(page.ctx.session, page.ctx.actor, conversation_id)
+    return await _after_action(request, page, conversation)
+
+
+@router.post("/c/{conversation_id}/bot/take-over")
+async def take_over_from_bot(request: Request, conversation_id: uuid.UUID, page: WebPage
+                             ) -> Response:
+    """The agent stops the chatbot that holds the conversation and answers themselves."""
+    conversation = await flows.take_over(page.ctx.session, page.ctx.actor, conversation_id)
     return await _after_action(request, page, conversation)
 
 
