@@ -1,4 +1,4 @@
-"""Checking a flow's graph and triggers (their shape: docs in the issue 8 contract, section 4).
+"""Checking a flow's graph and triggers (their shape: docs/flows.md).
 
 A draft is checked for its shape only (``check_shape``): the builder saves half-drawn flows.
 Publishing checks everything (``check_complete``): the start node, every reference to a

@@ -2,7 +2,7 @@
  * from a node's outputs to another's input), a side panel (Alpine.js) editing the selected step,
  * the flow's triggers and a test chat with the draft.
  *
- * The flow is stored in its own graph format (docs: the issue 8 contract, section 4), never as a
+ * The flow is stored in its own graph format (docs/flows.md), never as a
  * Drawflow export: the canvas is drawn from the graph when the page opens and turned back into a
  * graph when saved, positions included. Each step's outputs are its exits in order (a question's
  * options then its timeout, a condition's branches then "else", an input's timeout, an HTTP
