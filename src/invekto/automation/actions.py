@@ -25,7 +25,7 @@ from invekto.automation.conditions import Subject
 from invekto.automation.events import KINDS
 from invekto.contacts import service as contacts
 from invekto.contacts.schemas import ContactUpdate
-from invekto.core import jobs
+from invekto.core import jobs, outbound
 from invekto.core.actor import Actor
 from invekto.core.crypto import secret_box
 from invekto.core.errors import Conflict, NotFound, ValidationFailed
@@ -186,6 +186,7 @@ async def _validate_one(session: AsyncSession, actor: Actor, kind: str, given: d
         url = _string(given.get("url"), f"{path}.url", MAX_URL)
         if not _URL.fullmatch(url):
             raise ValidationFailed("give an http:// or https:// address", field=f"{path}.url")
+        outbound.check_url(url, field=f"{path}.url")
         out = {"url": url}
         secret = given.get("secret")
         if secret is None:
@@ -245,12 +246,7 @@ def _uuid(value: Any, field: str) -> uuid.UUID:
 
 async def _active_user(session: AsyncSession, actor: Actor, value: Any, field: str) -> str:
     user_id = _uuid(value, field)
-    try:
-        user = await users.get_user(session, actor, user_id)
-    except NotFound as exc:
-        raise ValidationFailed("no such user", field=field) from exc
-    if not user.is_active:
-        raise ValidationFailed("this user is deactivated", field=field)
+    await inbox.require_active_user(session, actor, user_id, field=field)
     return str(user_id)
 
 

@@ -215,7 +215,7 @@ async def assign(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID
             raise PermissionDenied("agents can take a conversation or release their own; "
                                    "use transfer to hand it to a colleague")
     if assignee_id is not None:
-        await _require_active_user(session, actor, assignee_id, field="assignee_id")
+        await require_active_user(session, actor, assignee_id, field="assignee_id")
     previous = (conversation.assignee_id, conversation.group_id)
     conversation.assignee_id = assignee_id
     await _changed(session, actor, conversation, "conversation.assigned",
@@ -239,7 +239,7 @@ async def transfer(session: AsyncSession, actor: Actor, conversation_id: uuid.UU
     if not actor.sees_whole_tenant and conversation.assignee_id not in (None, actor.user_id):
         raise PermissionDenied("only the assignee or a supervisor can transfer this conversation")
     if user_id is not None:
-        await _require_active_user(session, actor, user_id, field="user_id")
+        await require_active_user(session, actor, user_id, field="user_id")
     if group_id is not None:
         try:
             await users.get_group(session, actor, group_id)
@@ -452,7 +452,7 @@ async def channel_has_conversations(session: AsyncSession, actor: Actor, channel
         Conversation.tenant_id == actor.tenant_id, Conversation.channel_id == channel_id))))
 
 
-async def _require_active_user(session: AsyncSession, actor: Actor, user_id: uuid.UUID,
+async def require_active_user(session: AsyncSession, actor: Actor, user_id: uuid.UUID,
                                *, field: str) -> None:
     try:
         user = await users.get_user(session, actor, user_id)
