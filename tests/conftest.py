@@ -18,6 +18,9 @@ os.environ.update({
     "INVEKTO_SECRET_KEY": "test-secret-key-not-for-production",
     "INVEKTO_LOG_JSON": "false",
     "INVEKTO_LOG_LEVEL": "WARNING",
+    # Webhooks and flows' HTTP steps call stub servers on 127.0.0.1; tests of the guard turn
+    # it off for themselves (tests/automation/test_private_urls.py).
+    "INVEKTO_ALLOW_PRIVATE_URLS": "true",
 })
 
 import httpx  # noqa: E402

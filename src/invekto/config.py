@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     # provider simulator inside the web process, with a customer's phone at /demo/phone. Off in
     # production, where nothing under /demo exists.
     demo: bool = False
+    # Webhooks of rules and HTTP steps of flows (addresses a company types in) may call this
+    # machine and private networks: for development and the tests' stub servers only. Off,
+    # they reach only public internet addresses (core/outbound.py).
+    allow_private_urls: bool = False
     # Set behind HTTPS; off by default so the demo works on http://127.0.0.1.
     cookie_secure: bool = False
     session_days: int = 14

@@ -14,6 +14,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 
+from invekto.core import outbound
 from invekto.core.errors import ValidationFailed
 from invekto.core.text import clean_text, fold
 from invekto.flows import answers, steps, texts
@@ -81,6 +82,9 @@ def check_shape(graph: dict) -> dict:
         if "label" in node and (not isinstance(node["label"], str) or len(node["label"]) > 100):
             raise ValidationFailed("a label is text of at most %(max)s characters",
                                    field=f"{where}.label", params={"max": 100})
+        if node["type"] == "http" and isinstance(node.get("url"), str):
+            # A draft runs in the test panel: a plainly private address is refused already.
+            outbound.check_url(node["url"], field=f"{where}.url")
     return {**graph, "start": start, "nodes": nodes}
 
 
@@ -165,7 +169,7 @@ class _Checker:
         for key in registered.exits:
             self.next(node, key, where)
         for key in registered.texts:
-            self.text(node, key, where, limit=MAX_MESSAGE)
+            self.checked_text(node, key, where, limit=MAX_MESSAGE)
         if "save_as" in node and node["save_as"] is not None:
             self.var_name(node["save_as"], f"{where}.save_as")
         if registered.check is not None:
@@ -180,7 +184,7 @@ class _Checker:
             raise ValidationFailed("this points to a step that does not exist",
                                    field=f"{where}.{key}")
 
-    def text(self, node: dict, key: str, where: str, *, required: bool = False,
+    def checked_text(self, node: dict, key: str, where: str, *, required: bool = False,
              limit: int = MAX_MESSAGE) -> str:
         value = node.get(key)
         if value is None:
@@ -235,14 +239,14 @@ class _Checker:
 
     def _message(self, where: str, node: dict) -> dict:
         attachment = node.get("attachment_id")
-        self.text(node, "text", where, required=not attachment)
+        self.checked_text(node, "text", where, required=not attachment)
         if attachment is not None and str(attachment) not in self.catalogue.attachment_ids:
             raise ValidationFailed("this file does not exist", field=f"{where}.attachment_id")
         self.next(node, "next", where)
         return node
 
     def _question(self, where: str, node: dict) -> dict:
-        self.text(node, "text", where, required=True, limit=MAX_TEXT)
+        self.checked_text(node, "text", where, required=True, limit=MAX_TEXT)
         style = node.get("style") or "buttons"
         if style not in ("buttons", "list"):
             raise ValidationFailed("show the options as buttons or a list", field=f"{where}.style")
@@ -280,12 +284,12 @@ class _Checker:
             node["button"] = label
         if node.get("save_as") is not None:
             self.var_name(node["save_as"], f"{where}.save_as")
-        self.text(node, "invalid_text", where, limit=MAX_TEXT)
+        self.checked_text(node, "invalid_text", where, limit=MAX_TEXT)
         self.timeout(node, where)
         return node
 
     def _input(self, where: str, node: dict) -> dict:
-        self.text(node, "text", where, required=True)
+        self.checked_text(node, "text", where, required=True)
         target = self.target(node.get("save_to"), f"{where}.save_to")
         validate = node.get("validate") or "text"
         if validate not in answers.VALIDATIONS:
@@ -309,7 +313,7 @@ class _Checker:
             except re.error as exc:
                 raise ValidationFailed("this pattern is not a valid regular expression",
                                        field=f"{where}.pattern") from exc
-        self.text(node, "invalid_text", where, limit=MAX_TEXT)
+        self.checked_text(node, "invalid_text", where, limit=MAX_TEXT)
         self.next(node, "next", where)
         self.timeout(node, where)
         return node
@@ -366,10 +370,11 @@ class _Checker:
         if method not in ("GET", "POST"):
             raise ValidationFailed("GET or POST", field=f"{where}.method")
         node["method"] = method
-        url = self.text(node, "url", where, required=True, limit=2000)
+        url = self.checked_text(node, "url", where, required=True, limit=2000)
         if not url.lower().startswith(("http://", "https://")):
             raise ValidationFailed("the address must start with http:// or https://",
                                    field=f"{where}.url")
+        outbound.check_url(url, field=f"{where}.url")
         headers = node.get("headers") or {}
         if not isinstance(headers, dict) or len(headers) > 20:
             raise ValidationFailed("at most 20 headers", field=f"{where}.headers")
@@ -380,7 +385,7 @@ class _Checker:
             texts.check(value, custom_keys=tuple(self.catalogue.fields),
                         var_names=self.var_names, field=f"{where}.headers.{name}")
         node["headers"] = headers
-        self.text(node, "body", where, limit=10_000)
+        self.checked_text(node, "body", where, limit=10_000)
         save = node.get("save") or {}
         if not isinstance(save, dict) or len(save) > 20:
             raise ValidationFailed("at most 20 values to keep", field=f"{where}.save")
@@ -412,8 +417,8 @@ class _Checker:
             if group not in self.catalogue.group_ids:
                 raise ValidationFailed("no such group", field=f"{where}.group_id")
             node["group_id"] = group
-        self.text(node, "note", where, limit=2000)
-        self.text(node, "text", where)
+        self.checked_text(node, "note", where, limit=2000)
+        self.checked_text(node, "text", where)
         return node
 
     def _wait(self, where: str, node: dict) -> dict:
@@ -426,5 +431,5 @@ class _Checker:
         return node
 
     def _end(self, where: str, node: dict) -> dict:
-        self.text(node, "text", where)
+        self.checked_text(node, "text", where)
         return node

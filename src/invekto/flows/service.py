@@ -30,7 +30,7 @@ from invekto.channels.models import Channel
 from invekto.contacts import service as contacts
 from invekto.contacts.models import Contact
 from invekto.contacts.schemas import ContactUpdate
-from invekto.core import jobs
+from invekto.core import jobs, outbound
 from invekto.core.actor import Actor
 from invekto.core.errors import AppError, Conflict, ValidationFailed
 from invekto.core.i18n import N_
@@ -861,8 +861,7 @@ async def _http(call: ExternalCall) -> StepResult:
         return StepResult(ok=False, detail="not an http(s) address")
     body = call.call.rendered.get("body", "")
     try:
-        async with httpx.AsyncClient(timeout=call.timeout_seconds,
-                                     follow_redirects=False) as client, client.stream(
+        async with outbound.client(timeout=call.timeout_seconds) as client, client.stream(
                 call.method, url, headers={k: v.encode() for k, v in call.headers.items()},
                 content=body.encode() if call.method == "POST" and body else None
         ) as response:
@@ -871,6 +870,9 @@ async def _http(call: ExternalCall) -> StepResult:
                 received += chunk
                 if len(received) > MAX_RESPONSE_BYTES:
                     return StepResult(ok=False, detail="answer too large")
+    except outbound.RefusedAddress as exc:
+        log.info("flows.http_refused", error=str(exc))
+        return StepResult(ok=False, detail="address not allowed")
     except httpx.TimeoutException:
         return StepResult(ok=False, detail="timed out")
     except (httpx.HTTPError, ValueError) as exc:
