@@ -16,8 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto import runtime
+from invekto.automation import service as automation
+from invekto.automation.schemas import RuleIn
 from invekto.channels import service as channels
 from invekto.channels.models import Channel
 from invekto.channels.schemas import ChannelCreate, ChannelUpdate
@@ -27,6 +30,8 @@ from invekto.contacts.schemas import ContactUpdate, CustomFieldCreate, TagCreate
 from invekto.core import security
 from invekto.core.actor import Actor
 from invekto.db.session import Database
+from invekto.flows import service as flows
+from invekto.flows.schemas import FlowCreate, FlowDraft, FlowTriggers
 from invekto.inbox import service as inbox
 from invekto.inbox.schemas import InboundMessage
 from invekto.provisioning import provision_tenant
@@ -155,6 +160,9 @@ async def seed(db: Database, settings: Settings) -> bool:
                 await inbox.assign(session, owner, conversation.id, people[assignee].id)
             if status != "open":
                 await inbox.set_status(session, owner, conversation.id, status)
+        # After the conversations, so that seeding them fires nothing.
+        await _automations(session, owner, channel_by_key["whatsapp"].id, reception.id,
+                           people["supervisor"].id)
     lines = [f"Demo company code: {SLUG}  ({provisioned.slug})",
              *(f"  {username:<11} password: {password}" for username, password
                in passwords.items()),
@@ -164,6 +172,29 @@ async def seed(db: Database, settings: Settings) -> bool:
     path.write_text("\n".join(lines) + "\n")
     path.chmod(0o600)
     return True
+
+
+async def _automations(session: AsyncSession, owner: Actor, whatsapp_id: uuid.UUID,
+                       group_id: uuid.UUID, supervisor_id: uuid.UUID) -> None:
+    """The clinic's chatbot, started by writing "menü" on WhatsApp (the demo phone), handing
+    over to reception; and a rule that flags urgent messages to the supervisor."""
+    flow = await flows.create_flow(session, owner, FlowCreate(name="Klinik asistanı",
+                                                              template="clinic"))
+    graph = dict(flow.draft)
+    graph["nodes"] = {node_id: {**node, "group_id": str(group_id)}
+                      if node.get("type") == "handoff" else node
+                      for node_id, node in graph["nodes"].items()}
+    await flows.save_draft(session, owner, flow.id, FlowDraft(graph=graph, triggers=FlowTriggers(
+        channel_ids=[whatsapp_id], first_message=False, keywords=["menü"])))
+    await flows.publish(session, owner, flow.id)
+    await automation.create_rule(session, owner, RuleIn(
+        name="Acil mesajlar", description="Acil yazan hastayı etiketle ve süpervizöre haber ver",
+        event="message_received",
+        conditions={"all": [{"field": "message.text", "op": "contains_any",
+                             "value": ["acil", "ağrı", "şişlik"]}]},
+        actions=[{"type": "add_tags", "tags": ["acil"]},
+                 {"type": "notify", "user_id": str(supervisor_id),
+                  "body": "Acil olabilecek bir mesaj: {{ contact.name }}"}]))
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from invekto.channels.models import Channel, WebhookEvent
 from invekto.contacts.models import Contact
 from invekto.core import i18n
 from invekto.db.base import new_id
-from invekto.inbox.models import Attachment, Message
+from invekto.inbox.models import Attachment, Conversation, Message, Notification
 from invekto.inbox.tasks import deliver_message
 from tests.demo_company import TESTER, DemoCompany, demo_company
 from tests.factories import PASSWORD
@@ -53,6 +53,10 @@ class DemoApp:
     async def scalar(self, query):
         async with self.rt.db.tenant_session(self.company.tenant_id) as session:
             return await session.scalar(query)
+
+    async def scalars(self, query) -> list:
+        async with self.rt.db.tenant_session(self.company.tenant_id) as session:
+            return list((await session.scalars(query)).all())
 
     async def account(self) -> ChannelAccount:
         async with self.rt.db.tenant_session(self.company.tenant_id) as session:
@@ -419,3 +423,36 @@ async def test_the_demo_website_shows_the_web_chat_which_allows_that_site(demo_a
     async with demo_app.rt.db.tenant_session(demo_app.company.tenant_id) as session:
         channel = await session.get_one(Channel, uuid.UUID(channel_id))
     assert channel.settings["allowed_origins"] == "http://testserver"
+
+
+# ---- the demo company's chatbot and rule ------------------------------------------------------
+
+async def test_writing_menu_on_the_phone_starts_the_clinics_chatbot(demo_app):
+    number = new_number()
+    assert (await write(demo_app, number, "Menü")).status_code == 200
+    await demo_app.ingest()
+    message = await last_inbound(demo_app, number)
+    conversation = await demo_app.scalar(select(Conversation).where(
+        Conversation.id == message.conversation_id))
+    assert conversation.held_by_bot and conversation.assignee_id is None  # routing waits
+    sent = await demo_app.scalars(select(Message).where(
+        Message.conversation_id == conversation.id, Message.direction == "outbound"
+    ).order_by(Message.created_at, Message.id))
+    assert [m.sender_kind for m in sent] == ["bot", "bot"]
+    question = sent[-1]
+    assert question.body == "Size nasıl yardımcı olabiliriz?"
+    assert [c["title"] for c in question.payload["choices"]["buttons"]] == [
+        "Fiyat bilgisi", "Randevu almak", "Başka bir konu"]
+
+
+async def test_an_urgent_message_is_tagged_and_the_supervisor_told(demo_app):
+    number = new_number()
+    await write(demo_app, number, "Dişimde çok AĞRI var, bugün gelebilir miyim?")
+    await demo_app.ingest()
+    message = await last_inbound(demo_app, number)
+    conversation = await demo_app.scalar(select(Conversation).where(
+        Conversation.id == message.conversation_id))
+    assert "acil" in conversation.tags
+    notified = await demo_app.scalar(select(func.count()).select_from(Notification).where(
+        Notification.conversation_id == conversation.id, Notification.kind == "automation"))
+    assert notified == 1
