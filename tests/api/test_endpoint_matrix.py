@@ -32,6 +32,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from invekto.auth import service as auth
+from invekto.automation import service as automation
+from invekto.automation.schemas import RuleIn
 from invekto.campaigns import service as campaigns
 from invekto.campaigns.schemas import CampaignIn, Segment
 from invekto.channels import service as channels
@@ -41,6 +43,8 @@ from invekto.contacts import service as contacts
 from invekto.contacts.models import CustomFieldDefinition
 from invekto.contacts.schemas import ContactCreate, ContactUpdate, CustomFieldCreate, TagCreate
 from invekto.core.actor import ROLE_RANK
+from invekto.flows import service as flows
+from invekto.flows.schemas import FlowCreate, FlowDraft, FlowTriggers
 from invekto.follow_ups import service as follow_ups
 from invekto.follow_ups.schemas import SequenceIn, StepIn
 from invekto.inbox import service as inbox
@@ -225,6 +229,7 @@ class Row:
     key_status: int | None = None
     key_code: str | None = None
     listing: str | None = None  # for creates: what the home admin reads to see nothing was made
+    watch: str | None = None  # a company's setting: what the home admin reads to see it unchanged
 
     @property
     def id(self) -> str:
@@ -706,6 +711,115 @@ async def _recipient_list(t: Target) -> Call:
     return Call({"list_id": made.id})
 
 
+def _rule_spec(**changes) -> dict:
+    """A rule that cannot fire here, even switched on (the campaign it listens for does not
+    exist), so the company's other tests never see its note."""
+    return {"name": fresh("kural"), "enabled": False, "event": "campaign_replied",
+            "event_options": {"campaign_id": str(uuid.uuid4())},
+            "conditions": {"all": [{"field": "message.text", "op": "contains_any",
+                                    "value": ["teşekkür"]}]},
+            "actions": [{"type": "add_note", "body": "Kampanyaya yanıt: {{ contact.name }}"}],
+            **changes}
+
+
+async def new_rule(company: Company) -> uuid.UUID:
+    rule = await as_system(company, lambda s, a: automation.create_rule(
+        s, a, RuleIn(**_rule_spec())))
+    return rule.id
+
+
+async def _create_rule(t: Target) -> Call:
+    return Call(json=_rule_spec())
+
+
+async def _rule(t: Target) -> Call:
+    return Call({"rule_id": await new_rule(t.ids)})
+
+
+async def _update_rule(t: Target) -> Call:
+    return Call({"rule_id": await new_rule(t.ids)},
+                json=_rule_spec(description="Yanıt verenlere not düş"))
+
+
+async def _enable_rule(t: Target) -> Call:
+    return Call({"rule_id": await new_rule(t.ids)}, json={"enabled": True})
+
+
+async def _move_rule(t: Target) -> Call:
+    return Call({"rule_id": await new_rule(t.ids)}, json={"position": 0})
+
+
+async def _dry_run(t: Target) -> Call:
+    """What the caller's rules would do to one of the caller's conversations."""
+    conversation = await new_conversation(t.body)
+    return Call(json={"conversation_id": str(conversation.id), "event": "message_received"})
+
+
+# Asks a name and waits for it (no timeout): a conversation it runs in stays with the bot.
+# No trigger: it starts only when started (``flows.start_flow``), never on the company's
+# other conversations.
+_ASKS_NAME = {"start": "ad", "nodes": {"ad": {
+    "type": "input", "text": "Adınız nedir?", "save_to": "var.ad", "validate": "text",
+    "next": "tesekkur", "x": 40, "y": 80}, "tesekkur": {
+    "type": "end", "text": "Teşekkürler {{ var.ad }}!", "x": 40, "y": 200}}}
+
+
+async def new_flow(company: Company, *, publish: bool = True) -> uuid.UUID:
+    """A flow whose draft is complete; published unless told otherwise."""
+    async def make(session, actor):
+        flow = await flows.create_flow(session, actor, FlowCreate(name=fresh("akis")))
+        await flows.save_draft(session, actor, flow.id, FlowDraft(
+            graph=_ASKS_NAME, triggers=FlowTriggers()))
+        if publish:
+            await flows.publish(session, actor, flow.id)
+        return flow.id
+    return await as_system(company, make)
+
+
+async def _create_flow(t: Target) -> Call:
+    return Call(json={"name": fresh("akis"), "template": "clinic"})
+
+
+async def _flow(t: Target) -> Call:
+    return Call({"flow_id": await new_flow(t.ids)})
+
+
+async def _unpublished_flow(t: Target) -> Call:
+    return Call({"flow_id": await new_flow(t.ids, publish=False)})
+
+
+async def _save_flow_draft(t: Target) -> Call:
+    graph = {**_ASKS_NAME, "nodes": {**_ASKS_NAME["nodes"], "ad": {
+        **_ASKS_NAME["nodes"]["ad"], "text": "Adınızı yazar mısınız?"}}}
+    return Call({"flow_id": await new_flow(t.ids)},
+                json={"name": fresh("akis"), "graph": graph, "triggers": {"keywords": ["randevu"]}})
+
+
+async def _test_flow(t: Target) -> Call:
+    return Call({"flow_id": await new_flow(t.ids)}, json={"text": "Merhaba"})
+
+
+async def _disable_flow(t: Target) -> Call:
+    return Call({"flow_id": await new_flow(t.ids)}, json={"enabled": False})
+
+
+async def _bot_settings(t: Target) -> Call:
+    return Call(json={"escape_words": ["temsilci", "insan", fresh("yetkili")]})
+
+
+async def _bot_conversation(t: Target) -> Call:
+    """A conversation (placed as the target says) that a bot is talking in."""
+    conversation = await t.conversation()
+    flow_id = await new_flow(t.ids)
+
+    async def start(session, actor):
+        held = await inbox.get_conversation(session, actor, conversation.id, for_update=True)
+        started = await flows.start_flow(session, held, flow_id, started_by="rule")
+        assert started is not None and started.state == "waiting", started
+    await as_system(t.ids, start)
+    return Call({"conversation_id": conversation.id})
+
+
 def row(method: str, path: str, min_role: str, build: Builder, ok: int = 200, **extra) -> Row:
     return Row(method, API + path, min_role, build, ok, **extra)
 
@@ -850,6 +964,34 @@ ROWS: list[Row] = [
     row("POST", "/recipient-lists", "supervisor", _upload_list, 201,
         listing="/recipient-lists"),
     row("GET", "/recipient-lists/{list_id}", "supervisor", _recipient_list),
+    # Automation rules and chatbot flows: supervisors
+    row("GET", "/automation/rules", "supervisor", _plain),
+    row("POST", "/automation/rules", "supervisor", _create_rule, 201,
+        listing="/automation/rules"),
+    row("GET", "/automation/rules/{rule_id}", "supervisor", _rule),
+    row("PUT", "/automation/rules/{rule_id}", "supervisor", _update_rule),
+    row("DELETE", "/automation/rules/{rule_id}", "supervisor", _rule, 204),
+    row("PUT", "/automation/rules/{rule_id}/enabled", "supervisor", _enable_rule),
+    row("PUT", "/automation/rules/{rule_id}/position", "supervisor", _move_rule),
+    row("GET", "/automation/rules/{rule_id}/runs", "supervisor", _rule),
+    row("POST", "/automation/dry-run", "supervisor", _dry_run),
+    row("GET", "/automation/catalogue", "supervisor", _plain),
+    row("GET", "/flows", "supervisor", _plain),
+    row("POST", "/flows", "supervisor", _create_flow, 201, listing="/flows"),
+    row("GET", "/flows/{flow_id}", "supervisor", _flow),
+    row("PATCH", "/flows/{flow_id}", "supervisor", _save_flow_draft),
+    row("DELETE", "/flows/{flow_id}", "supervisor", _flow, 204),
+    row("POST", "/flows/{flow_id}/publish", "supervisor", _unpublished_flow, 201),
+    row("GET", "/flows/{flow_id}/versions", "supervisor", _flow),
+    row("POST", "/flows/{flow_id}/test", "supervisor", _test_flow),
+    row("PUT", "/flows/{flow_id}/enabled", "supervisor", _disable_flow),
+    row("GET", "/flow-templates", "supervisor", _plain),
+    row("GET", "/flow-step-kinds", "supervisor", _plain),
+    row("GET", "/bot-settings", "supervisor", _plain),
+    row("PUT", "/bot-settings", "supervisor", _bot_settings, watch="/bot-settings"),
+    # A conversation's bot: any agent who sees the conversation may look at it or stop it.
+    row("GET", "/conversations/{conversation_id}/bot", "agent", _bot_conversation),
+    row("POST", "/conversations/{conversation_id}/bot/take-over", "agent", _bot_conversation),
 ]
 
 BY_ID = {r.id: r for r in ROWS}
@@ -929,9 +1071,17 @@ async def probe(client: httpx.AsyncClient, name: str, value: uuid.UUID) -> Any:
                 await _read(client, f"/contacts/{value}/messages")]
     if name == "conversation_id":
         conversation = await _read(client, f"/conversations/{value}")
+        bot = await client.get(f"{API}/conversations/{value}/bot")  # 404: no bot talks there
         return [conversation, await _read(client, f"/conversations/{value}/messages"),
                 await _read(client, f"/contacts/{conversation['contact_id']}/notes"),
-                await _read(client, f"/conversations/{value}/scheduled-messages")]
+                await _read(client, f"/conversations/{value}/scheduled-messages"),
+                (bot.status_code, bot.json())]
+    if name == "rule_id":
+        return [await _read(client, f"/automation/rules/{value}"),
+                await _read(client, f"/automation/rules/{value}/runs")]
+    if name == "flow_id":
+        return [await _read(client, f"/flows/{value}"),
+                await _read(client, f"/flows/{value}/versions")]
     if name == "consent_type":
         return None  # a word, not an object: read with its contact (above)
     if name == "scheduled_id":
@@ -951,6 +1101,8 @@ async def snapshot(company: Company, r: Row, call: Call) -> list:
     state = [await probe(admin, name, value) for name, value in call.params.items()]
     if r.listing and not call.params:
         state.append(await _listed_ids(admin, r.listing))
+    if r.watch:
+        state.append(await _read(admin, r.watch))
     return state
 
 
@@ -1345,6 +1497,125 @@ async def _case_start_with_home_contact(home: Company, charlie: Company) -> Body
         [(charlie, "/conversations?limit=200"), (home, f"/contacts/{contact_id}")])
 
 
+def _rule_case(charlie: Company, action: dict, field: str,
+               watch: list[tuple[Company, str]], **spec) -> BodyCase:
+    return BodyCase("POST", "/automation/rules", _rule_spec(actions=[action], **spec), 422,
+                    "validation_failed", field, [(charlie, "/automation/rules"), *watch])
+
+
+async def _case_rule_assigning_to_home_user(home: Company, charlie: Company) -> BodyCase:
+    bora = home.people["bora"].user_id
+    return _rule_case(charlie, {"type": "assign", "user_id": str(bora)},
+                      "actions.0.user_id", [(home, f"/users/{bora}")])
+
+
+async def _case_rule_assigning_to_home_group(home: Company, charlie: Company) -> BodyCase:
+    return _rule_case(charlie, {"type": "assign", "group_id": str(home.group_id)},
+                      "actions.0.group_id", [(home, f"/groups/{home.group_id}")])
+
+
+async def _case_rule_tagging_with_home_tag(home: Company, charlie: Company) -> BodyCase:
+    _, name = await new_tag(home)
+    return _rule_case(charlie, {"type": "add_tags", "tags": [name]}, "actions.0.tags",
+                      [(charlie, "/tags"), (home, "/tags")])
+
+
+async def _case_rule_listening_for_home_tag(home: Company, charlie: Company) -> BodyCase:
+    _, name = await new_tag(home)
+    return _rule_case(charlie, {"type": "add_note", "body": "Etiketlendi"},
+                      "event_options.tag", [(charlie, "/tags"), (home, "/tags")],
+                      event="tag_added", event_options={"tag": name})
+
+
+async def _case_rule_setting_home_custom_field(home: Company, charlie: Company) -> BodyCase:
+    _, key = await new_custom_field(home)
+    return _rule_case(charlie, {"type": "set_field", "key": key, "value": "x"},
+                      "actions.0.key", [(charlie, "/custom-fields"), (home, "/custom-fields")])
+
+
+async def _case_rule_starting_home_flow(home: Company, charlie: Company) -> BodyCase:
+    flow_id = await new_flow(home)
+    return _rule_case(charlie, {"type": "start_flow", "flow_id": str(flow_id)},
+                      "actions.0.flow_id", [(home, f"/flows/{flow_id}")])
+
+
+async def _case_rule_starting_home_follow_up(home: Company, charlie: Company) -> BodyCase:
+    sequence_id = (await _follow_up(Target(home, home))).params["sequence_id"]
+    return _rule_case(charlie, {"type": "start_follow_up", "sequence_id": str(sequence_id)},
+                      "actions.0.sequence_id", [(home, f"/follow-ups/{sequence_id}")])
+
+
+async def _case_rule_changed_to_notify_home_user(home: Company, charlie: Company) -> BodyCase:
+    rule_id = await new_rule(charlie)
+    bora = home.people["bora"].user_id
+    return BodyCase("PUT", f"/automation/rules/{rule_id}", _rule_spec(actions=[
+        {"type": "notify", "user_id": str(bora), "body": "Yanıt geldi"}]), 422,
+        "validation_failed", "actions.0.user_id",
+        [(charlie, f"/automation/rules/{rule_id}"), (home, f"/users/{bora}")])
+
+
+async def _case_dry_run_on_home_conversation(home: Company, charlie: Company) -> BodyCase:
+    conversation = await new_conversation(home)
+    await new_rule(charlie)
+    return BodyCase("POST", "/automation/dry-run", {"conversation_id": str(conversation.id)},
+                    404, "not_found", None,
+                    [(home, f"/conversations/{conversation.id}"), (charlie, "/automation/rules")])
+
+
+async def _case_dry_run_of_home_rule(home: Company, charlie: Company) -> BodyCase:
+    conversation = await new_conversation(charlie)
+    rule_id = await new_rule(home)
+    return BodyCase("POST", "/automation/dry-run", {"conversation_id": str(conversation.id),
+                                                    "rule_id": str(rule_id)},
+                    404, "not_found", None,
+                    [(home, f"/automation/rules/{rule_id}"),
+                     (charlie, f"/conversations/{conversation.id}")])
+
+
+async def _publish_case(charlie: Company, node: dict, field: str,
+                        watch: list[tuple[Company, str]], triggers: dict | None = None
+                        ) -> BodyCase:
+    """Charlie's flow whose draft (saved: drafts are checked for shape only) names a home
+    object: publishing it is refused, no version is made."""
+    async def make(session, actor):
+        flow = await flows.create_flow(session, actor, FlowCreate(name=fresh("akis")))
+        await flows.save_draft(session, actor, flow.id, FlowDraft(
+            graph={"start": "a", "nodes": {"a": node}},
+            triggers=FlowTriggers(**(triggers or {}))))
+        return flow.id
+    flow_id = await as_system(charlie, make)
+    return BodyCase("POST", f"/flows/{flow_id}/publish", {}, 422, "validation_failed", field,
+                    [(charlie, f"/flows/{flow_id}"), (charlie, f"/flows/{flow_id}/versions"),
+                     *watch])
+
+
+async def _case_flow_handing_off_to_home_group(home: Company, charlie: Company) -> BodyCase:
+    return await _publish_case(charlie, {"type": "handoff", "group_id": str(home.group_id),
+                                         "text": "Sizi aktarıyorum."},
+                               "graph.nodes.a.group_id", [(home, f"/groups/{home.group_id}")])
+
+
+async def _case_flow_sending_home_attachment(home: Company, charlie: Company) -> BodyCase:
+    attachment_id = await new_attachment(home)
+    return await _publish_case(charlie, {"type": "message", "text": "Broşürümüz",
+                                         "attachment_id": str(attachment_id), "next": None},
+                               "graph.nodes.a.attachment_id",
+                               [(home, f"/attachments/{attachment_id}")])
+
+
+async def _case_flow_tagging_with_home_tag(home: Company, charlie: Company) -> BodyCase:
+    _, name = await new_tag(home)
+    return await _publish_case(charlie, {"type": "set", "add_tags": [name], "next": None},
+                               "graph.nodes.a.add_tags.0", [(home, "/tags")])
+
+
+async def _case_flow_triggered_on_home_channel(home: Company, charlie: Company) -> BodyCase:
+    return await _publish_case(charlie, {"type": "message", "text": "Merhaba", "next": None},
+                               "triggers.channel_ids.0", [(home, f"/channels/{home.channel_id}")],
+                               triggers={"channel_ids": [home.channel_id],
+                                         "first_message": True})
+
+
 BODY_CASES = {
     "POST /users group_ids": _case_create_user_in_home_group,
     "PATCH /users/{id} group_ids": _case_update_user_into_home_group,
@@ -1359,6 +1630,20 @@ BODY_CASES = {
     "contact custom_fields": _case_contact_with_home_custom_field,
     "start channel_id": _case_start_on_home_channel,
     "start contact_id": _case_start_with_home_contact,
+    "rule assign user_id": _case_rule_assigning_to_home_user,
+    "rule assign group_id": _case_rule_assigning_to_home_group,
+    "rule add_tags": _case_rule_tagging_with_home_tag,
+    "rule event tag": _case_rule_listening_for_home_tag,
+    "rule set_field key": _case_rule_setting_home_custom_field,
+    "rule start_flow flow_id": _case_rule_starting_home_flow,
+    "rule start_follow_up sequence_id": _case_rule_starting_home_follow_up,
+    "PUT rule notify user_id": _case_rule_changed_to_notify_home_user,
+    "dry-run conversation_id": _case_dry_run_on_home_conversation,
+    "dry-run rule_id": _case_dry_run_of_home_rule,
+    "publish handoff group_id": _case_flow_handing_off_to_home_group,
+    "publish attachment_id": _case_flow_sending_home_attachment,
+    "publish set add_tags": _case_flow_tagging_with_home_tag,
+    "publish triggers channel_ids": _case_flow_triggered_on_home_channel,
 }
 
 

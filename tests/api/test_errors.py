@@ -270,17 +270,19 @@ RAW_JUNK: list[tuple[bytes, str]] = [
 
 
 def write_routes(app) -> list[tuple[str, str, type | None]]:
-    """(method, path template, body model) for every POST/PATCH under /api/v1."""
+    """(method, path template, body model) for every POST/PATCH/PUT under /api/v1."""
     found = []
     for route in iter_route_contexts(app.routes):
         path = route.path or ""
         if not path.startswith("/api/v1/"):
             continue
-        for method in sorted((route.methods or set()) & {"POST", "PATCH"}):
+        for method in sorted((route.methods or set()) & {"POST", "PATCH", "PUT"}):
             field = route.body_field
             found.append((method, path, field.field_info.annotation if field else None))
-    # Logging the admin out would make every later request a 401, so it goes last.
-    found.sort(key=lambda r: r[1] == "/api/v1/auth/logout")
+    # Logging the admin out would make every later request a 401, so it goes last; blocking
+    # the contact would turn away the later requests about its conversation, so it goes before.
+    last = ("/api/v1/contacts/{contact_id}/block", "/api/v1/auth/logout")
+    found.sort(key=lambda r: last.index(r[1]) + 1 if r[1] in last else 0)
     return found
 
 
@@ -300,14 +302,28 @@ async def test_garbage_never_gets_a_500_from_any_write_route(world, app):
         f"/api/v1/conversations/{message.conversation_id}/scheduled-messages",
         json={"send_at": "2099-01-01T09:00:00+03:00", "message": {"body": "Sonra"}})
     assert later.status_code == 201, later.text
+    # A flow with a whole graph (the clinic's), a conversation turn of its test panel to go on
+    # from, and a rule: their routes' garbage gets past the ids to the checks of what is sent.
+    flow = await admin.post("/api/v1/flows", json={"name": "Fuzz akışı", "template": "clinic"})
+    assert flow.status_code == 201, flow.text
+    first_turn = await admin.post(f"/api/v1/flows/{flow.json()['id']}/test", json={})
+    assert first_turn.status_code == 200, first_turn.text
+    rule_spec = {"name": "Fuzz kuralı", "enabled": False, "event": "conversation_closed",
+                 "conditions": {"all": [{"field": "conversation.tags", "op": "has_any",
+                                         "value": ["vip"]}]},
+                 "actions": [{"type": "add_note", "body": "Kapandı: {{ contact.name }}"}]}
+    rule = await admin.post("/api/v1/automation/rules", json=rule_spec)
+    assert rule.status_code == 201, rule.text
     ids = {"scheduled_id": later.json()["id"],
            "user_id": home.deniz.user_id, "group_id": home.group_id,
            "channel_id": home.channel_id, "contact_id": message.contact_id,
            "conversation_id": message.conversation_id, "tag_id": tag.json()["id"],
-           "field_id": field.json()["id"],
+           "field_id": field.json()["id"], "flow_id": flow.json()["id"],
+           "rule_id": rule.json()["id"],
            # Objects of other modules: unknown ids still reach each route's body checks.
            "template_id": uuid.uuid4(), "sequence_id": uuid.uuid4(),
-           "campaign_id": uuid.uuid4(), "list_id": uuid.uuid4()}
+           "campaign_id": uuid.uuid4(), "list_id": uuid.uuid4(), "policy_id": uuid.uuid4(),
+           "consent_type": "message"}
     baselines = {
         ("POST", "/api/v1/auth/login"): {"company": home.slug, "username": "fuzz-nobody",
                                           "password": "wrong-password-1"},
@@ -338,6 +354,19 @@ async def test_garbage_never_gets_a_500_from_any_write_route(world, app):
             "send_at": "2099-01-01T09:00:00", "message": {"body": "Sonra"}},
         ("PATCH", "/api/v1/conversations/{conversation_id}/scheduled-messages/{scheduled_id}"): {
             "body": "Değişti"},
+        ("POST", "/api/v1/automation/rules"): rule_spec,
+        ("PUT", "/api/v1/automation/rules/{rule_id}"): rule_spec,
+        ("PUT", "/api/v1/automation/rules/{rule_id}/enabled"): {"enabled": False},
+        ("PUT", "/api/v1/automation/rules/{rule_id}/position"): {"position": 0},
+        ("POST", "/api/v1/automation/dry-run"): {
+            "conversation_id": str(message.conversation_id), "event": "message_received"},
+        ("POST", "/api/v1/flows"): {"name": "Fuzz akışı 2", "template": "hotel"},
+        ("PATCH", "/api/v1/flows/{flow_id}"): {
+            "graph": flow.json()["draft"], "triggers": flow.json()["draft_triggers"]},
+        ("POST", "/api/v1/flows/{flow_id}/test"): {
+            "state": first_turn.json()["state"], "choice_id": "fiyat", "text": "Fiyat bilgisi"},
+        ("PUT", "/api/v1/flows/{flow_id}/enabled"): {"enabled": False},
+        ("PUT", "/api/v1/bot-settings"): {"escape_words": ["insan", "temsilci"]},
     }
     routes = write_routes(app)
     templates = {(method, path) for method, path, _ in routes}
@@ -394,4 +423,90 @@ async def test_garbage_never_gets_a_500_from_any_write_route(world, app):
     await admin.aclose()
     assert sent > 3000
     assert not failures, f"{len(failures)} of {sent} requests got a 5xx:\n" + "\n".join(
+        failures[:40])
+
+
+# ---- garbage inside a flow's draft, and in the test panel's state ----------------------------
+
+# A draft is saved checked for shape only (the builder saves half-made steps), then run by the
+# test panel and checked whole by publishing: neither may trip over what a step's settings hold.
+_STEPS = {
+    "message": {"type": "message", "text": "Merhaba", "next": "b"},
+    "question": {"type": "question", "text": "Hangisi?", "style": "buttons",
+                 "options": [{"id": "o1", "title": "Bir", "next": "b"}], "save_as": "secim"},
+    "input": {"type": "input", "text": "Adınız?", "save_to": "var.ad", "validate": "text",
+              "next": "b"},
+    "condition": {"type": "condition", "else_next": "b", "branches": [
+        {"when": {"field": "var.ad", "op": "contains_any", "value": ["ş"]}, "next": "b"}]},
+    "set": {"type": "set", "fields": {"var.sehir": "Ankara"}, "next": "b"},
+    "http": {"type": "http", "method": "GET", "url": "http://127.0.0.1:9/siparis", "next": "b",
+             "error_next": "b"},
+    "handoff": {"type": "handoff", "text": "Aktarıyorum", "note": "Not"},
+    "wait": {"type": "wait", "seconds": 1, "next": "b"},
+    "end": {"type": "end", "text": "Hoşça kalın"},
+}
+_STEP_JUNK: list[object] = [None, True, 1.5, 2**63, float("nan"), float("-inf"), "", TURKISH,
+                            HUGE, "x\udfffy", "\x00", [], [None],
+                            ["not-a-uuid"], {}, {"a": {"b": [1, {"d": None}]}}, _nested(60)]
+
+
+async def test_garbage_in_flow_steps_and_test_panel_states_never_gets_a_500(world, app):
+    home = world.home
+    admin = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+        base_url="http://testserver", cookies=home.ayla.client.cookies,
+        headers={"x-csrf-token": home.ayla.csrf})
+    created = await admin.post("/api/v1/flows", json={"name": "Çöp akışı"})
+    assert created.status_code == 201, created.text
+    url = f"/api/v1/flows/{created.json()['id']}"
+    failures: list[str] = []
+    statuses: list[int] = []
+
+    async def send(method: str, path: str, body: object = None) -> httpx.Response:
+        with capture_logs() as logs:
+            response = await admin.request(
+                method, path, content=json.dumps(body).encode() if body is not None else None,
+                headers={"content-type": "application/json"})
+        statuses.append(response.status_code)
+        crashes = [e.get("error_type") for e in logs if e["event"] == "request.unhandled_error"]
+        if response.status_code >= 500 or crashes:
+            failures.append(f"{method} {path} {repr(body)[:200]} -> {response.status_code} "
+                            f"{crashes}")
+        return response
+
+    after = {"type": "input", "text": "Sonra?", "save_to": "var.sonra", "next": None}
+    for step in _STEPS.values():
+        for key in [k for k in step if k != "type"]:
+            for junk in _STEP_JUNK:
+                graph = {"start": "a", "nodes": {"a": {**step, key: junk}, "b": after}}
+                if (await send("PATCH", url, {"graph": graph})).status_code != 200:
+                    continue
+                started = await send("POST", f"{url}/test", {})
+                await send("POST", f"{url}/publish")
+                if started.status_code != 200:
+                    continue
+                state = started.json()["state"]
+                await send("POST", f"{url}/test", {"state": state, "text": "Ayşe",
+                                                   "choice_id": "o1"})
+                await send("POST", f"{url}/test", {"state": {**state, "node": "a",
+                                                             "status": "waiting"},
+                                                   "timeout": True})
+    # The state comes back from the browser: whatever it holds, the panel starts or goes on.
+    await send("PATCH", url, {"graph": {"start": "a", "nodes": {"a": _STEPS["input"],
+                                                                "b": _STEPS["condition"]}}})
+    for junk in _STEP_JUNK:
+        for state in ({"node": junk, "status": "waiting"}, {"node": "a", "status": junk},
+                      {"node": "a", "status": "waiting", "variables": junk},
+                      {"node": "a", "status": "waiting", "variables": {"ad": junk}},
+                      {"node": "a", "status": "waiting", "retries": junk},
+                      {"node": "a", "status": "waiting", "contact": junk},
+                      {"node": "a", "status": "waiting",
+                       "contact": dict.fromkeys(("name", "phone", "email", "tags", "custom"),
+                                                junk)},
+                      {"node": "a", "status": "waiting", "contact": {"custom": {"k": junk}}}):
+            await send("POST", f"{url}/test", {"state": state, "text": "şehir"})
+    await admin.aclose()
+    # The loop must have reached the panel and publishing, or it would pass vacuously.
+    assert statuses.count(200) > 200 and 201 in statuses and 422 in statuses
+    assert not failures, f"{len(failures)} of {len(statuses)} requests got a 5xx:\n" + "\n".join(
         failures[:40])

@@ -122,8 +122,8 @@ def variable_names(graph: dict) -> set[str]:
             names.add(node["save_as"])
         if kind == "input" and str(node.get("save_to") or "").startswith("var."):
             names.add(node["save_to"].removeprefix("var."))
-        if kind == "set":
-            names |= {str(t).removeprefix("var.") for t in (node.get("fields") or {})
+        if kind == "set" and isinstance(node.get("fields"), dict):  # a draft's may be anything
+            names |= {str(t).removeprefix("var.") for t in node["fields"]
                       if str(t).startswith("var.")}
         if kind == "http" and isinstance(node.get("save"), dict):
             names |= {str(k) for k in node["save"]}

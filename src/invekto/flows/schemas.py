@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 TemplateName = Literal["clinic", "hotel", "ecommerce"]
 
@@ -93,6 +94,17 @@ class TestTurnIn(BaseModel):
     text: str = Field(default="", max_length=4096)
     choice_id: str | None = Field(default=None, max_length=200)
     timeout: bool = False
+
+    @field_validator("state", "text", "choice_id")
+    @classmethod
+    def _unicode(cls, value: Any) -> Any:
+        """What is sent back must be valid Unicode (JSON allows a lone surrogate as an escape,
+        which no answer could carry back)."""
+        try:
+            json.dumps(value, ensure_ascii=False).encode()
+        except UnicodeEncodeError as exc:
+            raise ValueError("text must be valid Unicode") from exc
+        return value
 
 
 class TestReply(BaseModel):

@@ -859,6 +859,8 @@ async def _http(call: ExternalCall) -> StepResult:
     url = call.call.rendered.get("url", "")
     if not url.lower().startswith(("http://", "https://")):
         return StepResult(ok=False, detail="not an http(s) address")
+    if call.method not in ("GET", "POST"):  # a draft's, in the test panel (publish checks it)
+        return StepResult(ok=False, detail="not GET or POST")
     body = call.call.rendered.get("body", "")
     try:
         async with outbound.client(timeout=call.timeout_seconds) as client, client.stream(
@@ -991,6 +993,21 @@ class _TestHost:
         return None
 
 
+def _pretend_contact(value: object) -> dict:
+    """The test panel's pretend contact as the panel sent it back; what no contact could hold
+    is dropped (the state comes from the browser)."""
+    if not isinstance(value, dict):
+        return {}
+    contact: dict = {k: value[k] for k in ("name", "phone", "email")
+                     if isinstance(value.get(k), str)}
+    if isinstance(value.get("tags"), list):
+        contact["tags"] = [t for t in value["tags"] if isinstance(t, str)]
+    if isinstance(value.get("custom"), dict):
+        contact["custom"] = {str(k): v for k, v in value["custom"].items()
+                             if isinstance(v, str | int | float | bool)}
+    return contact
+
+
 async def test_turn(session: AsyncSession, actor: Actor, flow_id: uuid.UUID,
                     data: TestTurnIn) -> TestTurnOut:
     """One turn of the DRAFT in memory, as a customer would have it: nothing sent, nothing
@@ -999,8 +1016,7 @@ async def test_turn(session: AsyncSession, actor: Actor, flow_id: uuid.UUID,
     flow = await get_flow(session, actor, flow_id)
     draft = flow.draft if isinstance(flow.draft, dict) else {}
     previous = data.state if isinstance(data.state, dict) else None
-    contact = dict(previous.get("contact") or {}) if previous and isinstance(
-        previous.get("contact"), dict) else {}
+    contact = _pretend_contact(previous.get("contact")) if previous else {}
     state = State.from_dict(previous)
     if previous is None or state.status == "ended":
         state, event, contact = State(), Start(), {}
