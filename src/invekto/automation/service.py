@@ -86,6 +86,26 @@ async def list_rules(session: AsyncSession, actor: Actor) -> list[AutomationRule
         AutomationRule.position, AutomationRule.id))).all())
 
 
+@dataclass(frozen=True)
+class RuleStats:
+    runs: int  # firings, loop refusals left out
+    last_at: datetime | None
+
+
+async def rule_stats(session: AsyncSession, actor: Actor, rule_ids: list[uuid.UUID]
+                     ) -> dict[uuid.UUID, RuleStats]:
+    """How often each rule fired and when last (rules that never fired are left out)."""
+    actor.require("supervisor")
+    if not rule_ids:
+        return {}
+    rows = await session.execute(
+        select(AutomationRun.rule_id, func.count(), func.max(AutomationRun.created_at))
+        .where(AutomationRun.tenant_id == actor.tenant_id,
+               AutomationRun.rule_id.in_(rule_ids), AutomationRun.status != "skipped")
+        .group_by(AutomationRun.rule_id))
+    return {rule_id: RuleStats(count, last) for rule_id, count, last in rows}
+
+
 async def get_rule(session: AsyncSession, actor: Actor, rule_id: uuid.UUID) -> AutomationRule:
     actor.require("supervisor")
     return await get_in_tenant(session, AutomationRule, actor.tenant_id, rule_id,

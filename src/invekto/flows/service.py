@@ -89,6 +89,29 @@ async def list_flows(session: AsyncSession, actor: Actor) -> list[Flow]:
         Flow.tenant_id == actor.tenant_id).order_by(Flow.name, Flow.id))).all())
 
 
+@dataclass(frozen=True)
+class FlowStats:
+    version: int | None  # the number of the published version
+    running: int  # conversations in the flow now
+
+
+async def flow_stats(session: AsyncSession, actor: Actor, listed: list[Flow]
+                     ) -> dict[uuid.UUID, FlowStats]:
+    """Each flow's published version number and the conversations running through it."""
+    actor.require("supervisor")
+    if not listed:
+        return {}
+    versions = dict((await session.execute(select(FlowVersion.id, FlowVersion.number).where(
+        FlowVersion.tenant_id == actor.tenant_id,
+        FlowVersion.id.in_([f.published_version_id for f in listed
+                            if f.published_version_id])))).all())
+    running = dict((await session.execute(select(FlowSession.flow_id, func.count()).where(
+        FlowSession.tenant_id == actor.tenant_id, FlowSession.state != "ended",
+        FlowSession.flow_id.in_([f.id for f in listed])).group_by(FlowSession.flow_id))).all())
+    return {f.id: FlowStats(versions.get(f.published_version_id), running.get(f.id, 0))
+            for f in listed}
+
+
 async def create_flow(session: AsyncSession, actor: Actor, data: FlowCreate) -> Flow:
     """A new flow, empty or a copy of a ready-made template (``flows.templates``)."""
     actor.require("supervisor")

@@ -7,19 +7,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, select
 from starlette.datastructures import FormData
 
 from invekto.automation import actions as rule_actions
 from invekto.automation import conditions
 from invekto.automation import service as automation
-from invekto.automation.models import AutomationRun
 from invekto.automation.schemas import DryRunIn, RuleIn, RuleOut
 from invekto.campaigns import service as campaigns
 from invekto.channels import service as channels
@@ -149,28 +146,10 @@ def _action_types(page: Page) -> list[dict[str, str]]:
 
 # ---- the list ----------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class RuleStats:
-    runs: int
-    last_at: datetime | None
-
-
-async def _rule_stats(page: Page, rule_ids: list[uuid.UUID]) -> dict[uuid.UUID, RuleStats]:
-    """How often each rule fired and when last, for the list. (A read the automation service
-    does not offer; the rules were listed through it, which checked the role.)"""
-    if not rule_ids:
-        return {}
-    rows = await page.ctx.session.execute(
-        select(AutomationRun.rule_id, func.count(), func.max(AutomationRun.created_at))
-        .where(AutomationRun.tenant_id == page.ctx.actor.tenant_id,
-               AutomationRun.rule_id.in_(rule_ids), AutomationRun.status != "skipped")
-        .group_by(AutomationRun.rule_id))
-    return {rule_id: RuleStats(count, last) for rule_id, count, last in rows}
-
-
 async def _list_context(page: Page) -> dict[str, Any]:
     rules = await automation.list_rules(page.ctx.session, page.ctx.actor)
-    return {"rules": rules, "stats": await _rule_stats(page, [r.id for r in rules]),
+    return {"rules": rules, "stats": await automation.rule_stats(page.ctx.session, page.ctx.actor,
+                                                  [r.id for r in rules]),
             "event_labels": {e["kind"]: e["label"] for e in _events(page)}}
 
 

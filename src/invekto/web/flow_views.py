@@ -11,12 +11,10 @@ The builder speaks JSON with these routes (it holds the graph); errors come back
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from sqlalchemy import func, select
 
 from invekto.channels import service as channels
 from invekto.contacts import service as contacts
@@ -25,7 +23,6 @@ from invekto.core.errors import AppError, PermissionDenied, ValidationFailed
 from invekto.core.i18n import N_
 from invekto.flows import service as flows
 from invekto.flows import steps
-from invekto.flows.models import Flow, FlowSession, FlowVersion
 from invekto.flows.schemas import EscapeWordsIn, FlowCreate, FlowDraft, TestTurnIn
 from invekto.users import service as users
 from invekto.web.automation_views import (
@@ -51,36 +48,10 @@ def _lines(value: Any) -> list[str]:
 
 # ---- the list ----------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class FlowStats:
-    version: int | None  # the number of the published version
-    running: int  # conversations in the flow now
-
-
-async def _flow_stats(page: Page, listed: list[Flow]) -> dict[uuid.UUID, FlowStats]:
-    """Each flow's published version number and the conversations running through it, for
-    the list and the builder. (A read the flows service does not offer; the flows were
-    listed through it, which checked the role.)"""
-    if not listed:
-        return {}
-    session, tenant_id = page.ctx.session, page.ctx.actor.tenant_id
-    versions = dict((await session.execute(
-        select(FlowVersion.id, FlowVersion.number).where(
-            FlowVersion.tenant_id == tenant_id,
-            FlowVersion.id.in_([f.published_version_id for f in listed
-                                if f.published_version_id])))).all())
-    running = dict((await session.execute(
-        select(FlowSession.flow_id, func.count()).where(
-            FlowSession.tenant_id == tenant_id, FlowSession.state != "ended",
-            FlowSession.flow_id.in_([f.id for f in listed])).group_by(
-            FlowSession.flow_id))).all())
-    return {f.id: FlowStats(versions.get(f.published_version_id), running.get(f.id, 0))
-            for f in listed}
-
-
 async def _list_context(page: Page) -> dict[str, Any]:
     listed = await flows.list_flows(page.ctx.session, page.ctx.actor)
-    return {"flows": listed, "stats": await _flow_stats(page, listed), "templates": TEMPLATES}
+    stats = await flows.flow_stats(page.ctx.session, page.ctx.actor, listed)
+    return {"flows": listed, "stats": stats, "templates": TEMPLATES}
 
 
 async def _list_page(request: Request, page: Page, *, values: dict[str, Any] | None = None,
@@ -177,7 +148,7 @@ async def _builder_data(page: Page, flow: Any) -> dict[str, Any]:
     format), the step kinds for the palette, the condition editor's catalogue, the lists the
     steps' inputs choose from, and the canvas's words in the user's language."""
     session, actor = page.ctx.session, page.ctx.actor
-    stats = (await _flow_stats(page, [flow])).get(flow.id)
+    stats = (await flows.flow_stats(session, actor, [flow])).get(flow.id)
     lang = page.lang
     return {
         "flow": {"id": str(flow.id), "name": flow.name,
