@@ -1728,11 +1728,13 @@ async def _emit_received(session: AsyncSession, tenant_id: uuid.UUID,
                          ) -> None:
     """An ingested batch's events for rules, in the order the customers wrote: contacts
     created by it, conversations it opened, each new message."""
-    started = await session.scalar(select(func.now()))  # the transaction's start
-    written = {row["contact_id"] for row in rows}
+    # A contact this batch created also opened its first conversation in it: only then is
+    # the transaction's start worth a query (a new contact's created_at).
+    may_be_new = {c.contact_id for c in opened.values()}
+    started = await session.scalar(select(func.now())) if may_be_new else None
     events = [Event("contact_created", tenant_id, contact_id=contact.id)
               for contact in {c.id: c for c in senders.values()}.values()
-              if contact.id in written and contact.created_at == started]
+              if contact.id in may_be_new and contact.created_at == started]
     for row in rows:
         if row["id"] in first_rows:
             events.append(_conversation_event("conversation_opened",
