@@ -195,10 +195,10 @@ async def test_start_follow_up_starts_the_sequence_once(world):
     assert [(str(r.sequence_id), r.state) for r in started] == [(sequence_id, "running")]
 
 
-async def test_start_flow_hands_the_conversation_to_the_flow(world):
-    home = world.home
+async def _question_flow(home) -> Flow:
+    """A published flow that asks one question and waits for the answer."""
     async with home.rt.db.tenant_session(home.tenant_id) as session:
-        flow = Flow(tenant_id=home.tenant_id, name="Karşılama")
+        flow = Flow(tenant_id=home.tenant_id, name=f"Karşılama {uuid.uuid4().hex[:4]}")
         session.add(flow)
         await session.flush()
         version = FlowVersion(tenant_id=home.tenant_id, flow_id=flow.id, number=1, graph={
@@ -210,6 +210,12 @@ async def test_start_flow_hands_the_conversation_to_the_flow(world):
         session.add(version)
         await session.flush()
         flow.published_version_id = version.id
+    return flow
+
+
+async def test_start_flow_hands_the_conversation_to_the_flow(world):
+    home = world.home
+    flow = await _question_flow(home)
     message, found = await _fire(home, [{"type": "start_flow", "flow_id": str(flow.id)}])
     assert _statuses(found) == [("start_flow", "done")], found[0].error
     async with home.rt.db.tenant_session(home.tenant_id) as session:
@@ -217,6 +223,26 @@ async def test_start_flow_hands_the_conversation_to_the_flow(world):
             FlowSession.conversation_id == message.conversation_id))
     assert (flow_session.flow_id, flow_session.started_by) == (flow.id, "rule")
     assert (await conversation(home, message.conversation_id)).held_by_bot
+
+
+async def test_assigning_a_conversation_a_bot_holds_ends_the_bot(world):
+    home = world.home
+    flow = await _question_flow(home)
+    await make_rule(home, event="message_received", conditions={"all": [
+        {"field": "message.text", "op": "contains_any", "value": ["başla"]}]},
+        actions=[{"type": "start_flow", "flow_id": str(flow.id)}])
+    await make_rule(home, event="message_received", conditions={"all": [
+        {"field": "message.text", "op": "contains_any", "value": ["acele"]}]},
+        actions=[{"type": "assign", "user_id": str(home.bora.user_id)}])
+    first = await home.inbound("Başla", handle="acele-eden")
+    assert (await conversation(home, first.conversation_id)).held_by_bot
+    await home.inbound("Acelem var, biri baksın", handle="acele-eden")
+    after = await conversation(home, first.conversation_id)
+    assert (after.held_by_bot, after.assignee_id) == (False, home.bora.user_id)
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        flow_session = await session.scalar(select(FlowSession).where(
+            FlowSession.conversation_id == first.conversation_id))
+    assert (flow_session.state, flow_session.end_reason) == ("ended", "taken_over")
 
 
 async def test_a_failing_action_rolls_back_the_rules_actions_and_keeps_the_cause(world):

@@ -136,6 +136,30 @@ async def test_the_dry_run_says_what_would_fire_and_why_not_changing_anything(wo
         (other_event["id"], True)]
 
 
+async def test_the_dry_run_honours_event_options_and_stop_after(world):
+    home = world.home
+    await make_tags(home, "vip", "yeni")
+    message = await home.inbound("Merhaba")
+    vip = await make_rule(home, name="VIP", event="tag_added", event_options={"tag": "vip"},
+                          stop_after=True, actions=[{"type": "add_tags", "tags": ["yeni"]}])
+    any_tag = await make_rule(home, name="Her etiket", event="tag_added",
+                              actions=[{"type": "close"}])
+
+    async def dry_run(data: dict) -> dict:
+        response = await home.sevgi.client.post(f"{API}/dry-run", json={
+            "conversation_id": str(message.conversation_id), "event": "tag_added",
+            "data": data})
+        assert response.status_code == 200, response.text
+        return {r["rule_id"]: (r["fires"], r["reason"]) for r in response.json()["rules"]}
+
+    # Tagged "vip": the VIP rule fires and, as it stops the rest, the next one would not run.
+    assert await dry_run({"tag": "vip"}) == {vip["id"]: (True, None),
+                                             any_tag["id"]: (False, "stopped")}
+    # Another tag: the VIP rule is not for it; the other rule fires.
+    assert await dry_run({"tag": "yeni"}) == {vip["id"]: (False, "event_options"),
+                                              any_tag["id"]: (True, None)}
+
+
 async def test_the_catalogue_lists_events_conditions_and_actions(world):
     response = await world.home.sevgi.client.get(f"{API}/catalogue")
     assert response.status_code == 200, response.text

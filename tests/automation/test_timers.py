@@ -7,8 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import update
+
 from invekto.automation import service as automation
 from invekto.automation.models import AutomationRun
+from invekto.inbox.models import Conversation
 from tests.automation.conftest import later, make_rule, make_tags, runs, sent, tick
 
 ISTANBUL = ZoneInfo("Europe/Istanbul")
@@ -75,15 +78,28 @@ async def test_no_customer_reply_fires_once_and_its_own_message_does_not_start_i
     assert len(await runs(home, rule["id"])) == 2
 
 
-async def test_timers_skip_closed_conversations_and_disabled_rules(world):
+async def test_timers_skip_closed_conversations_and_ones_a_bot_holds(world):
     home = world.home
     rule = await make_rule(home, event="no_agent_reply", event_options={"minutes": 10},
                            actions=[{"type": "add_note", "body": "bekliyor"}])
     closed = await home.inbound("Merhaba", handle="a")
     await home.sevgi.client.post(f"/api/v1/conversations/{closed.conversation_id}/close")
-    await home.inbound("Merhaba", handle="b")
+    held = await home.inbound("Merhaba", handle="b")
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        await session.execute(update(Conversation).where(
+            Conversation.id == held.conversation_id).values(held_by_bot=True))
+    waiting = await home.inbound("Merhaba", handle="c")
+    assert await tick(home, later(minutes=11)) == 1
+    assert _fired(await runs(home, rule["id"])) == [waiting.conversation_id]
+
+
+async def test_a_disabled_timer_rule_fires_nothing(world):
+    home = world.home
+    rule = await make_rule(home, event="no_agent_reply", event_options={"minutes": 10},
+                           actions=[{"type": "add_note", "body": "bekliyor"}])
     await home.sevgi.client.put(f"/api/v1/automation/rules/{rule['id']}/enabled",
                                 json={"enabled": False})
+    await home.inbound("Merhaba", handle="a")
     assert await tick(home, later(minutes=11)) == 0
     assert await runs(home, rule["id"]) == []
 

@@ -394,6 +394,12 @@ async def perform(session: AsyncSession, action: dict, index: int, firing: Firin
 
 async def _assign(session: AsyncSession, system: Actor, action: dict, conversation
                   ) -> tuple[str, str]:
+    if conversation.held_by_bot:
+        # Handing the conversation to people ends the chatbot's part, as a person taking it
+        # over does: routing must not give an agent a conversation a bot is still answering.
+        from invekto.flows import service as flows  # local: flows import the rules' conditions
+
+        await flows.end_for_takeover(session, conversation, None)
     if action.get("user_id"):
         user_id = uuid.UUID(action["user_id"])
         if conversation.assignee_id == user_id:

@@ -32,7 +32,14 @@ from invekto.channels.models import CHANNEL_KINDS, Channel
 from invekto.contacts.models import Contact
 from invekto.core.errors import ValidationFailed
 from invekto.core.i18n import N_
-from invekto.core.text import fold, keyword_match, words
+from invekto.core.text import (
+    PatternError,
+    compile_pattern,
+    fold,
+    keyword_match,
+    pattern_search,
+    words,
+)
 from invekto.inbox.models import CONVERSATION_STATUSES, Conversation, Message
 from invekto.routing import service as routing
 
@@ -109,7 +116,6 @@ FIELD_LABELS = {
 _CUSTOM_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,49}")
 # A repeated group that itself repeats ("(a+)+", "(\w*)*"): the classic catastrophic backtracking.
-_NESTED_REPEAT = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)[+*{]")
 
 
 @dataclass
@@ -283,13 +289,10 @@ def _checked_regex(value: Any, path: str) -> str:
         raise ValidationFailed("a pattern is 1 to %(max)s characters", field=path,
                                params={"max": MAX_REGEX})
     try:
-        re.compile(value, re.IGNORECASE)
-    except re.error as exc:
+        compile_pattern(value)
+    except PatternError as exc:
         raise ValidationFailed("this pattern cannot be read: %(error)s", field=path,
                                params={"error": str(exc)}) from exc
-    if _NESTED_REPEAT.search(value):
-        raise ValidationFailed("a repeated group inside a repetition can take too long; "
-                               "simplify the pattern", field=path)
     return value
 
 
@@ -339,8 +342,8 @@ async def _leaf(session: AsyncSession, leaf: dict, subject: Subject) -> tuple[bo
         return is_open == (op == "is_open"), None
     if name == "message.text":
         if op == "matches":
-            found = re.search(value, subject.text[:REGEX_TEXT_LIMIT], re.IGNORECASE)
-            return found is not None, found.group(0) if found else None
+            found = pattern_search(value, subject.text[:REGEX_TEXT_LIMIT])
+            return found is not None, found
         matched = keyword_match(subject.text, value)
         return (matched is not None) == (op == "contains_any"), matched
     if name == "message.language":

@@ -106,6 +106,8 @@ class DryRunIn(BaseModel):
     conversation_id: uuid.UUID
     event: str = Field(default="message_received", max_length=40)
     rule_id: uuid.UUID | None = None
+    # What the event carries, for rules narrowed by it ({"tag": "vip"}, {"campaign_id": ...}).
+    data: dict[str, str] = Field(default={}, max_length=5)
 
     @field_validator("event")
     @classmethod
@@ -118,7 +120,9 @@ class DryRunRule(BaseModel):
     rule_id: uuid.UUID
     name: str
     fires: bool
-    # Why not: "disabled", "event" (it listens for another event), "conditions"; None: fires.
+    # Why not: "disabled", "event" (it listens for another event), "event_options" (only for
+    # another tag or campaign), "conditions", "stopped" (an earlier rule fired and stops the
+    # rest); None: fires.
     reason: str | None
     trace: list[dict[str, Any]]
     actions: list[dict[str, Any]]  # [{"type", "summary"}]

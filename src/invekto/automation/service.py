@@ -302,16 +302,27 @@ async def dry_run(session: AsyncSession, actor: Actor, data: DryRunIn) -> DryRun
         Message.tenant_id == actor.tenant_id, Message.conversation_id == conversation.id,
         Message.direction == "inbound").order_by(Message.created_at.desc(), Message.id.desc())
         .limit(1))
-    subject = await conditions.load_subject(session, Event(
-        data.event, actor.tenant_id, conversation_id=conversation.id,
-        contact_id=conversation.contact_id, message_id=message.id if message else None))
+    event = Event(data.event, actor.tenant_id, conversation_id=conversation.id,
+                  contact_id=conversation.contact_id, message_id=message.id if message else None,
+                  data=data.data)
+    subject = await conditions.load_subject(session, event)
     rules = ([await get_rule(session, actor, data.rule_id)] if data.rule_id
              else await list_rules(session, actor))
     found = []
+    stopped = False  # a rule before fired with stop_after: the rest of the event's list waits
     for rule in rules:
         result = await conditions.check(session, rule.conditions, subject)
-        reason = ("disabled" if not rule.enabled else "event" if rule.event != data.event
-                  else None if result.ok else "conditions")
+        if not rule.enabled:
+            reason = "disabled"
+        elif rule.event != data.event:
+            reason = "event"
+        elif rule.event not in SCANNED_KINDS and not _listens(rule, event):
+            reason = "event_options"  # e.g. only for another tag than ``data`` names
+        elif not result.ok:
+            reason = "conditions"
+        else:
+            reason = "stopped" if stopped else None
+        stopped = stopped or (reason is None and rule.stop_after)
         found.append(DryRunRule(
             rule_id=rule.id, name=rule.name, fires=reason is None, reason=reason,
             trace=result.trace, actions=[{"type": a["type"], "summary": rule_actions.summary(a)}
@@ -504,6 +515,8 @@ async def due_timers(session: AsyncSession, *, now: datetime | None = None,
             Conversation, Conversation.tenant_id == AutomationRule.tenant_id).where(
             AutomationRule.enabled, AutomationRule.event == kind,
             Conversation.status.in_(("open", "pending")), silent, moment <= cutoff,
+            # A chatbot is talking with the customer: its own waits and timeouts apply.
+            ~Conversation.held_by_bot,
             moment > cutoff - TIMER_GRACE, ~fired)
         if tenant_id is not None:
             query = query.where(AutomationRule.tenant_id == tenant_id)

@@ -1,12 +1,16 @@
-"""Turkish-aware text folding for search. Matches SQL ``lower(unaccent(x))``: both sides of a
-comparison drop diacritics and case, so 'ŞÜKRÜ', 'şükrü' and 'sukru' meet; dotted and dotless
-i (İ, I, ı, i) all fold to 'i'."""
+"""Turkish-aware text: folding for search, keyword matching, and companies' own patterns (RE2).
+
+Folding matches SQL ``lower(unaccent(x))``: both sides of a comparison drop diacritics and case,
+so 'ŞÜKRÜ', 'şükrü' and 'sukru' meet; dotted and dotless i (İ, I, ı, i) all fold to 'i'."""
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
+
+import re2
 
 _TURKISH = str.maketrans({"İ": "i", "I": "i", "ı": "i"})
 
@@ -58,3 +62,33 @@ def keyword_match(text: str, keywords: Iterable[str]) -> str | None:
             if window[:-1] == head and window[-1].startswith(last):
                 return keyword
     return None
+
+
+class PatternError(ValueError):
+    """A regular expression RE2 cannot read (the reason in English, from RE2)."""
+
+
+@functools.lru_cache(maxsize=512)
+def compile_pattern(pattern: str) -> re2._Regexp:
+    """A company's regular expression (a rule's condition, a chatbot's input check), matched
+    case-insensitively by RE2: its time grows with the text only, whatever the pattern, so a
+    pattern typed in the settings can never stall the ingest the way a backtracking engine's
+    nested repetition can. RE2 has no backreferences or lookarounds; such a pattern is refused
+    when it is saved."""
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else b""
+        raise PatternError(reason.decode(errors="replace") if isinstance(reason, bytes)
+                           else str(reason)) from exc
+
+
+def pattern_search(pattern: str, text: str) -> str | None:
+    """What of ``text`` the pattern finds, trying the text as typed and then folded (so
+    "fiyat" finds "FİYAT", whose dotted capital no case rule turns into "i"); None if nothing."""
+    compiled = compile_pattern(pattern)
+    found = compiled.search(text) or compiled.search(fold(text))
+    return found.group(0) if found else None

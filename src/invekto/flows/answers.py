@@ -11,7 +11,14 @@ from typing import Any
 
 from invekto.core.errors import ValidationFailed
 from invekto.core.phone import to_e164
-from invekto.core.text import clean_text, fold, keyword_match, words
+from invekto.core.text import (
+    PatternError,
+    clean_text,
+    compile_pattern,
+    fold,
+    keyword_match,
+    words,
+)
 
 VALIDATIONS = ("text", "phone", "email", "date", "number", "regex")
 CONTACT_TARGETS = ("contact.name", "contact.email", "contact.phone")
@@ -91,10 +98,10 @@ def parse(validate: str, text: str, pattern: str | None = None) -> Any:
         return parse_number(typed)
     if validate == "regex":
         try:
-            matched = re.fullmatch(pattern or "", typed, re.IGNORECASE)
-        except re.error as exc:
+            compiled = compile_pattern(pattern or "")
+        except PatternError as exc:
             raise Invalid(validate) from exc
-        if matched is None:
+        if compiled.fullmatch(typed) is None and compiled.fullmatch(fold(typed)) is None:
             raise Invalid(validate)
     return typed
 

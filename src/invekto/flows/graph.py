@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from invekto.core import outbound
 from invekto.core.errors import ValidationFailed
-from invekto.core.text import clean_text, fold
+from invekto.core.text import PatternError, clean_text, compile_pattern, fold
 from invekto.flows import answers, steps, texts
 
 NODE_ID = re.compile(r"^[A-Za-z0-9_-]{1,50}$")
@@ -309,8 +309,8 @@ class _Checker:
                 raise ValidationFailed("write the pattern (at most %(max)s characters)",
                                        field=f"{where}.pattern", params={"max": MAX_PATTERN})
             try:
-                re.compile(pattern)
-            except re.error as exc:
+                compile_pattern(pattern)
+            except PatternError as exc:
                 raise ValidationFailed("this pattern is not a valid regular expression",
                                        field=f"{where}.pattern") from exc
         self.checked_text(node, "invalid_text", where, limit=MAX_TEXT)

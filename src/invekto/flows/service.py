@@ -748,13 +748,16 @@ async def take_over(session: AsyncSession, actor: Actor, conversation_id: uuid.U
 # ---- timers and external steps (``flows.tasks``) ----------------------------------------------
 
 async def due_sessions(session: AsyncSession, *, now: datetime | None = None,
-                       limit: int = 500) -> list[tuple[uuid.UUID, uuid.UUID]]:
+                       tenant_id: uuid.UUID | None = None, limit: int = 500
+                       ) -> list[tuple[uuid.UUID, uuid.UUID]]:
     """(tenant, session) of sessions whose wait timed out, delay ended or external step
-    overran. System scope: the minute scan's list."""
+    overran (``tenant_id``: one company's only). System scope: the minute scan's list."""
+    query = select(FlowSession.tenant_id, FlowSession.id).where(
+        FlowSession.state != "ended", FlowSession.due_at <= (now or _now()))
+    if tenant_id is not None:
+        query = query.where(FlowSession.tenant_id == tenant_id)
     return [(tenant, found) for tenant, found in (await session.execute(
-        select(FlowSession.tenant_id, FlowSession.id).where(
-            FlowSession.state != "ended", FlowSession.due_at <= (now or _now()))
-        .order_by(FlowSession.due_at).limit(limit))).all()]
+        query.order_by(FlowSession.due_at).limit(limit))).all()]
 
 
 async def time_out(session: AsyncSession, tenant_id: uuid.UUID, session_id: uuid.UUID, *,

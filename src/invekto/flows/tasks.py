@@ -52,11 +52,9 @@ async def run_due(db, *, now: datetime | None = None, tenant_id: uuid.UUID | Non
     """One scan (``now``: the clock, moved forward by tests; ``tenant_id``: one company's
     sessions only)."""
     async with db.system_session() as session:
-        found = await service.due_sessions(session, now=now)
+        found = await service.due_sessions(session, now=now, tenant_id=tenant_id)
     done = 0
     for tenant, flow_session in found:
-        if tenant_id is not None and tenant != tenant_id:
-            continue
         async with db.tenant_session(tenant) as session:
             done += bool(await service.time_out(session, tenant, flow_session, now=now))
     return done
