@@ -1,13 +1,15 @@
 """Each event kind fires its rules when the real service does the thing: a customer's message
 is ingested, a conversation opens, closes, is assigned or tagged, a contact is created or
-changed, a campaign is answered. (Timers and schedules: test_timers.py.)"""
+changed, a later module raises its own. (Timers and schedules: test_timers.py; a campaign
+answered through the real path: tests/campaigns/test_reply_rules.py.)"""
 
 from __future__ import annotations
 
 import uuid
 
+from invekto.automation import events
 from invekto.automation import service as automation
-from invekto.automation.events import Event
+from invekto.automation.events import Event, EventKind
 from invekto.contacts.models import Contact
 from tests.automation.conftest import make_rule, make_tags, runs
 
@@ -160,3 +162,24 @@ async def test_another_companys_rules_never_fire(world):
     assert len(await runs(home, ours["id"])) == 1
     assert await runs(charlie, theirs.json()["id"]) == []
     assert await runs(charlie) == []
+
+
+async def test_a_later_module_registers_its_own_event_and_rules_hear_it(world):
+    home = world.home
+    events.register(EventKind("order_shipped", "Order shipped", options=("carrier",)))
+    try:
+        catalogue = (await home.sevgi.client.get("/api/v1/automation/catalogue")).json()
+        assert "order_shipped" in [e["kind"] for e in catalogue["events"]]
+        rule = await make_rule(home, event="order_shipped",
+                               event_options={"carrier": "yurtici"}, actions=NOTE)
+        message = await home.inbound("Kargom nerede?")
+        for carrier in ("aras", "yurtici"):
+            async with home.rt.db.tenant_session(home.tenant_id) as session:
+                await automation.emit(session, [Event(
+                    "order_shipped", home.tenant_id, conversation_id=message.conversation_id,
+                    contact_id=message.contact_id, data={"carrier": carrier})])
+        (run,) = await runs(home, rule["id"])
+        assert (run.event, run.conversation_id, run.status) == (
+            "order_shipped", message.conversation_id, "done")
+    finally:
+        events.KINDS.pop("order_shipped")
