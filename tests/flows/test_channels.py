@@ -125,6 +125,26 @@ async def test_telegram_gets_an_inline_keyboard_and_a_tap_answers(telegram):
     assert (await bot_messages(telegram))[-1].body == "Teşekkürler!"  # stored trimmed
 
 
+async def test_telegram_draws_a_list_as_one_button_a_row_and_a_tapped_row_answers(telegram):
+    home = telegram.home
+    await make_flow(home, MENU)
+    await telegram.deliver(*telegram.simulator.customer_message("Merhaba"))
+    (question,) = await bot_messages(telegram)
+    await telegram.deliver_reply(question.id)
+    await telegram.deliver(*telegram.simulator.callback(
+        "menu:fiyat", telegram.simulator.state.sent[-1].message_id))
+    listed = (await bot_messages(telegram))[-1]
+    await telegram.deliver_reply(listed.id)
+    sent = telegram.simulator.state.sent[-1]
+    assert sent.params["text"] == "Hangi tedavi?"
+    keyboard = sent.params["reply_markup"]["inline_keyboard"]
+    assert [[(b["text"], b["callback_data"]) for b in row] for row in keyboard] == [
+        [("Dolgu", "services:s1")], [("İmplant", "services:s2")],
+        [("Ortodonti", "services:s3")], [("Beyazlatma", "services:s4")]]
+    await telegram.deliver(*telegram.simulator.callback("services:s2", sent.message_id))
+    assert (await bot_messages(telegram))[-1].body == "Teşekkürler! İmplant"
+
+
 async def test_sms_numbers_the_options_and_a_number_or_a_title_answers(world):
     home = world.home
     async with home.rt.db.tenant_session(home.tenant_id) as session:
