@@ -1,7 +1,7 @@
 /* The automation screens' editors (Alpine.js): a rule's conditions and actions, and the same
  * condition editor in the chatbot builder's condition step. The server draws every label (the
  * templates translate them); this file only keeps the editor's state and turns it into the
- * contract's JSON (a condition tree: {} | {"all": [...]} | {"any": [...]} | a leaf
+ * JSON the rules store (a condition tree: {} | {"all": [...]} | {"any": [...]} | a leaf
  * {"field", "op", "value"}; actions: [{"type", ...}]) when the form is sent. */
 (() => {
   "use strict";
