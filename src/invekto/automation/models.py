@@ -9,7 +9,15 @@ from sqlalchemy import CheckConstraint, Index, String, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from invekto.db.base import Base, IdMixin, TenantMixin, TimestampMixin, tenant_fk, tenant_unique_id
+from invekto.db.base import (
+    Base,
+    IdMixin,
+    TenantMixin,
+    TimestampMixin,
+    one_of,
+    tenant_fk,
+    tenant_unique_id,
+)
 
 RUN_STATUSES = ("done", "failed", "skipped")
 
@@ -51,7 +59,7 @@ class AutomationRun(IdMixin, TenantMixin, Base):
     __tablename__ = "automation_runs"
     __table_args__ = (
         tenant_fk("rule_id", "automation_rules"),
-        CheckConstraint("status IN ('done', 'failed', 'skipped')", name="status_valid"),
+        CheckConstraint(one_of("status", RUN_STATUSES), name="status_valid"),
         Index("ix_automation_runs_rule_recent", "tenant_id", "rule_id", text("created_at DESC")),
         Index("uq_automation_runs_occurrence", "tenant_id", "rule_id", "conversation_id",
               "occurrence", unique=True, postgresql_where=text("occurrence IS NOT NULL"),

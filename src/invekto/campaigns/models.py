@@ -12,6 +12,7 @@ from invekto.db.base import (
     IdMixin,
     TenantMixin,
     TimestampMixin,
+    one_of,
     tenant_fk,
     tenant_unique_id,
 )
@@ -26,10 +27,6 @@ RECIPIENT_STATES = ("queued", "excluded", "sending", "sent", "delivered", "read"
 EXCLUSIONS = ("blocked", "opted_out", "no_consent", "no_iys_consent", "unreachable")
 
 
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
-
-
 class Campaign(IdMixin, TenantMixin, TimestampMixin, Base):
     """A broadcast: one message (a text, or a WhatsApp template) to an audience, through one
     channel, now or at a set time, at the channel's pace."""
@@ -39,8 +36,8 @@ class Campaign(IdMixin, TenantMixin, TimestampMixin, Base):
         tenant_unique_id("campaigns"),
         tenant_fk("channel_id", "channels"),
         tenant_fk("list_id", "recipient_lists", ondelete="SET NULL"),
-        CheckConstraint(_one_of("status", STATUSES), name="status_valid"),
-        CheckConstraint(_one_of("content_kind", CONTENT_KINDS), name="content_kind_valid"),
+        CheckConstraint(one_of("status", STATUSES), name="status_valid"),
+        CheckConstraint(one_of("content_kind", CONTENT_KINDS), name="content_kind_valid"),
         Index("ix_campaigns_due", "status", "scheduled_at"),
     )
 
@@ -111,7 +108,7 @@ class CampaignRecipient(TenantMixin, Base):
         UniqueConstraint("campaign_id", "contact_id"),
         tenant_fk("campaign_id", "campaigns"),
         tenant_fk("contact_id", "contacts"),
-        CheckConstraint(_one_of("state", RECIPIENT_STATES), name="state_valid"),
+        CheckConstraint(one_of("state", RECIPIENT_STATES), name="state_valid"),
         # The dispatcher takes queued recipients in id order.
         Index("ix_campaign_recipients_queue", "campaign_id", "id",
               postgresql_where=text("state = 'queued'")),

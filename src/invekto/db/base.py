@@ -47,6 +47,11 @@ class TenantMixin:
     )
 
 
+def one_of(column: str, values: tuple[str, ...]) -> str:
+    """A CHECK constraint's text: ``column`` holds one of ``values``."""
+    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
 def tenant_unique_id(table: str) -> UniqueConstraint:
     """The target of composite foreign keys: lets a row reference another only in its own tenant."""
     return UniqueConstraint("tenant_id", "id", name=f"uq_{table}_tenant_id_id")

@@ -10,16 +10,20 @@ from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint, func, t
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from invekto.db.base import Base, IdMixin, TenantMixin, TimestampMixin, tenant_fk, tenant_unique_id
+from invekto.db.base import (
+    Base,
+    IdMixin,
+    TenantMixin,
+    TimestampMixin,
+    one_of,
+    tenant_fk,
+    tenant_unique_id,
+)
 
 SESSION_STATES = ("running", "waiting", "sleeping", "ended")
 # Why a session ended.
 END_REASONS = ("completed", "handed_off", "escaped", "taken_over", "timed_out", "failed",
                "replaced", "conversation_closed")
-
-
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
 class Flow(IdMixin, TenantMixin, TimestampMixin, Base):
@@ -66,7 +70,7 @@ class FlowSession(IdMixin, TenantMixin, Base):
     __table_args__ = (
         tenant_fk("flow_version_id", "flow_versions"),
         tenant_fk("conversation_id", "conversations"),
-        CheckConstraint(_one_of("state", SESSION_STATES), name="state_valid"),
+        CheckConstraint(one_of("state", SESSION_STATES), name="state_valid"),
         Index("uq_flow_sessions_active", "tenant_id", "conversation_id", unique=True,
               postgresql_where=text("state <> 'ended'")),
         # The timer scan: waiting steps that time out, delays that end.

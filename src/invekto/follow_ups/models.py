@@ -10,17 +10,21 @@ from sqlalchemy import CheckConstraint, Index, SmallInteger, String, UniqueConst
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
-from invekto.db.base import Base, IdMixin, TenantMixin, TimestampMixin, tenant_fk, tenant_unique_id
+from invekto.db.base import (
+    Base,
+    IdMixin,
+    TenantMixin,
+    TimestampMixin,
+    one_of,
+    tenant_fk,
+    tenant_unique_id,
+)
 
 # What starts a sequence for a conversation (``service.trigger``).
 TRIGGERS = ("conversation_closed", "tag_added", "campaign_replied", "campaign_not_replied")
 RUN_STATES = ("running", "finished", "stopped")
 # Why a run stopped before its last step.
 STOP_REASONS = ("replied", "condition", "cancelled", "reply_window_closed", "send_failed")
-
-
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
 class FollowUpSequence(IdMixin, TenantMixin, TimestampMixin, Base):
@@ -32,7 +36,7 @@ class FollowUpSequence(IdMixin, TenantMixin, TimestampMixin, Base):
         UniqueConstraint("tenant_id", "name"),
         tenant_unique_id("follow_up_sequences"),
         tenant_fk("channel_id", "channels"),
-        CheckConstraint(_one_of("trigger", TRIGGERS), name="trigger_valid"),
+        CheckConstraint(one_of("trigger", TRIGGERS), name="trigger_valid"),
         CheckConstraint("trigger <> 'tag_added' OR trigger_tag IS NOT NULL",
                         name="tag_trigger_has_tag"),
     )
@@ -85,8 +89,8 @@ class FollowUpRun(IdMixin, TenantMixin, Base):
         UniqueConstraint("tenant_id", "sequence_id", "conversation_id"),
         tenant_fk("sequence_id", "follow_up_sequences"),
         tenant_fk("conversation_id", "conversations"),
-        CheckConstraint(_one_of("state", RUN_STATES), name="state_valid"),
-        CheckConstraint("stop_reason IS NULL OR " + _one_of("stop_reason", STOP_REASONS),
+        CheckConstraint(one_of("state", RUN_STATES), name="state_valid"),
+        CheckConstraint("stop_reason IS NULL OR " + one_of("stop_reason", STOP_REASONS),
                         name="stop_reason_valid"),
         Index("ix_follow_up_runs_due", "next_at", postgresql_where=text("state = 'running'")),
         Index("ix_follow_up_runs_conversation", "tenant_id", "conversation_id"),

@@ -16,7 +16,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
-from invekto.db.base import Base, IdMixin, TenantMixin, TimestampMixin, tenant_fk, tenant_unique_id
+from invekto.db.base import (
+    Base,
+    IdMixin,
+    TenantMixin,
+    TimestampMixin,
+    one_of,
+    tenant_fk,
+    tenant_unique_id,
+)
 
 CONVERSATION_STATUSES = ("open", "pending", "closed")
 DIRECTIONS = ("inbound", "outbound")
@@ -34,10 +42,6 @@ EVENT_KINDS = ("assigned", "transferred", "closed", "reopened", "tagged", "untag
 SEARCH_CONFIG = "invekto_turkish"
 
 
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
-
-
 class Conversation(IdMixin, TenantMixin, TimestampMixin, Base):
     __tablename__ = "conversations"
     __table_args__ = (
@@ -46,7 +50,7 @@ class Conversation(IdMixin, TenantMixin, TimestampMixin, Base):
         tenant_fk("channel_id", "channels"),
         tenant_fk("assignee_id", "users", ondelete="SET NULL"),
         tenant_fk("group_id", "agent_groups", ondelete="SET NULL"),
-        CheckConstraint(_one_of("status", CONVERSATION_STATUSES), name="status_valid"),
+        CheckConstraint(one_of("status", CONVERSATION_STATUSES), name="status_valid"),
         # At most one conversation not closed per contact and channel: ingest reuses it.
         Index("uq_conversations_active", "tenant_id", "contact_id", "channel_id", unique=True,
               postgresql_where=text("status <> 'closed'")),
@@ -59,7 +63,7 @@ class Conversation(IdMixin, TenantMixin, TimestampMixin, Base):
               text("last_message_at DESC")),
         Index("ix_conversations_contact", "tenant_id", "contact_id"),
         Index("ix_conversations_tags", "tags", postgresql_using="gin"),
-        CheckConstraint(_one_of("priority", PRIORITIES), name="priority_valid"),
+        CheckConstraint(one_of("priority", PRIORITIES), name="priority_valid"),
         # The list without a status filter ("any status").
         Index("ix_conversations_recent", "tenant_id", text("last_message_at DESC"),
               text("id DESC")),
@@ -122,10 +126,10 @@ class Message(IdMixin, TenantMixin, Base):
         tenant_fk("channel_id", "channels"),
         tenant_fk("sender_user_id", "users", ondelete="SET NULL"),
         tenant_fk("attachment_id", "attachments", ondelete="SET NULL"),
-        CheckConstraint(_one_of("direction", DIRECTIONS), name="direction_valid"),
-        CheckConstraint(_one_of("sender_kind", SENDER_KINDS), name="sender_kind_valid"),
-        CheckConstraint(_one_of("content_kind", CONTENT_KINDS), name="content_kind_valid"),
-        CheckConstraint(_one_of("status", DELIVERY_STATUSES), name="status_valid"),
+        CheckConstraint(one_of("direction", DIRECTIONS), name="direction_valid"),
+        CheckConstraint(one_of("sender_kind", SENDER_KINDS), name="sender_kind_valid"),
+        CheckConstraint(one_of("content_kind", CONTENT_KINDS), name="content_kind_valid"),
+        CheckConstraint(one_of("status", DELIVERY_STATUSES), name="status_valid"),
         # A provider's retry of the same event finds this and adds nothing.
         UniqueConstraint("tenant_id", "channel_id", "provider_message_id"),
         # A double click or client retry of the same send finds this and adds nothing.
@@ -179,7 +183,6 @@ class Note(IdMixin, TenantMixin, TimestampMixin, Base):
     body: Mapped[str]
 
 
-
 class ConversationEvent(IdMixin, TenantMixin, Base):
     """Something done to a conversation (assigned, transferred, closed...), shown in the thread
     between the messages. Kept apart from the audit log: this is for the team, in the timeline."""
@@ -189,7 +192,7 @@ class ConversationEvent(IdMixin, TenantMixin, Base):
         tenant_fk("conversation_id", "conversations"),
         tenant_fk("contact_id", "contacts"),
         tenant_fk("actor_user_id", "users", ondelete="SET NULL"),
-        CheckConstraint(_one_of("kind", EVENT_KINDS), name="kind_valid"),
+        CheckConstraint(one_of("kind", EVENT_KINDS), name="kind_valid"),
         Index("ix_conversation_events_contact", "tenant_id", "contact_id", "created_at"),
     )
 
@@ -235,7 +238,6 @@ class SavedView(IdMixin, TenantMixin, TimestampMixin, Base):
     user_id: Mapped[uuid.UUID]
     name: Mapped[str] = mapped_column(String(60))
     filters: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
-
 
 
 class StatusBacklog(IdMixin, TenantMixin, Base):
@@ -289,7 +291,7 @@ class ScheduledMessage(IdMixin, TenantMixin, TimestampMixin, Base):
     __table_args__ = (
         tenant_fk("conversation_id", "conversations"),
         tenant_fk("author_id", "users", ondelete="SET NULL"),
-        CheckConstraint(_one_of("status", SCHEDULED_STATUSES), name="status_valid"),
+        CheckConstraint(one_of("status", SCHEDULED_STATUSES), name="status_valid"),
         # A double click on "Schedule" with the same client id schedules once.
         UniqueConstraint("tenant_id", "client_id"),
         # The scan's lookup: what is due and still waiting.

@@ -12,6 +12,7 @@ from invekto.db.base import (
     IdMixin,
     TenantMixin,
     TimestampMixin,
+    one_of,
     tenant_fk,
     tenant_unique_id,
 )
@@ -22,10 +23,6 @@ ALGORITHMS = ("random", "round_robin", "least_today", "longest_waiting")
 WHEN_NOBODY = ("queue", "away_message")
 
 
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
-
-
 class ChannelRouting(IdMixin, TenantMixin, TimestampMixin, Base):
     """How a channel's new conversations find an agent. A channel without a row is not routed:
     its conversations wait in the shared queue, as before routing existed."""
@@ -34,8 +31,8 @@ class ChannelRouting(IdMixin, TenantMixin, TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "channel_id"),
         tenant_fk("channel_id", "channels"),
-        CheckConstraint(_one_of("algorithm", ALGORITHMS), name="algorithm_valid"),
-        CheckConstraint(_one_of("when_nobody", WHEN_NOBODY), name="when_nobody_valid"),
+        CheckConstraint(one_of("algorithm", ALGORITHMS), name="algorithm_valid"),
+        CheckConstraint(one_of("when_nobody", WHEN_NOBODY), name="when_nobody_valid"),
     )
 
     channel_id: Mapped[uuid.UUID]
@@ -155,7 +152,7 @@ class SlaPolicy(IdMixin, TenantMixin, TimestampMixin, Base):
         tenant_unique_id("sla_policies"),
         UniqueConstraint("tenant_id", "name"),
         tenant_fk("channel_id", "channels"),
-        CheckConstraint(_one_of("escalation", ESCALATIONS), name="escalation_valid"),
+        CheckConstraint(one_of("escalation", ESCALATIONS), name="escalation_valid"),
     )
 
     name: Mapped[str] = mapped_column(String(100))
@@ -176,7 +173,7 @@ class SlaBreach(IdMixin, TenantMixin, Base):
         UniqueConstraint("tenant_id", "conversation_id", "target"),
         tenant_fk("conversation_id", "conversations"),
         tenant_fk("policy_id", "sla_policies", ondelete="SET NULL"),
-        CheckConstraint(_one_of("target", SLA_TARGETS), name="target_valid"),
+        CheckConstraint(one_of("target", SLA_TARGETS), name="target_valid"),
     )
 
     conversation_id: Mapped[uuid.UUID]

@@ -14,6 +14,7 @@ from invekto.db.base import (
     IdMixin,
     TenantMixin,
     TimestampMixin,
+    one_of,
     tenant_fk,
     tenant_unique_id,
 )
@@ -24,10 +25,6 @@ PARAMETER_FORMATS = ("POSITIONAL", "NAMED")
 # REJECTED, PAUSED, DISABLED, FLAGGED, PENDING_DELETION...). Meta adds statuses now and then,
 # so the column takes any word rather than a list that would refuse the next one.
 DRAFT = "DRAFT"
-
-
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
 class MessageTemplate(IdMixin, TenantMixin, TimestampMixin, Base):
@@ -41,8 +38,8 @@ class MessageTemplate(IdMixin, TenantMixin, TimestampMixin, Base):
         tenant_unique_id("message_templates"),
         UniqueConstraint("tenant_id", "channel_id", "name", "language"),
         tenant_fk("channel_id", "channels"),
-        CheckConstraint(_one_of("category", CATEGORIES), name="category_valid"),
-        CheckConstraint(_one_of("parameter_format", PARAMETER_FORMATS),
+        CheckConstraint(one_of("category", CATEGORIES), name="category_valid"),
+        CheckConstraint(one_of("parameter_format", PARAMETER_FORMATS),
                         name="parameter_format_valid"),
     )
 
