@@ -4,7 +4,7 @@ VENV := .venv
 UV_VERSION := 0.13.9
 UV := $(VENV)/bin/uv
 
-.PHONY: bootstrap run test bench lint clean messages
+.PHONY: bootstrap run test bench eval-ai lint clean messages
 
 bootstrap: $(VENV)/.synced node_modules/.installed
 
@@ -28,6 +28,10 @@ test: bootstrap
 
 bench: bootstrap
 	$(VENV)/bin/python -m bench
+
+# The AI layer on its Turkish evaluation set (bench/ai_eval); writes bench/results/ai_*.json.
+eval-ai: bootstrap
+	$(VENV)/bin/python -m bench.ai_eval.run
 
 lint: bootstrap
 	$(VENV)/bin/ruff check src tests bench

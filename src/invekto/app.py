@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from invekto import runtime, tasks  # noqa: F401 - registers job tasks for deferring
+from invekto.ai.api import router as ai_router
 from invekto.auth.api import router as auth_router
 from invekto.automation.api import router as automation_router
 from invekto.campaigns.api import router as campaigns_router
@@ -72,7 +73,7 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
     api = APIRouter(prefix="/api/v1")
     for router in (auth_router, users_router, channels_router, contacts_router, inbox_router,
                    routing_router, templates_router, follow_ups_router, campaigns_router,
-                   automation_router, flows_router):
+                   automation_router, flows_router, ai_router):
         api.include_router(router)
     app.include_router(api)
     app.include_router(ops_router)

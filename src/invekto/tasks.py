@@ -1,6 +1,7 @@
 """Registers every domain's jobs on the job queue app (procrastinate imports this module)."""
 
 import invekto.db.models  # noqa: F401 - every table known before a job flushes (foreign keys)
+from invekto.ai import tasks as ai_tasks
 from invekto.auth import tasks as auth_tasks
 from invekto.automation import tasks as automation_tasks
 from invekto.campaigns import tasks as campaigns_tasks
@@ -21,3 +22,4 @@ job_app.add_tasks_from(follow_ups_tasks.blueprint, namespace="follow_ups")
 job_app.add_tasks_from(campaigns_tasks.blueprint, namespace="campaigns")
 job_app.add_tasks_from(automation_tasks.blueprint, namespace="automation")
 job_app.add_tasks_from(flows_tasks.blueprint, namespace="flows")
+job_app.add_tasks_from(ai_tasks.blueprint, namespace="ai")

@@ -1,5 +1,13 @@
 """Imports every model so that metadata (Alembic, relationships) sees the whole schema."""
 
+from invekto.ai.models import (
+    AISettings,
+    AIUsage,
+    AnswerMemory,
+    KnowledgeArticle,
+    KnowledgeChunk,
+    KnowledgeDocument,
+)
 from invekto.audit.models import AuditEvent
 from invekto.auth.models import ApiKey, LoginAttempt, UserSession
 from invekto.automation.models import AutomationRule, AutomationRun
@@ -48,8 +56,11 @@ from invekto.tenants.models import PlatformOperator, Tenant
 from invekto.users.models import AgentGroup, GroupMembership, User
 
 __all__ = [
+    "AISettings",
+    "AIUsage",
     "AgentGroup",
     "AgentShift",
+    "AnswerMemory",
     "ApiKey",
     "Attachment",
     "AuditEvent",
@@ -78,6 +89,9 @@ __all__ = [
     "FollowUpStep",
     "GroupMembership",
     "Holiday",
+    "KnowledgeArticle",
+    "KnowledgeChunk",
+    "KnowledgeDocument",
     "LoginAttempt",
     "Message",
     "MessageTemplate",
