@@ -68,7 +68,7 @@ def _characters(question: str, hits: list[Hit]) -> list[float]:
     return (vectors[1:] @ vectors[0].T).toarray().ravel().tolist()
 
 
-def _reply_text(hit: Hit, body: str | None) -> str:
+def reply_text(hit: Hit, body: str | None) -> str:
     if hit.article_kind == "faq" and body is not None:
         return body
     # A chunk starts with its article's title on a line of its own.
@@ -80,12 +80,14 @@ def _sigmoid(value: float) -> float:
     return 1 / (1 + math.exp(-value))
 
 
-def features(question: str, ranked: list[tuple[Hit, float, float]]) -> tuple[float, ...]:
-    """What the confidence model reads, for the best of ``ranked``."""
-    best, best_score, characters = ranked[0]
-    # The lead over the next *article*: two passages of one article agreeing is no doubt.
-    runner_up = next((score for hit, score, _ in ranked[1:]
-                      if hit.article_id != best.article_id), 0.0)
+def features(question: str, ranked: list[tuple[Hit, float, float]], position: int = 0
+             ) -> tuple[float, ...]:
+    """What the confidence model reads, for the answer at ``position`` of ``ranked``."""
+    best, best_score, characters = ranked[position]
+    # The lead over the best other *article* (negative below it): two passages of one article
+    # agreeing is no doubt.
+    runner_up = max((score for hit, score, _ in ranked if hit.article_id != best.article_id),
+                    default=0.0)
     return (best_score, best_score - runner_up, best.similarity, best.title_similarity,
             characters, words.uncovered_share(question, best.text))
 
@@ -104,11 +106,11 @@ def rank(question: str, hits: list[Hit], model: Model = BUILTIN
 
 
 def confidence(question: str, ranked: list[tuple[Hit, float, float]],
-               model: Model = BUILTIN) -> float:
+               model: Model = BUILTIN, position: int = 0) -> float:
+    """How likely the answer at ``position`` of ``ranked`` is right (0..1)."""
     return _sigmoid(model.confidence_intercept + sum(
-        weight * value
-        for weight, value in zip(model.confidence_weights, features(question, ranked),
-                                 strict=True)))
+        weight * value for weight, value in zip(
+            model.confidence_weights, features(question, ranked, position), strict=True)))
 
 
 async def best_answer(session: AsyncSession, tenant_id: uuid.UUID, question: str, *,
@@ -123,5 +125,5 @@ async def best_answer(session: AsyncSession, tenant_id: uuid.UUID, question: str
     best, score, _ = ranked[0]
     body = await knowledge.article_body(session, tenant_id, best.article_id) \
         if best.article_kind == "faq" else None
-    return Answer(hit=best, text=_reply_text(best, body), score=score,
+    return Answer(hit=best, text=reply_text(best, body), score=score,
                   confidence=confidence(question, ranked))

@@ -7,9 +7,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
 
-from invekto.ai import documents, knowledge
-from invekto.ai.schemas import ArticleIn, ArticleKind, ArticleOut, DocumentOut, SearchHitOut
+from invekto import runtime
+from invekto.ai import documents, knowledge, service, suggestions
+from invekto.ai.schemas import (
+    AISettingsIn,
+    AISettingsOut,
+    ArticleIn,
+    ArticleKind,
+    ArticleOut,
+    DocumentOut,
+    SearchHitOut,
+    SuggestionOut,
+    SuggestionsOut,
+    UsageOut,
+)
 from invekto.http.deps import Scoped
+from invekto.tenants.models import Tenant
 
 router = APIRouter(tags=["ai"])
 
@@ -74,3 +87,46 @@ async def search(ctx: Scoped, q: Annotated[str, Query(min_length=1, max_length=5
     return [SearchHitOut(article_id=hit.article_id, article_title=hit.article_title,
                          article_kind=hit.article_kind, slug=hit.slug, text=hit.text,
                          score=round(hit.score, 4)) for hit in hits]
+
+
+def _settings_out(settings) -> AISettingsOut:
+    return AISettingsOut.model_validate(
+        {**{name: getattr(settings, name) for name in AISettingsOut.model_fields
+            if name != "has_api_key"}, "has_api_key": service.has_api_key(settings)})
+
+
+@router.get("/ai/settings", response_model=AISettingsOut)
+async def get_ai_settings(ctx: Scoped):
+    """The company's AI settings (the API key is never returned: ``has_api_key``). Admins'."""
+    ctx.actor.require("admin")
+    return _settings_out(await service.get_settings(ctx.session, ctx.actor.tenant_id))
+
+
+@router.put("/ai/settings", response_model=AISettingsOut)
+async def put_ai_settings(body: AISettingsIn, ctx: Scoped):
+    return _settings_out(await service.save_settings(ctx.session, ctx.actor, body))
+
+
+@router.get("/ai/usage", response_model=list[UsageOut])
+async def ai_usage(ctx: Scoped):
+    """LLM calls, tokens, failures and builtin fallbacks per month and provider. Admins'."""
+    return await service.usage(ctx.session, ctx.actor)
+
+
+@router.get("/conversations/{conversation_id}/suggestions", response_model=SuggestionsOut)
+async def conversation_suggestions(conversation_id: uuid.UUID, ctx: Scoped):
+    """Up to three replies to the customer's latest question, for the agent to pick, edit and
+    send (nothing is sent). Written by the company's LLM from the knowledge base, quick
+    replies and past answers when it has one turned on; otherwise those themselves."""
+    found = await suggestions.suggest(ctx.session, ctx.actor, conversation_id)
+    settings = await service.llm_settings(ctx.session, ctx.actor.tenant_id)
+    if settings.enabled and found.items:
+        company = (await ctx.session.get_one(Tenant, ctx.actor.tenant_id)).name
+        # The model may take seconds: no database transaction is held meanwhile.
+        await ctx.session.commit()
+        found = await suggestions.generate(runtime.current().db, ctx.actor, found, company,
+                                           settings)
+    return SuggestionsOut(question=found.question, items=[
+        SuggestionOut(text=item.text, source=item.source, relevance=round(item.relevance, 3),
+                      title=item.title, reference_id=item.reference_id)
+        for item in found.items])

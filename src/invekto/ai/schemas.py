@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -59,3 +59,65 @@ class SearchHitOut(BaseModel):
     slug: str
     text: str
     score: float
+
+
+class AISettingsIn(BaseModel):
+    """A company's AI choices. ``api_key`` is write-only: left out, the stored key stays;
+    ``clear_api_key`` removes it. ``model`` is required for an LLM provider, ``base_url`` for
+    an OpenAI-compatible one (with its ``/v1``, e.g. ``http://ollama.internal:11434/v1``)."""
+
+    provider: Literal["builtin", "anthropic", "openai"] = "builtin"
+    model: str | None = Field(default=None, max_length=100)
+    base_url: str | None = Field(default=None, max_length=500)
+    api_key: str | None = Field(default=None, max_length=500)
+    clear_api_key: bool = False
+    request_timeout_seconds: int = Field(default=20, ge=1, le=120)
+    monthly_token_limit: int | None = Field(default=None, ge=0)
+    suggestions_enabled: bool = True
+    answer_threshold: float = Field(default=0.76, ge=0, le=1)
+    tagging_mode: Literal["off", "suggest", "apply"] = "suggest"
+    tag_threshold: float = Field(default=0.6, ge=0, le=1)
+    auto_answer_channel_ids: list[uuid.UUID] = Field(default=[], max_length=100)
+
+
+class AISettingsOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    provider: Literal["builtin", "anthropic", "openai"]
+    model: str | None
+    base_url: str | None
+    has_api_key: bool
+    request_timeout_seconds: int
+    monthly_token_limit: int | None
+    suggestions_enabled: bool
+    answer_threshold: float
+    tagging_mode: Literal["off", "suggest", "apply"]
+    tag_threshold: float
+    auto_answer_channel_ids: list[uuid.UUID]
+
+
+class UsageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    month: date
+    provider: str
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    failures: int
+    fallbacks: int
+
+
+class SuggestionOut(BaseModel):
+    text: str
+    # knowledge: an article or FAQ; quick_reply; past_answer: an agent's earlier answer to a
+    # similar question; generated: written by the company's LLM from those sources.
+    source: Literal["knowledge", "quick_reply", "past_answer", "generated"]
+    relevance: float
+    title: str | None
+    reference_id: uuid.UUID | None
+
+
+class SuggestionsOut(BaseModel):
+    question: str  # the customer's words the suggestions answer
+    items: list[SuggestionOut]

@@ -1,4 +1,5 @@
-"""The AI layer's jobs: (re)indexing the knowledge base."""
+"""The AI layer's jobs: (re)indexing the knowledge base, learning from closed conversations
+and quick replies for reply suggestions."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import procrastinate
 import structlog
 
 from invekto import runtime
-from invekto.ai import knowledge
+from invekto.ai import knowledge, memory
 
 log = structlog.get_logger(__name__)
 blueprint = procrastinate.Blueprint()
@@ -38,3 +39,21 @@ async def index(tenant_id: str) -> int:
             break  # every one changed meanwhile: their own deferrals pick them up
     log.info("ai.indexed", tenant_id=tenant_id, articles=done)
     return done
+
+
+@blueprint.task(name="learn", queue="default", retry=procrastinate.RetryStrategy(
+    max_attempts=5, exponential_wait=3))
+async def learn(tenant_id: str, conversation_id: str) -> int:
+    """Keep a closed conversation's agent answers for reply suggestions (``memory``)."""
+    tenant = uuid.UUID(tenant_id)
+    async with runtime.current().db.tenant_session(tenant) as session:
+        return await memory.learn_conversation(session, tenant, uuid.UUID(conversation_id))
+
+
+@blueprint.task(name="sync_quick_replies", queue="default",
+                retry=procrastinate.RetryStrategy(max_attempts=5, exponential_wait=3))
+async def sync_quick_replies(tenant_id: str) -> int:
+    """Embed a company's changed quick replies for reply suggestions (``memory``)."""
+    tenant = uuid.UUID(tenant_id)
+    async with runtime.current().db.tenant_session(tenant) as session:
+        return await memory.sync_quick_replies(session, tenant)

@@ -302,6 +302,10 @@ async def close(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID,
             await flows.end_for_close(session, conversation)
         await _emit(session, _conversation_event("conversation_closed", conversation,
                                                  {"reason": reason} if reason else {}))
+        # Its agents' answers become reply suggestions (a local import: ai reads our models).
+        from invekto.ai import memory
+
+        await memory.after_close(session, actor.tenant_id, conversation.id)
     return conversation
 
 

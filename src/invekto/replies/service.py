@@ -9,6 +9,7 @@ import uuid
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invekto.ai import memory
 from invekto.contacts import service as contacts
 from invekto.core.actor import Actor
 from invekto.core.errors import ValidationFailed
@@ -41,6 +42,7 @@ async def create(session: AsyncSession, actor: Actor, *, shortcut: str, body: st
     await check_text(session, actor, reply.body)
     session.add(reply)
     await flush_unique(session, "this shortcut is already in use", field="shortcut")
+    await memory.quick_replies_changed(session, actor.tenant_id)
     return reply
 
 
@@ -56,6 +58,7 @@ async def update(session: AsyncSession, actor: Actor, reply_id: uuid.UUID, *, sh
     if attachment_id is not None or remove_file:
         reply.attachment_id = attachment_id
     await flush_unique(session, "this shortcut is already in use", field="shortcut")
+    await memory.quick_replies_changed(session, actor.tenant_id)
     return reply
 
 
@@ -71,6 +74,7 @@ async def delete(session: AsyncSession, actor: Actor, reply_id: uuid.UUID) -> No
                                 what=N_("quick reply"))
     await session.delete(reply)
     await session.flush()
+    await memory.quick_replies_changed(session, actor.tenant_id)
 
 
 async def check_text(session: AsyncSession, actor: Actor, text: str, *,
