@@ -29,10 +29,12 @@ from invekto.ops.api import router as ops_router
 from invekto.routing.api import router as routing_router
 from invekto.templates.api import router as templates_router
 from invekto.users.api import router as users_router
+from invekto.web.ai_settings_views import router as ai_settings_pages
 from invekto.web.automation_views import router as automation_pages
 from invekto.web.campaign_views import router as campaign_pages
 from invekto.web.flow_views import router as flow_pages
 from invekto.web.inbox_views import router as inbox_pages
+from invekto.web.knowledge_views import router as knowledge_pages
 from invekto.web.monitor_views import router as monitor_pages
 from invekto.web.settings_views import router as settings_pages
 from invekto.web.views import router as web_router
@@ -81,6 +83,9 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
     app.include_router(widget_router)
     app.include_router(web_router)
     app.include_router(inbox_pages)
+    # Before the settings: their /settings/{slug} would take /settings/knowledge and /ai.
+    app.include_router(knowledge_pages)
+    app.include_router(ai_settings_pages)
     app.include_router(settings_pages)
     app.include_router(monitor_pages)
     app.include_router(campaign_pages)

@@ -31,6 +31,8 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from invekto.ai import knowledge
+from invekto.ai.schemas import ArticleIn
 from invekto.auth import service as auth
 from invekto.automation import service as automation
 from invekto.automation.schemas import RuleIn
@@ -807,6 +809,11 @@ async def _bot_settings(t: Target) -> Call:
     return Call(json={"escape_words": ["temsilci", "insan", fresh("yetkili")]})
 
 
+async def _ai_settings(t: Target) -> Call:
+    return Call(json={"suggestions_enabled": True, "tag_threshold": 0.65,
+                      "answer_threshold": 0.8})
+
+
 async def _bot_conversation(t: Target) -> Call:
     """A conversation (placed as the target says) that a bot is talking in."""
     conversation = await t.conversation()
@@ -818,6 +825,43 @@ async def _bot_conversation(t: Target) -> Call:
         assert started is not None and started.state == "waiting", started
     await as_system(t.ids, start)
     return Call({"conversation_id": conversation.id})
+
+
+async def new_article(company: Company) -> uuid.UUID:
+    article = await as_system(company, lambda s, a: knowledge.save_article(s, a, ArticleIn(
+        kind="faq", title=fresh("Otopark var mı"), body="Binamızın altında ücretsiz.")))
+    return article.id
+
+
+async def _create_article(t: Target) -> Call:
+    return Call(json={"kind": "faq", "title": fresh("Taksit var mı"), "body": "9 taksit.",
+                      "channel_id": str(t.body.channel_id)})
+
+
+async def _article(t: Target) -> Call:
+    return Call({"article_id": await new_article(t.ids)})
+
+
+async def _update_article(t: Target) -> Call:
+    return Call({"article_id": await new_article(t.ids)},
+                json={"kind": "faq", "title": fresh("Otopark ücretli mi"), "body": "Hayır."})
+
+
+_KB_CSV = "Soru;Cevap\nOtopark var mı?;Binamızın altında ücretsiz.\n".encode()
+
+
+async def _upload_kb_document(t: Target) -> Call:
+    return Call(files={"file": ("sss.csv", _KB_CSV, "text/csv")})
+
+
+async def _kb_document(t: Target) -> Call:
+    document = await as_system(t.ids, lambda s, a: knowledge.import_document(
+        s, a, "sss.csv", _KB_CSV))
+    return Call({"document_id": document.id})
+
+
+async def _kb_search(t: Target) -> Call:
+    return Call(query={"q": "otopark var mı"})
 
 
 def row(method: str, path: str, min_role: str, build: Builder, ok: int = 200, **extra) -> Row:
@@ -992,6 +1036,25 @@ ROWS: list[Row] = [
     # A conversation's bot: any agent who sees the conversation may look at it or stop it.
     row("GET", "/conversations/{conversation_id}/bot", "agent", _bot_conversation),
     row("POST", "/conversations/{conversation_id}/bot/take-over", "agent", _bot_conversation),
+    # The knowledge base: everyone reads and searches it (agents look answers up), supervisors
+    # write it.
+    row("GET", "/kb/articles", "agent", _plain),
+    row("POST", "/kb/articles", "supervisor", _create_article, 201,
+        listing="/kb/articles?limit=500"),
+    row("GET", "/kb/articles/{article_id}", "agent", _article),
+    row("PUT", "/kb/articles/{article_id}", "supervisor", _update_article),
+    row("DELETE", "/kb/articles/{article_id}", "supervisor", _article, 204),
+    row("GET", "/kb/documents", "agent", _plain),
+    row("POST", "/kb/documents", "supervisor", _upload_kb_document, 201,
+        listing="/kb/documents"),
+    row("DELETE", "/kb/documents/{document_id}", "supervisor", _kb_document, 204),
+    row("GET", "/kb/search", "agent", _kb_search),
+    # AI settings hold the LLM's key: admins only. Suggestions: anyone who sees the
+    # conversation.
+    row("GET", "/ai/settings", "admin", _plain),
+    row("PUT", "/ai/settings", "admin", _ai_settings, watch="/ai/settings"),
+    row("GET", "/ai/usage", "admin", _plain),
+    row("GET", "/conversations/{conversation_id}/suggestions", "agent", _conversation),
 ]
 
 BY_ID = {r.id: r for r in ROWS}
@@ -1086,11 +1149,16 @@ async def probe(client: httpx.AsyncClient, name: str, value: uuid.UUID) -> Any:
         return None  # a word, not an object: read with its contact (above)
     if name == "scheduled_id":
         return None  # read with its conversation's (above)
+    if name == "document_id":  # with the articles read from it
+        return [await _find(client, "/kb/documents", value),
+                [a for a in await _read(client, "/kb/articles?limit=500")
+                 if a["document_id"] == str(value)]]
     if name == "template_id":
         return await _read(client, f"/channels/{_TEMPLATE_CHANNELS[value]}/templates/{value}")
     paths = {"user_id": "/users/{}", "group_id": "/groups/{}", "channel_id": "/channels/{}",
              "attachment_id": "/attachments/{}", "sequence_id": "/follow-ups/{}",
-             "campaign_id": "/campaigns/{}", "list_id": "/recipient-lists/{}"}
+             "campaign_id": "/campaigns/{}", "list_id": "/recipient-lists/{}",
+             "article_id": "/kb/articles/{}"}
     return await _read(client, paths[name].format(value))
 
 
@@ -1616,6 +1684,21 @@ async def _case_flow_triggered_on_home_channel(home: Company, charlie: Company) 
                                          "first_message": True})
 
 
+async def _case_article_for_home_channel(home: Company, charlie: Company) -> BodyCase:
+    return BodyCase("POST", "/kb/articles", {
+        "title": fresh("Marka"), "body": "Sızma", "channel_id": str(home.channel_id)},
+        404, "not_found", "channel_id",
+        [(charlie, "/kb/articles?limit=500"), (home, f"/channels/{home.channel_id}")])
+
+
+async def _case_article_moved_to_home_channel(home: Company, charlie: Company) -> BodyCase:
+    article_id = await new_article(charlie)
+    return BodyCase("PUT", f"/kb/articles/{article_id}", {
+        "title": fresh("Marka"), "body": "Sızma", "channel_id": str(home.channel_id)},
+        404, "not_found", "channel_id",
+        [(charlie, f"/kb/articles/{article_id}"), (home, f"/channels/{home.channel_id}")])
+
+
 BODY_CASES = {
     "POST /users group_ids": _case_create_user_in_home_group,
     "PATCH /users/{id} group_ids": _case_update_user_into_home_group,
@@ -1644,6 +1727,8 @@ BODY_CASES = {
     "publish attachment_id": _case_flow_sending_home_attachment,
     "publish set add_tags": _case_flow_tagging_with_home_tag,
     "publish triggers channel_ids": _case_flow_triggered_on_home_channel,
+    "kb article channel_id": _case_article_for_home_channel,
+    "PUT kb article channel_id": _case_article_moved_to_home_channel,
 }
 
 

@@ -96,7 +96,8 @@ async def test_non_uuid_path_id_is_422_on_that_parameter(world):
     admin = world.home.ayla.client
     for path, field in (("/api/v1/contacts/123", "contact_id"),
                         ("/api/v1/users/ayla", "user_id"),
-                        ("/api/v1/conversations/not-a-uuid/messages", "conversation_id")):
+                        ("/api/v1/conversations/not-a-uuid/messages", "conversation_id"),
+                        ("/api/v1/kb/articles/implant", "article_id")):
         assert_error(await admin.get(path), 422, "validation_failed", field=field)
     response = await admin.patch("/api/v1/tags/şükrü", json={"color": "#ffffff"})
     assert_error(response, 422, "validation_failed", field="tag_id")
@@ -314,15 +315,18 @@ async def test_garbage_never_gets_a_500_from_any_write_route(world, app):
                  "actions": [{"type": "add_note", "body": "Kapandı: {{ contact.name }}"}]}
     rule = await admin.post("/api/v1/automation/rules", json=rule_spec)
     assert rule.status_code == 201, rule.text
+    article = await admin.post("/api/v1/kb/articles", json={"title": "Fuzz", "body": "Fuzz"})
+    assert article.status_code == 201, article.text
     ids = {"scheduled_id": later.json()["id"],
            "user_id": home.deniz.user_id, "group_id": home.group_id,
            "channel_id": home.channel_id, "contact_id": message.contact_id,
            "conversation_id": message.conversation_id, "tag_id": tag.json()["id"],
            "field_id": field.json()["id"], "flow_id": flow.json()["id"],
-           "rule_id": rule.json()["id"],
+           "rule_id": rule.json()["id"], "article_id": article.json()["id"],
            # Objects of other modules: unknown ids still reach each route's body checks.
            "template_id": uuid.uuid4(), "sequence_id": uuid.uuid4(),
            "campaign_id": uuid.uuid4(), "list_id": uuid.uuid4(), "policy_id": uuid.uuid4(),
+           "document_id": uuid.uuid4(),
            "consent_type": "message"}
     baselines = {
         ("POST", "/api/v1/auth/login"): {"company": home.slug, "username": "fuzz-nobody",
@@ -367,6 +371,8 @@ async def test_garbage_never_gets_a_500_from_any_write_route(world, app):
             "state": first_turn.json()["state"], "choice_id": "fiyat", "text": "Fiyat bilgisi"},
         ("PUT", "/api/v1/flows/{flow_id}/enabled"): {"enabled": False},
         ("PUT", "/api/v1/bot-settings"): {"escape_words": ["insan", "temsilci"]},
+        ("POST", "/api/v1/kb/articles"): {"kind": "faq", "title": "Fuzz?", "body": "Fuzz."},
+        ("PUT", "/api/v1/kb/articles/{article_id}"): {"title": "Fuzz", "body": "Fuzz."},
     }
     routes = write_routes(app)
     templates = {(method, path) for method, path, _ in routes}
@@ -419,6 +425,7 @@ async def test_garbage_never_gets_a_500_from_any_write_route(world, app):
                   {"file": ("liste.csv", HUGE.encode("utf-8"), "text/csv")}):
         await send("POST", "/api/v1/attachments", files=files)
         await send("POST", "/api/v1/recipient-lists", files=files)
+        await send("POST", "/api/v1/kb/documents", files=files)
 
     await admin.aclose()
     assert sent > 3000

@@ -42,8 +42,8 @@ class Model:
     title_weight: float = knowledge.TITLE_WEIGHT
     lexical_weight: float = knowledge.LEXICAL_WEIGHT
     character_weight: float = 0.5
-    confidence_weights: tuple[float, ...] = (2.466, 1.896, 0.985, 1.084, 2.266, -1.569)
-    confidence_intercept: float = -3.726
+    confidence_weights: tuple[float, ...] = (2.449, 1.912, 0.993, 1.073, 2.227, -1.578)
+    confidence_intercept: float = -3.678
 
 
 BUILTIN = Model()

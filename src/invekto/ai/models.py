@@ -143,9 +143,10 @@ class KnowledgeChunk(IdMixin, TenantMixin, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "article_id", "position"),
         tenant_fk("article_id", "kb_articles"),
+        # Like its article's: a deleted channel's articles are for everyone.
+        tenant_fk("channel_id", "channels", ondelete="SET NULL"),
         Index("ix_kb_chunks_embedding", "embedding", postgresql_using="hnsw",
               postgresql_ops={"embedding": "vector_cosine_ops"}),
-        Index("ix_kb_chunks_search", "search_vector", postgresql_using="gin"),
     )
 
     article_id: Mapped[uuid.UUID]

@@ -51,7 +51,8 @@ class DocumentOut(BaseModel):
 
 
 class SearchHitOut(BaseModel):
-    """A passage found, with the article it cites. ``score`` 0..1 (higher is closer)."""
+    """A passage found, with the article it cites. ``score``: higher is closer (the passage's
+    similarity, about 0.7 to 1, plus smaller weights for the title and shared words)."""
 
     article_id: uuid.UUID
     article_title: str

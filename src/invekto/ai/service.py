@@ -67,6 +67,9 @@ async def save_settings(session: AsyncSession, actor: Actor, data: AISettingsIn)
     if data.provider == "openai" and not base_url:
         raise ValidationFailed("give the endpoint's address", field="base_url")
     if base_url:
+        if not base_url.startswith(("https://", "http://")):
+            raise ValidationFailed("the address must start with https:// or http://",
+                                   field="base_url")
         outbound.check_url(base_url, field="base_url")
     new_key = (data.api_key or "").strip()
     keeps_key = key_stored and not data.clear_api_key

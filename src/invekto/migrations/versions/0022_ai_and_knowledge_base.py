@@ -128,12 +128,12 @@ def upgrade() -> None:
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id', 'article_id'], ['kb_articles.tenant_id', 'kb_articles.id'], name=op.f('fk_kb_chunks_tenant_id_article_id_kb_articles'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id', 'channel_id'], ['channels.tenant_id', 'channels.id'], name=op.f('fk_kb_chunks_tenant_id_channel_id_channels'), ondelete='SET NULL (channel_id)'),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_kb_chunks_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_kb_chunks')),
     sa.UniqueConstraint('tenant_id', 'article_id', 'position', name=op.f('uq_kb_chunks_tenant_id_article_id_position'))
     )
     op.create_index('ix_kb_chunks_embedding', 'kb_chunks', ['embedding'], unique=False, postgresql_using='hnsw', postgresql_ops={'embedding': 'vector_cosine_ops'})
-    op.create_index('ix_kb_chunks_search', 'kb_chunks', ['search_vector'], unique=False, postgresql_using='gin')
     for table in TABLES:
         for statement in rls.enable_statements(table):
             op.execute(statement)

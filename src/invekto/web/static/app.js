@@ -361,6 +361,7 @@
 
   function setupComposer() {
     setupTemplates();
+    setupSuggestions();
     const form = $("#composer");
     if (!form || form.dataset.ready) return;
     form.dataset.ready = "1";
@@ -384,6 +385,17 @@
       suggest(form, input);
     });
     input.addEventListener("keydown", (event) => {
+      // Alt+1, Alt+2, Alt+3: that suggested reply (by the key's place: Alt+digit types other
+      // characters on some layouts).
+      const digit = /^Digit([1-3])$/.exec(event.code);
+      if (digit && event.altKey && !event.ctrlKey && !event.metaKey) {
+        const card = $(`#reply-suggestions:not([hidden]) .suggestion-card[data-suggestion="${digit[1]}"]`);
+        if (card) {
+          event.preventDefault();
+          insertSuggestion(card);
+        }
+        return;
+      }
       if (!$("#composer-popup").hidden && popup.items.length) {
         if (event.key === "ArrowDown" || event.key === "ArrowUp") {
           event.preventDefault();
@@ -451,6 +463,81 @@
       else sendMessage(form, { body, file, choices, quickReply, quickReplyFile, clientId: newId() });
     });
   }
+
+  // ---- suggested replies: above the composer, fetched after the thread shows -----------------
+
+  // Dismissed strips, per conversation: the question they answered (sessionStorage, so a
+  // reload keeps them hidden). The customer writing again brings suggestions back.
+  const DISMISSED = "invekto.suggestions-dismissed";
+  function dismissals() {
+    try { return JSON.parse(sessionStorage.getItem(DISMISSED) || "{}"); } catch { return {}; }
+  }
+  function saveDismissals(map) {
+    try { sessionStorage.setItem(DISMISSED, JSON.stringify(map)); } catch { /* a nicety */ }
+  }
+  function forgetDismissal(conversationId) {
+    const map = dismissals();
+    if (!(conversationId in map)) return;
+    delete map[conversationId];
+    saveDismissals(map);
+  }
+
+  function setupSuggestions() {
+    const box = $("#reply-suggestions");
+    if (!box || box.dataset.ready) return;
+    box.dataset.ready = "1";
+    loadSuggestions();
+  }
+
+  // The server renders the strip (escaped); only the answer to the latest request is shown.
+  // A failure leaves the strip as it was: suggestions are a help, never in the way.
+  let suggestionsAsked = 0;
+  async function loadSuggestions() {
+    const box = $("#reply-suggestions");
+    if (!box) return;
+    const asked = ++suggestionsAsked;
+    let response;
+    try {
+      response = await request(box.dataset.url);
+    } catch {
+      return;
+    }
+    if (!response.ok) return;
+    const content = fragment(await response.text());
+    if (asked !== suggestionsAsked || !box.isConnected) return;
+    box.replaceChildren(content);
+    const key = $(".suggestions-head", box)?.dataset.questionKey;
+    box.hidden = !$(".suggestion-card", box) ||
+      dismissals()[box.dataset.conversationId] === key;
+  }
+
+  function insertSuggestion(card) {
+    const input = $("#composer-input");
+    if (!input) return;
+    const text = card.dataset.text || ""; // plain text, never parsed as HTML
+    const current = input.value;
+    input.value = !current.trim() ? text
+      : `${current}${current.endsWith("\n") ? "" : "\n"}${text}`;
+    input.focus();
+    input.setSelectionRange(input.value.length, input.value.length);
+    input.dispatchEvent(new Event("input")); // the height and the SMS count follow
+    input.scrollTop = input.scrollHeight;
+  }
+
+  document.addEventListener("click", (event) => {
+    const card = event.target.closest("#reply-suggestions .suggestion-card");
+    if (card) {
+      insertSuggestion(card);
+      return;
+    }
+    if (!event.target.closest("#reply-suggestions [data-action=dismiss-suggestions]")) return;
+    const box = $("#reply-suggestions");
+    const map = dismissals();
+    map[box.dataset.conversationId] = $(".suggestions-head", box)?.dataset.questionKey || "";
+    saveDismissals(map);
+    box.hidden = true;
+    $("#composer-input")?.focus();
+  });
 
   // ---- templates (WhatsApp, after the 24-hour window): approved ones, placeholders filled ------
 
@@ -845,6 +932,12 @@
       await refreshRow(data.conversation_id, true);
       if ($("#thread")?.dataset.contactId === data.contact_id) {
         await loadItem("message", data.message_id);
+      }
+      // The customer wrote again: suggestions for what they ask now (never for the agents'
+      // own messages, which do not change the question).
+      if (data.direction === "inbound") {
+        forgetDismissal(data.conversation_id);
+        if (openConversationId() === data.conversation_id) loadSuggestions();
       }
       const mine = data.assignee_id === ME;
       const watching = !document.hidden && openConversationId() === data.conversation_id;
