@@ -22,7 +22,6 @@ from invekto.ai.schemas import (
     UsageOut,
 )
 from invekto.http.deps import Scoped
-from invekto.tenants.models import Tenant
 
 router = APIRouter(tags=["ai"])
 
@@ -118,14 +117,8 @@ async def conversation_suggestions(conversation_id: uuid.UUID, ctx: Scoped):
     """Up to three replies to the customer's latest question, for the agent to pick, edit and
     send (nothing is sent). Written by the company's LLM from the knowledge base, quick
     replies and past answers when it has one turned on; otherwise those themselves."""
-    found = await suggestions.suggest(ctx.session, ctx.actor, conversation_id)
-    settings = await service.llm_settings(ctx.session, ctx.actor.tenant_id)
-    if settings.enabled and found.items:
-        company = (await ctx.session.get_one(Tenant, ctx.actor.tenant_id)).name
-        # The model may take seconds: no database transaction is held meanwhile.
-        await ctx.session.commit()
-        found = await suggestions.generate(runtime.current().db, ctx.actor, found, company,
-                                           settings)
+    found = await suggestions.for_agent(ctx.session, ctx.actor, conversation_id,
+                                        runtime.current().db)
     return SuggestionsOut(question=found.question, items=[
         SuggestionOut(text=item.text, source=item.source, relevance=round(item.relevance, 3),
                       title=item.title, reference_id=item.reference_id)

@@ -32,6 +32,7 @@ from invekto.core.text import fold
 from invekto.inbox import service as inbox
 from invekto.inbox.models import Message
 from invekto.replies import variables
+from invekto.tenants.models import Tenant
 
 Source = Literal["knowledge", "quick_reply", "past_answer", "generated"]
 MAX_SUGGESTIONS = 3
@@ -210,3 +211,18 @@ async def generate(db, actor: Actor, builtin: Suggestions, company: str,
              for reply in written.replies
              if reply.sources and all(1 <= n <= len(builtin.items) for n in reply.sources)]
     return Suggestions(question=builtin.question, items=items or builtin.items)
+
+
+async def for_agent(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID,
+                    db) -> Suggestions:
+    """What an agent's inbox shows: ``suggest``, rewritten by the company's LLM when it has
+    one. Before the LLM call, ``session`` — the caller's transaction, which only read — is
+    committed: a model may take seconds, and no database connection is held meanwhile
+    (``db``, the runtime's database, counts the usage afterwards)."""
+    found = await suggest(session, actor, conversation_id)
+    settings = await service.llm_settings(session, actor.tenant_id)
+    if not (settings.enabled and found.items):
+        return found
+    company = (await session.get_one(Tenant, actor.tenant_id)).name
+    await session.commit()
+    return await generate(db, actor, found, company, settings)

@@ -15,7 +15,6 @@ from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from invekto import runtime
-from invekto.ai import service as ai
 from invekto.ai import suggestions
 from invekto.channels import calls
 from invekto.channels import service as channels
@@ -379,14 +378,8 @@ async def reply_suggestions(request: Request, conversation_id: uuid.UUID, page: 
     """Up to three replies to the customer's latest question, above the composer; empty when
     there are none (or the company turned them off). The page asks after the thread shows, as
     the API route does: the builtin ones, rewritten by the company's LLM when it has one."""
-    session, actor = page.ctx.session, page.ctx.actor
-    found = await suggestions.suggest(session, actor, conversation_id)
-    settings = await ai.llm_settings(session, actor.tenant_id)
-    if settings.enabled and found.items:
-        # The model may take seconds: no database transaction is held meanwhile.
-        await session.commit()
-        found = await suggestions.generate(runtime.current().db, actor, found, page.tenant.name,
-                                           settings)
+    found = await suggestions.for_agent(page.ctx.session, page.ctx.actor, conversation_id,
+                                        runtime.current().db)
     # Dismissed suggestions stay hidden until the customer asks something else.
     question_key = hashlib.sha256(found.question.encode()).hexdigest()[:16]
     return render_page(request, page, "inbox/_suggestions.html", items=found.items,
