@@ -1,9 +1,11 @@
 """AI latency on a knowledge base of 100,000 chunks:
 
-- ``kb_search_p95``: ms for ``knowledge.search`` of a customer question (embedding it with the
-  builtin model, the HNSW and full-text candidates, scoring), in-process on a warm session,
-  one at a time. Baseline: the bare pgvector query on its own (nearest 20 chunks of a
-  precomputed vector), same database and session.
+- ``kb_search_p95``: ms for ``knowledge.search`` of a customer question given its embedding
+  (the HNSW walk under the tenant filter, the candidates' full-text ranks, title similarities
+  and articles, scoring), in-process on a warm session, one at a time: what grows with the
+  knowledge base. Embedding the question (the same at any size; 15-35 ms here, longer for
+  long messages) is timed apart and recorded with it, as is the sum. Baseline: the bare
+  pgvector query (nearest 20 chunks of the same embedding), same database and session.
 - ``ai_suggest_p95``: ms for ``GET /api/v1/conversations/{id}/suggestions`` from an agent's
   browser session to a real server process (authentication, the customer's question, the
   knowledge base, quick replies and 20,000 learnt past answers), one request at a time.
@@ -155,22 +157,26 @@ async def _setup(url: str):
     return rt, tenant.id, questions, conversations
 
 
-async def _searches(rt, tenant_id: uuid.UUID, questions: list[str]) -> tuple[list, list]:
-    ours, bare = [], []
+async def _searches(rt, tenant_id: uuid.UUID, questions: list[str]) -> dict[str, list]:
+    """Each question embedded (timed on its own), then searched with that embedding, then
+    the bare query of the same embedding."""
+    times: dict[str, list] = {"embed": [], "search": [], "bare": []}
     asked = _random.sample(questions, min(SEARCHES, len(questions)))
-    vectors = embedder().embed_now(asked, kind="query")
     async with rt.db.tenant_session(tenant_id) as session:
         for _ in range(20):  # warm the model, the session and the index pages
             await knowledge.search(session, tenant_id, asked[0])
-        for question, vector in zip(asked, vectors, strict=True):
+        for question in asked:
             started = time.perf_counter()
-            await knowledge.search(session, tenant_id, question)
-            ours.append((time.perf_counter() - started) * 1000)
+            [vector] = await embedder().embed([question], kind="query")
+            times["embed"].append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            await knowledge.search(session, tenant_id, question, vector=vector)
+            times["search"].append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()
             await session.execute(select(KnowledgeChunk.id).order_by(
-                KnowledgeChunk.embedding.cosine_distance(vector.tolist())).limit(20))
-            bare.append((time.perf_counter() - started) * 1000)
-    return ours, bare
+                KnowledgeChunk.embedding.cosine_distance(vector)).limit(20))
+            times["bare"].append((time.perf_counter() - started) * 1000)
+    return times
 
 
 def _p95(samples: list[float]) -> float:
@@ -203,7 +209,7 @@ def _requests(port: int, conversations: list[uuid.UUID]) -> tuple[list, list]:
 def run() -> list[dict]:
     with common.database() as (_server, url, directory):
         rt, tenant_id, questions, conversations = asyncio.run(_setup(url))
-        ours, bare = asyncio.run(_searches(rt, tenant_id, questions))
+        searched = asyncio.run(_searches(rt, tenant_id, questions))
         asyncio.run(rt.db.dispose())
         env = {"INVEKTO_DATABASE_URL": url, "INVEKTO_LOG_LEVEL": "WARNING",
                "INVEKTO_DATA_DIR": str(directory)}
@@ -214,10 +220,18 @@ def run() -> list[dict]:
     size = {"chunks": PASSAGES * COPIES, "articles": PASSAGES * COPIES // CHUNKS_PER_ARTICLE,
             "past_answers": PAST_ANSWERS, "quick_replies": 30}
     return [
-        common.write_result("kb_search_p95", _p95(ours), "ms", _p95(bare), {
-            **size, "searches": len(ours), "p50_ms": round(statistics.median(ours), 1),
-            "includes": "embedding the question, HNSW + full-text candidates, scoring",
-            "baseline": "bare pgvector nearest-20 query of a precomputed vector"}),
+        common.write_result("kb_search_p95", _p95(searched["search"]), "ms",
+                            _p95(searched["bare"]), {
+            **size, "searches": len(searched["search"]),
+            "p50_ms": round(statistics.median(searched["search"]), 1),
+            "measures": "knowledge.search given the question's embedding: the HNSW walk under "
+                        "the tenant filter, full-text ranks and title similarities of the 20 "
+                        "candidates, their articles, scoring",
+            "embedding_p50_ms": round(statistics.median(searched["embed"]), 1),
+            "embedding_p95_ms": round(_p95(searched["embed"]), 1),
+            "with_embedding_p95_ms": round(_p95([
+                a + b for a, b in zip(searched["embed"], searched["search"], strict=True)]), 1),
+            "baseline": "bare pgvector nearest-20 query of the same embedding"}),
         common.write_result("ai_suggest_p95", _p95(suggest), "ms", _p95(plain), {
             **size, "requests": len(suggest), "p50_ms": round(statistics.median(suggest), 1),
             "server_processes": 1, "concurrency": 1,

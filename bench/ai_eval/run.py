@@ -11,6 +11,9 @@ results (``bench/results/ai_*.json``):
 
 Both also record, in ``conditions``, how many answerable questions would be answered (and
 wrongly) at that threshold: handing everything off would score 100% on the second number.
+
+Then ``labels.main()``: ``ai_tagging_f1``, ``ai_sentiment_accuracy``, ``ai_intent_accuracy``
+(see ``labels.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import time
 import numpy as np
 
 from bench import common
-from bench.ai_eval import faq
+from bench.ai_eval import faq, labels
 from invekto.ai import answering
 
 SIMILARITY_ONLY = answering.Model(title_weight=0, lexical_weight=0, character_weight=0)
@@ -69,6 +72,7 @@ def main() -> list[dict]:
                             {**conditions, "baseline": "similarity below its dev threshold "
                                                       f"{bare_threshold:.3f}",
                              "baseline_answered_right": round(bare_right, 3)}),
+        *labels.main(),
     ]
 
 

@@ -33,6 +33,7 @@ from invekto.web.ai_settings_views import router as ai_settings_pages
 from invekto.web.automation_views import router as automation_pages
 from invekto.web.campaign_views import router as campaign_pages
 from invekto.web.flow_views import router as flow_pages
+from invekto.web.help_centre_views import router as help_centre_pages
 from invekto.web.inbox_views import router as inbox_pages
 from invekto.web.knowledge_views import router as knowledge_pages
 from invekto.web.monitor_views import router as monitor_pages
@@ -85,6 +86,8 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
     app.include_router(inbox_pages)
     # Before the settings: their /settings/{slug} would take /settings/knowledge and /ai.
     app.include_router(knowledge_pages)
+    # Its /settings/knowledge/help-centre and the public /help/... pages.
+    app.include_router(help_centre_pages)
     app.include_router(ai_settings_pages)
     app.include_router(settings_pages)
     app.include_router(monitor_pages)

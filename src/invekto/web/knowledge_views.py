@@ -22,6 +22,7 @@ from invekto.ai.models import ARTICLE_KINDS
 from invekto.ai.schemas import ArticleIn
 from invekto.channels import service as channels
 from invekto.core.errors import AppError, PermissionDenied, ValidationFailed
+from invekto.web import help_centre_views
 from invekto.web.automation_views import forbidden_unless_supervisor, settings_sections
 from invekto.web.rendering import Page, WebPage, error_message, parse_form, render_page
 
@@ -97,6 +98,7 @@ async def knowledge_page(request: Request, page: WebPage) -> Response:
     return render_page(request, page, "knowledge/list.html", sections=settings_sections(page),
                        deleted=request.query_params.get("deleted") == "1",
                        channels=await channels.list_channels(page.ctx.session, page.ctx.actor),
+                       **await help_centre_views.settings_card(request, page),
                        **await _list_context(page, request.query_params))
 
 
