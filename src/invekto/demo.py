@@ -19,6 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto import runtime
+from invekto.ai import knowledge, memory
+from invekto.ai.schemas import ArticleIn
 from invekto.automation import service as automation
 from invekto.automation.schemas import RuleIn
 from invekto.channels import service as channels
@@ -163,6 +165,7 @@ async def seed(db: Database, settings: Settings) -> bool:
         # After the conversations, so that seeding them fires nothing.
         await _automations(session, owner, channel_by_key["whatsapp"].id, reception.id,
                            people["supervisor"].id)
+        await _knowledge_base(session, owner)
     lines = [f"Demo company code: {SLUG}  ({provisioned.slug})",
              *(f"  {username:<11} password: {password}" for username, password
                in passwords.items()),
@@ -208,6 +211,48 @@ class PhoneLine:
     phone_number_id: str
     app_secret: str
     access_token: str
+
+
+# The clinic's FAQ: what reply suggestions and the help centre draw on in the demo.
+FAQS = (
+    ("Çalışma saatleriniz nedir?",
+     "Hafta içi 09:00-19:00, cumartesi 10:00-16:00 arası açığız; pazar günleri kapalıyız. "
+     "Son randevu kapanıştan bir saat öncedir."),
+    ("Kliniğiniz nerede, nasıl gelebilirim?",
+     "Kliniğimiz Bağdat Caddesi No: 120, Kadıköy / İstanbul adresindedir. Marmaray Göztepe "
+     "durağına 10 dakika yürüme mesafesindeyiz; binanın önünde ücretsiz otopark vardır."),
+    ("Muayene ücreti ne kadar?",
+     "İlk muayene ve panoramik röntgen birlikte 750 TL'dir. Tedaviye başlarsanız bu ücret "
+     "tedavi bedelinden düşülür."),
+    ("İmplant fiyatlarınız nedir?",
+     "Tek implant, üst yapısıyla birlikte 28.000 TL'den başlar. Net fiyat muayene ve "
+     "röntgenden sonra, kemik durumuna göre verilir."),
+    ("Diş beyazlatma ne kadar, kaç seans sürer?",
+     "Klinikte yapılan beyazlatma tek seanstır, yaklaşık 1 saat sürer ve 6.500 TL'dir. "
+     "Etkisi bakıma göre 1-2 yıl kalır."),
+    ("Taksit yapıyor musunuz?",
+     "Tüm kredi kartlarına 3 taksit, anlaşmalı bankaların kartlarına 9 taksite kadar "
+     "vade farksız ödeme imkânımız vardır."),
+    ("Randevumu nasıl iptal ederim veya değiştiririm?",
+     "Randevunuzu en geç 24 saat önce bu numaraya yazarak iptal edebilir ya da başka bir "
+     "güne alabilirsiniz."),
+    ("Acil durumda hemen muayene olabilir miyim?",
+     "Şiddetli ağrı, şişlik veya kırık dişte aynı gün sizi görüyoruz: çalışma saatlerinde bu "
+     "numaraya 'acil' yazmanız yeterli."),
+    ("Özel sağlık sigortası geçerli mi?",
+     "Anlaşmalı olduğumuz özel sigortalar için provizyonu klinikte alıyoruz; SGK anlaşmamız "
+     "yoktur."),
+)
+
+
+async def _knowledge_base(session: AsyncSession, owner: Actor) -> None:
+    """The clinic's FAQ, indexed now (the demo opens with suggestions ready), and its quick
+    replies embedded for suggestions."""
+    for question, answer in FAQS:
+        await knowledge.save_article(session, owner, ArticleIn(kind="faq", title=question,
+                                                               body=answer))
+    await knowledge.index_now(session, owner.tenant_id)
+    await memory.sync_quick_replies(session, owner.tenant_id)
 
 
 def app_base_url(settings: Settings) -> str:

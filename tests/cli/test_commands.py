@@ -83,6 +83,14 @@ async def test_demo_seed_creates_the_demo_company_once(database_url, client):
                      "agent2": "agent"}
     groups = (await client.get("/api/v1/groups")).json()
     assert len(groups) == 2
+    # The clinic's FAQ is indexed: the whitening question gets its answer suggested.
+    articles = (await client.get("/api/v1/kb/articles")).json()
+    assert len(articles) == 9 and {a["index_state"] for a in articles} == {"ready"}
+    whitening = next(c for c in conversations
+                     if c["last_message_preview"].startswith("İyi günler, diş beyazlatma"))
+    suggested = (await client.get(
+        f"/api/v1/conversations/{whitening['id']}/suggestions")).json()
+    assert suggested["items"][0]["title"] == "Diş beyazlatma ne kadar, kaç seans sürer?"
 
 
 def test_migrate_is_idempotent(database_url):
