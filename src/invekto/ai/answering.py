@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.ai import knowledge, words
 from invekto.ai.knowledge import Hit
+from invekto.ai.models import DEFAULT_ANSWER_THRESHOLD
 from invekto.core.text import fold
 
 # How many search hits are scored again.
@@ -49,7 +50,7 @@ class Model:
 BUILTIN = Model()
 # The confidence at which 95% of the dev split's unanswerable questions are handed off: the
 # default ``AISettings.answer_threshold`` (a company may trade answers for hand-offs).
-DEFAULT_THRESHOLD = 0.76
+DEFAULT_THRESHOLD = DEFAULT_ANSWER_THRESHOLD
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,6 @@ async def best_answer(session: AsyncSession, tenant_id: uuid.UUID, question: str
     if not ranked:
         return None
     best, score, _ = ranked[0]
-    body = await knowledge.article_body(session, tenant_id, best.article_id) \
-        if best.article_kind == "faq" else None
-    return Answer(hit=best, text=reply_text(best, body), score=score,
+    answers = await knowledge.faq_answers(session, tenant_id, [best])
+    return Answer(hit=best, text=reply_text(best, answers.get(best.article_id)), score=score,
                   confidence=confidence(question, ranked))

@@ -35,7 +35,7 @@ from invekto.channels.models import Channel
 from invekto.core import jobs
 from invekto.core.actor import Actor
 from invekto.core.errors import ValidationFailed
-from invekto.core.text import clean_text, fold
+from invekto.core.text import clean_text, fold, like_pattern
 from invekto.db.base import new_id
 from invekto.db.queries import flush_unique, get_in_tenant
 from invekto.inbox.models import SEARCH_CONFIG
@@ -74,9 +74,8 @@ async def list_articles(session: AsyncSession, actor: Actor, *, q: str | None = 
     if channel_id:
         query = query.where(KnowledgeArticle.channel_id == channel_id)
     if q and q.strip():
-        pattern = "%" + fold(q).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         folded = func.lower(func.unaccent(KnowledgeArticle.title + " " + KnowledgeArticle.body))
-        query = query.where(folded.like(pattern))
+        query = query.where(folded.like(like_pattern(fold(q))))
     query = query.order_by(KnowledgeArticle.updated_at.desc(), KnowledgeArticle.id)
     return list(await session.scalars(query.limit(limit).offset(offset)))
 
@@ -87,10 +86,15 @@ async def get_article(session: AsyncSession, actor: Actor,
                                what="article")
 
 
-async def article_body(session: AsyncSession, tenant_id: uuid.UUID,
-                       article_id: uuid.UUID) -> str | None:
-    return await session.scalar(select(KnowledgeArticle.body).where(
-        KnowledgeArticle.tenant_id == tenant_id, KnowledgeArticle.id == article_id))
+async def faq_answers(session: AsyncSession, tenant_id: uuid.UUID,
+                      hits: list[Hit]) -> dict[uuid.UUID, str]:
+    """The answers of the FAQ pairs among ``hits`` (one query), by article id: what a FAQ
+    hit replies with (its chunk holds the question too)."""
+    wanted = {hit.article_id for hit in hits if hit.article_kind == "faq"}
+    if not wanted:
+        return {}
+    return dict((await session.execute(select(KnowledgeArticle.id, KnowledgeArticle.body).where(
+        KnowledgeArticle.tenant_id == tenant_id, KnowledgeArticle.id.in_(wanted)))).all())
 
 
 async def save_article(session: AsyncSession, actor: Actor, data: ArticleIn,

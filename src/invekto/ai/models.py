@@ -38,6 +38,10 @@ TAGGING_MODES = ("off", "suggest", "apply")
 ARTICLE_KINDS = ("article", "faq")
 INDEX_STATES = ("pending", "ready", "failed")
 MEMORY_SOURCES = ("agent_answer", "quick_reply")
+# Defaults of a company's AI settings. The answer threshold hands off 95% of the evaluation's
+# dev unanswerable questions (ai/answering.py, bench/ai_eval/calibrate.py).
+DEFAULT_ANSWER_THRESHOLD = 0.76
+DEFAULT_TAG_THRESHOLD = 0.6
 # multilingual-e5-small's width; a column of another width means a new model and a migration.
 EMBEDDING_DIM = 384
 
@@ -67,9 +71,11 @@ class AISettings(IdMixin, TenantMixin, TimestampMixin, Base):
     monthly_token_limit: Mapped[int | None] = mapped_column(BigInteger)
     suggestions_enabled: Mapped[bool] = mapped_column(server_default="true")
     # Auto-answer replies only when its confidence reaches this; below, it hands off.
-    answer_threshold: Mapped[float] = mapped_column(server_default="0.76")
+    answer_threshold: Mapped[float] = mapped_column(
+        server_default=str(DEFAULT_ANSWER_THRESHOLD))
     tagging_mode: Mapped[str] = mapped_column(String(10), server_default="suggest")
-    tag_threshold: Mapped[float] = mapped_column(server_default="0.6")
+    tag_threshold: Mapped[float] = mapped_column(
+        server_default=str(DEFAULT_TAG_THRESHOLD))
     # Channels whose customers the AI answers first (auto-answer); empty: none.
     auto_answer_channel_ids: Mapped[list[uuid.UUID]] = mapped_column(
         ARRAY(Uuid), server_default="{}")

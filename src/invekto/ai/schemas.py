@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from invekto.ai.models import DEFAULT_ANSWER_THRESHOLD, DEFAULT_TAG_THRESHOLD
+
 ArticleKind = Literal["article", "faq"]
 
 
@@ -75,9 +77,9 @@ class AISettingsIn(BaseModel):
     request_timeout_seconds: int = Field(default=20, ge=1, le=120)
     monthly_token_limit: int | None = Field(default=None, ge=0)
     suggestions_enabled: bool = True
-    answer_threshold: float = Field(default=0.76, ge=0, le=1)
+    answer_threshold: float = Field(default=DEFAULT_ANSWER_THRESHOLD, ge=0, le=1)
     tagging_mode: Literal["off", "suggest", "apply"] = "suggest"
-    tag_threshold: float = Field(default=0.6, ge=0, le=1)
+    tag_threshold: float = Field(default=DEFAULT_TAG_THRESHOLD, ge=0, le=1)
     auto_answer_channel_ids: list[uuid.UUID] = Field(default=[], max_length=100)
 
 

@@ -22,7 +22,12 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invekto.ai.models import AISettings, AIUsage
+from invekto.ai.models import (
+    DEFAULT_ANSWER_THRESHOLD,
+    DEFAULT_TAG_THRESHOLD,
+    AISettings,
+    AIUsage,
+)
 from invekto.ai.providers.anthropic import AnthropicGenerator
 from invekto.ai.providers.base import Generator, ProviderError, Usage
 from invekto.ai.providers.openai_compat import OpenAICompatGenerator
@@ -44,8 +49,9 @@ _GENERATORS_KEPT = 64
 def _defaults(tenant_id: uuid.UUID) -> AISettings:
     """The settings of a company that never saved any (not added to a session)."""
     return AISettings(tenant_id=tenant_id, provider="builtin", request_timeout_seconds=20,
-                      suggestions_enabled=True, answer_threshold=0.76, tagging_mode="suggest",
-                      tag_threshold=0.6, auto_answer_channel_ids=[])
+                      suggestions_enabled=True, answer_threshold=DEFAULT_ANSWER_THRESHOLD,
+                      tagging_mode="suggest", tag_threshold=DEFAULT_TAG_THRESHOLD,
+                      auto_answer_channel_ids=[])
 
 
 async def get_settings(session: AsyncSession, tenant_id: uuid.UUID) -> AISettings:

@@ -111,6 +111,7 @@ async def _from_knowledge(session: AsyncSession, tenant_id: uuid.UUID, question:
     hits = await knowledge.search(session, tenant_id, question, channel_id=channel_id,
                                   limit=answering.CANDIDATES, vector=question_vector)
     ranked = answering.rank(question, hits)
+    answers = await knowledge.faq_answers(session, tenant_id, hits)
     found, seen = [], set()
     for position in range(len(ranked)):
         hit = ranked[position][0]
@@ -120,9 +121,8 @@ async def _from_knowledge(session: AsyncSession, tenant_id: uuid.UUID, question:
         confidence = answering.confidence(question, ranked, position=position)
         if confidence < MIN_ANSWER_CONFIDENCE or len(found) == MAX_SUGGESTIONS:
             break
-        body = (await knowledge.article_body(session, tenant_id, hit.article_id)
-                if hit.article_kind == "faq" else None)
-        found.append(Suggestion(text=answering.reply_text(hit, body), source="knowledge",
+        found.append(Suggestion(text=answering.reply_text(hit, answers.get(hit.article_id)),
+                                source="knowledge",
                                 relevance=confidence, title=hit.article_title,
                                 reference_id=hit.article_id))
     return found
