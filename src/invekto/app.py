@@ -29,6 +29,7 @@ from invekto.ops.api import router as ops_router
 from invekto.routing.api import router as routing_router
 from invekto.templates.api import router as templates_router
 from invekto.users.api import router as users_router
+from invekto.web.ai_inbox_views import router as ai_inbox_pages
 from invekto.web.ai_settings_views import router as ai_settings_pages
 from invekto.web.automation_views import router as automation_pages
 from invekto.web.campaign_views import router as campaign_pages
@@ -84,6 +85,7 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
     app.include_router(widget_router)
     app.include_router(web_router)
     app.include_router(inbox_pages)
+    app.include_router(ai_inbox_pages)
     # Before the settings: their /settings/{slug} would take /settings/knowledge and /ai.
     app.include_router(knowledge_pages)
     # Its /settings/knowledge/help-centre and the public /help/... pages.

@@ -123,3 +123,12 @@ async def conversation_suggestions(conversation_id: uuid.UUID, ctx: Scoped):
         SuggestionOut(text=item.text, source=item.source, relevance=round(item.relevance, 3),
                       title=item.title, reference_id=item.reference_id)
         for item in found.items])
+
+
+# ---- summaries ------------------------------------------------------------------------------
+
+# ---- tags -----------------------------------------------------------------------------------
+
+# ---- chat analysis --------------------------------------------------------------------------
+
+# ---- auto-answer ----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from invekto.db.base import (
@@ -38,6 +38,9 @@ TAGGING_MODES = ("off", "suggest", "apply")
 ARTICLE_KINDS = ("article", "faq")
 INDEX_STATES = ("pending", "ready", "failed")
 MEMORY_SOURCES = ("agent_answer", "quick_reply")
+SENTIMENTS = ("negative", "neutral", "positive")
+INTENT_LEVELS = ("none", "low", "medium", "high")
+AUTO_ANSWER_STATES = ("answering", "handed_off", "ended")
 # Defaults of a company's AI settings. The answer threshold hands off 95% of the evaluation's
 # dev unanswerable questions (ai/answering.py, bench/ai_eval/calibrate.py).
 DEFAULT_ANSWER_THRESHOLD = 0.76
@@ -193,3 +196,84 @@ class AnswerMemory(IdMixin, TenantMixin, Base):
     embedding: Mapped[list[float]] = mapped_column(Vector(EMBEDDING_DIM))
     embedding_model: Mapped[str] = mapped_column(String(50))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class ConversationAnalysis(IdMixin, TenantMixin, TimestampMixin, Base):
+    """A conversation's analysis (``ai/analysis.py``): the customer's sentiment and purchase
+    intent, and the 15-criterion quality score of the agent's handling, each with its reason.
+    One per conversation, replaced when analysed again; ``last_message_at`` says what it
+    covered (a newer message makes it stale)."""
+
+    __tablename__ = "conversation_analyses"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "conversation_id"),
+        tenant_fk("conversation_id", "conversations"),
+        CheckConstraint(one_of("sentiment", SENTIMENTS), name="sentiment_valid"),
+        CheckConstraint(one_of("intent", INTENT_LEVELS), name="intent_valid"),
+        CheckConstraint(one_of("provider", PROVIDERS), name="provider_valid"),
+        CheckConstraint("quality_score IS NULL OR quality_score BETWEEN 0 AND 100",
+                        name="quality_score_percent"),
+        # Hot leads (reports): the newest high-intent analyses first.
+        Index("ix_conversation_analyses_intent", "tenant_id", "intent", "analysed_at"),
+        Index("ix_conversation_analyses_agent", "tenant_id", "agent_id", "analysed_at"),
+    )
+
+    conversation_id: Mapped[uuid.UUID]
+    # Who handled it (the assignee when analysed): whose quality score it is.
+    agent_id: Mapped[uuid.UUID | None]
+    provider: Mapped[str] = mapped_column(String(20))  # builtin, or the LLM that answered
+    sentiment: Mapped[str] = mapped_column(String(10))
+    sentiment_scores: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    intent: Mapped[str] = mapped_column(String(10))
+    intent_reasons: Mapped[list] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    # [{"criterion": "greeting", "score": 0-2 or null (not applicable), "reason": "..."}]
+    quality: Mapped[list] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    # The applicable criteria's points as a percentage; None: no agent answered.
+    quality_score: Mapped[int | None] = mapped_column(SmallInteger)
+    messages_analysed: Mapped[int] = mapped_column(server_default="0")
+    last_message_at: Mapped[datetime | None]
+    analysed_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class TagExample(IdMixin, TenantMixin, Base):
+    """A closed conversation's customer text, embedded once, for learning the company's tags
+    (``classify.TagModel``): the tags are read from the conversation when a model is fitted,
+    so an agent's later correction counts. ``ai_applied``: the tags are the AI's own (apply
+    mode) and no person changed them: not learnt from, or the model would learn itself."""
+
+    __tablename__ = "ai_tag_examples"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "conversation_id"),
+        tenant_fk("conversation_id", "conversations"),
+    )
+
+    conversation_id: Mapped[uuid.UUID]
+    text: Mapped[str]
+    embedding: Mapped[list[float]] = mapped_column(Vector(EMBEDDING_DIM))
+    embedding_model: Mapped[str] = mapped_column(String(50))
+    ai_applied: Mapped[bool] = mapped_column(server_default="false")
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class AutoAnswerSession(IdMixin, TenantMixin, Base):
+    """The AI answering a conversation first (auto-answer on its channel): while ``answering``
+    it holds the conversation (``conversations.held_by_bot``) and answers each customer
+    question from the knowledge base; when unsure it hands off to people (``handed_off``) and
+    never takes the conversation back. At most one per conversation."""
+
+    __tablename__ = "ai_auto_answers"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "conversation_id"),
+        tenant_fk("conversation_id", "conversations"),
+        CheckConstraint(one_of("state", AUTO_ANSWER_STATES), name="state_valid"),
+    )
+
+    conversation_id: Mapped[uuid.UUID]
+    state: Mapped[str] = mapped_column(String(12), server_default="answering")
+    answers: Mapped[int] = mapped_column(server_default="0")
+    # The newest customer message dealt with: a job for an older one has been overtaken.
+    last_message_id: Mapped[uuid.UUID | None]
+    # Why it ended: unsure, takeover, closed, escape, limit...
+    end_reason: Mapped[str | None] = mapped_column(String(20))
+    started_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    ended_at: Mapped[datetime | None]

@@ -57,3 +57,12 @@ async def sync_quick_replies(tenant_id: str) -> int:
     tenant = uuid.UUID(tenant_id)
     async with runtime.current().db.tenant_session(tenant) as session:
         return await memory.sync_quick_replies(session, tenant)
+
+
+# ---- summaries ------------------------------------------------------------------------------
+
+# ---- tags -----------------------------------------------------------------------------------
+
+# ---- chat analysis --------------------------------------------------------------------------
+
+# ---- auto-answer ----------------------------------------------------------------------------

@@ -259,6 +259,9 @@ async def transfer(session: AsyncSession, actor: Actor, conversation_id: uuid.UU
     if previous[0] not in (None, user_id) and conversation.status != "closed":
         await _offer_freed(session, actor.tenant_id, previous[0])
     await _emit_assigned(session, conversation, "transfer")
+    from invekto.ai import events as ai_events  # local: ai reads our models
+
+    await ai_events.conversation_transferred(session, actor.tenant_id, conversation.id)
     return conversation
 
 
@@ -302,10 +305,10 @@ async def close(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID,
             await flows.end_for_close(session, conversation)
         await _emit(session, _conversation_event("conversation_closed", conversation,
                                                  {"reason": reason} if reason else {}))
-        # Its agents' answers become reply suggestions (a local import: ai reads our models).
-        from invekto.ai import memory
+        # The AI learns from it and analyses it (a local import: ai reads our models).
+        from invekto.ai import events as ai_events
 
-        await memory.after_close(session, actor.tenant_id, conversation.id)
+        await ai_events.conversation_closed(session, actor.tenant_id, conversation.id)
     return conversation
 
 
@@ -411,6 +414,10 @@ async def change_tags(session: AsyncSession, actor: Actor, conversation_id: uuid
                        event_data={"added": newly_added, "removed": removed})
         if conversation.status != "closed":
             await sla.set_due_times(session, actor.tenant_id, [conversation])  # a tag's policy
+        if actor.user_id is not None:
+            from invekto.ai import events as ai_events  # local: ai reads our models
+
+            await ai_events.tags_changed_by_person(session, actor.tenant_id, conversation.id)
         from invekto.follow_ups import service as follow_ups  # local: it sends through us
 
         for tag in newly_added:
