@@ -38,6 +38,7 @@ from invekto.web.help_centre_views import router as help_centre_pages
 from invekto.web.inbox_views import router as inbox_pages
 from invekto.web.knowledge_views import router as knowledge_pages
 from invekto.web.monitor_views import router as monitor_pages
+from invekto.web.report_views import router as report_pages
 from invekto.web.settings_views import router as settings_pages
 from invekto.web.views import router as web_router
 from invekto.widget.api import WidgetCors
@@ -93,6 +94,7 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
     app.include_router(ai_settings_pages)
     app.include_router(settings_pages)
     app.include_router(monitor_pages)
+    app.include_router(report_pages)
     app.include_router(campaign_pages)
     app.include_router(automation_pages)
     app.include_router(flow_pages)

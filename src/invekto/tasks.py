@@ -1,5 +1,6 @@
 """Registers every domain's jobs on the job queue app (procrastinate imports this module)."""
 
+import invekto.ai.steps  # the flows' "AI answer" step, in the web app and workers
 import invekto.db.models  # noqa: F401 - every table known before a job flushes (foreign keys)
 from invekto.ai import tasks as ai_tasks
 from invekto.auth import tasks as auth_tasks

@@ -31,7 +31,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from invekto.ai import knowledge
+from invekto.ai import analysis, knowledge
 from invekto.ai.schemas import ArticleIn
 from invekto.auth import service as auth
 from invekto.automation import service as automation
@@ -827,6 +827,31 @@ async def _bot_conversation(t: Target) -> Call:
     return Call({"conversation_id": conversation.id})
 
 
+async def _auto_answer_conversation(t: Target) -> Call:
+    """A conversation (placed as the target says) that the AI answers first in."""
+    conversation = await t.conversation()
+
+    async def take(session, actor):
+        from invekto.ai import auto_answer
+
+        held = await inbox.get_conversation(session, actor, conversation.id, for_update=True)
+        await auto_answer.take(session, held)
+    await as_system(t.ids, take)
+    return Call({"conversation_id": conversation.id})
+
+
+async def _analysed_conversation(t: Target) -> Call:
+    """A conversation (placed as the target says) with its stored analysis."""
+    conversation = await t.conversation()
+    db = t.ids.rt.db
+    await as_system(t.ids, lambda s, a: analysis.analyse(s, a, conversation.id, db))
+    return Call({"conversation_id": conversation.id})
+
+
+async def _analysis_batch(t: Target) -> Call:
+    return Call(json={"conversation_ids": [str((await new_conversation(t.body)).id)]})
+
+
 async def new_article(company: Company) -> uuid.UUID:
     article = await as_system(company, lambda s, a: knowledge.save_article(s, a, ArticleIn(
         kind="faq", title=fresh("Otopark var mı"), body="Binamızın altında ücretsiz.")))
@@ -1055,6 +1080,18 @@ ROWS: list[Row] = [
     row("PUT", "/ai/settings", "admin", _ai_settings, watch="/ai/settings"),
     row("GET", "/ai/usage", "admin", _plain),
     row("GET", "/conversations/{conversation_id}/suggestions", "agent", _conversation),
+    # Summaries and suggested tags: anyone who sees the conversation.
+    row("GET", "/conversations/{conversation_id}/summary", "agent", _conversation),
+    row("GET", "/conversations/{conversation_id}/tag-suggestions", "agent", _conversation),
+    row("GET", "/conversations/{conversation_id}/auto-answer", "agent",
+        _auto_answer_conversation),
+    # Chat analysis: anyone who sees the conversation analyses it; queueing many and the
+    # reports are supervisors'.
+    row("POST", "/analysis/conversations/{conversation_id}", "agent", _conversation),
+    row("GET", "/analysis/conversations/{conversation_id}", "agent", _analysed_conversation),
+    row("POST", "/analysis/conversations", "supervisor", _analysis_batch, 202),
+    row("GET", "/analysis/hot-leads", "supervisor", _plain),
+    row("GET", "/analysis/agents", "supervisor", _period),
 ]
 
 BY_ID = {r.id: r for r in ROWS}
@@ -1699,6 +1736,13 @@ async def _case_article_moved_to_home_channel(home: Company, charlie: Company) -
         [(charlie, f"/kb/articles/{article_id}"), (home, f"/channels/{home.channel_id}")])
 
 
+async def _case_analyse_home_conversations(home: Company, charlie: Company) -> BodyCase:
+    conversation = await new_conversation(home)
+    return BodyCase("POST", "/analysis/conversations",
+                    {"conversation_ids": [str(conversation.id)]}, 404, "not_found",
+                    "conversation_ids", [(home, f"/conversations/{conversation.id}")])
+
+
 BODY_CASES = {
     "POST /users group_ids": _case_create_user_in_home_group,
     "PATCH /users/{id} group_ids": _case_update_user_into_home_group,
@@ -1729,6 +1773,7 @@ BODY_CASES = {
     "publish triggers channel_ids": _case_flow_triggered_on_home_channel,
     "kb article channel_id": _case_article_for_home_channel,
     "PUT kb article channel_id": _case_article_moved_to_home_channel,
+    "analysis batch conversation_ids": _case_analyse_home_conversations,
 }
 
 

@@ -373,6 +373,8 @@ async def test_garbage_never_gets_a_500_from_any_write_route(world, app):
         ("PUT", "/api/v1/bot-settings"): {"escape_words": ["insan", "temsilci"]},
         ("POST", "/api/v1/kb/articles"): {"kind": "faq", "title": "Fuzz?", "body": "Fuzz."},
         ("PUT", "/api/v1/kb/articles/{article_id}"): {"title": "Fuzz", "body": "Fuzz."},
+        ("POST", "/api/v1/analysis/conversations"): {
+            "conversation_ids": [str(message.conversation_id)]},
     }
     routes = write_routes(app)
     templates = {(method, path) for method, path, _ in routes}

@@ -3,24 +3,45 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from pydantic import BaseModel, ConfigDict
 
 from invekto import runtime
-from invekto.ai import documents, knowledge, service, suggestions
+from invekto.ai import (
+    analysis,
+    documents,
+    knowledge,
+    service,
+    suggestions,
+    summaries,
+    tagging,
+)
 from invekto.ai.schemas import (
+    AgentAverageOut,
     AISettingsIn,
     AISettingsOut,
+    AnalysisBatchIn,
+    AnalysisOut,
+    AnalysisQueuedOut,
     ArticleIn,
     ArticleKind,
     ArticleOut,
+    CriterionOut,
     DocumentOut,
+    HotLeadOut,
     SearchHitOut,
     SuggestionOut,
     SuggestionsOut,
+    SummaryOut,
+    TagSuggestionOut,
+    TagSuggestionsOut,
     UsageOut,
 )
+from invekto.core import i18n
+from invekto.core.errors import NotFound
 from invekto.http.deps import Scoped
 
 router = APIRouter(tags=["ai"])
@@ -127,8 +148,136 @@ async def conversation_suggestions(conversation_id: uuid.UUID, ctx: Scoped):
 
 # ---- summaries ------------------------------------------------------------------------------
 
+
+@router.get("/conversations/{conversation_id}/summary", response_model=SummaryOut)
+async def conversation_summary(conversation_id: uuid.UUID, ctx: Scoped,
+                               scope: summaries.Scope = "conversation"):
+    """A short summary of the conversation, or (``scope=contact``) of the customer's whole
+    history: one line per earlier conversation, then this one. Sentences from the thread
+    itself, or written by the company's LLM when it has one turned on. Anyone who may see the
+    conversation."""
+    found = await summaries.summarise(ctx.session, ctx.actor, conversation_id,
+                                      runtime.current().db, scope=scope)
+    return SummaryOut(text=found.text, scope=found.scope, provider=found.provider,
+                      message_count=found.message_count)
+
+
 # ---- tags -----------------------------------------------------------------------------------
+
+
+@router.get("/conversations/{conversation_id}/tag-suggestions",
+            response_model=TagSuggestionsOut)
+async def conversation_tag_suggestions(conversation_id: uuid.UUID, ctx: Scoped):
+    """Tags from the company's catalogue the conversation does not have yet, learnt from how
+    its agents tagged past conversations, at or above its tag threshold; none when tagging is
+    off."""
+    found = await tagging.suggest_tags(ctx.session, ctx.actor, conversation_id)
+    return TagSuggestionsOut(items=[TagSuggestionOut(tag=tag, probability=probability)
+                                    for tag, probability in found])
+
 
 # ---- chat analysis --------------------------------------------------------------------------
 
+
+def _analysis_out(found, language: str) -> AnalysisOut:
+    return AnalysisOut(
+        conversation_id=found.conversation_id, agent_id=found.agent_id,
+        provider=found.provider, sentiment=found.sentiment,
+        sentiment_scores=found.sentiment_scores, intent=found.intent,
+        intent_reasons=[i18n.text(language, reason) for reason in found.intent_reasons],
+        quality_score=found.quality_score,
+        quality=[CriterionOut(criterion=item["criterion"], score=item["score"],
+                              reason=analysis.reason_text(item, language),
+                              reason_id=item["reason"], params=item.get("params") or {})
+                 for item in found.quality],
+        messages_analysed=found.messages_analysed, last_message_at=found.last_message_at,
+        analysed_at=found.analysed_at)
+
+
+@router.post("/analysis/conversations/{conversation_id}", response_model=AnalysisOut)
+async def analyse_conversation(conversation_id: uuid.UUID, ctx: Scoped):
+    """Analyse a conversation now (any the caller can see, open or closed): the customer's
+    sentiment and purchase intent with reasons, and the agents' 15-criterion quality score,
+    each with its reason. Written by the company's LLM when it has one; replaces the stored
+    analysis."""
+    found = await analysis.analyse(ctx.session, ctx.actor, conversation_id,
+                                   runtime.current().db)
+    return _analysis_out(found, ctx.actor.language)
+
+
+@router.get("/analysis/conversations/{conversation_id}", response_model=AnalysisOut)
+async def get_conversation_analysis(conversation_id: uuid.UUID, ctx: Scoped):
+    """The stored analysis (closed conversations are analysed by themselves); 404 when the
+    conversation was never analysed."""
+    found = await analysis.get_analysis(ctx.session, ctx.actor, conversation_id)
+    if found is None:
+        raise NotFound("this conversation has not been analysed yet")
+    return _analysis_out(found, ctx.actor.language)
+
+
+@router.post("/analysis/conversations", response_model=AnalysisQueuedOut,
+             status_code=status.HTTP_202_ACCEPTED)
+async def queue_analyses(body: AnalysisBatchIn, ctx: Scoped):
+    """Queue the analysis of up to 500 conversations by id, or of those closed since a time
+    (the newest ``limit``). Supervisors'. Unknown ids: 404 naming them, nothing queued."""
+    queued = await analysis.queue_batch(ctx.session, ctx.actor,
+                                        conversation_ids=body.conversation_ids,
+                                        closed_since=body.closed_since, limit=body.limit)
+    return AnalysisQueuedOut(queued=queued)
+
+
+def _since(days: int) -> datetime:
+    return datetime.now(UTC) - timedelta(days=days)
+
+
+@router.get("/analysis/hot-leads", response_model=list[HotLeadOut])
+async def hot_leads(ctx: Scoped, since: datetime | None = None,
+                    limit: Annotated[int, Query(ge=1, le=200)] = 50):
+    """Conversations whose customer showed high or medium purchase intent, analysed since
+    ``since`` (default: the last 30 days), newest first. Supervisors'."""
+    language = ctx.actor.language
+    found = await analysis.hot_leads(ctx.session, ctx.actor, since=since or _since(30),
+                                     limit=limit)
+    return [HotLeadOut(conversation_id=lead.analysis.conversation_id,
+                       contact_id=lead.contact_id, contact_name=lead.contact_name,
+                       status=lead.status, intent=lead.analysis.intent,
+                       intent_reasons=[i18n.text(language, reason)
+                                       for reason in lead.analysis.intent_reasons],
+                       sentiment=lead.analysis.sentiment,
+                       quality_score=lead.analysis.quality_score,
+                       agent_id=lead.analysis.agent_id, analysed_at=lead.analysis.analysed_at)
+            for lead in found]
+
+
+@router.get("/analysis/agents", response_model=list[AgentAverageOut])
+async def agent_averages(ctx: Scoped, since: datetime | None = None,
+                         until: datetime | None = None):
+    """Per agent, the conversations analysed in [since, until) (default: the last 30 days),
+    their average quality score and each criterion's average points. Supervisors'."""
+    found = await analysis.agent_averages(ctx.session, ctx.actor, since=since or _since(30),
+                                          until=until or datetime.now(UTC))
+    return [AgentAverageOut(agent_id=row.agent_id, conversations=row.conversations,
+                            quality_score=row.quality_score, criteria=row.criteria)
+            for row in found]
+
 # ---- auto-answer ----------------------------------------------------------------------------
+
+
+class AutoAnswerOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    conversation_id: uuid.UUID
+    state: str  # answering, handed_off (to people, unsure or asked), ended (a person, a close)
+    answers: int  # answers the AI sent
+    end_reason: str | None  # unsure, limit, escape, failed, takeover, closed, flow
+    started_at: datetime
+    ended_at: datetime | None
+
+
+@router.get("/conversations/{conversation_id}/auto-answer", response_model=AutoAnswerOut)
+async def conversation_auto_answer(conversation_id: uuid.UUID, ctx: Scoped):
+    """Whether the AI answers first in this conversation (auto-answer), how many answers it
+    sent and why it stopped; 404 when it never did. Anyone who sees the conversation."""
+    from invekto.ai import auto_answer
+
+    return await auto_answer.get_session(ctx.session, ctx.actor, conversation_id)

@@ -124,3 +124,90 @@ class SuggestionOut(BaseModel):
 class SuggestionsOut(BaseModel):
     question: str  # the customer's words the suggestions answer
     items: list[SuggestionOut]
+
+
+# ---- chat analysis --------------------------------------------------------------------------
+
+
+class CriterionOut(BaseModel):
+    criterion: str  # one of the 15 (docs/ai.md, "Chat analysis")
+    score: int | None  # 0, 1 or 2 points; None: not applicable
+    reason: str  # in the caller's language (an LLM's reason as it wrote it)
+    reason_id: str  # the reason's English template, with ``params`` for its placeholders
+    params: dict[str, str | int | float]
+
+
+class AnalysisOut(BaseModel):
+    """A conversation's analysis. ``provider``: builtin, or the LLM that wrote it.
+    ``quality_score``: the applicable criteria's points as a percentage (None: no agent
+    wrote). ``last_message_at``: the newest message it read."""
+
+    conversation_id: uuid.UUID
+    agent_id: uuid.UUID | None
+    provider: str
+    sentiment: Literal["negative", "neutral", "positive"]
+    sentiment_scores: dict[str, float]
+    intent: Literal["none", "low", "medium", "high"]
+    intent_reasons: list[str]  # in the caller's language
+    quality_score: int | None
+    quality: list[CriterionOut]
+    messages_analysed: int
+    last_message_at: datetime | None
+    analysed_at: datetime
+
+
+class AnalysisBatchIn(BaseModel):
+    """Either ``conversation_ids`` (up to 500) or ``closed_since``: the conversations closed
+    since then, the newest ``limit``."""
+
+    conversation_ids: list[uuid.UUID] | None = Field(default=None, min_length=1,
+                                                     max_length=500)
+    closed_since: datetime | None = None
+    limit: int = Field(default=100, ge=1, le=500)
+
+
+class AnalysisQueuedOut(BaseModel):
+    queued: int  # conversations whose analysis is queued
+
+
+class HotLeadOut(BaseModel):
+    conversation_id: uuid.UUID
+    contact_id: uuid.UUID
+    contact_name: str
+    status: str  # the conversation's
+    intent: Literal["medium", "high"]
+    intent_reasons: list[str]  # in the caller's language
+    sentiment: str
+    quality_score: int | None
+    agent_id: uuid.UUID | None
+    analysed_at: datetime
+
+
+class AgentAverageOut(BaseModel):
+    agent_id: uuid.UUID
+    conversations: int
+    quality_score: float | None  # the average of their conversations' scores
+    criteria: dict[str, float]  # each criterion's average points (0-2) where it applied
+
+
+# ---- summaries and suggested tags ------------------------------------------------------------
+
+
+class SummaryOut(BaseModel):
+    """A conversation's summary (``scope=contact``: the customer's whole history), in the
+    company's language."""
+
+    text: str
+    scope: Literal["conversation", "contact"]
+    # builtin: sentences picked from the thread; otherwise the company's LLM that wrote it.
+    provider: str
+    message_count: int  # the messages it was made from
+
+
+class TagSuggestionOut(BaseModel):
+    tag: str
+    probability: float  # 0..1, at or above the company's tag threshold
+
+
+class TagSuggestionsOut(BaseModel):
+    items: list[TagSuggestionOut]  # most probable first; empty when tagging is off

@@ -61,8 +61,78 @@ async def sync_quick_replies(tenant_id: str) -> int:
 
 # ---- summaries ------------------------------------------------------------------------------
 
+@blueprint.task(name="handover_summary", queue="default", retry=procrastinate.RetryStrategy(
+    max_attempts=3, exponential_wait=5))
+async def handover_summary(tenant_id: str, conversation_id: str, event_id: str) -> bool:
+    """After the transfer ``event_id``: the conversation's summary as an internal note, for
+    whoever received it (``summaries``); False when none is due (too short, closed, a later
+    transfer, already written). Read in one transaction, written by the company's LLM (if any)
+    with none open, stored in another."""
+    from invekto.ai import summaries  # local: summaries defer this task
+
+    tenant, conversation, event = (uuid.UUID(tenant_id), uuid.UUID(conversation_id),
+                                   uuid.UUID(event_id))
+    db = runtime.current().db
+    async with db.tenant_session(tenant) as session:
+        prepared = await summaries.prepare_handover(session, tenant, conversation, event)
+    if prepared is None:
+        return False
+    summary = await summaries.generate(db, prepared)
+    async with db.tenant_session(tenant) as session:
+        return await summaries.write_handover_note(session, tenant, conversation, event,
+                                                   summary)
+
+
 # ---- tags -----------------------------------------------------------------------------------
+
+@blueprint.task(name="learn_tags", queue="default", retry=procrastinate.RetryStrategy(
+    max_attempts=5, exponential_wait=3))
+async def learn_tags(tenant_id: str, conversation_id: str) -> list[str]:
+    """Keep a closed conversation's text for the tag model and, in apply mode, tag it
+    (``tagging``); returns the tags the AI put on."""
+    from invekto.ai import tagging  # local: tagging defers this task
+
+    tenant = uuid.UUID(tenant_id)
+    async with runtime.current().db.tenant_session(tenant) as session:
+        return await tagging.learn_and_apply(session, tenant, uuid.UUID(conversation_id))
+
 
 # ---- chat analysis --------------------------------------------------------------------------
 
+@blueprint.task(name="analyse", queue="default", retry=procrastinate.RetryStrategy(
+    max_attempts=3, exponential_wait=5))
+async def analyse(tenant_id: str, conversation_id: str) -> int | None:
+    """Analyse a conversation (``analysis``: sentiment, purchase intent, quality score), as
+    the system; returns its quality score (None: no agent wrote, or the conversation is
+    gone). With the company's LLM, the call is made with no transaction open."""
+    from invekto.ai import analysis  # local: analysis defers this task
+    from invekto.core.actor import Actor
+    from invekto.core.errors import NotFound
+
+    tenant = uuid.UUID(tenant_id)
+    db = runtime.current().db
+    try:
+        async with db.tenant_session(tenant) as session:
+            found = await analysis.analyse(session, Actor.system(tenant),
+                                           uuid.UUID(conversation_id), db)
+    except NotFound:
+        log.info("ai.analysis_skipped", tenant_id=tenant_id, conversation_id=conversation_id)
+        return None
+    return found.quality_score
+
+
 # ---- auto-answer ----------------------------------------------------------------------------
+
+
+@blueprint.task(name="auto_answer", queue="default", retry=procrastinate.RetryStrategy(
+    max_attempts=3, exponential_wait=2))
+async def auto_answer(tenant_id: str, conversation_id: str, message_id: str) -> str:
+    """Answer a customer's message in a conversation the AI holds, or hand it to people
+    (``auto_answer.answer``: no transaction open while it thinks; safe to run twice)."""
+    from invekto.ai import auto_answer as answering_first  # local: it defers this job
+
+    done = await answering_first.answer(runtime.current().db, uuid.UUID(tenant_id),
+                                        uuid.UUID(conversation_id), uuid.UUID(message_id))
+    log.info("ai.auto_answered", tenant_id=tenant_id, conversation_id=conversation_id,
+             outcome=done)
+    return done

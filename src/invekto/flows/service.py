@@ -314,6 +314,10 @@ async def on_inbound(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uu
     running = {s.conversation_id: s for s in (await session.scalars(select(FlowSession).where(
         FlowSession.tenant_id == tenant_id, FlowSession.conversation_id.in_(held),
         FlowSession.state != "ended").with_for_update())).all()} if held else {}
+    # The rest of the held ones may be the AI's (auto-answer): flows leave those alone.
+    from invekto.ai import auto_answer  # local: the AI layer reads the inbox, as we do
+
+    answering = await auto_answer.holding(session, tenant_id, held - running.keys())
     startable: list[tuple[Flow, FlowVersion]] | None = None
     words: list[str] | None = None
     taken: set[uuid.UUID] = set()
@@ -336,6 +340,8 @@ async def on_inbound(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uu
                                message_id=inbound.message_id)
             if flow_session.state == "ended":
                 running.pop(conversation.id)
+            continue
+        if conversation.id in answering:
             continue
         if conversation.held_by_bot and conversation.id not in taken:
             conversation.held_by_bot = False  # its session is gone (never left holding)
@@ -714,19 +720,26 @@ class _LiveHost:
 
 async def end_for_takeover(session: AsyncSession, conversation: Conversation,
                            user_id: uuid.UUID | None) -> None:
-    """An agent wrote into (or took over) a conversation the bot held: the bot stops."""
+    """An agent wrote into (or took over) a conversation the bot held: the bot stops (a
+    flow's session, or the AI answering first)."""
     flow_session = await _running(session, conversation)
     conversation.held_by_bot = False
     if flow_session is not None:
         await _end(session, flow_session, conversation, "taken_over", user_id=user_id)
+    from invekto.ai import auto_answer  # local: the AI layer reads the inbox, as we do
+
+    await auto_answer.end(session, conversation, "takeover", user_id=user_id)
 
 
 async def end_for_close(session: AsyncSession, conversation: Conversation) -> None:
-    """The conversation was closed: its bot session ends too."""
+    """The conversation was closed: its bot session ends too (a flow's, or the AI's)."""
     flow_session = await _running(session, conversation)
     conversation.held_by_bot = False
     if flow_session is not None:
         await _end(session, flow_session, conversation, "conversation_closed")
+    from invekto.ai import auto_answer  # local: the AI layer reads the inbox, as we do
+
+    await auto_answer.end(session, conversation, "closed")
 
 
 async def take_over(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID
@@ -735,7 +748,8 @@ async def take_over(session: AsyncSession, actor: Actor, conversation_id: uuid.U
     nobody has it yet)."""
     conversation = await inbox.get_conversation(session, actor, conversation_id,
                                                 for_update=True)
-    if await _running(session, conversation) is None:
+    # Held with no flow running: the AI answers first there (auto-answer).
+    if not conversation.held_by_bot and await _running(session, conversation) is None:
         raise Conflict("no bot is talking in this conversation", field="conversation_id",
                        code="bot_not_active")
     if conversation.assignee_id is None and actor.user_id is not None:

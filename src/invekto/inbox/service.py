@@ -391,10 +391,11 @@ async def mark_unread(session: AsyncSession, actor: Actor, conversation_id: uuid
 
 
 async def change_tags(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID, *,
-                      add: list[str], remove: list[str], create_missing: bool = False
-                      ) -> Conversation:
+                      add: list[str], remove: list[str], create_missing: bool = False,
+                      reason: str | None = None) -> Conversation:
     """``create_missing``: a tag typed while tagging joins the catalogue (the inbox's inline
-    creation, open to every role); otherwise an unknown tag is refused."""
+    creation, open to every role); otherwise an unknown tag is refused. ``reason``: why the
+    system tagged (``ai``: the AI's auto-tagging), kept with the thread's event."""
     conversation = await get_conversation(session, actor, conversation_id, for_update=True)
     if create_missing:
         known = {t.name for t in await contacts.list_tags(session, actor)}
@@ -408,10 +409,11 @@ async def change_tags(session: AsyncSession, actor: Actor, conversation_id: uuid
     newly_added = [t for t in conversation.tags if t not in before]
     removed = [t for t in before if t not in conversation.tags]
     if newly_added or removed:
+        because = {"reason": reason} if reason else {}
         await _changed(session, actor, conversation, "conversation.tagged",
-                       {"tags": conversation.tags}, audit_it=False,
+                       {"tags": conversation.tags, **because}, audit_it=False,
                        event_kind="tagged" if newly_added else "untagged",
-                       event_data={"added": newly_added, "removed": removed})
+                       event_data={"added": newly_added, "removed": removed, **because})
         if conversation.status != "closed":
             await sla.set_due_times(session, actor.tenant_id, [conversation])  # a tag's policy
         if actor.user_id is not None:
@@ -1369,12 +1371,21 @@ async def _store_inbound(session: AsyncSession, tenant_id: uuid.UUID, channel_id
     held = await flows.on_inbound(session, tenant_id, channel_id, [flows.Inbound(
         conversations[row["contact_id"]], row["id"], row["body"], row["payload"] or {},
         opened=row["id"] in first_rows) for row in fresh])
+    # On its channels the AI answers the rest first (it defers its answers): they get the
+    # welcome, and routing waits for its hand-off (local import: ai reads our models).
+    from invekto.ai import auto_answer
+
+    answered = await auto_answer.on_inbound(session, tenant_id, channel_id, [
+        auto_answer.Inbound(conversations[row["contact_id"]], row["id"], row["body"],
+                            opened=row["id"] in first_rows)
+        for row in fresh if row["conversation_id"] not in held])
     humans = [c for c in opened if c.id not in held]
     closed = await _greet_opened(session, tenant_id, channel_id, humans)
     await sla.set_due_times(session, tenant_id, opened)
     session.info[_OPENED_CONVERSATIONS] = (
         session.info.get(_OPENED_CONVERSATIONS, set()) - {c.id for c in opened})
-    await _route(session, tenant_id, channel_id, humans, group_for={
+    await _route(session, tenant_id, channel_id,
+                 [c for c in humans if c.id not in answered], group_for={
         conversation_id: group for conversation_id, group in closed.items()
         if group is not None})
     await _emit_received(session, tenant_id, senders, fresh, first_rows,

@@ -38,7 +38,8 @@ TEMPLATES = (("", N_("Blank")), ("clinic", N_("Clinic")), ("hotel", N_("Hotel"))
              ("ecommerce", N_("E-commerce")))
 # The canvas's own words (drawn by flow_builder.js).
 EXIT_LABELS = {"next": "", "timeout_next": N_("timeout"), "error_next": N_("error"),
-               "else_next": N_("else"), "not_found_next": N_("not found")}
+               "else_next": N_("else"), "not_found_next": N_("not found"),
+               "unsure_next": N_("unsure")}
 
 
 def _lines(value: Any) -> list[str]:
