@@ -13,14 +13,14 @@ from typing import Any
 
 from sqlalchemy import func, select, text, update
 
-from invekto.ai import knowledge, quality, tasks
+from invekto.ai import quality, tasks
 from invekto.ai.models import ConversationAnalysis
-from invekto.ai.schemas import ArticleIn
 from invekto.ai.simulator import openai as openai_stub
 from invekto.core import i18n
 from invekto.inbox import service as inbox
 from invekto.inbox.models import Conversation, Message
 from invekto.inbox.schemas import MessageSend
+from tests.ai.support import add_faqs, use_openai_stub
 from tests.factories import Company, Person
 from tests.processes import serving
 
@@ -176,11 +176,7 @@ def test_price_objection_and_follow_up_rules():
 
 
 async def with_knowledge(company: Company) -> None:
-    async with company.rt.db.tenant_session(company.tenant_id) as session:
-        for question, answer in FAQS:
-            await knowledge.save_article(session, company.system, ArticleIn(
-                kind="faq", title=question, body=answer))
-        await knowledge.index_now(session, company.tenant_id)
+    await add_faqs(company, FAQS)
 
 
 async def chat(company: Company, agent: Person, lines: list[tuple[int, str, str]], *,
@@ -441,11 +437,6 @@ def llm_answer(**changes: Any) -> dict:
     return answer
 
 
-async def openai_llm(person: Person, url: str) -> None:
-    response = await person.client.put("/api/v1/ai/settings", json={
-        "provider": "openai", "model": "qwen2.5:7b-instruct", "base_url": f"{url}/v1",
-        "api_key": openai_stub.API_KEY})
-    assert response.status_code == 200, response.text
 
 
 async def test_the_llm_analyses_in_a_strict_schema_and_failures_fall_back(world):
@@ -462,7 +453,7 @@ async def test_the_llm_analyses_in_a_strict_schema_and_failures_fall_back(world)
         **llm_answer()["criteria"], "greeting": {"score": 3, "reason": "çok iyi"}}))
     stub.chat_replies.data(llm_answer(intent="very high"))
     async with serving(stub) as url:
-        await openai_llm(home.ayla, url)
+        await use_openai_stub(home.ayla, url)
         written = await analyse(home.bora, conversation_id)
         # Nothing new since: the stored analysis is the answer, the LLM is not asked again.
         assert await analyse(home.bora, conversation_id) == written

@@ -11,24 +11,18 @@ import uuid
 
 from sqlalchemy import select, text
 
-from invekto.ai import knowledge, tasks
+from invekto.ai import tasks
 from invekto.ai.models import AutoAnswerSession
-from invekto.ai.schemas import ArticleIn
 from invekto.ai.simulator import openai as openai_stub
 from invekto.inbox.models import Conversation, ConversationEvent, Message, Note
+from tests.ai.support import CLINIC_FAQS, OPENAI_MODEL, add_faqs
 from tests.factories import Company
 from tests.processes import serving
 from tests.routing.team import online, route
 
 SETTINGS = "/api/v1/ai/settings"
-MODEL = "qwen2.5:7b-instruct"
-FAQS = [
-    ("İmplant fiyatlarınız nedir?",
-     "Tek implant, üst yapısıyla birlikte 28.000 TL'den başlar; muayenede net fiyat verilir."),
-    ("Çalışma saatleriniz nedir?",
-     "Hafta içi 09:00-19:00, cumartesi 10:00-16:00 açığız; pazar kapalıyız."),
-    ("Kliniğiniz nerede?", "Nişantaşı, Valikonağı Caddesi No: 48, Kat 3, Şişli / İstanbul."),
-]
+MODEL = OPENAI_MODEL
+FAQS = CLINIC_FAQS
 PRICE = FAQS[0][1]
 HOURS = FAQS[1][1]
 PRICE_QUESTION = "implant fiyatlarınız nedir"
@@ -41,11 +35,7 @@ UNCOVERED = "zirkonyum kaplama yaptırmak istiyorum, kaç seans sürüyor?"
 
 async def clinic(company: Company, *, auto_answer: bool = True, **settings) -> None:
     """The clinic's FAQs, searchable now; the AI answering first on its web chat."""
-    async with company.rt.db.tenant_session(company.tenant_id) as session:
-        for question, answer in FAQS:
-            await knowledge.save_article(session, company.system, ArticleIn(
-                kind="faq", title=question, body=answer))
-        await knowledge.index_now(session, company.tenant_id)
+    await add_faqs(company)
     if auto_answer or settings:
         response = await company.ayla.client.put(SETTINGS, json={
             "auto_answer_channel_ids": [str(company.channel_id)] if auto_answer else [],

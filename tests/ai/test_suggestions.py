@@ -7,31 +7,18 @@ import uuid
 
 from sqlalchemy import select
 
-from invekto.ai import knowledge, tasks
+from invekto.ai import tasks
 from invekto.ai.models import AnswerMemory
-from invekto.ai.schemas import ArticleIn
 from invekto.inbox import service as inbox
 from invekto.inbox.schemas import MessageSend
 from invekto.replies import service as replies
+from tests.ai.support import CLINIC_FAQS, add_faqs
 
-FAQS = [
-    ("İmplant fiyatlarınız nedir?",
-     "Tek implant, üst yapısıyla birlikte 28.000 TL'den başlar; muayenede net fiyat verilir."),
-    ("Çalışma saatleriniz nedir?",
-     "Hafta içi 09:00-19:00, cumartesi 10:00-16:00 açığız; pazar kapalıyız."),
-    ("Kliniğiniz nerede?", "Nişantaşı, Valikonağı Caddesi No: 48, Kat 3, Şişli / İstanbul."),
-]
+FAQS = CLINIC_FAQS
 
 
 async def _knowledge(company) -> dict[str, uuid.UUID]:
-    ids = {}
-    async with company.rt.db.tenant_session(company.tenant_id) as session:
-        for question, answer in FAQS:
-            article = await knowledge.save_article(session, company.system, ArticleIn(
-                kind="faq", title=question, body=answer))
-            ids[question] = article.id
-        await knowledge.index_now(session, company.tenant_id)
-    return ids
+    return await add_faqs(company)
 
 
 async def _reply(person, conversation_id, body: str) -> None:

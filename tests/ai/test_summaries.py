@@ -13,6 +13,7 @@ from invekto.ai import summaries, tasks
 from invekto.ai.simulator import openai as openai_stub
 from invekto.core import i18n
 from invekto.inbox.models import Conversation, Note, Notification
+from tests.ai.support import use_openai_stub
 from tests.processes import serving
 
 # A clinic's chat, written for this test: who wrote each message, and what.
@@ -137,11 +138,6 @@ async def test_the_whole_history_has_a_line_per_earlier_conversation(world):
     assert error["field"] == "scope"
 
 
-async def openai_llm(person, url: str) -> None:
-    response = await person.client.put("/api/v1/ai/settings", json={
-        "provider": "openai", "model": "qwen2.5:7b-instruct", "base_url": f"{url}/v1",
-        "api_key": openai_stub.API_KEY})
-    assert response.status_code == 200, response.text
 
 
 async def test_the_llm_writes_it_and_a_failure_falls_back_to_the_builtin_one(world):
@@ -154,7 +150,7 @@ async def test_the_llm_writes_it_and_a_failure_falls_back_to_the_builtin_one(wor
     stub.chat_replies.text("Müşteri implant sordu.")  # not JSON
     stub.chat_replies.data({"summary": ""})  # empty: not the schema
     async with serving(stub) as url:
-        await openai_llm(home.ayla, url)
+        await use_openai_stub(home.ayla, url)
         found = await summary(home.bora, conversation_id)
         fallbacks = [await summary(home.bora, conversation_id) for _ in range(2)]
 
@@ -183,7 +179,7 @@ async def test_the_llm_reads_the_last_messages_only(world):
     stub = openai_stub.OpenAISimulator()
     stub.chat_replies.data({"summary": "Uzun bir konuşma."})
     async with serving(stub) as url:
-        await openai_llm(home.ayla, url)
+        await use_openai_stub(home.ayla, url)
         assert (await summary(home.bora, conversation_id))["text"] == "Uzun bir konuşma."
     [call] = stub.requests
     asked = call.body["messages"][-1]["content"]

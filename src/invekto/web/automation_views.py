@@ -74,15 +74,17 @@ def settings_sections(page: Page) -> list[Any]:
     return [s for s in SECTIONS if page.ctx.actor.has_role(s.role)]
 
 
-def forbidden_unless_supervisor(request: Request, page: Page) -> HTMLResponse | None:
+def forbidden_unless_supervisor(request: Request, page: Page, *, in_settings: bool = True
+                                ) -> HTMLResponse | None:
     """A readable 403 page for a browser without the role; an HTMX request gets the JSON
-    error (a toast)."""
+    error (a toast). ``in_settings``: drawn with the settings menu (else a page of its own:
+    campaigns, reports)."""
     if page.ctx.actor.has_role("supervisor"):
         return None
     if request.headers.get("hx-request") == "true":
         page.ctx.actor.require("supervisor")
     return render(request, "settings/forbidden.html", lang=page.lang, page=page,
-                  status_code=403, sections=settings_sections(page))
+                  status_code=403, sections=settings_sections(page) if in_settings else [])
 
 
 # ---- the catalogue, as the form's editors read it ----------------------------------------------

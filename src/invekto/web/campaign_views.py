@@ -23,7 +23,8 @@ from invekto.channels.adapters.base import ProviderTemplate
 from invekto.channels.models import Channel
 from invekto.core.errors import AppError, NotFound, PermissionDenied, ValidationFailed
 from invekto.inbox import service as inbox
-from invekto.web.rendering import Page, WebPage, error_message, parse_form, render, render_page
+from invekto.web.automation_views import forbidden_unless_supervisor
+from invekto.web.rendering import Page, WebPage, error_message, parse_form, render_page
 
 router = APIRouter(prefix="/campaigns", include_in_schema=False)
 
@@ -37,22 +38,13 @@ VARIABLE_HINTS = ("{{ contact.first_name }}", "{{ contact.name }}", "{{ company.
                   "{{ today }}", "{{ row.<column> }}")
 
 
-def _forbidden_unless_supervisor(request: Request, page: Page) -> HTMLResponse | None:
-    """A readable 403 page for a browser that opens a campaigns page without the role (an HTMX
-    request gets the JSON error, shown as a toast)."""
-    if page.ctx.actor.has_role("supervisor"):
-        return None
-    if request.headers.get("hx-request") == "true":
-        page.ctx.actor.require("supervisor")
-    return render(request, "settings/forbidden.html", lang=page.lang, page=page,
-                  status_code=403, sections=[])
 
 
 # ---- the list ----------------------------------------------------------------------------------
 
 @router.get("")
 async def campaigns_page(request: Request, page: WebPage) -> Response:
-    if refused := _forbidden_unless_supervisor(request, page):
+    if refused := forbidden_unless_supervisor(request, page, in_settings=False):
         return refused
     session, actor = page.ctx.session, page.ctx.actor
     listed = await campaigns.list_campaigns(session, actor)
@@ -105,7 +97,7 @@ async def _form_page(request: Request, page: Page, *, values: FormData | dict | 
 
 @router.get("/new")
 async def new_campaign_page(request: Request, page: WebPage) -> Response:
-    if refused := _forbidden_unless_supervisor(request, page):
+    if refused := forbidden_unless_supervisor(request, page, in_settings=False):
         return refused
     return await _form_page(request, page)
 
@@ -181,7 +173,7 @@ async def create_campaign(request: Request, page: WebPage) -> Response:
     """Import the uploaded list (if any), create the campaign and plan it, then show it. A
     refusal draws the form again with the reason beside its field and what was typed; nothing
     of the attempt is kept (a savepoint), so the file is chosen again."""
-    if refused := _forbidden_unless_supervisor(request, page):
+    if refused := forbidden_unless_supervisor(request, page, in_settings=False):
         return refused
     session, actor = page.ctx.session, page.ctx.actor
     form = await request.form()
@@ -259,7 +251,7 @@ async def _campaign_body(request: Request, page: Page, campaign_id: uuid.UUID,
 
 @router.get("/{campaign_id}")
 async def campaign_page(request: Request, campaign_id: uuid.UUID, page: WebPage) -> Response:
-    if refused := _forbidden_unless_supervisor(request, page):
+    if refused := forbidden_unless_supervisor(request, page, in_settings=False):
         return refused
     return render_page(request, page, "campaigns/detail.html",
                        **await _campaign_context(page, campaign_id))

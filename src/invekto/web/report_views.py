@@ -8,12 +8,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 
 from invekto.ai import analysis, quality
 from invekto.core.errors import ValidationFailed
 from invekto.users import service as users
-from invekto.web.rendering import Page, WebPage, render, render_page
+from invekto.web.automation_views import forbidden_unless_supervisor
+from invekto.web.rendering import WebPage, render_page
 
 router = APIRouter(prefix="/reports", include_in_schema=False)
 
@@ -21,15 +22,6 @@ PERIODS = (7, 30, 90)  # days
 HOT_LEADS_SHOWN = 100
 
 
-def _forbidden_unless_supervisor(request: Request, page: Page) -> HTMLResponse | None:
-    """A readable 403 page for an agent who opens a report (an HTMX request gets the JSON
-    error, shown as a toast)."""
-    if page.ctx.actor.has_role("supervisor"):
-        return None
-    if request.headers.get("hx-request") == "true":
-        page.ctx.actor.require("supervisor")
-    return render(request, "settings/forbidden.html", lang=page.lang, page=page,
-                  status_code=403, sections=[])
 
 
 @router.get("")
@@ -39,7 +31,7 @@ async def reports_home() -> Response:
 
 @router.get("/analysis")
 async def analysis_report(request: Request, page: WebPage, days: int = 30) -> Response:
-    if refused := _forbidden_unless_supervisor(request, page):
+    if refused := forbidden_unless_supervisor(request, page, in_settings=False):
         return refused
     if days not in PERIODS:
         raise ValidationFailed("choose a period of 7, 30 or 90 days", field="days")
