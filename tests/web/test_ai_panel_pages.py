@@ -14,7 +14,8 @@ from sqlalchemy import update
 
 from invekto.ai.simulator import openai as openai_stub
 from invekto.inbox.models import Conversation
-from tests.ai.test_summaries import EXPECTED, THREAD, chat, openai_llm
+from tests.ai.support import use_openai_stub
+from tests.ai.test_summaries import EXPECTED, THREAD, chat
 from tests.ai.test_tagging import conversation, learnt_company, settings
 from tests.processes import serving
 
@@ -49,7 +50,7 @@ async def test_the_panel_offers_the_summaries_and_opening_it_calls_no_llm(world)
     conversation_id = await chat(home, home.ayla)
     stub = openai_stub.OpenAISimulator()
     async with serving(stub) as url:
-        await openai_llm(home.ayla, url)
+        await use_openai_stub(home.ayla, url)
         response = await home.bora.client.get(f"/inbox/c/{conversation_id}", headers=HX)
     assert response.status_code == 200, response.text
     page = response.text
