@@ -124,8 +124,10 @@ def _latest(texts: list[str], limit: int = MAX_CHARS) -> str:
 
 def _read_customer(text: str) -> tuple[classify.Sentiment, classify.Intent]:
     """The seed models' reading of the customer's words (fits them on first use: a few
-    seconds; run in a thread)."""
-    return classify.sentiment([text])[0], classify.intent([text])[0]
+    seconds; run in a thread). One embedding serves both."""
+    vectors = classify.seed_embeddings([text])
+    return (classify.sentiment([text], embeddings=vectors)[0],
+            classify.intent([text], embeddings=vectors)[0])
 
 
 async def _knowledge(session: AsyncSession, conversation: Conversation,
@@ -326,9 +328,10 @@ async def analyse(session: AsyncSession, actor: Actor, conversation_id: uuid.UUI
     that already read every message, by the provider the company uses now, is returned as it
     is: a double click or a retried job costs nothing."""
     settings = await service.llm_settings(session, actor.tenant_id)
-    stored = await get_analysis(session, actor, conversation_id)
+    conversation = await inbox.get_conversation(session, actor, conversation_id)
+    stored = await stored_for(session, conversation)
     if stored is not None and stored.provider == settings.provider and not is_stale(
-            stored, await inbox.get_conversation(session, actor, conversation_id)):
+            stored, conversation):
         return stored
     prepared = await prepare(session, actor, conversation_id)
     if not (settings.enabled and any(turn.text.strip() for turn in prepared.turns)):
@@ -342,10 +345,16 @@ async def analyse(session: AsyncSession, actor: Actor, conversation_id: uuid.UUI
 async def get_analysis(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID
                        ) -> ConversationAnalysis | None:
     """The stored analysis of a conversation the actor may see (None: never analysed)."""
-    await inbox.get_conversation(session, actor, conversation_id)
+    return await stored_for(session, await inbox.get_conversation(session, actor,
+                                                                  conversation_id))
+
+
+async def stored_for(session: AsyncSession, conversation: Conversation
+                     ) -> ConversationAnalysis | None:
+    """The stored analysis of a conversation already read (its visibility checked)."""
     return await session.scalar(select(ConversationAnalysis).where(
-        ConversationAnalysis.tenant_id == actor.tenant_id,
-        ConversationAnalysis.conversation_id == conversation_id))
+        ConversationAnalysis.tenant_id == conversation.tenant_id,
+        ConversationAnalysis.conversation_id == conversation.id))
 
 
 def is_stale(analysis: ConversationAnalysis, conversation: Conversation) -> bool:

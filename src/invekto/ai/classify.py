@@ -547,22 +547,30 @@ def _best(scores: dict[str, float], order: tuple[str, ...]) -> str:
     return max(order, key=lambda label: (scores[label], -order.index(label)))
 
 
-def sentiment(texts: Sequence[str]) -> list[Sentiment]:
+def seed_embeddings(texts: Sequence[str]) -> np.ndarray:
+    """The texts' vectors as both seed models read them: embed once, then ask ``sentiment``
+    and ``intent`` with ``embeddings=``."""
+    return _embedder(SEED_EMBEDDING_KIND)(list(texts))
+
+
+def sentiment(texts: Sequence[str], *, embeddings: np.ndarray | None = None
+              ) -> list[Sentiment]:
     """Each message's sentiment (fits the model on first use, a few seconds)."""
     texts = list(texts)
     if not texts:
         return []
     return [Sentiment(_best(scores, SENTIMENT_LABELS), scores)
-            for scores in _sentiment_model().probabilities(texts)]
+            for scores in _sentiment_model().probabilities(texts, embeddings=embeddings)]
 
 
-def intent(texts: Sequence[str]) -> list[Intent]:
+def intent(texts: Sequence[str], *, embeddings: np.ndarray | None = None) -> list[Intent]:
     """Each message's purchase intent with its reasons (fits the model on first use)."""
     texts = list(texts)
     if not texts:
         return []
     results = []
-    for text, scores in zip(texts, _intent_model().probabilities(texts), strict=True):
+    for text, scores in zip(texts, _intent_model().probabilities(texts, embeddings=embeddings),
+                            strict=True):
         level = _best(scores, INTENT_LEVELS)
         results.append(Intent(level, scores, tuple(_reasons(level, intent_cues(text)))))
     return results

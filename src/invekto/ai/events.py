@@ -19,20 +19,16 @@ from invekto.ai import memory
 
 async def conversation_closed(session: AsyncSession, tenant_id: uuid.UUID,
                               conversation_id: uuid.UUID) -> None:
+    # Local: these read the inbox, which calls us.
+    from invekto.ai import analysis, tagging
+
     await memory.after_close(session, tenant_id, conversation_id)
-    # -- tagging (examples, apply mode) --
-    from invekto.ai import tagging  # local: tagging reads the inbox, which calls us
-
     await tagging.after_close(session, tenant_id, conversation_id)
-    # -- analysis --
-    from invekto.ai import analysis  # local: analysis reads the inbox, which calls us
-
     await analysis.after_close(session, tenant_id, conversation_id)
 
 
 async def conversation_transferred(session: AsyncSession, tenant_id: uuid.UUID,
                                    conversation_id: uuid.UUID) -> None:
-    # -- summaries --
     from invekto.ai import summaries  # local: summaries read the inbox, which calls us
 
     await summaries.after_transfer(session, tenant_id, conversation_id)
@@ -40,7 +36,6 @@ async def conversation_transferred(session: AsyncSession, tenant_id: uuid.UUID,
 
 async def tags_changed_by_person(session: AsyncSession, tenant_id: uuid.UUID,
                                  conversation_id: uuid.UUID) -> None:
-    # -- tagging --
     from invekto.ai import tagging  # local: tagging reads the inbox, which calls us
 
     await tagging.tags_changed_by_person(session, tenant_id, conversation_id)

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.ai import classify, service
 from invekto.ai.models import TagExample
-from invekto.ai.providers.builtin import embedder
+from invekto.ai.providers.builtin import MAX_CHARS, embedder
 from invekto.contacts.models import Tag
 from invekto.core import jobs
 from invekto.core.actor import Actor
@@ -39,9 +39,6 @@ from invekto.db.base import new_id
 from invekto.inbox import service as inbox
 from invekto.inbox.models import Conversation, Message
 
-# A conversation's customer text is cut here: what its first messages say is what it is about,
-# and the embedding reads no more (``providers.builtin.MAX_CHARS``).
-MAX_TEXT_CHARS = 2000
 # A model learns from the company's newest examples, at most this many.
 MAX_EXAMPLES = 2000
 # Fitted models kept per process: a few companies' (each a few MB).
@@ -52,12 +49,13 @@ AI_REASON = "ai"
 
 async def customer_text(session: AsyncSession, tenant_id: uuid.UUID,
                         conversation_id: uuid.UUID) -> str:
-    """What a conversation is tagged by: its customer's text messages, in order."""
+    """What a conversation is tagged by: its customer's text messages, in order, cut where the
+    embedding stops reading (what its first messages say is what it is about)."""
     bodies = await session.scalars(select(Message.body).where(
         Message.tenant_id == tenant_id, Message.conversation_id == conversation_id,
         Message.direction == "inbound", Message.content_kind.in_(("text", "interactive")),
         Message.body != "").order_by(Message.created_at, Message.id))
-    return classify.conversation_text(bodies.all())[:MAX_TEXT_CHARS]
+    return classify.conversation_text(bodies.all())[:MAX_CHARS]
 
 
 async def _embed(text: str) -> list[float]:

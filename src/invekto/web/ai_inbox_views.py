@@ -50,7 +50,7 @@ async def analysis_part(request: Request, conversation_id: uuid.UUID, page: WebP
     button to analyse it now."""
     session, actor = page.ctx.session, page.ctx.actor
     conversation = await inbox.get_conversation(session, actor, conversation_id)
-    found = await analysis.get_analysis(session, actor, conversation_id)
+    found = await analysis.stored_for(session, conversation)
     return render_page(request, page, "inbox/_ai_analysis.html",
                        conversation_id=conversation_id, analysis=found,
                        stale=found is not None and analysis.is_stale(found, conversation),
