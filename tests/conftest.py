@@ -21,6 +21,8 @@ os.environ.update({
     # Webhooks and flows' HTTP steps call stub servers on 127.0.0.1; tests of the guard turn
     # it off for themselves (tests/automation/test_private_urls.py).
     "INVEKTO_ALLOW_PRIVATE_URLS": "true",
+    # Seconds of CPU per server start; the browser tests' server turns it back on.
+    "INVEKTO_AI_WARM_UP": "false",
 })
 
 import httpx  # noqa: E402

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import structlog
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -49,11 +51,26 @@ _ASSETS = {"tabler": "@tabler/core/dist", "tabler-icons": "@tabler/icons-webfont
            "htmx": "htmx.org/dist", "alpinejs": "alpinejs/dist",
            "twilio-voice": "@twilio/voice-sdk/dist", "drawflow": "drawflow/dist"}
 
+log = structlog.get_logger(__name__)
+
+
+def _warm_up_ai() -> None:
+    from invekto.ai import classify  # numpy and scikit-learn load here, off the event loop
+
+    try:
+        classify.warm_up()
+    except Exception:  # the first analysis will try again, and report what fails
+        log.exception("ai.warm_up_failed")
+    else:
+        log.info("ai.warmed_up")
+
 
 def create_app(rt: runtime.Runtime) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         runtime.install(rt)
+        if rt.settings.ai_warm_up:
+            threading.Thread(target=_warm_up_ai, name="ai-warm-up", daemon=True).start()
         hub = Hub(to_libpq_url(rt.db.url))
         await hub.start()
         app.state.hub = hub

@@ -69,8 +69,10 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
 
 
 @cli.command()
-def worker(concurrency: Annotated[int, typer.Option(min=1, max=64)] = 8) -> None:
-    """Run one job worker (queues ingest, outbound, default, and periodic jobs)."""
+def worker(concurrency: Annotated[int, typer.Option(min=1, max=64)] = 8,
+           ai_concurrency: Annotated[int, typer.Option(min=1, max=16)] = 2) -> None:
+    """Run one job worker: the message queues (ingest, outbound, campaigns, default, periodic
+    jobs) with CONCURRENCY slots, and the AI's background queue with AI_CONCURRENCY."""
     from invekto import runtime, tasks  # noqa: F401
     from invekto.core import jobs
     from invekto.db.provision import to_libpq_url
@@ -81,10 +83,11 @@ def worker(concurrency: Annotated[int, typer.Option(min=1, max=64)] = 8) -> None
     runtime.install(rt)
 
     async def work() -> None:
-        async with jobs.opened(to_libpq_url(url), max_size=concurrency + 2) as app:
-            await app.run_worker_async(queues=list(jobs.QUEUES), concurrency=concurrency,
-                                       name=f"worker-{os.getpid()}",
-                                       fetch_job_polling_interval=jobs.POLLING_SECONDS)
+        # A connection per slot, and for each of the two workers one to listen and one to fetch.
+        pool_size = concurrency + ai_concurrency + 4
+        async with jobs.opened(to_libpq_url(url), max_size=pool_size) as app:
+            await jobs.run_workers(app, name=f"worker-{os.getpid()}", slots=[
+                (jobs.MESSAGE_QUEUES, concurrency), ((jobs.AI_QUEUE,), ai_concurrency)])
         await rt.db.dispose()
 
     try:

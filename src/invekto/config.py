@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     # Set behind HTTPS; off by default so the demo works on http://127.0.0.1.
     cookie_secure: bool = False
     session_days: int = 14
+    # Each web process loads the offline AI's models and fits its seed classifiers (~5 s of
+    # CPU) in a background thread as it starts, so a person's first analysis or suggestion
+    # does not wait for them. The tests turn it off but for their browser servers.
+    ai_warm_up: bool = True
 
     login_max_failures: int = 5
     login_lockout_minutes: int = 15

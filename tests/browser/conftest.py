@@ -13,9 +13,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
+from invekto.db.provision import to_libpq_url
 from tests.factories import PASSWORD, Company
 from tests.processes import invekto_processes
 
@@ -35,7 +37,14 @@ expect.set_options(timeout=10_000)
 # tests defer and run themselves.
 @pytest.fixture(scope="package")
 def live_server(database_url) -> str:
-    with invekto_processes(database_url, servers=1, workers=1) as (address,):
+    # The jobs the tests before this package deferred and never ran (their companies' AI
+    # learning after each close, hundreds of them) are theirs: this package's worker starts
+    # without them rather than spend its first minutes, and the machine's CPU, on them.
+    with psycopg.connect(to_libpq_url(database_url), autocommit=True) as connection:
+        connection.execute("DELETE FROM procrastinate_jobs WHERE status = 'todo'")
+    # The server loads the AI's models as it starts, as in production (tests elsewhere don't).
+    with invekto_processes(database_url, servers=1, workers=1,
+                           env={"INVEKTO_AI_WARM_UP": "true"}) as (address,):
         yield f"http://{address}"
 
 

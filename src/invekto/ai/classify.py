@@ -543,6 +543,13 @@ def _intent_model() -> SeedClassifier:
     return SeedClassifier(_intent_vector, c=INTENT_C).fit(texts, labels, order)
 
 
+def warm_up() -> None:
+    """Load the embedder and fit the seed classifiers now (a few seconds), not on the first
+    analysis a person asks for."""
+    _sentiment_model()
+    _intent_model()
+
+
 def _best(scores: dict[str, float], order: tuple[str, ...]) -> str:
     return max(order, key=lambda label: (scores[label], -order.index(label)))
 

@@ -1,5 +1,9 @@
 """The AI layer's jobs: (re)indexing the knowledge base, learning from closed conversations
-and quick replies for reply suggestions."""
+and quick replies for reply suggestions, handover summaries, tags and chat analysis.
+
+All but ``auto_answer`` run on the AI queue (``jobs.AI_QUEUE``): they hold the CPU for seconds
+and nobody is waiting on the other end of a chat for them. Auto-answer is a customer waiting for
+a reply, so it stays with the messages on ``default``."""
 
 from __future__ import annotations
 
@@ -10,13 +14,14 @@ import structlog
 
 from invekto import runtime
 from invekto.ai import knowledge, memory
+from invekto.core import jobs
 
 log = structlog.get_logger(__name__)
 blueprint = procrastinate.Blueprint()
 
 
-@blueprint.task(name="index", queue="default", retry=procrastinate.RetryStrategy(
-    max_attempts=5, exponential_wait=3))
+@blueprint.task(name="index", queue=jobs.AI_QUEUE, priority=jobs.SOMEONE_WAITS,
+                retry=procrastinate.RetryStrategy(max_attempts=5, exponential_wait=3))
 async def index(tenant_id: str) -> int:
     """Embed a tenant's pending articles, a batch at a time: each read in one short
     transaction, embedded with none open, stored in another that checks the article did not
@@ -41,7 +46,7 @@ async def index(tenant_id: str) -> int:
     return done
 
 
-@blueprint.task(name="learn", queue="default", retry=procrastinate.RetryStrategy(
+@blueprint.task(name="learn", queue=jobs.AI_QUEUE, retry=procrastinate.RetryStrategy(
     max_attempts=5, exponential_wait=3))
 async def learn(tenant_id: str, conversation_id: str) -> int:
     """Keep a closed conversation's agent answers for reply suggestions (``memory``)."""
@@ -50,7 +55,7 @@ async def learn(tenant_id: str, conversation_id: str) -> int:
         return await memory.learn_conversation(session, tenant, uuid.UUID(conversation_id))
 
 
-@blueprint.task(name="sync_quick_replies", queue="default",
+@blueprint.task(name="sync_quick_replies", queue=jobs.AI_QUEUE,
                 retry=procrastinate.RetryStrategy(max_attempts=5, exponential_wait=3))
 async def sync_quick_replies(tenant_id: str) -> int:
     """Embed a company's changed quick replies for reply suggestions (``memory``)."""
@@ -61,7 +66,8 @@ async def sync_quick_replies(tenant_id: str) -> int:
 
 # ---- summaries ------------------------------------------------------------------------------
 
-@blueprint.task(name="handover_summary", queue="default", retry=procrastinate.RetryStrategy(
+@blueprint.task(name="handover_summary", queue=jobs.AI_QUEUE,
+                priority=jobs.SOMEONE_WAITS, retry=procrastinate.RetryStrategy(
     max_attempts=3, exponential_wait=5))
 async def handover_summary(tenant_id: str, conversation_id: str, event_id: str) -> bool:
     """After the transfer ``event_id``: the conversation's summary as an internal note, for
@@ -85,7 +91,7 @@ async def handover_summary(tenant_id: str, conversation_id: str, event_id: str) 
 
 # ---- tags -----------------------------------------------------------------------------------
 
-@blueprint.task(name="learn_tags", queue="default", retry=procrastinate.RetryStrategy(
+@blueprint.task(name="learn_tags", queue=jobs.AI_QUEUE, retry=procrastinate.RetryStrategy(
     max_attempts=5, exponential_wait=3))
 async def learn_tags(tenant_id: str, conversation_id: str) -> list[str]:
     """Keep a closed conversation's text for the tag model and, in apply mode, tag it
@@ -99,7 +105,7 @@ async def learn_tags(tenant_id: str, conversation_id: str) -> list[str]:
 
 # ---- chat analysis --------------------------------------------------------------------------
 
-@blueprint.task(name="analyse", queue="default", retry=procrastinate.RetryStrategy(
+@blueprint.task(name="analyse", queue=jobs.AI_QUEUE, retry=procrastinate.RetryStrategy(
     max_attempts=3, exponential_wait=5))
 async def analyse(tenant_id: str, conversation_id: str) -> int | None:
     """Analyse a conversation (``analysis``: sentiment, purchase intent, quality score), as

@@ -7,7 +7,9 @@ ids, opens its own tenant-scoped session and is safe to run twice.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import signal
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -17,7 +19,14 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-QUEUES = ("ingest", "outbound", "campaigns", "default")
+MESSAGE_QUEUES = ("ingest", "outbound", "campaigns", "default")
+# The AI's background work (learning, tagging and analysing closed conversations, indexing the
+# knowledge base) holds the CPU for seconds a job. On its own queue, run by its own few slots,
+# a backlog of it (a busy evening's closes) never delays a message, a status or a campaign.
+AI_QUEUE = "ai"
+# procrastinate runs higher priorities first: among the AI's jobs, those a person is waiting
+# for (a handover note, a knowledge article being indexed) before the learning.
+SOMEONE_WAITS = 10
 # Workers wake on each new job's NOTIFY; they also look every this many seconds, for the jobs no
 # notification announces: one that waited behind a row lock (an ingest job a delivery was
 # touching), or whose notification came while the worker was between fetches. procrastinate's
@@ -78,3 +87,31 @@ async def opened(libpq_url: str, *, max_size: int = 4) -> AsyncIterator[procrast
             yield job_app
     finally:
         await pool.close()
+
+
+async def run_workers(app: procrastinate.App, *, name: str,
+                      slots: Sequence[tuple[Sequence[str], int]], **options: Any) -> None:
+    """Run one procrastinate worker per ``(queues, concurrency)`` of ``slots`` (with the
+    worker ``options``) until SIGINT or SIGTERM: the `invekto worker` process, with the
+    message queues, and the AI's queue on slots of its own. Either one failing stops the
+    others: the process exits and whatever supervises it restarts it whole."""
+    runs = [asyncio.create_task(app.run_worker_async(
+                queues=list(queues), concurrency=concurrency, name=f"{name}-{'-'.join(queues)}",
+                fetch_job_polling_interval=POLLING_SECONDS, install_signal_handlers=False,
+                **options))
+            for queues, concurrency in slots]
+    loop = asyncio.get_running_loop()
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        # Cancelling a worker's run is procrastinate's graceful stop: running jobs finish.
+        loop.add_signal_handler(stop_signal, lambda: [run.cancel() for run in runs])
+    try:
+        await asyncio.wait(runs, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(stop_signal)
+        for run in runs:
+            run.cancel()
+        await asyncio.gather(*runs, return_exceptions=True)
+    for run in runs:
+        if not run.cancelled() and run.exception() is not None:
+            raise run.exception()
