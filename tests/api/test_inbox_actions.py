@@ -26,7 +26,7 @@ from invekto.inbox import merge
 from invekto.inbox import service as inbox
 from invekto.inbox.models import Conversation, ConversationEvent, Note, Notification
 from invekto.users import service as users
-from invekto.users.models import User
+from invekto.users.models import PresencePeriod, User
 from invekto.users.schemas import UserUpdate
 from tests.factories import Company, Person
 
@@ -717,6 +717,38 @@ async def test_the_sweeper_turns_silent_users_offline_only(world):
     assert presence == {"bora": "offline", "deniz": "online", "sevgi": "offline",
                         "ayla": "away"}
     assert (await user_row(home, home.bora)).presence_changed_at is not None
+
+
+async def periods_of(company: Company, person: Person) -> list[PresencePeriod]:
+    return await db(company, lambda s, _a: _scalars(s, select(PresencePeriod).where(
+        PresencePeriod.user_id == person.user_id).order_by(PresencePeriod.started_at)))
+
+
+async def _scalars(session, query) -> list:
+    return list((await session.scalars(query)).all())
+
+
+async def test_presence_keeps_its_history_for_the_reports(world):
+    home = world.home
+    bora = Actor(home.tenant_id, "agent", user_id=home.bora.user_id)
+    await db(home, lambda s, _a: users.touch_presence(s, home.tenant_id, home.bora.user_id))
+    await db(home, lambda s, _a: users.set_presence(s, bora, "away"))
+    await db(home, lambda s, _a: users.set_presence(s, bora, "away"))  # no change: no period
+    await db(home, lambda s, _a: users.set_presence(s, bora, "offline"))
+    periods = await periods_of(home, home.bora)
+    assert [p.presence for p in periods] == ["online", "away"]
+    assert periods[0].ended_at == periods[1].started_at  # one after the other, no gap
+    assert periods[1].ended_at is not None  # offline: nothing open
+
+    # Back online, then silent: the sweep ends the period when the last tab was heard from.
+    await db(home, lambda s, _a: users.touch_presence(s, home.tenant_id, home.bora.user_id))
+    heard = (await periods_of(home, home.bora))[-1].started_at + timedelta(minutes=30)
+    await set_user(home, home.bora, last_seen_at=heard)
+    async with home.rt.db.system_session() as session:
+        await users.sweep_presence(session, now=heard + timedelta(minutes=5))
+    last = (await periods_of(home, home.bora))[-1]
+    assert (last.presence, last.ended_at) == ("online", heard)
+    assert (await user_row(home, home.bora)).presence == "offline"
 
 
 # ---- media kinds -------------------------------------------------------------------------------

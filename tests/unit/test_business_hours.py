@@ -128,3 +128,41 @@ def test_open_minutes_across_berlins_change_to_summer_time():
     sunday = {"6": [["09:00", "17:00"]]}
     assert add_open_minutes(sunday, set(), BERLIN, start, 480) == datetime(
         2026, 3, 29, 17, 0, tzinfo=BERLIN)
+
+
+def test_open_seconds_between_two_moments():
+    from invekto.routing.hours import open_seconds_between
+
+    def between(start, end, holidays=frozenset()):
+        return open_seconds_between(WEEK, holidays, ISTANBUL, start, end)
+
+    monday = datetime(2026, 11, 23, tzinfo=ISTANBUL)
+    # Asked at 08:00, answered 09:10: only the ten open minutes count.
+    assert between(monday.replace(hour=8), monday.replace(hour=9, minute=10)) == 600
+    # 12:00 to 14:00 across the lunch break: 30 + 30 minutes.
+    assert between(monday.replace(hour=12), monday.replace(hour=14)) == 3600
+    # Friday 17:30 to Monday 09:05: half an hour Friday, Saturday's four hours, five minutes.
+    friday = datetime(2026, 11, 27, 17, 30, tzinfo=ISTANBUL)
+    next_monday = datetime(2026, 11, 30, 9, 5, tzinfo=ISTANBUL)
+    assert between(friday, next_monday) == (30 + 240 + 5) * 60
+    assert between(friday, next_monday, {date(2026, 11, 28)}) == (30 + 5) * 60
+    # Seconds count, and an end before the start is no time at all.
+    assert between(monday.replace(hour=10), monday.replace(hour=10, second=42)) == 42
+    assert between(monday.replace(hour=11), monday.replace(hour=10)) == 0
+    # Overnight on a closed Sunday: nothing.
+    assert between(datetime(2026, 11, 29, 8, tzinfo=ISTANBUL),
+                   datetime(2026, 11, 29, 20, tzinfo=ISTANBUL)) == 0
+
+
+def test_open_seconds_agree_with_open_minutes_and_daylight_saving():
+    from invekto.routing.hours import add_open_minutes, open_seconds_between
+
+    start = datetime(2026, 11, 26, 16, 20, tzinfo=ISTANBUL)
+    for minutes in (5, 100, 600, 3000):
+        due = add_open_minutes(WEEK, set(), ISTANBUL, start, minutes)
+        assert open_seconds_between(WEEK, set(), ISTANBUL, start, due) == minutes * 60
+    # Berlin's night of the change to summer time is an hour short in real time.
+    always = {str(d): [["00:00", "24:00"]] for d in range(7)}
+    assert open_seconds_between(always, set(), BERLIN,
+                                datetime(2026, 3, 28, 23, 0, tzinfo=BERLIN),
+                                datetime(2026, 3, 29, 5, 0, tzinfo=BERLIN)) == 5 * 3600

@@ -41,6 +41,7 @@ from invekto.inbox.models import (
     StatusBacklog,
 )
 from invekto.replies.models import QuickReply
+from invekto.reports.models import ReportDirty, ReportFact, ReportHourly, ReportRefresh
 from invekto.routing.models import (
     AgentShift,
     BusinessHours,
@@ -53,7 +54,7 @@ from invekto.routing.models import (
 )
 from invekto.templates.models import MessageTemplate
 from invekto.tenants.models import PlatformOperator, Tenant
-from invekto.users.models import AgentGroup, GroupMembership, User
+from invekto.users.models import AgentGroup, GroupMembership, PresencePeriod, User
 
 __all__ = [
     "AISettings",
@@ -98,9 +99,14 @@ __all__ = [
     "Note",
     "Notification",
     "PlatformOperator",
+    "PresencePeriod",
     "QuickReply",
     "RecipientList",
     "RecipientListRow",
+    "ReportDirty",
+    "ReportFact",
+    "ReportHourly",
+    "ReportRefresh",
     "SavedView",
     "ScheduledMessage",
     "ShiftException",

@@ -74,6 +74,7 @@ class FlowSession(IdMixin, TenantMixin, Base):
         Index("uq_flow_sessions_active", "tenant_id", "conversation_id", unique=True,
               postgresql_where=text("state <> 'ended'")),
         # The timer scan: waiting steps that time out, delays that end.
+        Index("ix_flow_sessions_conversation", "tenant_id", "conversation_id"),
         Index("ix_flow_sessions_due", "due_at", postgresql_where=text("state <> 'ended'")),
     )
 

@@ -194,6 +194,9 @@ class ConversationEvent(IdMixin, TenantMixin, Base):
         tenant_fk("actor_user_id", "users", ondelete="SET NULL"),
         CheckConstraint(one_of("kind", EVENT_KINDS), name="kind_valid"),
         Index("ix_conversation_events_contact", "tenant_id", "contact_id", "created_at"),
+        # A conversation's own events (the reports read them a batch of conversations at once).
+        Index("ix_conversation_events_conversation", "tenant_id", "conversation_id",
+              "created_at"),
     )
 
     conversation_id: Mapped[uuid.UUID]

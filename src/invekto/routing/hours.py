@@ -9,7 +9,7 @@ time, inclusive, to the second, exclusive; "24:00" ends at midnight. A day not l
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
@@ -86,17 +86,13 @@ def next_opening(schedule: Schedule, holidays: Collection[date], zone: ZoneInfo,
     return None
 
 
-def add_open_minutes(schedule: Schedule, holidays: Collection[date], zone: ZoneInfo,
-                     start: datetime, minutes: int, *, horizon_days: int = 400
-                     ) -> datetime | None:
-    """The moment ``minutes`` of open time after ``start``: time outside the schedule (nights,
-    weekends, holidays) does not count (an SLA "business-hours aware"). Windows are read on the
-    local wall clock and measured in elapsed time, so a window across a daylight-saving change
-    counts its real length. None when the schedule never opens within the horizon."""
-    remaining = timedelta(minutes=minutes)
-    moment = start.astimezone(UTC)
+def _open_windows(schedule: Schedule, holidays: Collection[date], zone: ZoneInfo,
+                  first_day: date, horizon_days: int) -> Iterator[tuple[datetime, datetime]]:
+    """The schedule's open windows from ``first_day`` on, in order, as UTC instants: read on
+    the local wall clock and measured in elapsed time, so a window across a daylight-saving
+    change counts its real length."""
     for offset in range(horizon_days):
-        day = start.astimezone(zone).date() + timedelta(days=offset)
+        day = first_day + timedelta(days=offset)
         if day in holidays:
             continue
         for opens, closes in sorted(schedule.get(str(day.weekday()), ())):
@@ -104,10 +100,47 @@ def add_open_minutes(schedule: Schedule, holidays: Collection[date], zone: ZoneI
             window_end = (datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
                           if closes == "24:00" else
                           datetime.combine(day, _clock(closes), tzinfo=zone)).astimezone(UTC)
-            begin = max(window_start, moment)
-            if begin >= window_end:
-                continue
-            if begin + remaining <= window_end:
-                return (begin + remaining).astimezone(zone)
-            remaining -= window_end - begin
+            yield window_start, window_end
+
+
+def add_open_minutes(schedule: Schedule, holidays: Collection[date], zone: ZoneInfo,
+                     start: datetime, minutes: int, *, horizon_days: int = 400
+                     ) -> datetime | None:
+    """The moment ``minutes`` of open time after ``start``: time outside the schedule (nights,
+    weekends, holidays) does not count (an SLA "business-hours aware"). None when the schedule
+    never opens within the horizon."""
+    remaining = timedelta(minutes=minutes)
+    moment = start.astimezone(UTC)
+    for window_start, window_end in _open_windows(schedule, holidays, zone,
+                                                  start.astimezone(zone).date(), horizon_days):
+        begin = max(window_start, moment)
+        if begin >= window_end:
+            continue
+        if begin + remaining <= window_end:
+            return (begin + remaining).astimezone(zone)
+        remaining -= window_end - begin
     return None
+
+
+def elapsed_seconds(start: datetime, end: datetime) -> int:
+    """Whole seconds from ``start`` to ``end`` (never negative). In UTC: Python subtracts two
+    times of the same zone on their wall clocks, which a daylight-saving change makes wrong."""
+    return max(0, int((end.astimezone(UTC) - start.astimezone(UTC)).total_seconds()))
+
+
+def open_seconds_between(schedule: Schedule, holidays: Collection[date], zone: ZoneInfo,
+                         start: datetime, end: datetime) -> int:
+    """The whole seconds of open time from ``start`` to ``end`` (0 when ``end`` is not after
+    ``start``): a reply time "in business hours", which a night or a holiday does not
+    lengthen."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)  # as in ``elapsed_seconds``
+    if end <= start:
+        return 0
+    days = (end.astimezone(zone).date() - start.astimezone(zone).date()).days + 1
+    open_time = timedelta()
+    for window_start, window_end in _open_windows(schedule, holidays, zone,
+                                                  start.astimezone(zone).date(), days):
+        overlap = min(window_end, end) - max(window_start, start)
+        if overlap > timedelta():
+            open_time += overlap
+    return int(open_time.total_seconds())

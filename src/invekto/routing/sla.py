@@ -10,6 +10,7 @@ working out every open conversation's policy. A breach is a row per conversation
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -99,7 +100,9 @@ async def set_due_times(session: AsyncSession, tenant_id: uuid.UUID,
         SlaPolicy.tenant_id == tenant_id))).all())
     if not policies and not any(c.sla_policy_id for c in conversations):
         return
-    clock = await _BusinessClock.load(session, tenant_id, conversations)
+    clock = await BusinessClock.load(
+        session, tenant_id, {c.channel_id for c in conversations},
+        min(c.opened_at for c in conversations).date() - timedelta(days=1))
     for conversation in conversations:
         policy = _most_specific(policies, conversation)
         conversation.sla_policy_id = policy.id if policy else None
@@ -111,9 +114,10 @@ async def set_due_times(session: AsyncSession, tenant_id: uuid.UUID,
 
 
 @dataclass(frozen=True)
-class _BusinessClock:
-    """The hours (the company's and channels' own), holidays and zone that due times count in,
-    read once for a set of conversations."""
+class BusinessClock:
+    """The hours (the company's and channels' own), holidays and zone that business time
+    counts in, read once for a set of channels: SLA due times, and the reports' "in business
+    hours" durations."""
 
     schedules: dict[uuid.UUID | None, dict]
     holidays: frozenset[date]
@@ -121,27 +125,38 @@ class _BusinessClock:
 
     @classmethod
     async def load(cls, session: AsyncSession, tenant_id: uuid.UUID,
-                   conversations: list[Conversation]) -> _BusinessClock:
-        channel_ids = {c.channel_id for c in conversations}
+                   channel_ids: Collection[uuid.UUID], since: date) -> BusinessClock:
+        """For ``channel_ids``, with the holidays from ``since`` on."""
         schedules = {h.channel_id: h.schedule for h in (await session.scalars(
             select(BusinessHours).where(
                 BusinessHours.tenant_id == tenant_id,
-                or_(BusinessHours.channel_id.in_(channel_ids),
+                or_(BusinessHours.channel_id.in_(set(channel_ids)),
                     BusinessHours.channel_id.is_(None))))).all()}
-        earliest = min(c.opened_at for c in conversations).date() - timedelta(days=1)
         holidays = frozenset((await session.scalars(select(Holiday.day).where(
-            Holiday.tenant_id == tenant_id, Holiday.day >= earliest))).all())
+            Holiday.tenant_id == tenant_id, Holiday.day >= since))).all())
         return cls(schedules, holidays, await company_zone(session, tenant_id))
+
+    def schedule(self, channel_id: uuid.UUID) -> dict | None:
+        """The channel's own hours, else the company's; None: none set (always open)."""
+        return self.schedules.get(channel_id, self.schedules.get(None))
 
     def due(self, conversation: Conversation, policy: SlaPolicy | None,
             minutes: int | None) -> datetime | None:
         if policy is None or minutes is None:
             return None
         start = conversation.opened_at
-        schedule = self.schedules.get(conversation.channel_id, self.schedules.get(None))
+        schedule = self.schedule(conversation.channel_id)
         if not policy.business_hours or schedule is None:  # no hours set: always open
             return start + timedelta(minutes=minutes)
         return hours.add_open_minutes(schedule, self.holidays, self.zone, start, minutes)
+
+    def open_seconds(self, channel_id: uuid.UUID, start: datetime, end: datetime) -> int:
+        """The seconds of business time from ``start`` to ``end`` on the channel's hours (all
+        of it when no hours are set)."""
+        schedule = self.schedule(channel_id)
+        if schedule is None:
+            return hours.elapsed_seconds(start, end)
+        return hours.open_seconds_between(schedule, self.holidays, self.zone, start, end)
 
 
 # ---- breaches -----------------------------------------------------------------------------

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from invekto.db.base import (
@@ -66,3 +66,24 @@ class GroupMembership(TenantMixin, Base):
 
     group_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+
+
+class PresencePeriod(IdMixin, TenantMixin, Base):
+    """A stretch of time an agent was online or away (offline is the absence of one): what the
+    reports' online and away time add up. The open one has no ``ended_at``."""
+
+    __tablename__ = "presence_periods"
+    __table_args__ = (
+        tenant_fk("user_id", "users"),
+        CheckConstraint("presence IN ('online', 'away')", name="presence_valid"),
+        CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="ends_after_start"),
+        Index("ix_presence_periods_user", "tenant_id", "user_id", "started_at"),
+        # At most one open period per person.
+        Index("uq_presence_periods_open", "tenant_id", "user_id", unique=True,
+              postgresql_where=text("ended_at IS NULL")),
+    )
+
+    user_id: Mapped[uuid.UUID]
+    presence: Mapped[str] = mapped_column(String(10))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]

@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, or_, select
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.audit import service as audit
@@ -18,7 +18,7 @@ from invekto.core.actor import Actor
 from invekto.core.errors import ValidationFailed
 from invekto.core.i18n import LANGUAGES, N_
 from invekto.db.queries import flush_unique, get_in_tenant
-from invekto.users.models import PRESENCES, AgentGroup, GroupMembership, User
+from invekto.users.models import PRESENCES, AgentGroup, GroupMembership, PresencePeriod, User
 from invekto.users.schemas import USERNAME_PATTERN, GroupCreate, GroupUpdate, UserCreate, UserUpdate
 
 _USERNAME = re.compile(USERNAME_PATTERN)
@@ -215,13 +215,29 @@ async def sweep_presence(session: AsyncSession, *, now: datetime | None = None) 
         or_(User.last_seen_at.is_(None), User.last_seen_at < silent_since),
     ).with_for_update(skip_locked=True))).all()
     for user in silent:
-        await _presence_changed(session, user, "offline")
+        # Gone when their last tab was last heard from, not when the sweep noticed.
+        await _presence_changed(session, user, "offline", at=user.last_seen_at)
     return len(silent)
 
 
-async def _presence_changed(session: AsyncSession, user: User, presence: str) -> None:
+async def _presence_changed(session: AsyncSession, user: User, presence: str, *,
+                            at: datetime | None = None) -> None:
+    """Set the user's presence and keep its history (``PresencePeriod``: the reports' online
+    and away time): the open period ends at ``at`` (now), and a new one starts unless they
+    went offline."""
+    at = at or datetime.now(UTC)
+    # The user's row lock puts two tabs' changes one after the other: periods never overlap.
+    await session.execute(select(User.id).where(
+        User.tenant_id == user.tenant_id, User.id == user.id).with_for_update())
+    await session.execute(update(PresencePeriod).where(
+        PresencePeriod.tenant_id == user.tenant_id, PresencePeriod.user_id == user.id,
+        PresencePeriod.ended_at.is_(None)).values(
+        ended_at=func.greatest(PresencePeriod.started_at, at)))
+    if presence != "offline":
+        session.add(PresencePeriod(tenant_id=user.tenant_id, user_id=user.id,
+                                   presence=presence, started_at=at))
     user.presence = presence
-    user.presence_changed_at = datetime.now(UTC)
+    user.presence_changed_at = at
     await session.flush()
     await realtime.publish(session, realtime.Event(
         tenant_id=user.tenant_id, type="presence.changed", restricted=False,
