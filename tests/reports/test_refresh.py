@@ -5,81 +5,24 @@ or is deleted; companies stay apart; one refresher per company at a time."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime, timedelta
-
-from sqlalchemy import text
+from datetime import timedelta
 
 from invekto.reports import refresh as reports
 from invekto.reports import timeline as t
-
-T0 = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)  # Monday 10:00 in Istanbul
-
-
-async def _sql(company, statement: str, **params):
-    async with company.rt.db.tenant_session(company.tenant_id) as session:
-        result = await session.execute(text(statement), params)
-        return result.all() if result.returns_rows else []
-
-
-async def _post(person, path: str, body: dict | None = None):
-    response = await person.client.post(f"/api/v1{path}", json=body or {})
-    assert response.status_code in (200, 201), response.text
-    return response.json()
-
-
-async def _conversation(company, *, handle: str, agent: str, transfer_to: str | None = None,
-                        close: bool = True):
-    """A customer writes twice; ``agent`` takes it and answers, maybe hands it on, closes it."""
-    first = await company.inbound("Merhaba, fiyat alabilir miyim?", handle=handle)
-    conversation = str(first.conversation_id)
-    person = getattr(company, agent)
-    await _post(person, f"/conversations/{conversation}/assign",
-                {"assignee_id": str(person.user_id)})
-    await _post(person, f"/conversations/{conversation}/messages", {"body": "Tabii, hangisi?"})
-    await company.inbound("İmplant", handle=handle)
-    if transfer_to:
-        await _post(person, f"/conversations/{conversation}/transfer",
-                    {"user_id": str(getattr(company, transfer_to).user_id)})
-        person = getattr(company, transfer_to)
-    await _post(person, f"/conversations/{conversation}/messages", {"body": "15.000 TL"})
-    if close:
-        await _post(person, f"/conversations/{conversation}/close")
-    return first.conversation_id
-
-
-async def _set_times(company, conversation_id: uuid.UUID, start: datetime,
-                     step: timedelta) -> None:
-    """Spread the conversation's messages and changes ``step`` apart from ``start``, in the
-    order they happened (the real ones are milliseconds apart); opened at ``start``."""
-    await _sql(company, """
-        WITH timeline AS (
-            SELECT id, 'm' AS source, created_at FROM messages WHERE conversation_id = :c
-            UNION ALL
-            SELECT id, 'e', created_at FROM conversation_events WHERE conversation_id = :c),
-        numbered AS (SELECT id, source, row_number() OVER (ORDER BY created_at, source) AS n
-                     FROM timeline),
-        m AS (UPDATE messages SET created_at = :start + (n.n - 1) * :step
-              FROM numbered n WHERE n.source = 'm' AND messages.id = n.id)
-        UPDATE conversation_events SET created_at = :start + (n.n - 1) * :step
-        FROM numbered n WHERE n.source = 'e' AND conversation_events.id = n.id""",
-               c=conversation_id, start=start, step=step)
-    # Moving the opening marks the conversation for the refresher (its trigger).
-    await _sql(company, "UPDATE conversations SET opened_at = :start WHERE id = :c",
-               c=conversation_id, start=start)
+from tests.reports.support import T0, post, set_times, sql, take_answer_close
 
 
 async def _facts(company, conversation_id) -> list[tuple]:
-    return await _sql(company, "SELECT kind, seconds, user_id, detail FROM report_facts "
+    return await sql(company, "SELECT kind, seconds, user_id, detail FROM report_facts "
                                "WHERE conversation_id = :c ORDER BY seq", c=conversation_id)
 
 
 async def test_a_conversation_made_through_the_services_becomes_its_facts(world):
     home = world.home
-    conversation = await _conversation(home, handle="ayse", agent="bora", transfer_to="deniz")
+    conversation = await take_answer_close(home, handle="ayse", agent="bora", transfer_to="deniz")
     # Its timeline, a minute a step: in 10:00, assigned 10:01, out 10:02, in 10:03,
     # transferred 10:04, out 10:05, closed 10:06.
-    await _set_times(home, conversation, T0, timedelta(minutes=1))
+    await set_times(home, conversation, T0, timedelta(minutes=1))
     assert await reports.refresh(home.rt.db, home.tenant_id) >= 1
 
     facts = await _facts(home, conversation)
@@ -90,51 +33,51 @@ async def test_a_conversation_made_through_the_services_becomes_its_facts(world)
     assert by_kind[t.ASSIGNMENT_WAIT] == [(60, bora)]
     assert by_kind[t.FIRST_RESPONSE] == [(120, bora)]
     assert by_kind[t.REPLY] == [(120, bora), (120, deniz)]
-    assert by_kind[t.TRANSFER_OUT] == [(None, bora)] and by_kind[t.TRANSFER_IN] == [
+    assert by_kind[t.TRANSFER] == [(None, bora)] and by_kind[t.TRANSFER_IN] == [
         (None, deniz)]
     assert by_kind[t.CLOSED] == [(360, deniz)]
     assert len(by_kind[t.MESSAGE_IN]) == 2 and len(by_kind[t.MESSAGE_OUT]) == 2
-    assert await _sql(home, "SELECT count(*) FROM report_dirty") == [(0,)]
+    assert await sql(home, "SELECT count(*) FROM report_dirty") == [(0,)]
 
     # Reopened and closed again: the refresher sees it (the triggers) and adds the cycle.
-    await _post(home.sevgi, f"/conversations/{conversation}/reopen")
-    await _post(home.sevgi, f"/conversations/{conversation}/close")
-    assert await _sql(home, "SELECT count(*) FROM report_dirty") != [(0,)]
+    await post(home.sevgi, f"/conversations/{conversation}/reopen")
+    await post(home.sevgi, f"/conversations/{conversation}/close")
+    assert await sql(home, "SELECT count(*) FROM report_dirty") != [(0,)]
     await reports.refresh(home.rt.db, home.tenant_id)
     kinds = [kind for kind, *_ in await _facts(home, conversation)]
     assert kinds.count(t.CLOSED) == 2 and kinds.count(t.REOPENED) == 1
 
 
 async def _rollup_by_kind(company) -> dict[str, int]:
-    return dict(await _sql(company, "SELECT kind, sum(count)::int FROM report_hourly "
+    return dict(await sql(company, "SELECT kind, sum(count)::int FROM report_hourly "
                                     "GROUP BY kind"))
 
 
 async def _assert_rollups_equal_the_source_tables(company) -> None:
     rollup = await _rollup_by_kind(company)
-    facts = dict(await _sql(company, "SELECT kind, count(*)::int FROM report_facts "
+    facts = dict(await sql(company, "SELECT kind, count(*)::int FROM report_facts "
                                      "GROUP BY kind"))
     assert rollup == facts
-    [(inbound, outbound)] = await _sql(company, """
+    [(inbound, outbound)] = await sql(company, """
         SELECT count(*) FILTER (WHERE direction = 'inbound')::int,
                count(*) FILTER (WHERE direction = 'outbound')::int
         FROM messages WHERE content_kind <> 'call'""")
     assert (rollup.get(t.MESSAGE_IN, 0), rollup.get(t.MESSAGE_OUT, 0)) == (inbound, outbound)
-    [(opened,)] = await _sql(company, "SELECT count(*)::int FROM conversations")
+    [(opened,)] = await sql(company, "SELECT count(*)::int FROM conversations")
     assert rollup.get(t.OPENED, 0) == opened
-    [(closes,)] = await _sql(company, "SELECT count(*)::int FROM conversation_events "
+    [(closes,)] = await sql(company, "SELECT count(*)::int FROM conversation_events "
                                       "WHERE kind = 'closed'")
     assert rollup.get(t.CLOSED, 0) == closes
     # Per local day and agent, as a report groups them: the sums equal the messages' own.
-    by_day = await _sql(company, """
+    by_day = await sql(company, """
         SELECT (hour AT TIME ZONE 'Europe/Istanbul')::date, user_id, sum(count)::int
         FROM report_hourly WHERE kind = 'message_out' GROUP BY 1, 2 ORDER BY 1, 2""")
-    raw = await _sql(company, """
+    raw = await sql(company, """
         SELECT (created_at AT TIME ZONE 'Europe/Istanbul')::date, sender_user_id,
                count(*)::int
         FROM messages WHERE direction = 'outbound' GROUP BY 1, 2 ORDER BY 1, 2""")
     assert by_day == raw
-    [(seconds_rollup, seconds_facts)] = await _sql(company, """
+    [(seconds_rollup, seconds_facts)] = await sql(company, """
         SELECT (SELECT sum(seconds_sum) FROM report_hourly WHERE kind = 'reply'),
                (SELECT sum(seconds) FROM report_facts WHERE kind = 'reply')""")
     assert seconds_rollup == seconds_facts
@@ -146,21 +89,21 @@ async def test_the_hourly_sums_equal_the_source_tables_through_changes_and_delet
     for number, (agent, transfer_to, close) in enumerate([
             ("bora", None, True), ("deniz", None, False), ("bora", "deniz", True),
             ("deniz", "bora", True), ("bora", None, False)]):
-        conversation = await _conversation(home, handle=f"c{number}", agent=agent,
+        conversation = await take_answer_close(home, handle=f"c{number}", agent=agent,
                                            transfer_to=transfer_to, close=close)
         # Spread over two days and across local midnight (21:00 UTC is 00:00 in Istanbul).
-        await _set_times(home, conversation, T0 + timedelta(hours=7 * number),
+        await set_times(home, conversation, T0 + timedelta(hours=7 * number),
                          timedelta(minutes=13))
         made.append(conversation)
     await reports.refresh(home.rt.db, home.tenant_id)
     await _assert_rollups_equal_the_source_tables(home)
-    assert len(await _sql(home, "SELECT DISTINCT hour FROM report_hourly")) > 5
+    assert len(await sql(home, "SELECT DISTINCT hour FROM report_hourly")) > 5
 
     # A new message in an old conversation, then the customer deleted with their history.
     await home.inbound("Bir sorum daha var", handle="c1")
     await reports.refresh(home.rt.db, home.tenant_id)
     await _assert_rollups_equal_the_source_tables(home)
-    [(contact_id,)] = await _sql(home, "SELECT contact_id FROM conversations WHERE id = :c",
+    [(contact_id,)] = await sql(home, "SELECT contact_id FROM conversations WHERE id = :c",
                                  c=made[2])
     response = await home.sevgi.client.delete(f"/api/v1/contacts/{contact_id}")
     assert response.status_code == 204, response.text
@@ -169,8 +112,8 @@ async def test_the_hourly_sums_equal_the_source_tables_through_changes_and_delet
     await _assert_rollups_equal_the_source_tables(home)
 
     # The other company sees none of it, and has its own nothing to do.
-    assert await _sql(world.charlie, "SELECT count(*) FROM report_facts") == [(0,)]
-    assert await _sql(world.charlie, "SELECT count(*) FROM report_hourly") == [(0,)]
+    assert await sql(world.charlie, "SELECT count(*) FROM report_facts") == [(0,)]
+    assert await sql(world.charlie, "SELECT count(*) FROM report_hourly") == [(0,)]
 
 
 async def test_one_refresher_per_company_at_a_time(world):

@@ -146,7 +146,7 @@ def test_transfers_and_who_a_close_belongs_to():
                  TimelineChange(at(9, 10), "closed")],
     ), always_open)
     assert [(f.kind, f.user_id) for f in facts if f.kind.startswith("transfer")] == [
-        (t.TRANSFER_OUT, AYSE), (t.TRANSFER_IN, BORA)]
+        (t.TRANSFER, AYSE), (t.TRANSFER_IN, BORA)]
     assert [(f.seconds, f.user_id) for f in of(facts, t.REPLY)] == [(120, AYSE), (360, BORA)]
     assert of(facts, t.CLOSED)[0].user_id == BORA
     assert seconds(facts, t.ASSIGNMENT_WAIT) == [60]  # the first person only
@@ -213,14 +213,14 @@ def test_csat_calls_tags_and_attribution():
                       "direction": "inbound", "outcome": "answered", "duration_seconds": 95}),
                   TimelineMessage(at(9, 30), "contact", call={
                       "direction": "inbound", "outcome": "no_answer", "duration_seconds": 0})],
-        surveys=[Survey(at(12), at(12, 5), 4), Survey(at(13))],
+        surveys=[Survey(at(12), at(12, 5), 4, AYSE), Survey(at(13))],
         tags=["randevu", "implant", "randevu"],
         referral={"source": "chat_link", "ref": "KIS24"},
     ), always_open)
     assert [(f.kind, f.seconds, f.detail) for f in facts if f.kind.startswith("call")] == [
         (t.CALL_ANSWERED, 95, "inbound"), (t.CALL_MISSED, None, "inbound")]
     assert of(facts, t.MESSAGE_IN) == [] and of(facts, t.FIRST_RESPONSE) == []
-    assert [f.value for f in of(facts, t.CSAT_ANSWERED)] == [4]
+    assert [(f.value, f.user_id) for f in of(facts, t.CSAT_ANSWERED)] == [(4, AYSE)]
     assert len(of(facts, t.CSAT_ASKED)) == 2
     assert [f.detail for f in of(facts, t.TAGGED)] == ["implant", "randevu"]
     assert of(facts, t.OPENED)[0].detail == "KIS24"

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from invekto.db.base import Base, TenantMixin
 
 # The facts' columns that sums and filters read, kept in the index itself (index-only scans).
-FACT_COLUMNS = ("seconds", "business_seconds", "value", "channel_id", "group_id", "user_id")
+FACT_COLUMNS = ("seconds", "business_seconds", "value", "channel_id", "group_id", "user_id",
+                "conversation_id", "detail")
 
 
 class ReportDirty(TenantMixin, Base):

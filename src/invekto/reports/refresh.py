@@ -199,9 +199,10 @@ async def _timelines(session: AsyncSession, tenant_id: uuid.UUID,
     surveys: dict[uuid.UUID, list[Survey]] = defaultdict(list)
     for row in await session.execute(select(
             CsatResponse.conversation_id, CsatResponse.asked_at, CsatResponse.answered_at,
-            CsatResponse.score).where(CsatResponse.tenant_id == tenant_id,
-                                      CsatResponse.conversation_id.in_(ids))):
-        surveys[row.conversation_id].append(Survey(row.asked_at, row.answered_at, row.score))
+            CsatResponse.score, CsatResponse.agent_id).where(
+            CsatResponse.tenant_id == tenant_id, CsatResponse.conversation_id.in_(ids))):
+        surveys[row.conversation_id].append(Survey(row.asked_at, row.answered_at, row.score,
+                                                   row.agent_id))
     breaches: dict[uuid.UUID, list[tuple[str, datetime]]] = defaultdict(list)
     for row in await session.execute(select(
             SlaBreach.conversation_id, SlaBreach.target, SlaBreach.breached_at).where(

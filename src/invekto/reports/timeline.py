@@ -23,8 +23,8 @@ CLOSED = "conversation_closed"          # seconds: resolution time of the cycle;
 FIRST_RESPONSE = "first_response"       # seconds: the customer's first wait; user: responder
 REPLY = "reply"                         # seconds: a wait answered by an agent; user: the agent
 ASSIGNMENT_WAIT = "assignment_wait"     # seconds: until a person had it; user: that person
-TRANSFER_OUT = "transfer_out"           # user: who handed it on
-TRANSFER_IN = "transfer_in"             # user: who received it
+TRANSFER = "transfer"                   # user: who held it (none: it was in a queue)
+TRANSFER_IN = "transfer_in"             # user: who received it (a transfer to a person)
 MESSAGE_IN = "message_in"
 MESSAGE_OUT = "message_out"             # detail: agent | bot | system; user: the agent
 CALL_ANSWERED = "call_answered"         # seconds: talk time; detail: inbound | outbound
@@ -32,13 +32,13 @@ CALL_MISSED = "call_missed"             # detail: inbound | outbound
 BOT_HANDLED = "bot_handled"             # a bot (flow or AI auto-answer) talked first
 BOT_HANDOFF = "bot_handoff"             # ... and handed the customer to people
 BOT_CONTAINED = "bot_contained"         # ... and the conversation closed with no agent message
-CSAT_ASKED = "csat_asked"
-CSAT_ANSWERED = "csat_answered"         # value: the score
+CSAT_ASKED = "csat_asked"               # user: the agent the survey is about
+CSAT_ANSWERED = "csat_answered"         # value: the score; user: the agent it is about
 SLA_MET = "sla_met"                     # detail: first_response | resolution
 SLA_BREACHED = "sla_breached"           # detail: first_response | resolution
 TAGGED = "tagged"                       # detail: the tag (at the conversation's opening)
 
-KINDS = (OPENED, REOPENED, CLOSED, FIRST_RESPONSE, REPLY, ASSIGNMENT_WAIT, TRANSFER_OUT,
+KINDS = (OPENED, REOPENED, CLOSED, FIRST_RESPONSE, REPLY, ASSIGNMENT_WAIT, TRANSFER,
          TRANSFER_IN, MESSAGE_IN, MESSAGE_OUT, CALL_ANSWERED, CALL_MISSED, BOT_HANDLED,
          BOT_HANDOFF, BOT_CONTAINED, CSAT_ASKED, CSAT_ANSWERED, SLA_MET, SLA_BREACHED, TAGGED)
 
@@ -81,6 +81,7 @@ class Survey:
     asked_at: datetime | None
     answered_at: datetime | None = None
     score: int | None = None
+    agent_id: uuid.UUID | None = None  # who held the conversation when it closed
 
 
 @dataclass(frozen=True)
@@ -223,9 +224,8 @@ class _Walk:
         elif change.kind in ("transferred", "takeover"):
             to_user = _user(data.get("user_id"))
             if change.kind == "transferred":
-                from_user = _user(data.get("from_user_id")) or self.assignee
-                if from_user is not None:
-                    self.count(TRANSFER_OUT, change.at, user_id=from_user)
+                self.count(TRANSFER, change.at,
+                           user_id=_user(data.get("from_user_id")) or self.assignee)
                 if to_user is not None:
                     self.count(TRANSFER_IN, change.at, user_id=to_user)
             self.assigned(change.at, to_user)
@@ -275,7 +275,8 @@ def derive(timeline: Timeline, business_seconds: BusinessClock) -> list[Fact]:
         walk.count(SLA_BREACHED, at, detail=target)
     for survey in timeline.surveys:
         if survey.asked_at is not None:
-            walk.count(CSAT_ASKED, survey.asked_at)
+            walk.count(CSAT_ASKED, survey.asked_at, user_id=survey.agent_id)
         if survey.answered_at is not None and survey.score is not None:
-            walk.count(CSAT_ANSWERED, survey.answered_at, value=survey.score)
+            walk.count(CSAT_ANSWERED, survey.answered_at, user_id=survey.agent_id,
+                       value=survey.score)
     return sorted(walk.facts, key=lambda fact: fact.at)

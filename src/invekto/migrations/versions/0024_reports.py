@@ -147,7 +147,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('tenant_id', 'conversation_id', 'seq', name=op.f('pk_report_facts'))
     )
     op.create_index('ix_report_facts_at', 'report_facts', ['tenant_id', 'at'], unique=False)
-    op.create_index('ix_report_facts_kind_at', 'report_facts', ['tenant_id', 'kind', 'at'], unique=False, postgresql_include=['seconds', 'business_seconds', 'value', 'channel_id', 'group_id', 'user_id'])
+    op.create_index('ix_report_facts_kind_at', 'report_facts', ['tenant_id', 'kind', 'at'], unique=False, postgresql_include=['seconds', 'business_seconds', 'value', 'channel_id', 'group_id', 'user_id', 'conversation_id', 'detail'])
     op.create_index('ix_conversation_events_conversation', 'conversation_events',
                     ['tenant_id', 'conversation_id', 'created_at'], unique=False)
     op.create_index('ix_flow_sessions_conversation', 'flow_sessions',
@@ -175,7 +175,7 @@ def downgrade() -> None:
             op.execute(statement)
     op.drop_index('ix_flow_sessions_conversation', table_name='flow_sessions')
     op.drop_index('ix_conversation_events_conversation', table_name='conversation_events')
-    op.drop_index('ix_report_facts_kind_at', table_name='report_facts', postgresql_include=['seconds', 'business_seconds', 'value', 'channel_id', 'group_id', 'user_id'])
+    op.drop_index('ix_report_facts_kind_at', table_name='report_facts', postgresql_include=['seconds', 'business_seconds', 'value', 'channel_id', 'group_id', 'user_id', 'conversation_id', 'detail'])
     op.drop_index('ix_report_facts_at', table_name='report_facts')
     op.drop_table('report_facts')
     op.drop_index('uq_presence_periods_open', table_name='presence_periods', postgresql_where=sa.text('ended_at IS NULL'))

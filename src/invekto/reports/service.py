@@ -1,0 +1,455 @@
+"""Report queries over a range of the company's local days, with filters (channel, group,
+agent, tag): counts, sums and averages from the hourly sums, medians from the facts
+(docs/metrics.md defines each number). Before reading, a report brings the facts up to date
+when no refresher is busy with the company (``refresh.refresh_batch``): numbers to the second.
+
+Supervisors and admins see the whole company; an agent sees their own numbers only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, and_, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invekto.core.actor import Actor
+from invekto.core.errors import PermissionDenied, ValidationFailed
+from invekto.inbox.models import Conversation
+from invekto.reports import refresh as refreshing
+from invekto.reports import timeline as t
+from invekto.reports.models import ReportFact, ReportHourly, ReportRefresh
+from invekto.routing.service import company_zone
+from invekto.users.models import PresencePeriod, User
+
+# A range longer than this is refused (a report of many years is a data export).
+MAX_DAYS = 366
+# Before a report reads, it derives at most this many batches of changed conversations itself;
+# a larger backlog (right after an upgrade) is left to the job, and the page says so.
+REFRESH_BATCHES = 3
+
+
+@dataclass(frozen=True)
+class Period:
+    """Local calendar days, ``start`` to ``end`` inclusive."""
+
+    start: date
+    end: date
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValidationFailed("the end date comes before the start date", field="end")
+        if self.days > MAX_DAYS:
+            raise ValidationFailed("a report covers at most %(days)s days", field="start",
+                                   params={"days": MAX_DAYS})
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def previous(self) -> Period:
+        """The period of the same length just before (what "compared with" reads)."""
+        return Period(self.start - timedelta(days=self.days), self.start - timedelta(days=1))
+
+    def bounds(self, zone: ZoneInfo) -> tuple[datetime, datetime]:
+        """The UTC instants of the first day's local midnight and the midnight after the last."""
+        return (datetime.combine(self.start, time(), tzinfo=zone).astimezone(UTC),
+                datetime.combine(self.end + timedelta(days=1), time(),
+                                 tzinfo=zone).astimezone(UTC))
+
+
+@dataclass(frozen=True)
+class Filters:
+    channel_ids: tuple[uuid.UUID, ...] = ()
+    group_ids: tuple[uuid.UUID, ...] = ()
+    user_ids: tuple[uuid.UUID, ...] = ()
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
+class Query:
+    period: Period
+    filters: Filters = Filters()
+    business_hours: bool = False  # durations in business time instead of elapsed
+
+
+@dataclass(frozen=True)
+class Sum:
+    count: int = 0
+    seconds: int = 0
+    business_seconds: int = 0
+    value: int = 0
+
+    def __add__(self, other: Sum) -> Sum:
+        return Sum(self.count + other.count, self.seconds + other.seconds,
+                   self.business_seconds + other.business_seconds, self.value + other.value)
+
+    def average(self, business: bool) -> float | None:
+        total = self.business_seconds if business else self.seconds
+        return total / self.count if self.count else None
+
+
+def rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+# ---- reading -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose report: the company, in its zone; ``own_user`` set when an agent reads their own."""
+
+    tenant_id: uuid.UUID
+    zone: ZoneInfo
+    own_user: uuid.UUID | None
+
+
+async def scope_for(session: AsyncSession, actor: Actor, *, agent_page: bool = False) -> Scope:
+    """The actor's reporting scope; agents only on their own page (``agent_page``)."""
+    if not actor.sees_whole_tenant:
+        if not agent_page or actor.user_id is None:
+            raise PermissionDenied("reports are for supervisors and admins")
+        return Scope(actor.tenant_id, await company_zone(session, actor.tenant_id),
+                     actor.user_id)
+    return Scope(actor.tenant_id, await company_zone(session, actor.tenant_id), None)
+
+
+async def bring_up_to_date(session: AsyncSession, tenant_id: uuid.UUID) -> datetime | None:
+    """Derive the company's changed conversations (a few batches, without waiting on a busy
+    refresher); when the facts were last brought up to date."""
+    for _ in range(REFRESH_BATCHES):
+        done = await refreshing.refresh_batch(session, tenant_id, wait=False)
+        if not done:
+            break
+    return await session.scalar(select(ReportRefresh.refreshed_at).where(
+        ReportRefresh.tenant_id == tenant_id))
+
+
+def _filters(columns, scope: Scope, filters: Filters) -> list:
+    conditions = []
+    if filters.channel_ids:
+        conditions.append(columns.channel_id.in_(filters.channel_ids))
+    if filters.group_ids:
+        conditions.append(columns.group_id.in_(filters.group_ids))
+    users = (scope.own_user,) if scope.own_user else filters.user_ids
+    if users:
+        conditions.append(columns.user_id.in_(users))
+    return conditions
+
+
+def _of_tagged(statement: Select, tag: str | None) -> Select:
+    """Only the facts of conversations carrying ``tag`` (when one is given)."""
+    if not tag:
+        return statement
+    f = ReportFact
+    return statement.join(Conversation, and_(
+        Conversation.tenant_id == f.tenant_id, Conversation.id == f.conversation_id)).where(
+        Conversation.tags.contains([tag]))
+
+
+def _source(scope: Scope, query: Query, kinds: Iterable[str]):
+    """The rows a sum reads, as (kind, detail, moment, n, seconds, business_seconds, value,
+    channel_id, group_id, user_id, conversation_id): the hourly sums, or with a tag filter the
+    facts of conversations carrying that tag (the hourly sums know no tags)."""
+    start, end = query.period.bounds(scope.zone)
+    kinds = list(kinds)
+    if query.filters.tag:
+        f = ReportFact
+        return _of_tagged(select(
+            f.kind, f.detail, f.at.label("moment"), literal(1).label("n"),
+            func.coalesce(f.seconds, 0).label("seconds"),
+            func.coalesce(f.business_seconds, 0).label("business_seconds"),
+            func.coalesce(f.value, 0).label("value"), f.channel_id, f.group_id, f.user_id,
+        ).where(f.tenant_id == scope.tenant_id, f.kind.in_(kinds), f.at >= start, f.at < end,
+                *_filters(f, scope, query.filters)), query.filters.tag).subquery()
+    h = ReportHourly
+    return select(
+        h.kind, h.detail, h.hour.label("moment"), h.count.label("n"),
+        h.seconds_sum.label("seconds"), h.business_seconds_sum.label("business_seconds"),
+        h.value_sum.label("value"), h.channel_id, h.group_id, h.user_id,
+    ).where(h.tenant_id == scope.tenant_id, h.kind.in_(kinds), h.hour >= start, h.hour < end,
+            *_filters(h, scope, query.filters)).subquery()
+
+
+def _sum_columns(source) -> list:
+    return [func.sum(source.c.n), func.sum(source.c.seconds),
+            func.sum(source.c.business_seconds), func.sum(source.c.value)]
+
+
+def _as_sum(row, first: int) -> Sum:
+    return Sum(*(int(row[i] or 0) for i in range(first, first + 4)))
+
+
+async def sums(session: AsyncSession, scope: Scope, query: Query, kinds: Iterable[str], *,
+               by: str | None = None) -> dict[tuple, Sum]:
+    """Sums per (kind, detail[, key]) where ``by`` is None, "day" (local date), "weekday_hour"
+    ((ISO weekday, local hour)), "channel", "group" or "user"."""
+    source = _source(scope, query, kinds)
+    local = func.timezone(scope.zone.key, source.c.moment)
+    keys = {None: [], "day": [func.date(local)],
+            "weekday_hour": [func.extract("isodow", local), func.extract("hour", local)],
+            "channel": [source.c.channel_id], "group": [source.c.group_id],
+            "user": [source.c.user_id]}[by]
+    group = [source.c.kind, source.c.detail, *keys]
+    rows = (await session.execute(select(*group, *_sum_columns(source)).group_by(*group))).all()
+    found: dict[tuple, Sum] = {}
+    for row in rows:
+        key = tuple(row[:len(group)])
+        if by == "weekday_hour":
+            key = (key[0], key[1], (int(key[2]), int(key[3])))
+        found[key] = _as_sum(row, len(group))
+    return found
+
+
+def total(found: dict[tuple, Sum], kind: str, *, detail: str | None = None,
+          key: object = ...) -> Sum:
+    """Add up ``found``'s sums of ``kind`` (and ``detail``; and ``key`` when grouped)."""
+    result = Sum()
+    for found_key, value in found.items():
+        if found_key[0] != kind or (detail is not None and found_key[1] != detail):
+            continue
+        if key is not ... and found_key[2] != key:
+            continue
+        result += value
+    return result
+
+
+async def medians(session: AsyncSession, scope: Scope, query: Query, kinds: Iterable[str], *,
+                  by_user: bool = False) -> dict[tuple, float | None]:
+    """The median seconds (business seconds with ``query.business_hours``) per kind (and
+    agent), from the facts."""
+    start, end = query.period.bounds(scope.zone)
+    f = ReportFact
+    measure = f.business_seconds if query.business_hours else f.seconds
+    group = [f.kind, f.user_id] if by_user else [f.kind]
+    statement = _of_tagged(select(
+        *group, func.percentile_cont(0.5).within_group(measure)).where(
+        f.tenant_id == scope.tenant_id, f.kind.in_(list(kinds)), f.at >= start, f.at < end,
+        *_filters(f, scope, query.filters)).group_by(*group), query.filters.tag)
+    return {tuple(row[:-1]): (float(row[-1]) if row[-1] is not None else None)
+            for row in await session.execute(statement)}
+
+
+# ---- the overview ----------------------------------------------------------------------------
+
+DURATIONS = (t.FIRST_RESPONSE, t.REPLY, t.CLOSED, t.ASSIGNMENT_WAIT)
+OVERVIEW_KINDS = (t.OPENED, t.CLOSED, t.REOPENED, t.MESSAGE_IN, t.MESSAGE_OUT, t.FIRST_RESPONSE,
+                  t.REPLY, t.ASSIGNMENT_WAIT, t.TRANSFER, t.CSAT_ASKED, t.CSAT_ANSWERED,
+                  t.SLA_MET, t.SLA_BREACHED, t.BOT_HANDLED, t.BOT_HANDOFF, t.BOT_CONTAINED,
+                  t.CALL_ANSWERED, t.CALL_MISSED)
+
+
+@dataclass(frozen=True)
+class Kpis:
+    """The dashboard's tiles for one period (None: nothing to average or divide)."""
+
+    opened: int
+    closed: int
+    reopened: int
+    messages_in: int
+    messages_out: int
+    first_response_average: float | None
+    first_response_median: float | None
+    reply_average: float | None
+    reply_median: float | None
+    resolution_average: float | None
+    resolution_median: float | None
+    assignment_wait_average: float | None
+    assignment_wait_median: float | None
+    transfers: int
+    csat_average: float | None
+    csat_response_rate: float | None
+    sla_met_rate: float | None
+    bot_handled: int
+    bot_containment_rate: float | None
+    bot_handoff_rate: float | None
+    calls_answered: int
+    calls_missed: int
+    talk_seconds: int
+
+
+async def kpis(session: AsyncSession, scope: Scope, query: Query) -> Kpis:
+    found = await sums(session, scope, query, OVERVIEW_KINDS)
+    middle = await medians(session, scope, query, DURATIONS)
+    business = query.business_hours
+
+    def count(kind: str, detail: str | None = None) -> int:
+        return total(found, kind, detail=detail).count
+
+    csat = total(found, t.CSAT_ANSWERED)
+    handled = count(t.BOT_HANDLED)
+    return Kpis(
+        opened=count(t.OPENED), closed=count(t.CLOSED), reopened=count(t.REOPENED),
+        messages_in=count(t.MESSAGE_IN), messages_out=count(t.MESSAGE_OUT),
+        first_response_average=total(found, t.FIRST_RESPONSE).average(business),
+        first_response_median=middle.get((t.FIRST_RESPONSE,)),
+        reply_average=total(found, t.REPLY).average(business),
+        reply_median=middle.get((t.REPLY,)),
+        resolution_average=total(found, t.CLOSED).average(business),
+        resolution_median=middle.get((t.CLOSED,)),
+        assignment_wait_average=total(found, t.ASSIGNMENT_WAIT).average(business),
+        assignment_wait_median=middle.get((t.ASSIGNMENT_WAIT,)),
+        transfers=count(t.TRANSFER),
+        csat_average=csat.value / csat.count if csat.count else None,
+        csat_response_rate=rate(csat.count, count(t.CSAT_ASKED)),
+        sla_met_rate=rate(count(t.SLA_MET), count(t.SLA_MET) + count(t.SLA_BREACHED)),
+        bot_handled=handled, bot_containment_rate=rate(count(t.BOT_CONTAINED), handled),
+        bot_handoff_rate=rate(count(t.BOT_HANDOFF), handled),
+        calls_answered=count(t.CALL_ANSWERED), calls_missed=count(t.CALL_MISSED),
+        talk_seconds=total(found, t.CALL_ANSWERED).seconds)
+
+
+@dataclass(frozen=True)
+class DayPoint:
+    day: date
+    opened: int
+    closed: int
+    messages_in: int
+    messages_out: int
+
+
+@dataclass(frozen=True)
+class Overview:
+    query: Query
+    refreshed_at: datetime | None
+    current: Kpis
+    previous: Kpis | None
+    days: list[DayPoint]
+    heatmap: dict[tuple[int, int], int]  # (ISO weekday, local hour) -> messages in
+    by_channel: dict[uuid.UUID, dict[str, int]] = field(default_factory=dict)
+    tags: list[tuple[str, int]] = field(default_factory=list)
+    referrals: list[tuple[str, int]] = field(default_factory=list)
+
+
+async def overview(session: AsyncSession, actor: Actor, query: Query, *,
+                   compare: bool = True) -> Overview:
+    """The dashboard: tiles (and the previous period's), a day-by-day series, the weekly
+    heatmap of incoming messages, and the split by channel, tag and referral."""
+    scope = await scope_for(session, actor)
+    refreshed_at = await bring_up_to_date(session, scope.tenant_id)
+    current = await kpis(session, scope, query)
+    previous = (await kpis(session, scope, replace(query, period=query.period.previous()))
+                if compare else None)
+    daily = await sums(session, scope, query, (t.OPENED, t.CLOSED, t.MESSAGE_IN, t.MESSAGE_OUT),
+                       by="day")
+    days = [DayPoint(day, *(total(daily, kind, key=day).count
+                            for kind in (t.OPENED, t.CLOSED, t.MESSAGE_IN, t.MESSAGE_OUT)))
+            for day in (query.period.start + timedelta(days=n)
+                        for n in range(query.period.days))]
+    weekly = await sums(session, scope, query, (t.MESSAGE_IN,), by="weekday_hour")
+    heatmap = {key[2]: value.count for key, value in weekly.items()}
+    channels = await sums(session, scope, query, (t.OPENED, t.MESSAGE_IN, t.MESSAGE_OUT,
+                                                  t.CLOSED), by="channel")
+    by_channel: dict[uuid.UUID, dict[str, int]] = defaultdict(dict)
+    for (kind, _detail, channel_id), value in channels.items():
+        by_channel[channel_id][kind] = by_channel[channel_id].get(kind, 0) + value.count
+    details = await sums(session, scope, query, (t.TAGGED, t.OPENED))
+    tags = sorted(((d, v.count) for (k, d), v in details.items() if k == t.TAGGED),
+                  key=lambda item: (-item[1], item[0]))
+    referrals = sorted(((d, v.count) for (k, d), v in details.items() if k == t.OPENED and d),
+                       key=lambda item: (-item[1], item[0]))
+    return Overview(query, refreshed_at, current, previous, days, heatmap, dict(by_channel),
+                    tags, referrals)
+
+
+# ---- agents ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AgentRow:
+    user_id: uuid.UUID
+    name: str
+    conversations: int  # distinct conversations they wrote in
+    messages: int
+    replies: int
+    first_response_average: float | None
+    first_response_median: float | None
+    reply_average: float | None
+    reply_median: float | None
+    closed: int
+    resolution_average: float | None
+    transfers_out: int
+    transfers_in: int
+    csat_average: float | None
+    csat_answers: int
+    online_seconds: int
+    away_seconds: int
+
+
+AGENT_KINDS = (t.MESSAGE_OUT, t.REPLY, t.FIRST_RESPONSE, t.CLOSED, t.TRANSFER, t.TRANSFER_IN,
+               t.CSAT_ANSWERED)
+
+
+async def agents(session: AsyncSession, actor: Actor, query: Query, *,
+                 agent_page: bool = False) -> list[AgentRow]:
+    """A row per agent (active, or with numbers in the range); an agent reading their own page
+    gets their row only."""
+    scope = await scope_for(session, actor, agent_page=agent_page)
+    await bring_up_to_date(session, scope.tenant_id)
+    found = await sums(session, scope, query, AGENT_KINDS, by="user")
+    middle = await medians(session, scope, query, (t.FIRST_RESPONSE, t.REPLY), by_user=True)
+    written = await _conversations_written(session, scope, query)
+    presence = await presence_seconds(session, scope, query)
+    people = (await session.execute(select(User.id, User.display_name, User.is_active).where(
+        User.tenant_id == scope.tenant_id).order_by(User.display_name))).all()
+    business = query.business_hours
+    rows = []
+    for user_id, name, active in people:
+        if scope.own_user and user_id != scope.own_user:
+            continue
+        if query.filters.user_ids and user_id not in query.filters.user_ids:
+            continue
+
+        def of(kind: str, detail: str | None = None, user=user_id) -> Sum:
+            return total(found, kind, detail=detail, key=user)
+
+        csat = of(t.CSAT_ANSWERED)
+        row = AgentRow(
+            user_id=user_id, name=name, conversations=written.get(user_id, 0),
+            messages=of(t.MESSAGE_OUT, "agent").count, replies=of(t.REPLY).count,
+            first_response_average=of(t.FIRST_RESPONSE).average(business),
+            first_response_median=middle.get((t.FIRST_RESPONSE, user_id)),
+            reply_average=of(t.REPLY).average(business),
+            reply_median=middle.get((t.REPLY, user_id)),
+            closed=of(t.CLOSED).count, resolution_average=of(t.CLOSED).average(business),
+            transfers_out=of(t.TRANSFER).count, transfers_in=of(t.TRANSFER_IN).count,
+            csat_average=csat.value / csat.count if csat.count else None,
+            csat_answers=csat.count,
+            online_seconds=presence.get((user_id, "online"), 0),
+            away_seconds=presence.get((user_id, "away"), 0))
+        if active or row.messages or row.closed or row.online_seconds:
+            rows.append(row)
+    return rows
+
+
+async def _conversations_written(session: AsyncSession, scope: Scope, query: Query
+                                 ) -> dict[uuid.UUID, int]:
+    start, end = query.period.bounds(scope.zone)
+    f = ReportFact
+    statement = _of_tagged(select(f.user_id, func.count(f.conversation_id.distinct())).where(
+        f.tenant_id == scope.tenant_id, f.kind == t.MESSAGE_OUT, f.detail == "agent",
+        f.at >= start, f.at < end, f.user_id.is_not(None),
+        *_filters(f, scope, query.filters)).group_by(f.user_id), query.filters.tag)
+    return {user_id: count for user_id, count in await session.execute(statement)}
+
+
+async def presence_seconds(session: AsyncSession, scope: Scope, query: Query, *,
+                           now: datetime | None = None) -> dict[tuple[uuid.UUID, str], int]:
+    """Seconds online and away per agent within the period (an open period runs to now)."""
+    start, end = query.period.bounds(scope.zone)
+    now = now or datetime.now(UTC)
+    p = PresencePeriod
+    ends = func.least(func.coalesce(p.ended_at, now), end)
+    begins = func.greatest(p.started_at, start)
+    statement = select(p.user_id, p.presence,
+                       func.sum(func.extract("epoch", ends - begins))).where(
+        p.tenant_id == scope.tenant_id, p.started_at < end,
+        func.coalesce(p.ended_at, now) > start).group_by(p.user_id, p.presence)
+    if scope.own_user:
+        statement = statement.where(p.user_id == scope.own_user)
+    return {(user_id, presence): max(0, int(seconds or 0))
+            for user_id, presence, seconds in await session.execute(statement)}

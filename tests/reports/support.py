@@ -1,0 +1,64 @@
+"""Conversations for the reports' tests, made through the real services and then spread over
+known times, so that every duration has a known answer."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+
+T0 = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)  # Monday 10:00 in Istanbul
+
+
+async def sql(company, statement: str, **params):
+    async with company.rt.db.tenant_session(company.tenant_id) as session:
+        result = await session.execute(text(statement), params)
+        return result.all() if result.returns_rows else []
+
+
+async def post(person, path: str, body: dict | None = None):
+    response = await person.client.post(f"/api/v1{path}", json=body or {})
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+async def take_answer_close(company, *, handle: str, agent: str,
+                            transfer_to: str | None = None, close: bool = True):
+    """A customer writes twice; ``agent`` takes it and answers, maybe hands it on, closes it."""
+    first = await company.inbound("Merhaba, fiyat alabilir miyim?", handle=handle)
+    conversation = str(first.conversation_id)
+    person = getattr(company, agent)
+    await post(person, f"/conversations/{conversation}/assign",
+               {"assignee_id": str(person.user_id)})
+    await post(person, f"/conversations/{conversation}/messages", {"body": "Tabii, hangisi?"})
+    await company.inbound("İmplant", handle=handle)
+    if transfer_to:
+        await post(person, f"/conversations/{conversation}/transfer",
+                   {"user_id": str(getattr(company, transfer_to).user_id)})
+        person = getattr(company, transfer_to)
+    await post(person, f"/conversations/{conversation}/messages", {"body": "15.000 TL"})
+    if close:
+        await post(person, f"/conversations/{conversation}/close")
+    return first.conversation_id
+
+
+async def set_times(company, conversation_id: uuid.UUID, start: datetime,
+                    step: timedelta) -> None:
+    """Spread the conversation's messages and changes ``step`` apart from ``start``, in the
+    order they happened (the real ones are milliseconds apart); opened at ``start``."""
+    await sql(company, """
+        WITH timeline AS (
+            SELECT id, 'm' AS source, created_at FROM messages WHERE conversation_id = :c
+            UNION ALL
+            SELECT id, 'e', created_at FROM conversation_events WHERE conversation_id = :c),
+        numbered AS (SELECT id, source, row_number() OVER (ORDER BY created_at, source) AS n
+                     FROM timeline),
+        m AS (UPDATE messages SET created_at = :start + (n.n - 1) * :step
+              FROM numbered n WHERE n.source = 'm' AND messages.id = n.id)
+        UPDATE conversation_events SET created_at = :start + (n.n - 1) * :step
+        FROM numbered n WHERE n.source = 'e' AND conversation_events.id = n.id""",
+              c=conversation_id, start=start, step=step)
+    # Moving the opening marks the conversation for the refresher (its trigger).
+    await sql(company, "UPDATE conversations SET opened_at = :start WHERE id = :c",
+              c=conversation_id, start=start)
