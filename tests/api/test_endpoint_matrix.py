@@ -1092,6 +1092,13 @@ ROWS: list[Row] = [
     row("POST", "/analysis/conversations", "supervisor", _analysis_batch, 202),
     row("GET", "/analysis/hot-leads", "supervisor", _plain),
     row("GET", "/analysis/agents", "supervisor", _period),
+    # Reports: the company's are supervisors'; a person's own numbers are theirs.
+    row("GET", "/reports/overview", "supervisor", _plain),
+    row("GET", "/reports/overview/export", "supervisor", _plain),
+    row("GET", "/reports/agents", "supervisor", _plain),
+    row("GET", "/reports/agents/export", "supervisor", _plain),
+    row("GET", "/reports/me", "agent", _plain, rule="person", key_status=422,
+        key_code="validation_failed"),
 ]
 
 BY_ID = {r.id: r for r in ROWS}

@@ -4,11 +4,14 @@ known times, so that every duration has a known answer."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import text
 
+from invekto.reports.service import Period
+
 T0 = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)  # Monday 10:00 in Istanbul
+MONDAY_TUESDAY = Period(date(2026, 11, 23), date(2026, 11, 24))
 
 
 async def sql(company, statement: str, **params):

@@ -5,7 +5,7 @@ may read what."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,27 +14,9 @@ from invekto.core.errors import PermissionDenied, ValidationFailed
 from invekto.reports import service as reports
 from invekto.reports.service import Filters, Period, Query
 from invekto.users import service as users
-from tests.reports.support import T0, post, set_times, sql, take_answer_close
+from tests.reports.support import MONDAY_TUESDAY, sql
 
 ISTANBUL = ZoneInfo("Europe/Istanbul")
-MONDAY_TUESDAY = Period(date(2026, 11, 23), date(2026, 11, 24))
-
-
-@pytest.fixture
-async def two_days(world):
-    """Monday 10:00, Bora, a minute a step: in, assigned, out, in, out, closed (replies 120 s
-    and 60 s, resolution 300 s). Tuesday 10:00, Deniz, two minutes a step (240 s, 120 s,
-    600 s; tagged "implant"). Sunday 10:00, Bora, left open."""
-    home = world.home
-    monday = await take_answer_close(home, handle="pazartesi", agent="bora")
-    await set_times(home, monday, T0, timedelta(minutes=1))
-    tuesday = await take_answer_close(home, handle="sali", agent="deniz")
-    await post(home.sevgi, "/tags", {"name": "implant"})
-    await post(home.deniz, f"/conversations/{tuesday}/tags", {"add": ["implant"]})
-    await set_times(home, tuesday, T0 + timedelta(days=1), timedelta(minutes=2))
-    sunday = await take_answer_close(home, handle="pazar", agent="bora", close=False)
-    await set_times(home, sunday, T0 - timedelta(days=1), timedelta(minutes=1))
-    return home
 
 
 async def _overview(company, query: Query, person: str = "sevgi"):
@@ -121,7 +103,7 @@ async def test_the_agents_table_and_presence_time(two_days):
     assert rows["Sevgi"].messages == 0  # active, with nothing in the range: still listed
 
     # An agent reads their own page only, and never the company's.
-    own = await _agents(home, Query(MONDAY_TUESDAY), person="bora", agent_page=True)
+    own = await _agents(home, Query(MONDAY_TUESDAY), person="bora", own=True)
     assert [row.name for row in own] == ["Bora"]
     with pytest.raises(PermissionDenied):
         await _agents(home, Query(MONDAY_TUESDAY), person="bora")

@@ -1,6 +1,5 @@
 """Tables as files people open: CSV (UTF-8 with a BOM, so Excel shows Turkish letters) and
-XLSX (openpyxl, write-only). One place for every export (campaign reports now, the reports
-module later)."""
+XLSX (openpyxl, write-only). One place for every export (campaign reports, the reports)."""
 
 from __future__ import annotations
 
@@ -46,13 +45,20 @@ def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]], *, zone: tzinfo
 
 def to_xlsx(header: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str = "Sheet",
             zone: tzinfo = UTC) -> bytes:
+    return to_workbook([(title, header, rows)], zone=zone)
+
+
+def to_workbook(sheets: Iterable[tuple[str, Sequence[str], Iterable[Sequence[Any]]]], *,
+                zone: tzinfo = UTC) -> bytes:
+    """An XLSX file with a sheet per (title, header, rows)."""
     from openpyxl import Workbook  # only when exporting: a slow import
 
     book = Workbook(write_only=True)
-    sheet = book.create_sheet(title=title[:31])
-    sheet.append(list(header))
-    for row in rows:  # openpyxl stores a text starting with "=" as a formula
-        sheet.append([_not_a_formula(_cell(v, zone), ("=",)) for v in row])
+    for title, header, rows in sheets:
+        sheet = book.create_sheet(title=title[:31])
+        sheet.append(list(header))
+        for row in rows:  # openpyxl stores a text starting with "=" as a formula
+            sheet.append([_not_a_formula(_cell(v, zone), ("=",)) for v in row])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -63,6 +63,16 @@ class Period:
                                  tzinfo=zone).astimezone(UTC))
 
 
+DEFAULT_DAYS = 7
+
+
+def last_days(zone: ZoneInfo, days: int = DEFAULT_DAYS, *, now: datetime | None = None
+              ) -> Period:
+    """The ``days`` local days up to and including today (a report's default)."""
+    today = (now or datetime.now(UTC)).astimezone(zone).date()
+    return Period(today - timedelta(days=days - 1), today)
+
+
 @dataclass(frozen=True)
 class Filters:
     channel_ids: tuple[uuid.UUID, ...] = ()
@@ -109,14 +119,17 @@ class Scope:
     own_user: uuid.UUID | None
 
 
-async def scope_for(session: AsyncSession, actor: Actor, *, agent_page: bool = False) -> Scope:
-    """The actor's reporting scope; agents only on their own page (``agent_page``)."""
+async def scope_for(session: AsyncSession, actor: Actor, *, own: bool = False) -> Scope:
+    """The actor's reporting scope: the company's (supervisors, admins and their API keys),
+    or with ``own`` the person's own numbers (anyone signed in)."""
+    zone = await company_zone(session, actor.tenant_id)
+    if own:
+        if actor.user_id is None:
+            raise ValidationFailed("only a person has their own numbers", field="user_id")
+        return Scope(actor.tenant_id, zone, actor.user_id)
     if not actor.sees_whole_tenant:
-        if not agent_page or actor.user_id is None:
-            raise PermissionDenied("reports are for supervisors and admins")
-        return Scope(actor.tenant_id, await company_zone(session, actor.tenant_id),
-                     actor.user_id)
-    return Scope(actor.tenant_id, await company_zone(session, actor.tenant_id), None)
+        raise PermissionDenied("reports are for supervisors and admins")
+    return Scope(actor.tenant_id, zone, None)
 
 
 async def bring_up_to_date(session: AsyncSession, tenant_id: uuid.UUID) -> datetime | None:
@@ -385,10 +398,10 @@ AGENT_KINDS = (t.MESSAGE_OUT, t.REPLY, t.FIRST_RESPONSE, t.CLOSED, t.TRANSFER, t
 
 
 async def agents(session: AsyncSession, actor: Actor, query: Query, *,
-                 agent_page: bool = False) -> list[AgentRow]:
-    """A row per agent (active, or with numbers in the range); an agent reading their own page
-    gets their row only."""
-    scope = await scope_for(session, actor, agent_page=agent_page)
+                 own: bool = False) -> list[AgentRow]:
+    """A row per agent (active, or with numbers in the range); with ``own``, the person's own
+    row only (what an agent may see)."""
+    scope = await scope_for(session, actor, own=own)
     await bring_up_to_date(session, scope.tenant_id)
     found = await sums(session, scope, query, AGENT_KINDS, by="user")
     middle = await medians(session, scope, query, (t.FIRST_RESPONSE, t.REPLY), by_user=True)
@@ -421,7 +434,7 @@ async def agents(session: AsyncSession, actor: Actor, query: Query, *,
             csat_answers=csat.count,
             online_seconds=presence.get((user_id, "online"), 0),
             away_seconds=presence.get((user_id, "away"), 0))
-        if active or row.messages or row.closed or row.online_seconds:
+        if active or own or row.messages or row.closed or row.online_seconds:
             rows.append(row)
     return rows
 

@@ -1,0 +1,117 @@
+"""Reports (``/api/v1/reports/...``): the dashboard's numbers, the agents' table, an agent's own
+numbers, and their CSV/XLSX exports. Every report takes the same query: ``start`` and ``end``
+(local dates, inclusive; the last 7 days by default), ``channel_id`` / ``group_id`` /
+``user_id`` (repeatable), ``tag``, ``business_hours`` and, for the overview, ``compare``."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from invekto.channels import service as channels
+from invekto.core import tables as files
+from invekto.http.deps import Scoped
+from invekto.reports import service, tables
+from invekto.reports.schemas import (
+    AgentRowOut,
+    ChannelCountsOut,
+    CountOut,
+    DayOut,
+    HeatOut,
+    KpisOut,
+    OverviewOut,
+)
+from invekto.routing.service import company_zone
+
+router = APIRouter(tags=["reports"])
+
+
+async def report_query(ctx: Scoped, start: date | None = None, end: date | None = None,
+                       channel_id: Annotated[list[uuid.UUID], Query()] = (),
+                       group_id: Annotated[list[uuid.UUID], Query()] = (),
+                       user_id: Annotated[list[uuid.UUID], Query()] = (),
+                       tag: Annotated[str | None, Query(max_length=50)] = None,
+                       business_hours: bool = False) -> service.Query:
+    """The query every report takes; the period in the company's days, ending today and
+    7 days long unless given."""
+    end = end or service.last_days(await company_zone(ctx.session, ctx.actor.tenant_id)).end
+    start = start or end - timedelta(days=service.DEFAULT_DAYS - 1)
+    return service.Query(service.Period(start, end),
+                         service.Filters(tuple(channel_id), tuple(group_id), tuple(user_id),
+                                         tag or None), business_hours)
+
+
+ReportQuery = Annotated[service.Query, Depends(report_query)]
+
+
+def overview_out(overview: service.Overview) -> OverviewOut:
+    return OverviewOut(
+        start=overview.query.period.start, end=overview.query.period.end,
+        business_hours=overview.query.business_hours, refreshed_at=overview.refreshed_at,
+        current=KpisOut.model_validate(overview.current),
+        previous=KpisOut.model_validate(overview.previous) if overview.previous else None,
+        days=[DayOut.model_validate(day) for day in overview.days],
+        heatmap=[HeatOut(weekday=weekday, hour=hour, messages_in=count)
+                 for (weekday, hour), count in sorted(overview.heatmap.items())],
+        channels=[ChannelCountsOut(channel_id=channel_id,
+                                   opened=counts.get("conversation_opened", 0),
+                                   closed=counts.get("conversation_closed", 0),
+                                   messages_in=counts.get("message_in", 0),
+                                   messages_out=counts.get("message_out", 0))
+                  for channel_id, counts in overview.by_channel.items()],
+        tags=[CountOut(name=name, conversations=count) for name, count in overview.tags],
+        referrals=[CountOut(name=name, conversations=count)
+                   for name, count in overview.referrals])
+
+
+@router.get("/reports/overview", response_model=OverviewOut)
+async def overview(ctx: Scoped, query: ReportQuery, compare: bool = True):
+    return overview_out(await service.overview(ctx.session, ctx.actor, query, compare=compare))
+
+
+@router.get("/reports/agents", response_model=list[AgentRowOut])
+async def agents(ctx: Scoped, query: ReportQuery):
+    return await service.agents(ctx.session, ctx.actor, query)
+
+
+@router.get("/reports/me", response_model=AgentRowOut)
+async def my_numbers(ctx: Scoped, query: ReportQuery):
+    """The signed-in person's own row (any role)."""
+    [row] = await service.agents(ctx.session, ctx.actor, query, own=True)
+    return row
+
+
+Format = Annotated[Literal["csv", "xlsx"], Query()]
+
+
+async def export_file(ctx, name: str, fmt: str, sheets: list[tables.Table]) -> Response:
+    """CSV: the first table; XLSX: a sheet per table. Dates and times on the company's clock."""
+    zone = await company_zone(ctx.session, ctx.actor.tenant_id)
+    if fmt == "xlsx":
+        data, media_type = files.to_workbook(sheets, zone=zone), files.XLSX_TYPE
+    else:
+        _title, header, rows = sheets[0]
+        data, media_type = files.to_csv(header, rows, zone=zone), files.CSV_TYPE
+    return Response(data, media_type=media_type, headers={
+        "Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
+
+
+@router.get("/reports/overview/export")
+async def export_overview(ctx: Scoped, query: ReportQuery, format: Format = "xlsx"):
+    """The dashboard: its summary (CSV), or every table of it as sheets (XLSX)."""
+    found = await service.overview(ctx.session, ctx.actor, query)
+    names = {c.id: c.name for c in await channels.list_channels(ctx.session, ctx.actor)}
+    sheets = tables.overview_tables(found, names, ctx.actor.language)
+    period = query.period
+    return await export_file(ctx, f"report-{period.start}-{period.end}", format, sheets)
+
+
+@router.get("/reports/agents/export")
+async def export_agents(ctx: Scoped, query: ReportQuery, format: Format = "xlsx"):
+    rows = await service.agents(ctx.session, ctx.actor, query)
+    period = query.period
+    return await export_file(ctx, f"agents-{period.start}-{period.end}", format,
+                             [tables.agents(rows, ctx.actor.language)])
