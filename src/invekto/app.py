@@ -50,7 +50,8 @@ from invekto.widget.api import router as widget_router
 # Only each package's built files are served, never node_modules as a whole.
 _ASSETS = {"tabler": "@tabler/core/dist", "tabler-icons": "@tabler/icons-webfont/dist",
            "htmx": "htmx.org/dist", "alpinejs": "alpinejs/dist",
-           "twilio-voice": "@twilio/voice-sdk/dist", "drawflow": "drawflow/dist"}
+           "twilio-voice": "@twilio/voice-sdk/dist", "drawflow": "drawflow/dist",
+           "chartjs": "chart.js/dist"}
 
 log = structlog.get_logger(__name__)
 

@@ -129,6 +129,33 @@ class Formatter:
     def number(self, value: float) -> str:
         return babel_numbers.format_decimal(value, locale=self.locale)
 
+    def duration(self, seconds: float | None) -> str:
+        """A measured duration in its two largest units: "45 sn", "2 dk 15 sn", "1 sa 5 dk",
+        "2 g 3 sa" (a report's reply time); None is a dash."""
+        if seconds is None:
+            return "—"
+        whole = round(seconds)
+        days, rest = divmod(whole, 86400)
+        hours, rest = divmod(rest, 3600)
+        minutes, secs = divmod(rest, 60)
+        if days:
+            return text(self.language, "%(days)s d %(hours)s h", days=days, hours=hours)
+        if hours:
+            return text(self.language, "%(hours)s h %(minutes)s min", hours=hours,
+                        minutes=minutes)
+        if minutes:
+            return text(self.language, "%(minutes)s min %(seconds)s s", minutes=minutes,
+                        seconds=secs)
+        return text(self.language, "%(seconds)s s", seconds=secs)
+
+    def percent(self, fraction: float | None) -> str:
+        """A rate as a percentage with at most one decimal ("%87,5" in Turkish)."""
+        if fraction is None:
+            return "—"
+        # The language's own pattern ("%#,##0" in Turkish: the sign comes first), one decimal.
+        pattern = self.locale.percent_formats[None].pattern.replace("0", "0.#", 1)
+        return babel_numbers.format_percent(fraction, pattern, locale=self.locale)
+
     def file_size(self, size_bytes: int) -> str:
         for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
             if size_bytes >= scale:

@@ -466,3 +466,34 @@ async def presence_seconds(session: AsyncSession, scope: Scope, query: Query, *,
         statement = statement.where(p.user_id == scope.own_user)
     return {(user_id, presence): max(0, int(seconds or 0))
             for user_id, presence, seconds in await session.execute(statement)}
+
+
+# ---- now -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Now:
+    """The company this moment (the dashboard's live panel)."""
+
+    open: int
+    waiting: int  # open, the customer's message unanswered
+    unassigned: int  # open, with no person and no bot
+    with_bot: int
+    longest_wait_since: datetime | None
+    online: int
+    away: int
+
+
+async def now(session: AsyncSession, actor: Actor) -> Now:
+    scope = await scope_for(session, actor)
+    c = Conversation
+    counts = (await session.execute(select(
+        func.count(),
+        func.count().filter(c.waiting_since.is_not(None)),
+        func.count().filter(c.assignee_id.is_(None), c.held_by_bot.is_(False)),
+        func.count().filter(c.held_by_bot.is_(True)),
+        func.min(c.waiting_since),
+    ).where(c.tenant_id == scope.tenant_id, c.status == "open"))).one()
+    presence = dict((await session.execute(select(User.presence, func.count()).where(
+        User.tenant_id == scope.tenant_id, User.is_active.is_(True)).group_by(
+        User.presence))).all())
+    return Now(*counts, online=presence.get("online", 0), away=presence.get("away", 0))

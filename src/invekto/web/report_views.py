@@ -1,32 +1,126 @@
-"""The reports pages (supervisors and admins; the menu's "Reports"): the chat analysis report,
-with the hot leads (conversations whose customer showed purchase intent) and each agent's
-average quality score, over the last 7, 30 or 90 days. The numbers come from ``ai.analysis``;
-every closed conversation is analysed by itself, so the report fills without anyone's help."""
+"""The reports pages (the menu's "Reports"): the dashboard (tiles against the previous period,
+the day-by-day chart, the weekly heatmap, channels, tags, referrals and a live "now" panel),
+the agents' table, a person's own numbers, and the chat analysis report. Supervisors and
+admins see the company; an agent, their own page. The numbers come from ``reports.service``
+(docs/metrics.md); the exports are the API's (``/api/v1/reports/.../export``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from invekto.ai import analysis, quality
+from invekto.channels import service as channels
+from invekto.contacts import service as contacts
 from invekto.core.errors import ValidationFailed
+from invekto.reports import service as reports
+from invekto.reports import tables
+from invekto.reports.api import ReportQuery
 from invekto.users import service as users
 from invekto.web.automation_views import forbidden_unless_supervisor
 from invekto.web.rendering import WebPage, render_page
 
 router = APIRouter(prefix="/reports", include_in_schema=False)
 
-PERIODS = (7, 30, 90)  # days
+PERIODS = (7, 30, 90)  # days, for the chat analysis
 HOT_LEADS_SHOWN = 100
+WEEKDAYS = range(1, 8)  # ISO: Monday first, as in Turkey
 
 
+def presets(today: date) -> list[tuple[str, date, date]]:
+    """The date range picker's shortcuts (label, first day, last day)."""
+    first_of_month = today.replace(day=1)
+    last_month_end = first_of_month - timedelta(days=1)
+    return [("Today", today, today),
+            ("Yesterday", today - timedelta(days=1), today - timedelta(days=1)),
+            ("Last 7 days", today - timedelta(days=6), today),
+            ("Last 30 days", today - timedelta(days=29), today),
+            ("This month", first_of_month, today),
+            ("Last month", last_month_end.replace(day=1), last_month_end)]
+
+
+def query_string(query: reports.Query, **changes) -> str:
+    """The query as URL parameters (the filters kept, ``changes`` applied)."""
+    values: dict = {"start": query.period.start, "end": query.period.end,
+                    "channel_id": list(query.filters.channel_ids),
+                    "group_id": list(query.filters.group_ids),
+                    "user_id": list(query.filters.user_ids),
+                    "tag": query.filters.tag or "",
+                    "business_hours": "true" if query.business_hours else ""}
+    values.update(changes)
+    return urlencode({k: v for k, v in values.items() if v not in ("", [], None)}, doseq=True)
+
+
+async def _choices(page: WebPage) -> dict:
+    session, actor = page.ctx.session, page.ctx.actor
+    return {"channels": await channels.list_channels(session, actor),
+            "groups": await users.list_groups(session, actor),
+            "people": await users.list_users(session, actor, include_inactive=True),
+            "tags": await contacts.list_tags(session, actor)}
+
+
+def reports_zone(page: WebPage) -> ZoneInfo:
+    return ZoneInfo(page.tenant.timezone)
 
 
 @router.get("")
-async def reports_home() -> Response:
-    return RedirectResponse("/reports/analysis", status_code=303)
+async def dashboard(request: Request, page: WebPage, query: ReportQuery) -> Response:
+    if not page.ctx.actor.has_role("supervisor"):
+        return RedirectResponse("/reports/me", status_code=303)
+    found = await reports.overview(page.ctx.session, page.ctx.actor, query)
+    choices = await _choices(page)
+    today = reports.last_days(reports_zone(page)).end
+    maximum = max(found.heatmap.values(), default=0)
+    return render_page(
+        request, page, "reports/overview.html", overview=found, query=query,
+        kpis=tables.KPIS, kpi_value=tables.kpi_value, presets=presets(today),
+        query_string=query_string, weekdays=WEEKDAYS, heat_max=maximum,
+        channel_names={c.id: c.name for c in choices["channels"]}, **choices)
+
+
+@router.get("/now")
+async def now_panel(request: Request, page: WebPage) -> Response:
+    if refused := forbidden_unless_supervisor(request, page, in_settings=False):
+        return refused
+    found = await reports.now(page.ctx.session, page.ctx.actor)
+    return render_page(request, page, "reports/_now.html", now=found)
+
+
+AGENT_SORTS = ("name", *(field for field, _label, _unit in tables.AGENT_COLUMNS))
+
+
+@router.get("/agents")
+async def agents_page(request: Request, page: WebPage, query: ReportQuery,
+                      sort: str = "messages", desc: bool = True) -> Response:
+    if refused := forbidden_unless_supervisor(request, page, in_settings=False):
+        return refused
+    if sort not in AGENT_SORTS:
+        raise ValidationFailed("unknown column to sort by", field="sort")
+    rows = await reports.agents(page.ctx.session, page.ctx.actor, query)
+    # Missing numbers (nothing to average) sort last either way.
+    present = sorted((r for r in rows if getattr(r, sort) is not None),
+                     key=lambda r: (getattr(r, sort), r.name.casefold()), reverse=desc)
+    rows = present + [r for r in rows if getattr(r, sort) is None]
+    today = reports.last_days(reports_zone(page)).end
+    headers = [("name", "Agent"), *((f, label) for f, label, _unit in tables.AGENT_COLUMNS)]
+    return render_page(request, page, "reports/agents.html", rows=rows, query=query,
+                       columns=tables.AGENT_COLUMNS, column_headers=headers, cell=tables.cell,
+                       sort=sort, desc=desc,
+                       presets=presets(today), query_string=query_string,
+                       **await _choices(page))
+
+
+@router.get("/me")
+async def my_numbers(request: Request, page: WebPage, query: ReportQuery) -> Response:
+    [row] = await reports.agents(page.ctx.session, page.ctx.actor, query, own=True)
+    today = reports.last_days(reports_zone(page)).end
+    return render_page(request, page, "reports/me.html", row=row, query=query,
+                       columns=tables.AGENT_COLUMNS, presets=presets(today),
+                       query_string=query_string)
 
 
 @router.get("/analysis")

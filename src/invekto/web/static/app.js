@@ -986,7 +986,8 @@
     resync: () => { reloadList(); },
   };
 
-  // The supervisors' monitor re-renders (at most every 2 s) when anything it shows changes.
+  // The supervisors' monitor and the reports' live panel re-render (at most every 2 s) when
+  // anything they show changes.
   const MONITORED = new Set(["presence.changed", "conversation.updated", "message.created"]);
   let monitorTimer = null;
   function refreshMonitor() {
@@ -1022,7 +1023,7 @@
       try { message = JSON.parse(event.data); } catch { return; }
       const handler = handlers[message.type];
       if (handler) Promise.resolve(handler(message.data || {})).catch(() => {});
-      if ($("#monitor") && MONITORED.has(message.type)) refreshMonitor();
+      if (($("#monitor") || $("#reports-now")) && MONITORED.has(message.type)) refreshMonitor();
     });
     socket.addEventListener("close", () => {
       document.body.dataset.live = "false";
