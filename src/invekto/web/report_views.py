@@ -17,6 +17,7 @@ from invekto.ai import analysis, quality
 from invekto.channels import service as channels
 from invekto.contacts import service as contacts
 from invekto.core.errors import ValidationFailed
+from invekto.core.i18n import N_
 from invekto.reports import service as reports
 from invekto.reports import tables
 from invekto.reports.api import ReportQuery
@@ -35,12 +36,12 @@ def presets(today: date) -> list[tuple[str, date, date]]:
     """The date range picker's shortcuts (label, first day, last day)."""
     first_of_month = today.replace(day=1)
     last_month_end = first_of_month - timedelta(days=1)
-    return [("Today", today, today),
-            ("Yesterday", today - timedelta(days=1), today - timedelta(days=1)),
-            ("Last 7 days", today - timedelta(days=6), today),
-            ("Last 30 days", today - timedelta(days=29), today),
-            ("This month", first_of_month, today),
-            ("Last month", last_month_end.replace(day=1), last_month_end)]
+    return [(N_("Today"), today, today),
+            (N_("Yesterday"), today - timedelta(days=1), today - timedelta(days=1)),
+            (N_("Last 7 days"), today - timedelta(days=6), today),
+            (N_("Last 30 days"), today - timedelta(days=29), today),
+            (N_("This month"), first_of_month, today),
+            (N_("Last month"), last_month_end.replace(day=1), last_month_end)]
 
 
 def query_string(query: reports.Query, **changes) -> str:
@@ -106,7 +107,7 @@ async def agents_page(request: Request, page: WebPage, query: ReportQuery,
                      key=lambda r: (getattr(r, sort), r.name.casefold()), reverse=desc)
     rows = present + [r for r in rows if getattr(r, sort) is None]
     today = reports.last_days(reports_zone(page)).end
-    headers = [("name", "Agent"), *((f, label) for f, label, _unit in tables.AGENT_COLUMNS)]
+    headers = [("name", N_("Agent")), *((f, label) for f, label, _unit in tables.AGENT_COLUMNS)]
     return render_page(request, page, "reports/agents.html", rows=rows, query=query,
                        columns=tables.AGENT_COLUMNS, column_headers=headers, cell=tables.cell,
                        sort=sort, desc=desc,
