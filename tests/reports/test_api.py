@@ -58,7 +58,13 @@ async def test_a_bad_period_names_its_field(two_days):
                            {"start": "2024-01-01", "end": "2026-01-01"}, expect=422)).json()
     assert too_long["error"]["field"] == "start"
     await _get(home.sevgi, "/reports/overview", {"start": "23.11.2026"}, expect=422)
-    await _get(home.sevgi, "/reports/overview", {"channel_id": "kanal"}, expect=422)
+    bad_id = (await _get(home.sevgi, "/reports/overview", {"channel_id": "kanal"},
+                         expect=422)).json()
+    assert bad_id["error"]["field"] == "channel_id"
+    # An empty value (a form's "all" option) is no filter.
+    everything = (await _get(home.sevgi, "/reports/overview", {
+        **PERIOD, "channel_id": "", "group_id": "", "user_id": "", "tag": ""})).json()
+    assert everything["current"]["opened"] == 2
 
 
 async def test_agents_see_their_own_numbers_only(two_days):

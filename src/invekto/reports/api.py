@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from invekto.channels import service as channels
 from invekto.core import tables as files
+from invekto.core.errors import ValidationFailed
 from invekto.http.deps import Scoped
 from invekto.reports import service, tables
 from invekto.reports.schemas import (
@@ -29,10 +30,18 @@ from invekto.routing.service import company_zone
 router = APIRouter(tags=["reports"])
 
 
+def _ids(values: list[str], field: str) -> tuple[uuid.UUID, ...]:
+    """The ids given; an empty value is "all" (a form's first option), not an error."""
+    try:
+        return tuple(uuid.UUID(value) for value in values if value)
+    except ValueError as exc:
+        raise ValidationFailed("not a valid id", field=field) from exc
+
+
 async def report_query(ctx: Scoped, start: date | None = None, end: date | None = None,
-                       channel_id: Annotated[list[uuid.UUID], Query()] = (),
-                       group_id: Annotated[list[uuid.UUID], Query()] = (),
-                       user_id: Annotated[list[uuid.UUID], Query()] = (),
+                       channel_id: Annotated[list[str], Query()] = (),
+                       group_id: Annotated[list[str], Query()] = (),
+                       user_id: Annotated[list[str], Query()] = (),
                        tag: Annotated[str | None, Query(max_length=50)] = None,
                        business_hours: bool = False) -> service.Query:
     """The query every report takes; the period in the company's days, ending today and
@@ -40,8 +49,10 @@ async def report_query(ctx: Scoped, start: date | None = None, end: date | None 
     end = end or service.last_days(await company_zone(ctx.session, ctx.actor.tenant_id)).end
     start = start or end - timedelta(days=service.DEFAULT_DAYS - 1)
     return service.Query(service.Period(start, end),
-                         service.Filters(tuple(channel_id), tuple(group_id), tuple(user_id),
-                                         tag or None), business_hours)
+                         service.Filters(_ids(channel_id, "channel_id"),
+                                         _ids(group_id, "group_id"),
+                                         _ids(user_id, "user_id"), tag or None),
+                         business_hours)
 
 
 ReportQuery = Annotated[service.Query, Depends(report_query)]
