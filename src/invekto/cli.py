@@ -113,13 +113,23 @@ def migrate() -> None:
 
 
 @cli.command()
-def demo() -> None:
-    """Seed the demo company (code `demo`) unless it exists; print its logins."""
+def demo(scale: Annotated[str, typer.Option(
+        help="small: the demo company (code `demo`); large: a company (code `buyuk`) with "
+             "100,000 conversations and about 1,000,000 messages, for reports and benchmarks"
+        )] = "small") -> None:
+    """Seed the demo company unless it exists (or, with --scale large, a large one); print its
+    logins."""
     from invekto import demo as demo_data
+    from invekto import demo_large
 
+    if scale not in ("small", "large"):
+        raise typer.BadParameter("small or large", param_hint="--scale")
     settings = _settings()
     server, url = _database(settings)
     try:
+        if scale == "large":
+            typer.echo(demo_large.describe(asyncio.run(demo_large.build(settings, url))))
+            return
         typer.echo(asyncio.run(demo_data.seed_and_describe(settings, url)))
     finally:
         if server:

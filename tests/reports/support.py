@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import text
 
+from invekto.reports import timeline as t
 from invekto.reports.service import Period
 
 T0 = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)  # Monday 10:00 in Istanbul
@@ -65,3 +66,38 @@ async def set_times(company, conversation_id: uuid.UUID, start: datetime,
     # Moving the opening marks the conversation for the refresher (its trigger).
     await sql(company, "UPDATE conversations SET opened_at = :start WHERE id = :c",
               c=conversation_id, start=start)
+
+
+async def rollup_by_kind(company) -> dict[str, int]:
+    return dict(await sql(company, "SELECT kind, sum(count)::int FROM report_hourly "
+                                    "GROUP BY kind"))
+
+
+async def assert_rollups_equal_the_source_tables(company) -> None:
+    rollup = await rollup_by_kind(company)
+    facts = dict(await sql(company, "SELECT kind, count(*)::int FROM report_facts "
+                                     "GROUP BY kind"))
+    assert rollup == facts
+    [(inbound, outbound)] = await sql(company, """
+        SELECT count(*) FILTER (WHERE direction = 'inbound')::int,
+               count(*) FILTER (WHERE direction = 'outbound')::int
+        FROM messages WHERE content_kind <> 'call'""")
+    assert (rollup.get(t.MESSAGE_IN, 0), rollup.get(t.MESSAGE_OUT, 0)) == (inbound, outbound)
+    [(opened,)] = await sql(company, "SELECT count(*)::int FROM conversations")
+    assert rollup.get(t.OPENED, 0) == opened
+    [(closes,)] = await sql(company, "SELECT count(*)::int FROM conversation_events "
+                                      "WHERE kind = 'closed'")
+    assert rollup.get(t.CLOSED, 0) == closes
+    # Per local day and agent, as a report groups them: the sums equal the messages' own.
+    by_day = await sql(company, """
+        SELECT (hour AT TIME ZONE 'Europe/Istanbul')::date, user_id, sum(count)::int
+        FROM report_hourly WHERE kind = 'message_out' GROUP BY 1, 2 ORDER BY 1, 2""")
+    raw = await sql(company, """
+        SELECT (created_at AT TIME ZONE 'Europe/Istanbul')::date, sender_user_id,
+               count(*)::int
+        FROM messages WHERE direction = 'outbound' GROUP BY 1, 2 ORDER BY 1, 2""")
+    assert by_day == raw
+    [(seconds_rollup, seconds_facts)] = await sql(company, """
+        SELECT (SELECT sum(seconds_sum) FROM report_hourly WHERE kind = 'reply'),
+               (SELECT sum(seconds) FROM report_facts WHERE kind = 'reply')""")
+    assert seconds_rollup == seconds_facts

@@ -9,7 +9,14 @@ from datetime import timedelta
 
 from invekto.reports import refresh as reports
 from invekto.reports import timeline as t
-from tests.reports.support import T0, post, set_times, sql, take_answer_close
+from tests.reports.support import (
+    T0,
+    assert_rollups_equal_the_source_tables,
+    post,
+    set_times,
+    sql,
+    take_answer_close,
+)
 
 
 async def _facts(company, conversation_id) -> list[tuple]:
@@ -48,41 +55,6 @@ async def test_a_conversation_made_through_the_services_becomes_its_facts(world)
     assert kinds.count(t.CLOSED) == 2 and kinds.count(t.REOPENED) == 1
 
 
-async def _rollup_by_kind(company) -> dict[str, int]:
-    return dict(await sql(company, "SELECT kind, sum(count)::int FROM report_hourly "
-                                    "GROUP BY kind"))
-
-
-async def _assert_rollups_equal_the_source_tables(company) -> None:
-    rollup = await _rollup_by_kind(company)
-    facts = dict(await sql(company, "SELECT kind, count(*)::int FROM report_facts "
-                                     "GROUP BY kind"))
-    assert rollup == facts
-    [(inbound, outbound)] = await sql(company, """
-        SELECT count(*) FILTER (WHERE direction = 'inbound')::int,
-               count(*) FILTER (WHERE direction = 'outbound')::int
-        FROM messages WHERE content_kind <> 'call'""")
-    assert (rollup.get(t.MESSAGE_IN, 0), rollup.get(t.MESSAGE_OUT, 0)) == (inbound, outbound)
-    [(opened,)] = await sql(company, "SELECT count(*)::int FROM conversations")
-    assert rollup.get(t.OPENED, 0) == opened
-    [(closes,)] = await sql(company, "SELECT count(*)::int FROM conversation_events "
-                                      "WHERE kind = 'closed'")
-    assert rollup.get(t.CLOSED, 0) == closes
-    # Per local day and agent, as a report groups them: the sums equal the messages' own.
-    by_day = await sql(company, """
-        SELECT (hour AT TIME ZONE 'Europe/Istanbul')::date, user_id, sum(count)::int
-        FROM report_hourly WHERE kind = 'message_out' GROUP BY 1, 2 ORDER BY 1, 2""")
-    raw = await sql(company, """
-        SELECT (created_at AT TIME ZONE 'Europe/Istanbul')::date, sender_user_id,
-               count(*)::int
-        FROM messages WHERE direction = 'outbound' GROUP BY 1, 2 ORDER BY 1, 2""")
-    assert by_day == raw
-    [(seconds_rollup, seconds_facts)] = await sql(company, """
-        SELECT (SELECT sum(seconds_sum) FROM report_hourly WHERE kind = 'reply'),
-               (SELECT sum(seconds) FROM report_facts WHERE kind = 'reply')""")
-    assert seconds_rollup == seconds_facts
-
-
 async def test_the_hourly_sums_equal_the_source_tables_through_changes_and_deletes(world):
     home = world.home
     made = []
@@ -96,20 +68,20 @@ async def test_the_hourly_sums_equal_the_source_tables_through_changes_and_delet
                          timedelta(minutes=13))
         made.append(conversation)
     await reports.refresh(home.rt.db, home.tenant_id)
-    await _assert_rollups_equal_the_source_tables(home)
+    await assert_rollups_equal_the_source_tables(home)
     assert len(await sql(home, "SELECT DISTINCT hour FROM report_hourly")) > 5
 
     # A new message in an old conversation, then the customer deleted with their history.
     await home.inbound("Bir sorum daha var", handle="c1")
     await reports.refresh(home.rt.db, home.tenant_id)
-    await _assert_rollups_equal_the_source_tables(home)
+    await assert_rollups_equal_the_source_tables(home)
     [(contact_id,)] = await sql(home, "SELECT contact_id FROM conversations WHERE id = :c",
                                  c=made[2])
     response = await home.sevgi.client.delete(f"/api/v1/contacts/{contact_id}")
     assert response.status_code == 204, response.text
     await reports.refresh(home.rt.db, home.tenant_id)
     assert await _facts(home, made[2]) == []
-    await _assert_rollups_equal_the_source_tables(home)
+    await assert_rollups_equal_the_source_tables(home)
 
     # The other company sees none of it, and has its own nothing to do.
     assert await sql(world.charlie, "SELECT count(*) FROM report_facts") == [(0,)]

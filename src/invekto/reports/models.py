@@ -27,7 +27,10 @@ FACT_COLUMNS = ("seconds", "business_seconds", "value", "channel_id", "group_id"
 
 class ReportDirty(TenantMixin, Base):
     __tablename__ = "report_dirty"
-    __table_args__ = (Index("ix_report_dirty_tenant", "tenant_id", "id"),)
+    __table_args__ = (
+        Index("ix_report_dirty_tenant", "tenant_id", "id"),
+        Index("ix_report_dirty_conversation", "tenant_id", "conversation_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     conversation_id: Mapped[uuid.UUID]

@@ -14,7 +14,7 @@ import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Select, delete, func, insert, select, text
+from sqlalchemy import Select, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -53,32 +53,35 @@ async def _lock(session: AsyncSession, tenant_id: uuid.UUID, *, wait: bool) -> b
 
 async def refresh_batch(session: AsyncSession, tenant_id: uuid.UUID, *, wait: bool = True,
                         batch: int = BATCH) -> int | None:
-    """Derive up to ``batch`` changed conversations of the company, in the session's
-    transaction; the number done (0: all up to date), or None when another refresher holds
-    the company and ``wait`` is off."""
+    """Derive the conversations of the company's next ``batch`` listed changes, in the
+    session's transaction; the number done (0: all up to date), or None when another
+    refresher holds the company and ``wait`` is off."""
     if not await _lock(session, tenant_id, wait=wait):
         return None
-    dirty = (await session.execute(
-        select(ReportDirty.id, ReportDirty.conversation_id)
-        .where(ReportDirty.tenant_id == tenant_id).order_by(ReportDirty.id).limit(batch))).all()
-    if dirty:
-        conversation_ids = list({row.conversation_id for row in dirty})
+    conversation_ids = list(set((await session.scalars(
+        select(ReportDirty.conversation_id).where(ReportDirty.tenant_id == tenant_id)
+        .order_by(ReportDirty.id).limit(batch))).all()))
+    if conversation_ids:
+        # Every listed change of these conversations, not only the batch's: each one was
+        # committed before this statement, so the timelines read below include it.
+        dirty_ids = (await session.scalars(select(ReportDirty.id).where(
+            ReportDirty.tenant_id == tenant_id,
+            ReportDirty.conversation_id.in_(conversation_ids)))).all()
         hours = await _hours_of(session, tenant_id, select(ReportFact.at).where(
             ReportFact.tenant_id == tenant_id,
             ReportFact.conversation_id.in_(conversation_ids)))
         await session.execute(delete(ReportFact).where(
             ReportFact.tenant_id == tenant_id, ReportFact.conversation_id.in_(conversation_ids)))
         rows = await _derived_rows(session, tenant_id, conversation_ids)
-        if rows:
-            await session.execute(insert(ReportFact), rows)
+        await _insert_facts(session, rows)
         hours |= {_hour(row["at"]) for row in rows}
         await _resum(session, tenant_id, hours)
         await session.execute(delete(ReportDirty).where(
-            ReportDirty.tenant_id == tenant_id, ReportDirty.id.in_([row.id for row in dirty])))
+            ReportDirty.tenant_id == tenant_id, ReportDirty.id.in_(dirty_ids)))
     await session.execute(pg_insert(ReportRefresh).values(tenant_id=tenant_id)
                           .on_conflict_do_update(index_elements=[ReportRefresh.tenant_id],
                                                  set_={"refreshed_at": func.now()}))
-    return len({row.conversation_id for row in dirty})
+    return len(conversation_ids)
 
 
 async def refresh(db: Database, tenant_id: uuid.UUID, *, max_batches: int | None = None
@@ -100,6 +103,27 @@ async def tenants_to_refresh(db: Database) -> list[uuid.UUID]:
     """The companies with conversations waiting to be derived (system scope)."""
     async with db.system_session() as session:
         return list((await session.scalars(select(ReportDirty.tenant_id).distinct())).all())
+
+
+# One INSERT ... SELECT FROM unnest(...) of a column array each: twelve parameters whatever
+# the number of rows (COPY is not allowed on a table with row-level security).
+_FACT_COLUMNS = ("tenant_id", "conversation_id", "seq", "kind", "detail", "at", "seconds",
+                 "business_seconds", "value", "channel_id", "group_id", "user_id")
+_INSERT_FACTS = text("""
+    INSERT INTO report_facts (tenant_id, conversation_id, seq, kind, detail, at, seconds,
+                              business_seconds, value, channel_id, group_id, user_id)
+    SELECT * FROM unnest(CAST(:tenant_id AS uuid[]), CAST(:conversation_id AS uuid[]),
+                         CAST(:seq AS int[]), CAST(:kind AS text[]), CAST(:detail AS text[]),
+                         CAST(:at AS timestamptz[]), CAST(:seconds AS bigint[]),
+                         CAST(:business_seconds AS bigint[]), CAST(:value AS int[]),
+                         CAST(:channel_id AS uuid[]), CAST(:group_id AS uuid[]),
+                         CAST(:user_id AS uuid[]))""")
+
+
+async def _insert_facts(session: AsyncSession, rows: list[dict]) -> None:
+    if rows:
+        await session.execute(_INSERT_FACTS, {name: [row[name] for row in rows]
+                                              for name in _FACT_COLUMNS})
 
 
 def _hour(moment: datetime) -> datetime:

@@ -91,6 +91,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_report_dirty'))
     )
     op.create_index('ix_report_dirty_tenant', 'report_dirty', ['tenant_id', 'id'], unique=False)
+    op.create_index('ix_report_dirty_conversation', 'report_dirty',
+                    ['tenant_id', 'conversation_id'], unique=False)
     op.create_table('report_hourly',
     sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
     sa.Column('hour', sa.DateTime(timezone=True), nullable=False),
@@ -185,5 +187,6 @@ def downgrade() -> None:
     op.drop_index('ix_report_hourly_kind_hour', table_name='report_hourly')
     op.drop_index('ix_report_hourly_hour', table_name='report_hourly')
     op.drop_table('report_hourly')
+    op.drop_index('ix_report_dirty_conversation', table_name='report_dirty')
     op.drop_index('ix_report_dirty_tenant', table_name='report_dirty')
     op.drop_table('report_dirty')
