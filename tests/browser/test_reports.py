@@ -5,28 +5,21 @@ holds the numbers the screen shows."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from openpyxl import load_workbook
 from playwright.async_api import expect
 
-from tests.reports.support import T0, post, set_times, take_answer_close
+from tests.reports.support import add_two_known_days
 
 
 async def test_the_dashboard_changes_period_updates_live_and_exports(
         world, open_browser, tmp_path, artifacts):
     home = world.home
-    monday = await take_answer_close(home, handle="pazartesi", agent="bora")
-    await set_times(home, monday, T0, timedelta(minutes=1))
-    tuesday = await take_answer_close(home, handle="sali", agent="deniz")
-    await post(home.sevgi, "/tags", {"name": "implant"})
-    await post(home.deniz, f"/conversations/{tuesday}/tags", {"add": ["implant"]})
-    await set_times(home, tuesday, T0 + timedelta(days=1), timedelta(minutes=2))
+    await add_two_known_days(home)  # and a Sunday one, still open
 
     page = (await open_browser(home, "sevgi", path="/reports")).page
     await expect(page.locator("#report-presets [aria-current=true]")).to_have_attribute(
         "data-preset", "2")  # the last 7 days by default
-    await expect(page.locator("#now-figures [data-now=open] .h3")).to_have_text("0")
+    await expect(page.locator("#now-figures [data-now=open] .h3")).to_have_text("1")
 
     # The period: Monday 23 and Tuesday 24 November.
     await page.fill("#report-start", "2026-11-23")
@@ -44,7 +37,7 @@ async def test_the_dashboard_changes_period_updates_live_and_exports(
 
     # A customer writes now: the live panel counts the open conversation without a reload.
     await home.inbound("Merhaba, randevu almak istiyorum", handle="yeni")
-    await expect(page.locator("#now-figures [data-now=open] .h3")).to_have_text("1")
+    await expect(page.locator("#now-figures [data-now=open] .h3")).to_have_text("2")
     await expect(page.locator("#now-figures [data-now=waiting] .h3")).to_have_text("1")
     await page.screenshot(path=str(artifacts / "reports-dashboard.png"), full_page=True)
 

@@ -16,15 +16,7 @@ from invekto.core import tables as files
 from invekto.core.errors import ValidationFailed
 from invekto.http.deps import Scoped
 from invekto.reports import service, tables
-from invekto.reports.schemas import (
-    AgentRowOut,
-    ChannelCountsOut,
-    CountOut,
-    DayOut,
-    HeatOut,
-    KpisOut,
-    OverviewOut,
-)
+from invekto.reports.schemas import ChannelCountsOut, CountOut, HeatOut, OverviewOut
 from invekto.routing.service import company_zone
 
 router = APIRouter(tags=["reports"])
@@ -62,9 +54,7 @@ def overview_out(overview: service.Overview) -> OverviewOut:
     return OverviewOut(
         start=overview.query.period.start, end=overview.query.period.end,
         business_hours=overview.query.business_hours, refreshed_at=overview.refreshed_at,
-        current=KpisOut.model_validate(overview.current),
-        previous=KpisOut.model_validate(overview.previous) if overview.previous else None,
-        days=[DayOut.model_validate(day) for day in overview.days],
+        current=overview.current, previous=overview.previous, days=overview.days,
         heatmap=[HeatOut(weekday=weekday, hour=hour, messages_in=count)
                  for (weekday, hour), count in sorted(overview.heatmap.items())],
         channels=[ChannelCountsOut(channel_id=channel_id,
@@ -83,12 +73,12 @@ async def overview(ctx: Scoped, query: ReportQuery, compare: bool = True):
     return overview_out(await service.overview(ctx.session, ctx.actor, query, compare=compare))
 
 
-@router.get("/reports/agents", response_model=list[AgentRowOut])
+@router.get("/reports/agents", response_model=list[service.AgentRow])
 async def agents(ctx: Scoped, query: ReportQuery):
     return await service.agents(ctx.session, ctx.actor, query)
 
 
-@router.get("/reports/me", response_model=AgentRowOut)
+@router.get("/reports/me", response_model=service.AgentRow)
 async def my_numbers(ctx: Scoped, query: ReportQuery):
     """The signed-in person's own row (any role)."""
     [row] = await service.agents(ctx.session, ctx.actor, query, own=True)
