@@ -24,6 +24,9 @@ SESSION_STATES = ("running", "waiting", "sleeping", "ended")
 # Why a session ended.
 END_REASONS = ("completed", "handed_off", "escaped", "taken_over", "timed_out", "failed",
                "replaced", "conversation_closed")
+# The endings that gave the customer to people (the reports' bot hand-offs; a keyword does not
+# bring the bot back after one).
+TO_PEOPLE = ("handed_off", "escaped", "taken_over", "timed_out", "failed")
 
 
 class Flow(IdMixin, TenantMixin, TimestampMixin, Base):

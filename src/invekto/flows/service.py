@@ -50,7 +50,7 @@ from invekto.flows.engine import (
     TimedOut,
     Woke,
 )
-from invekto.flows.models import Flow, FlowSession, FlowVersion
+from invekto.flows.models import TO_PEOPLE, Flow, FlowSession, FlowVersion
 from invekto.flows.schemas import FlowCreate, FlowDraft, FlowTriggers, TestTurnIn, TestTurnOut
 from invekto.flows.steps import StepCall, StepResult
 from invekto.flows.templates import FLOW_TEMPLATES
@@ -72,8 +72,6 @@ MAX_RESPONSE_BYTES = 1024 * 1024
 MAX_VALUE_BYTES = 10_000
 # Endings after which the conversation goes to people; a takeover or a close has its person.
 _RELEASING = ("completed", "handed_off", "escaped", "timed_out", "failed")
-# Once a conversation went to people this way, a keyword does not bring the bot back into it.
-_TO_PEOPLE = ("handed_off", "escaped", "taken_over", "timed_out", "failed")
 _TAPS = ("button_reply", "list_reply", "callback", "button")
 
 
@@ -415,7 +413,7 @@ async def _may_start_again(session: AsyncSession, conversation: Conversation) ->
     went_to_people = await session.scalar(select(FlowSession.id).where(
         FlowSession.tenant_id == conversation.tenant_id,
         FlowSession.conversation_id == conversation.id,
-        FlowSession.end_reason.in_(_TO_PEOPLE)).limit(1))
+        FlowSession.end_reason.in_(TO_PEOPLE)).limit(1))
     return went_to_people is None
 
 

@@ -5,7 +5,8 @@ refresh takes a batch of them in order, reads their timelines (messages, changes
 surveys, SLA breaches), derives their facts (``timeline.derive``), replaces the old ones and
 re-sums every hour the old or new facts fall in. A company has one refresher at a time (an
 advisory lock), so two never re-sum the same hour from different views of the facts; a report
-page that finds one running reads what is there rather than wait.
+page that finds one running reads what is there rather than wait. ``report_refreshes`` records
+when a company was last caught up: everything changed before then is in its reports.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Select, delete, func, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.ai.models import AutoAnswerSession
 from invekto.db.session import Database
-from invekto.flows.models import FlowSession
+from invekto.flows.models import TO_PEOPLE, FlowSession
 from invekto.follow_ups.models import CsatResponse
 from invekto.inbox.models import Conversation, ConversationEvent, Message
 from invekto.reports.models import ReportDirty, ReportFact, ReportHourly, ReportRefresh
@@ -38,8 +39,6 @@ from invekto.routing.sla import BusinessClock
 
 # Conversations per batch: a few hundred milliseconds of work, one transaction.
 BATCH = 200
-# The flow sessions' end reasons that hand the customer to people (flows.service._TO_PEOPLE).
-_FLOW_HANDOFFS = ("handed_off", "escaped", "taken_over", "timed_out", "failed")
 _CHANGE_KINDS = ("assigned", "transferred", "takeover", "closed", "reopened")
 
 
@@ -67,9 +66,7 @@ async def refresh_batch(session: AsyncSession, tenant_id: uuid.UUID, *, wait: bo
         dirty_ids = (await session.scalars(select(ReportDirty.id).where(
             ReportDirty.tenant_id == tenant_id,
             ReportDirty.conversation_id.in_(conversation_ids)))).all()
-        hours = await _hours_of(session, tenant_id, select(ReportFact.at).where(
-            ReportFact.tenant_id == tenant_id,
-            ReportFact.conversation_id.in_(conversation_ids)))
+        hours = await _hours_of_facts(session, tenant_id, conversation_ids)
         await session.execute(delete(ReportFact).where(
             ReportFact.tenant_id == tenant_id, ReportFact.conversation_id.in_(conversation_ids)))
         rows = await _derived_rows(session, tenant_id, conversation_ids)
@@ -78,9 +75,10 @@ async def refresh_batch(session: AsyncSession, tenant_id: uuid.UUID, *, wait: bo
         await _resum(session, tenant_id, hours)
         await session.execute(delete(ReportDirty).where(
             ReportDirty.tenant_id == tenant_id, ReportDirty.id.in_(dirty_ids)))
-    await session.execute(pg_insert(ReportRefresh).values(tenant_id=tenant_id)
-                          .on_conflict_do_update(index_elements=[ReportRefresh.tenant_id],
-                                                 set_={"refreshed_at": func.now()}))
+    else:  # caught up: everything changed before this transaction is derived
+        await session.execute(pg_insert(ReportRefresh).values(tenant_id=tenant_id)
+                              .on_conflict_do_update(index_elements=[ReportRefresh.tenant_id],
+                                                     set_={"refreshed_at": func.now()}))
     return len(conversation_ids)
 
 
@@ -131,10 +129,13 @@ def _hour(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-async def _hours_of(session: AsyncSession, tenant_id: uuid.UUID, moments: Select) -> set[datetime]:
-    hours = moments.with_only_columns(
-        func.date_trunc("hour", ReportFact.at, "UTC").label("hour")).distinct()
-    return set((await session.scalars(hours)).all())
+async def _hours_of_facts(session: AsyncSession, tenant_id: uuid.UUID,
+                          conversation_ids: list[uuid.UUID]) -> set[datetime]:
+    """The UTC hours the conversations' present facts fall in."""
+    return set((await session.scalars(select(
+        func.date_trunc("hour", ReportFact.at, "UTC")).where(
+        ReportFact.tenant_id == tenant_id,
+        ReportFact.conversation_id.in_(conversation_ids)).distinct())).all())
 
 
 async def _resum(session: AsyncSession, tenant_id: uuid.UUID, hours: set[datetime]) -> None:
@@ -212,7 +213,7 @@ async def _timelines(session: AsyncSession, tenant_id: uuid.UUID,
             FlowSession.end_reason).where(FlowSession.tenant_id == tenant_id,
                                           FlowSession.conversation_id.in_(ids))):
         bots[row.conversation_id].append(BotRun(row.started_at, row.ended_at,
-                                                row.end_reason in _FLOW_HANDOFFS))
+                                                row.end_reason in TO_PEOPLE))
     for row in await session.execute(select(
             AutoAnswerSession.conversation_id, AutoAnswerSession.started_at,
             AutoAnswerSession.ended_at, AutoAnswerSession.state).where(

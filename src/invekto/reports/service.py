@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, func, literal, select
+from sqlalchemy import Integer, Select, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.core.actor import Actor
@@ -155,14 +155,13 @@ def _filters(columns, scope: Scope, filters: Filters) -> list:
     return conditions
 
 
-def _of_tagged(statement: Select, tag: str | None) -> Select:
-    """Only the facts of conversations carrying ``tag`` (when one is given)."""
+def _of_tagged(statement: Select, scope: Scope, tag: str | None) -> Select:
+    """Only the facts of conversations carrying ``tag`` (when one is given): the tagged
+    conversations first (the tags' GIN index), then their facts in the period."""
     if not tag:
         return statement
-    f = ReportFact
-    return statement.join(Conversation, and_(
-        Conversation.tenant_id == f.tenant_id, Conversation.id == f.conversation_id)).where(
-        Conversation.tags.contains([tag]))
+    return statement.where(ReportFact.conversation_id.in_(select(Conversation.id).where(
+        Conversation.tenant_id == scope.tenant_id, Conversation.tags.contains([tag]))))
 
 
 def _source(scope: Scope, query: Query, kinds: Iterable[str]):
@@ -179,7 +178,7 @@ def _source(scope: Scope, query: Query, kinds: Iterable[str]):
             func.coalesce(f.business_seconds, 0).label("business_seconds"),
             func.coalesce(f.value, 0).label("value"), f.channel_id, f.group_id, f.user_id,
         ).where(f.tenant_id == scope.tenant_id, f.kind.in_(kinds), f.at >= start, f.at < end,
-                *_filters(f, scope, query.filters)), query.filters.tag).subquery()
+                *_filters(f, scope, query.filters)), scope, query.filters.tag).subquery()
     h = ReportHourly
     return select(
         h.kind, h.detail, h.hour.label("moment"), h.count.label("n"),
@@ -199,34 +198,30 @@ def _as_sum(row, first: int) -> Sum:
 
 
 async def sums(session: AsyncSession, scope: Scope, query: Query, kinds: Iterable[str], *,
-               by: str | None = None) -> dict[tuple, Sum]:
-    """Sums per (kind, detail[, key]) where ``by`` is None, "day" (local date), "weekday_hour"
-    ((ISO weekday, local hour)), "channel", "group" or "user"."""
+               by: tuple[str, ...] = ()) -> dict[tuple, Sum]:
+    """Sums per (kind, detail, *by), ``by`` naming keys among "day" (local date), "weekday"
+    (ISO), "hour" (local), "channel", "group" and "user"."""
     source = _source(scope, query, kinds)
     local = func.timezone(scope.zone.key, source.c.moment)
-    keys = {None: [], "day": [func.date(local)],
-            "weekday_hour": [func.extract("isodow", local), func.extract("hour", local)],
-            "channel": [source.c.channel_id], "group": [source.c.group_id],
-            "user": [source.c.user_id]}[by]
-    group = [source.c.kind, source.c.detail, *keys]
+    columns = {"day": func.date(local),
+               "weekday": func.extract("isodow", local).cast(Integer),
+               "hour": func.extract("hour", local).cast(Integer),
+               "channel": source.c.channel_id, "group": source.c.group_id,
+               "user": source.c.user_id}
+    group = [source.c.kind, source.c.detail, *(columns[name] for name in by)]
     rows = (await session.execute(select(*group, *_sum_columns(source)).group_by(*group))).all()
-    found: dict[tuple, Sum] = {}
-    for row in rows:
-        key = tuple(row[:len(group)])
-        if by == "weekday_hour":
-            key = (key[0], key[1], (int(key[2]), int(key[3])))
-        found[key] = _as_sum(row, len(group))
-    return found
+    return {tuple(row[:len(group)]): _as_sum(row, len(group)) for row in rows}
 
 
 def total(found: dict[tuple, Sum], kind: str, *, detail: str | None = None,
-          key: object = ...) -> Sum:
-    """Add up ``found``'s sums of ``kind`` (and ``detail``; and ``key`` when grouped)."""
+          where: tuple = ()) -> Sum:
+    """Add up ``found``'s sums of ``kind`` (and ``detail``; and, when grouped, of the keys
+    that begin with ``where``)."""
     result = Sum()
-    for found_key, value in found.items():
-        if found_key[0] != kind or (detail is not None and found_key[1] != detail):
+    for key, value in found.items():
+        if key[0] != kind or (detail is not None and key[1] != detail):
             continue
-        if key is not ... and found_key[2] != key:
+        if key[2:2 + len(where)] != where:
             continue
         result += value
     return result
@@ -243,7 +238,7 @@ async def medians(session: AsyncSession, scope: Scope, query: Query, kinds: Iter
     statement = _of_tagged(select(
         *group, func.percentile_cont(0.5).within_group(measure)).where(
         f.tenant_id == scope.tenant_id, f.kind.in_(list(kinds)), f.at >= start, f.at < end,
-        *_filters(f, scope, query.filters)).group_by(*group), query.filters.tag)
+        *_filters(f, scope, query.filters)).group_by(*group), scope, query.filters.tag)
     return {tuple(row[:-1]): (float(row[-1]) if row[-1] is not None else None)
             for row in await session.execute(statement)}
 
@@ -286,9 +281,14 @@ class Kpis:
     talk_seconds: int
 
 
-async def kpis(session: AsyncSession, scope: Scope, query: Query) -> Kpis:
-    found = await sums(session, scope, query, OVERVIEW_KINDS)
-    middle = await medians(session, scope, query, DURATIONS)
+async def kpis(session: AsyncSession, scope: Scope, query: Query, *,
+               found: dict[tuple, Sum] | None = None, with_medians: bool = True) -> Kpis:
+    """The tiles; from ``found`` when the caller has the period's sums already (grouped any
+    way). Without medians (the previous period's tiles: averages are compared, medians are
+    the one costly number) they are None."""
+    if found is None:
+        found = await sums(session, scope, query, OVERVIEW_KINDS)
+    middle = await medians(session, scope, query, DURATIONS) if with_medians else {}
     business = query.business_hours
 
     def count(kind: str, detail: str | None = None) -> int:
@@ -345,28 +345,32 @@ async def overview(session: AsyncSession, actor: Actor, query: Query, *,
     heatmap of incoming messages, and the split by channel, tag and referral."""
     scope = await scope_for(session, actor)
     refreshed_at = await bring_up_to_date(session, scope.tenant_id)
-    current = await kpis(session, scope, query)
-    previous = (await kpis(session, scope, replace(query, period=query.period.previous()))
-                if compare else None)
-    daily = await sums(session, scope, query, (t.OPENED, t.CLOSED, t.MESSAGE_IN, t.MESSAGE_OUT),
-                       by="day")
-    days = [DayPoint(day, *(total(daily, kind, key=day).count
-                            for kind in (t.OPENED, t.CLOSED, t.MESSAGE_IN, t.MESSAGE_OUT)))
+    # One pass over the period's sums, grouped by day and channel: the tiles, the series, the
+    # channels, tags and referrals all come from it.
+    found = await sums(session, scope, query, (*OVERVIEW_KINDS, t.TAGGED), by=("day", "channel"))
+    current = await kpis(session, scope, query, found=found)
+    previous = (await kpis(session, scope, replace(query, period=query.period.previous()),
+                           with_medians=False) if compare else None)
+    series = (t.OPENED, t.CLOSED, t.MESSAGE_IN, t.MESSAGE_OUT)
+    by_day: dict[tuple[str, date], int] = defaultdict(int)
+    by_channel: dict[uuid.UUID, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    by_detail: dict[tuple[str, str], int] = defaultdict(int)
+    for (kind, detail, day, channel_id), value in found.items():
+        if kind in series:
+            by_day[kind, day] += value.count
+            by_channel[channel_id][kind] += value.count
+        by_detail[kind, detail] += value.count
+    days = [DayPoint(day, *(by_day[kind, day] for kind in series))
             for day in (query.period.start + timedelta(days=n)
                         for n in range(query.period.days))]
-    weekly = await sums(session, scope, query, (t.MESSAGE_IN,), by="weekday_hour")
-    heatmap = {key[2]: value.count for key, value in weekly.items()}
-    channels = await sums(session, scope, query, (t.OPENED, t.MESSAGE_IN, t.MESSAGE_OUT,
-                                                  t.CLOSED), by="channel")
-    by_channel: dict[uuid.UUID, dict[str, int]] = defaultdict(dict)
-    for (kind, _detail, channel_id), value in channels.items():
-        by_channel[channel_id][kind] = by_channel[channel_id].get(kind, 0) + value.count
-    details = await sums(session, scope, query, (t.TAGGED, t.OPENED))
-    tags = sorted(((d, v.count) for (k, d), v in details.items() if k == t.TAGGED),
+    weekly = await sums(session, scope, query, (t.MESSAGE_IN,), by=("weekday", "hour"))
+    heatmap = {(weekday, hour): value.count for (_k, _d, weekday, hour), value in weekly.items()}
+    tags = sorted(((d, n) for (k, d), n in by_detail.items() if k == t.TAGGED),
                   key=lambda item: (-item[1], item[0]))
-    referrals = sorted(((d, v.count) for (k, d), v in details.items() if k == t.OPENED and d),
+    referrals = sorted(((d, n) for (k, d), n in by_detail.items() if k == t.OPENED and d),
                        key=lambda item: (-item[1], item[0]))
-    return Overview(query, refreshed_at, current, previous, days, heatmap, dict(by_channel),
+    return Overview(query, refreshed_at, current, previous, days, heatmap,
+                    {channel: dict(counts) for channel, counts in by_channel.items()},
                     tags, referrals)
 
 
@@ -403,7 +407,7 @@ async def agents(session: AsyncSession, actor: Actor, query: Query, *,
     row only (what an agent may see)."""
     scope = await scope_for(session, actor, own=own)
     await bring_up_to_date(session, scope.tenant_id)
-    found = await sums(session, scope, query, AGENT_KINDS, by="user")
+    found = await sums(session, scope, query, AGENT_KINDS, by=("user",))
     middle = await medians(session, scope, query, (t.FIRST_RESPONSE, t.REPLY), by_user=True)
     written = await _conversations_written(session, scope, query)
     presence = await presence_seconds(session, scope, query)
@@ -418,7 +422,7 @@ async def agents(session: AsyncSession, actor: Actor, query: Query, *,
             continue
 
         def of(kind: str, detail: str | None = None, user=user_id) -> Sum:
-            return total(found, kind, detail=detail, key=user)
+            return total(found, kind, detail=detail, where=(user,))
 
         csat = of(t.CSAT_ANSWERED)
         row = AgentRow(
@@ -446,7 +450,7 @@ async def _conversations_written(session: AsyncSession, scope: Scope, query: Que
     statement = _of_tagged(select(f.user_id, func.count(f.conversation_id.distinct())).where(
         f.tenant_id == scope.tenant_id, f.kind == t.MESSAGE_OUT, f.detail == "agent",
         f.at >= start, f.at < end, f.user_id.is_not(None),
-        *_filters(f, scope, query.filters)).group_by(f.user_id), query.filters.tag)
+        *_filters(f, scope, query.filters)).group_by(f.user_id), scope, query.filters.tag)
     return {user_id: count for user_id, count in await session.execute(statement)}
 
 
