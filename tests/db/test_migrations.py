@@ -63,3 +63,17 @@ def test_the_application_role_cannot_bypass_row_level_security(database_url):
             "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
         )).one()
     assert (superuser, bypass) == (False, False)
+
+
+def test_every_policy_reads_the_scope_once_per_statement(database_url):
+    """The settings in scalar subqueries (init plans), not calls evaluated row by row: one
+    policy text for every tenant table, the same for reading and writing (migration 0025)."""
+    with _engine(database_url).connect() as connection:
+        rows = connection.execute(text(
+            "SELECT tablename, qual, with_check FROM pg_policies "
+            "WHERE policyname = 'tenant_isolation'")).all()
+    assert sorted(table for table, _qual, _check in rows) == tenant_owned_tables()
+    texts = {qual for _table, qual, _check in rows} | {check for _t, _q, check in rows}
+    assert len(texts) == 1, texts
+    [policy] = texts
+    assert policy.count("SELECT") == 2 and "app.tenant_id" in policy and "app.scope" in policy

@@ -10,9 +10,11 @@ POLICY_NAME = "tenant_isolation"
 
 # A row is visible when it belongs to the transaction's tenant, or when the transaction runs in
 # the explicit system scope (platform and maintenance work). With neither setting, nothing is.
+# The settings are read in scalar subqueries: evaluated once per statement, not once per row
+# (migration 0025 rewrote the earlier policies so).
 _PREDICATE = (
-    "tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid"
-    " OR current_setting('app.scope', true) = 'system'"
+    "tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid)"
+    " OR (SELECT current_setting('app.scope', true)) = 'system'"
 )
 
 
