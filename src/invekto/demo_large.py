@@ -36,6 +36,10 @@ SLUG = "buyuk"
 PASSWORD = "buyuk-demo-2026"
 AGENTS = ("ayse", "burak", "cem", "derya", "elif", "emre", "gizem", "hakan", "irem", "kaan",
           "leyla", "mert")
+# What the customers ask about: a search for one finds about one conversation in fifteen.
+TREATMENTS = ("implant", "dolgu", "kanal tedavisi", "beyazlatma", "diş teli", "diş taşı",
+              "çekim", "protez", "zirkonyum", "lamina", "kaplama", "köprü", "gülüş tasarımı",
+              "şeffaf plak", "kontrol")
 WEEKEND_DROPPED = 0.66  # a weekend day has a third of a weekday's conversations
 TAGS = ("randevu", "fiyat", "implant", "ortodonti", "şikâyet", "iptal", "kontrol", "ödeme")
 
@@ -126,9 +130,11 @@ SELECT gen_random_uuid(), %(tenant)s, p.id, p.contact_id, p.channel_id,
        CASE WHEN k %% 2 = 0 THEN 'inbound' ELSE 'outbound' END,
        CASE WHEN k %% 2 = 0 THEN 'contact' ELSE 'agent' END,
        CASE WHEN k %% 2 = 0 THEN NULL ELSE p.agent_id END,
-       (ARRAY['Merhaba, randevu almak istiyorum', 'Fiyat bilgisi alabilir miyim?',
-              'Tabii, hangi gün uygun?', 'Yarın saat 10 olur mu?', 'Teşekkürler'])
-           [1 + k %% 5],
+       -- each conversation about one of the treatments: the customer names it twice
+       replace((ARRAY['Merhaba, {t} için randevu almak istiyorum',
+                      'Tabii, hangi gün uygun?', '{t} fiyatı ne kadar?',
+                      'Yarın saat 10 olur mu?', 'Teşekkürler'])[1 + k %% 5],
+               '{t}', (%(treatments)s::text[])[1 + p.n %% %(treatment_count)s]),
        CASE WHEN k %% 2 = 0 THEN 'delivered' ELSE 'read' END,
        p.opened_at + interval '1 second' * p.step * k
 FROM plan p, generate_series(0, p.message_count - 1) k;
@@ -189,7 +195,8 @@ async def build(settings: Settings, url: str, *, conversations: int = 100_000,
             params = {"tenant": tenant, "agents": agents, "agent_count": len(agents),
                       "groups": groups, "channels": channel_ids, "days": days,
                       "planned": planned, "weekend_dropped": WEEKEND_DROPPED,
-                      "tags": list(TAGS), "tag_count": len(TAGS)}
+                      "tags": list(TAGS), "tag_count": len(TAGS),
+                      "treatments": list(TREATMENTS), "treatment_count": len(TREATMENTS)}
             for statement in (_ROWS + _WRITE).split(";\n"):
                 if statement.strip():
                     connection.execute(statement, params)
