@@ -170,8 +170,8 @@ def _of_tagged(statement: Select, scope: Scope, tag: str | None) -> Select:
 
 def _source(scope: Scope, query: Query, kinds: Iterable[str]):
     """The rows a sum reads, as (kind, detail, moment, n, seconds, business_seconds, value,
-    channel_id, group_id, user_id, conversation_id): the hourly sums, or with a tag filter the
-    facts of conversations carrying that tag (the hourly sums know no tags)."""
+    channel_id, group_id, user_id): the hourly sums, or with a tag filter the facts of
+    conversations carrying that tag (the hourly sums know no tags)."""
     start, end = query.period.bounds(scope.zone)
     kinds = list(kinds)
     if query.filters.tag:
