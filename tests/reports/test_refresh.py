@@ -101,3 +101,19 @@ async def test_one_refresher_per_company_at_a_time(world):
             assert await reports.refresh_batch(other, world.charlie.tenant_id,
                                                wait=False) == 0
     assert home.tenant_id not in await reports.tenants_to_refresh(home.rt.db)
+
+
+async def test_the_minute_job_derives_every_company_with_changes(world):
+    from invekto.reports import tasks
+
+    companies = (world.home, world.charlie)
+    for company in companies:
+        await company.inbound("Merhaba", handle="dakika")
+    waiting = await reports.tenants_to_refresh(world.home.rt.db)
+    assert {c.tenant_id for c in companies} <= set(waiting)
+    assert await tasks.refresh(timestamp=0) >= 2
+    waiting = await reports.tenants_to_refresh(world.home.rt.db)
+    for company in companies:
+        assert company.tenant_id not in waiting
+        assert await sql(company, "SELECT count(*) FROM report_facts "
+                                  "WHERE kind = 'message_in'") == [(1,)]
