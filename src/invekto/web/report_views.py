@@ -64,8 +64,9 @@ async def _choices(page: WebPage) -> dict:
             "tags": await contacts.list_tags(session, actor)}
 
 
-def reports_zone(page: WebPage) -> ZoneInfo:
-    return ZoneInfo(page.tenant.timezone)
+def _presets(page: WebPage) -> list[tuple[str, date, date]]:
+    """The shortcuts, from today on the company's clock."""
+    return presets(reports.last_days(ZoneInfo(page.tenant.timezone)).end)
 
 
 @router.get("")
@@ -74,11 +75,10 @@ async def dashboard(request: Request, page: WebPage, query: ReportQuery) -> Resp
         return RedirectResponse("/reports/me", status_code=303)
     found = await reports.overview(page.ctx.session, page.ctx.actor, query)
     choices = await _choices(page)
-    today = reports.last_days(reports_zone(page)).end
     maximum = max(found.heatmap.values(), default=0)
     return render_page(
         request, page, "reports/overview.html", overview=found, query=query,
-        kpis=tables.KPIS, kpi_value=tables.kpi_value, presets=presets(today),
+        kpis=tables.KPIS, kpi_value=tables.kpi_value, presets=_presets(page),
         query_string=query_string, weekdays=WEEKDAYS, heat_max=maximum,
         channel_names={c.id: c.name for c in choices["channels"]}, **choices)
 
@@ -106,21 +106,19 @@ async def agents_page(request: Request, page: WebPage, query: ReportQuery,
     present = sorted((r for r in rows if getattr(r, sort) is not None),
                      key=lambda r: (getattr(r, sort), r.name.casefold()), reverse=desc)
     rows = present + [r for r in rows if getattr(r, sort) is None]
-    today = reports.last_days(reports_zone(page)).end
     headers = [("name", N_("Agent")), *((f, label) for f, label, _unit in tables.AGENT_COLUMNS)]
     return render_page(request, page, "reports/agents.html", rows=rows, query=query,
                        columns=tables.AGENT_COLUMNS, column_headers=headers, cell=tables.cell,
                        sort=sort, desc=desc,
-                       presets=presets(today), query_string=query_string,
+                       presets=_presets(page), query_string=query_string,
                        **await _choices(page))
 
 
 @router.get("/me")
 async def my_numbers(request: Request, page: WebPage, query: ReportQuery) -> Response:
     [row] = await reports.agents(page.ctx.session, page.ctx.actor, query, own=True)
-    today = reports.last_days(reports_zone(page)).end
     return render_page(request, page, "reports/me.html", row=row, query=query,
-                       columns=tables.AGENT_COLUMNS, presets=presets(today),
+                       columns=tables.AGENT_COLUMNS, presets=_presets(page),
                        query_string=query_string)
 
 

@@ -49,9 +49,10 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$'''
+# Not last_message_at or first_response_at: a message's own insert sets them, and the messages'
+# trigger has marked the conversation already (one mark per message on the ingest's path).
 _CONVERSATION_COLUMNS = ("status, assignee_id, group_id, channel_id, tags, opened_at, closed_at, "
-                         "first_response_at, last_message_at, held_by_bot, referral, "
-                         "first_response_due_at, resolution_due_at")
+                         "held_by_bot, referral, first_response_due_at, resolution_due_at")
 TRIGGERS = (
     _MARK_FROM_NEW_ROWS, _MARK_FROM_ROW, _MARK_CONVERSATION,
     "CREATE TRIGGER report_dirty_conversation AFTER INSERT OR DELETE OR UPDATE OF "
