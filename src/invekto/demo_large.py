@@ -212,7 +212,7 @@ async def build(settings: Settings, url: str, *, conversations: int = 100_000,
         derived = time.monotonic() - started
         # What autovacuum would do next: index-only scans of the new facts need it.
         with psycopg.connect(to_libpq_url(url), autocommit=True) as connection:
-            connection.execute("VACUUM ANALYZE report_facts, report_hourly")
+            connection.execute("VACUUM ANALYZE report_facts, report_hourly, report_daily")
         return LargeCompany(tenant, made, messages, written, derived)
     finally:
         await rt.db.dispose()

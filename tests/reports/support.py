@@ -82,9 +82,9 @@ async def add_two_known_days(home) -> None:
     await set_times(home, sunday, T0 - timedelta(days=1), timedelta(minutes=1))
 
 
-async def rollup_by_kind(company) -> dict[str, int]:
-    return dict(await sql(company, "SELECT kind, sum(count)::int FROM report_hourly "
-                                    "GROUP BY kind"))
+async def rollup_by_kind(company, table: str = "report_hourly", tag: str = "") -> dict[str, int]:
+    return dict(await sql(company, f"SELECT kind, sum(count)::int FROM {table} "
+                                    "WHERE tag = :tag GROUP BY kind", tag=tag))
 
 
 async def assert_rollups_equal_the_source_tables(company) -> None:
@@ -92,6 +92,18 @@ async def assert_rollups_equal_the_source_tables(company) -> None:
     facts = dict(await sql(company, "SELECT kind, count(*)::int FROM report_facts "
                                      "GROUP BY kind"))
     assert rollup == facts
+    assert await rollup_by_kind(company, "report_daily") == facts
+    # Per tag: the sums of each tag are those of the facts of the conversations carrying it.
+    for (tag,) in await sql(company, "SELECT DISTINCT unnest(tags) FROM conversations"):
+        tagged = dict(await sql(company, """
+            SELECT f.kind, count(*)::int FROM report_facts f
+            JOIN conversations c ON c.id = f.conversation_id
+            WHERE :tag = ANY(c.tags) GROUP BY f.kind""", tag=tag))
+        assert tagged
+        for table in ("report_hourly", "report_daily"):
+            assert await rollup_by_kind(company, table, tag) == tagged, (table, tag)
+    for table in ("report_hourly", "report_daily"):  # subtracted to nothing: deleted
+        assert await sql(company, f"SELECT count(*) FROM {table} WHERE count = 0") == [(0,)]
     [(inbound, outbound)] = await sql(company, """
         SELECT count(*) FILTER (WHERE direction = 'inbound')::int,
                count(*) FILTER (WHERE direction = 'outbound')::int
@@ -103,15 +115,18 @@ async def assert_rollups_equal_the_source_tables(company) -> None:
                                       "WHERE kind = 'closed'")
     assert rollup.get(t.CLOSED, 0) == closes
     # Per local day and agent, as a report groups them: the sums equal the messages' own.
-    by_day = await sql(company, """
-        SELECT (hour AT TIME ZONE 'Europe/Istanbul')::date, user_id, sum(count)::int
-        FROM report_hourly WHERE kind = 'message_out' GROUP BY 1, 2 ORDER BY 1, 2""")
     raw = await sql(company, """
         SELECT (created_at AT TIME ZONE 'Europe/Istanbul')::date, sender_user_id,
                count(*)::int
         FROM messages WHERE direction = 'outbound' GROUP BY 1, 2 ORDER BY 1, 2""")
-    assert by_day == raw
+    assert await sql(company, """
+        SELECT (hour AT TIME ZONE 'Europe/Istanbul')::date, user_id, sum(count)::int
+        FROM report_hourly WHERE kind = 'message_out' AND tag = ''
+        GROUP BY 1, 2 ORDER BY 1, 2""") == raw
+    assert await sql(company, """
+        SELECT day, user_id, sum(count)::int FROM report_daily
+        WHERE kind = 'message_out' AND tag = '' GROUP BY 1, 2 ORDER BY 1, 2""") == raw
     [(seconds_rollup, seconds_facts)] = await sql(company, """
-        SELECT (SELECT sum(seconds_sum) FROM report_hourly WHERE kind = 'reply'),
+        SELECT (SELECT sum(seconds_sum) FROM report_daily WHERE kind = 'reply' AND tag = ''),
                (SELECT sum(seconds) FROM report_facts WHERE kind = 'reply')""")
     assert seconds_rollup == seconds_facts

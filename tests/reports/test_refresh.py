@@ -1,11 +1,14 @@
 """The reports' refresher on the real database: conversations made through the real services
 (inbound, assign, reply, transfer, close, reopen) reach ``report_facts`` through the triggers'
-dirty list; the hourly sums equal what the source tables say, also after a conversation changes
-or is deleted; companies stay apart; one refresher per company at a time."""
+dirty list; the hourly and daily sums (of all conversations and per tag) equal what the source
+tables say, also after a conversation changes, is re-tagged or deleted, and after the company
+changes zone; companies stay apart; one refresher per company at a time."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+
+from sqlalchemy import text
 
 from invekto.reports import refresh as reports
 from invekto.reports import timeline as t
@@ -55,8 +58,10 @@ async def test_a_conversation_made_through_the_services_becomes_its_facts(world)
     assert kinds.count(t.CLOSED) == 2 and kinds.count(t.REOPENED) == 1
 
 
-async def test_the_hourly_sums_equal_the_source_tables_through_changes_and_deletes(world):
+async def test_the_sums_equal_the_source_tables_through_changes_tags_and_deletes(world):
     home = world.home
+    for tag in ("implant", "vip"):
+        await post(home.sevgi, "/tags", {"name": tag})
     made = []
     for number, (agent, transfer_to, close) in enumerate([
             ("bora", None, True), ("deniz", None, False), ("bora", "deniz", True),
@@ -67,9 +72,17 @@ async def test_the_hourly_sums_equal_the_source_tables_through_changes_and_delet
         await set_times(home, conversation, T0 + timedelta(hours=7 * number),
                          timedelta(minutes=13))
         made.append(conversation)
+    await post(home.sevgi, f"/conversations/{made[0]}/tags", {"add": ["implant"]})
+    await post(home.sevgi, f"/conversations/{made[3]}/tags", {"add": ["implant", "vip"]})
     await reports.refresh(home.rt.db, home.tenant_id)
     await assert_rollups_equal_the_source_tables(home)
     assert len(await sql(home, "SELECT DISTINCT hour FROM report_hourly")) > 5
+    assert len(await sql(home, "SELECT DISTINCT day FROM report_daily")) >= 2
+
+    # A tag taken off: its sums lose that conversation's facts, the other tag keeps them.
+    await post(home.sevgi, f"/conversations/{made[3]}/tags", {"remove": ["implant"]})
+    await reports.refresh(home.rt.db, home.tenant_id)
+    await assert_rollups_equal_the_source_tables(home)
 
     # A new message in an old conversation, then the customer deleted with their history.
     await home.inbound("Bir sorum daha var", handle="c1")
@@ -117,3 +130,32 @@ async def test_the_minute_job_derives_every_company_with_changes(world):
         assert company.tenant_id not in waiting
         assert await sql(company, "SELECT count(*) FROM report_facts "
                                   "WHERE kind = 'message_in'") == [(1,)]
+
+
+async def test_a_new_zone_rebuilds_the_daily_sums_in_it(world):
+    home = world.home
+    # 22:30 UTC: Tuesday 01:30 in Istanbul, still Monday 14:30 in Los Angeles.
+    conversation = await take_answer_close(home, handle="gece", agent="bora")
+    await set_times(home, conversation, T0 + timedelta(hours=15, minutes=30),
+                    timedelta(minutes=1))
+    await reports.refresh(home.rt.db, home.tenant_id)
+    days = f"SELECT DISTINCT day FROM report_daily WHERE kind = '{t.OPENED}'"
+    assert await sql(home, days) == [((T0 + timedelta(days=1)).date(),)]
+
+    async with home.rt.db.system_session() as session:
+        await session.execute(text("UPDATE tenants SET timezone = 'America/Los_Angeles' "
+                                   "WHERE id = :id"), {"id": home.tenant_id})
+    # Until rebuilt, the daily sums are in the old zone: a batch leaves them alone.
+    await home.inbound("Bir şey daha", handle="gece")
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        assert await reports.refresh_batch(session, home.tenant_id) == 1
+    assert await sql(home, "SELECT daily_zone FROM report_refreshes") == [("Europe/Istanbul",)]
+    await reports.refresh(home.rt.db, home.tenant_id)
+    assert await sql(home, "SELECT daily_zone FROM report_refreshes") == [
+        ("America/Los_Angeles",)]
+    assert (T0.date(),) in await sql(home, days)
+    assert await sql(home, """
+        SELECT day, sum(count)::int FROM report_daily WHERE kind = 'message_in' AND tag = ''
+        GROUP BY day ORDER BY day""") == await sql(home, """
+        SELECT (created_at AT TIME ZONE 'America/Los_Angeles')::date, count(*)::int
+        FROM messages WHERE direction = 'inbound' GROUP BY 1 ORDER BY 1""")

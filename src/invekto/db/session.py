@@ -61,6 +61,16 @@ class Database:
             yield session
 
 
+@asynccontextmanager
+async def alongside(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """Another transaction in ``session``'s tenant scope, on a connection of its own: a read
+    that can run at the same time as the session's (a report's costly parts, one core each).
+    It sees what is committed, not ``session``'s own uncommitted writes; commits on success."""
+    async with AsyncSession(session.bind, expire_on_commit=False) as other, other.begin():
+        await set_tenant_scope(other, session.info["tenant_id"])
+        yield other
+
+
 async def set_tenant_scope(session: AsyncSession, tenant_id: uuid.UUID) -> None:
     await session.execute(
         text("SELECT set_config('app.tenant_id', :tenant_id, true), "

@@ -1,19 +1,21 @@
-"""Bringing a company's report facts and hourly sums up to date.
+"""Bringing a company's report facts and their sums up to date.
 
 Triggers put every changed conversation on ``report_dirty`` in the changing transaction; a
 refresh takes a batch of them in order, reads their timelines (messages, changes, bot runs,
-surveys, SLA breaches), derives their facts (``timeline.derive``), replaces the old ones and
-re-sums every hour the old or new facts fall in. A company has one refresher at a time (an
-advisory lock), so two never re-sum the same hour from different views of the facts; a report
+surveys, SLA breaches), derives their facts (``timeline.derive``) and replaces the old ones. The
+hourly and daily sums are kept by difference: the old facts' sums subtracted, the new ones'
+added, so a batch costs what its own facts cost however busy the hours around them were. A
+company has one refresher at a time (an advisory lock), so no two differences cross; a report
 page that finds one running reads what is there rather than wait. ``report_refreshes`` records
-when a company was last caught up: everything changed before then is in its reports.
+when a company was last caught up (everything changed before then is in its reports) and the
+zone its daily sums are in: a company that changes zone has them rebuilt from the facts.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -24,7 +26,7 @@ from invekto.db.session import Database
 from invekto.flows.models import TO_PEOPLE, FlowSession
 from invekto.follow_ups.models import CsatResponse
 from invekto.inbox.models import Conversation, ConversationEvent, Message
-from invekto.reports.models import ReportDirty, ReportFact, ReportHourly, ReportRefresh
+from invekto.reports.models import ReportDirty, ReportFact, ReportRefresh
 from invekto.reports.timeline import (
     BotRun,
     Fact,
@@ -35,6 +37,7 @@ from invekto.reports.timeline import (
     derive,
 )
 from invekto.routing.models import SlaBreach
+from invekto.routing.service import company_zone
 from invekto.routing.sla import BusinessClock
 
 # Conversations per batch: a few hundred milliseconds of work, one transaction.
@@ -66,13 +69,13 @@ async def refresh_batch(session: AsyncSession, tenant_id: uuid.UUID, *, wait: bo
         dirty_ids = (await session.scalars(select(ReportDirty.id).where(
             ReportDirty.tenant_id == tenant_id,
             ReportDirty.conversation_id.in_(conversation_ids)))).all()
-        hours = await _hours_of_facts(session, tenant_id, conversation_ids)
+        daily_zone = await _daily_zone(session, tenant_id)
+        emptied = await _add_to_sums(session, tenant_id, conversation_ids, daily_zone, -1)
         await session.execute(delete(ReportFact).where(
             ReportFact.tenant_id == tenant_id, ReportFact.conversation_id.in_(conversation_ids)))
-        rows = await _derived_rows(session, tenant_id, conversation_ids)
-        await _insert_facts(session, rows)
-        hours |= {_hour(row["at"]) for row in rows}
-        await _resum(session, tenant_id, hours)
+        await _insert_facts(session, await _derived_rows(session, tenant_id, conversation_ids))
+        await _add_to_sums(session, tenant_id, conversation_ids, daily_zone, +1)
+        await _drop_empty_sums(session, tenant_id, emptied)
         await session.execute(delete(ReportDirty).where(
             ReportDirty.tenant_id == tenant_id, ReportDirty.id.in_(dirty_ids)))
     else:  # caught up: everything changed before this transaction is derived
@@ -86,6 +89,9 @@ async def refresh(db: Database, tenant_id: uuid.UUID, *, max_batches: int | None
                   ) -> int:
     """Bring the company's facts up to date, a batch per transaction; the conversations done.
     ``max_batches`` bounds the work (a job comes back for the rest)."""
+    async with db.tenant_session(tenant_id) as session:
+        await _lock(session, tenant_id, wait=True)
+        await rebuild_daily_if_zone_changed(session, tenant_id)
     done = batches = 0
     while max_batches is None or batches < max_batches:
         async with db.tenant_session(tenant_id) as session:
@@ -103,59 +109,119 @@ async def tenants_to_refresh(db: Database) -> list[uuid.UUID]:
         return list((await session.scalars(select(ReportDirty.tenant_id).distinct())).all())
 
 
-# One INSERT ... SELECT FROM unnest(...) of a column array each: twelve parameters whatever
+# One INSERT ... SELECT FROM unnest(...) of a column array each: thirteen parameters whatever
 # the number of rows (COPY is not allowed on a table with row-level security).
 _FACT_COLUMNS = ("tenant_id", "conversation_id", "seq", "kind", "detail", "at", "seconds",
-                 "business_seconds", "value", "channel_id", "group_id", "user_id")
+                 "business_seconds", "value", "channel_id", "group_id", "user_id", "tags")
 _INSERT_FACTS = text("""
     INSERT INTO report_facts (tenant_id, conversation_id, seq, kind, detail, at, seconds,
-                              business_seconds, value, channel_id, group_id, user_id)
-    SELECT * FROM unnest(CAST(:tenant_id AS uuid[]), CAST(:conversation_id AS uuid[]),
-                         CAST(:seq AS int[]), CAST(:kind AS text[]), CAST(:detail AS text[]),
-                         CAST(:at AS timestamptz[]), CAST(:seconds AS bigint[]),
-                         CAST(:business_seconds AS bigint[]), CAST(:value AS int[]),
-                         CAST(:channel_id AS uuid[]), CAST(:group_id AS uuid[]),
-                         CAST(:user_id AS uuid[]))""")
+                              business_seconds, value, channel_id, group_id, user_id, tags)
+    SELECT tenant_id, conversation_id, seq, kind, detail, at, seconds, business_seconds, value,
+           channel_id, group_id, user_id,
+           -- unnest flattens arrays of arrays: the tags travel as one text each
+           CAST(tags AS text[])
+    FROM unnest(CAST(:tenant_id AS uuid[]), CAST(:conversation_id AS uuid[]),
+                CAST(:seq AS int[]), CAST(:kind AS text[]), CAST(:detail AS text[]),
+                CAST(:at AS timestamptz[]), CAST(:seconds AS bigint[]),
+                CAST(:business_seconds AS bigint[]), CAST(:value AS int[]),
+                CAST(:channel_id AS uuid[]), CAST(:group_id AS uuid[]),
+                CAST(:user_id AS uuid[]), CAST(:tags AS text[]))
+        AS f(tenant_id, conversation_id, seq, kind, detail, at, seconds, business_seconds,
+             value, channel_id, group_id, user_id, tags)""")
 
 
 async def _insert_facts(session: AsyncSession, rows: list[dict]) -> None:
     if rows:
-        await session.execute(_INSERT_FACTS, {name: [row[name] for row in rows]
-                                              for name in _FACT_COLUMNS})
+        values = {name: [row[name] for row in rows] for name in _FACT_COLUMNS}
+        values["tags"] = ["{" + ",".join(_array_item(tag) for tag in row["tags"]) + "}"
+                          for row in rows]
+        await session.execute(_INSERT_FACTS, values)
 
 
-def _hour(moment: datetime) -> datetime:
-    """The UTC hour a moment falls in (as ``date_trunc('hour', at, 'UTC')``)."""
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+def _array_item(tag: str) -> str:
+    """A tag as an element of a PostgreSQL array literal (quoted, backslashes escaped)."""
+    return '"' + tag.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-async def _hours_of_facts(session: AsyncSession, tenant_id: uuid.UUID,
-                          conversation_ids: list[uuid.UUID]) -> set[datetime]:
-    """The UTC hours the conversations' present facts fall in."""
-    return set((await session.scalars(select(
-        func.date_trunc("hour", ReportFact.at, "UTC")).where(
-        ReportFact.tenant_id == tenant_id,
-        ReportFact.conversation_id.in_(conversation_ids)).distinct())).all())
+# ---- the sums ----------------------------------------------------------------------------------
+# Each fact counts once under the tag '' (every conversation) and once under each of its tags.
+_SUMMED = """
+    SELECT f.tenant_id, {time} AS time, f.kind, f.detail, f.channel_id, f.group_id, f.user_id,
+           t.tag, {sign} * count(*), {sign} * coalesce(sum(f.seconds), 0),
+           {sign} * coalesce(sum(f.business_seconds), 0), {sign} * coalesce(sum(f.value), 0)
+    FROM report_facts f CROSS JOIN LATERAL unnest(array_prepend('', f.tags)) AS t(tag)
+    WHERE f.tenant_id = :tenant {where}
+    GROUP BY f.tenant_id, 2, f.kind, f.detail, f.channel_id, f.group_id, f.user_id, t.tag"""
+_SUM_COLUMNS = ("kind, detail, channel_id, group_id, user_id, tag, count, seconds_sum, "
+                "business_seconds_sum, value_sum")
+_HOUR = "date_trunc('hour', f.at, 'UTC')"
+_DAY = "CAST(timezone(:zone, f.at) AS date)"
+_TABLES = (("report_hourly", "hour", _HOUR), ("report_daily", "day", _DAY))
 
 
-async def _resum(session: AsyncSession, tenant_id: uuid.UUID, hours: set[datetime]) -> None:
-    """Replace the company's hourly sums for ``hours`` by sums of the facts in them."""
-    if not hours:
-        return
-    ordered = sorted(hours)
-    await session.execute(delete(ReportHourly).where(
-        ReportHourly.tenant_id == tenant_id, ReportHourly.hour.in_(ordered)))
-    await session.execute(text("""
-        INSERT INTO report_hourly (tenant_id, hour, kind, detail, channel_id, group_id, user_id,
-                                   count, seconds_sum, business_seconds_sum, value_sum)
-        SELECT f.tenant_id, h.hour, f.kind, f.detail, f.channel_id, f.group_id, f.user_id,
-               count(*), coalesce(sum(f.seconds), 0), coalesce(sum(f.business_seconds), 0),
-               coalesce(sum(f.value), 0)
-        FROM unnest(CAST(:hours AS timestamptz[])) AS h(hour)
-        JOIN report_facts f ON f.tenant_id = :tenant AND f.at >= h.hour
-                           AND f.at < h.hour + interval '1 hour'
-        GROUP BY f.tenant_id, h.hour, f.kind, f.detail, f.channel_id, f.group_id, f.user_id
-    """), {"hours": ordered, "tenant": tenant_id})
+async def _add_to_sums(session: AsyncSession, tenant_id: uuid.UUID,
+                       conversation_ids: list[uuid.UUID], daily_zone: str | None,
+                       sign: int) -> dict[str, list]:
+    """Add (``sign`` +1) or subtract (-1) the conversations' present facts to or from the
+    hourly sums, and the daily ones when they are in ``daily_zone``; the times of the sums
+    changed, per table."""
+    touched: dict[str, list] = {}
+    for table, time_column, time in _TABLES:
+        if table == "report_daily" and daily_zone is None:
+            continue
+        summed = _SUMMED.format(time=time, sign=sign,
+                                where="AND f.conversation_id = ANY(:ids)")
+        touched[table] = list((await session.scalars(text(f"""
+            INSERT INTO {table} AS s (tenant_id, {time_column}, {_SUM_COLUMNS}) {summed}
+            ON CONFLICT (tenant_id, {time_column}, kind, detail, channel_id, group_id,
+                         user_id, tag)
+            DO UPDATE SET count = s.count + excluded.count,
+                          seconds_sum = s.seconds_sum + excluded.seconds_sum,
+                          business_seconds_sum = s.business_seconds_sum
+                                                 + excluded.business_seconds_sum,
+                          value_sum = s.value_sum + excluded.value_sum
+            RETURNING {time_column}"""), {"tenant": tenant_id, "ids": conversation_ids,
+                                          "zone": daily_zone})).unique())
+    return touched
+
+
+async def _drop_empty_sums(session: AsyncSession, tenant_id: uuid.UUID,
+                           touched: dict[str, list]) -> None:
+    """Delete the sums subtracted to nothing (their facts are gone or moved)."""
+    for table, time_column, _time in _TABLES:
+        if touched.get(table):
+            await session.execute(text(  # table and column: the constants above
+                f"DELETE FROM {table} WHERE tenant_id = :tenant "  # noqa: S608
+                f"AND {time_column} = ANY(:times) AND count = 0"),
+                {"tenant": tenant_id, "times": sorted(set(touched[table]))})
+
+
+async def _daily_zone(session: AsyncSession, tenant_id: uuid.UUID) -> str | None:
+    """The zone the company's daily sums are kept in; None when they are being rebuilt
+    (the company changed zone since)."""
+    built = await session.scalar(select(ReportRefresh.daily_zone).where(
+        ReportRefresh.tenant_id == tenant_id))
+    return built if built == (await company_zone(session, tenant_id)).key else None
+
+
+async def rebuild_daily_if_zone_changed(session: AsyncSession, tenant_id: uuid.UUID) -> bool:
+    """Rebuild the company's daily sums from its facts when they are in another zone than
+    the company's (or were never built); whether it did. Holds the refresher's lock."""
+    zone = (await company_zone(session, tenant_id)).key
+    if await session.scalar(select(ReportRefresh.daily_zone).where(
+            ReportRefresh.tenant_id == tenant_id)) == zone:
+        return False
+    await session.execute(text("DELETE FROM report_daily WHERE tenant_id = :tenant"),
+                          {"tenant": tenant_id})
+    await session.execute(text(
+        f"INSERT INTO report_daily (tenant_id, day, {_SUM_COLUMNS}) "
+        + _SUMMED.format(time=_DAY, sign=1, where="")), {"tenant": tenant_id, "zone": zone})
+    # Not caught up by this: refreshed_at stays what it was (None for a new row).
+    await session.execute(pg_insert(ReportRefresh).values(
+        tenant_id=tenant_id, daily_zone=zone, refreshed_at=None)
+        .on_conflict_do_update(index_elements=[ReportRefresh.tenant_id],
+                               set_={"daily_zone": zone}))
+    return True
 
 
 async def _derived_rows(session: AsyncSession, tenant_id: uuid.UUID,
@@ -179,7 +245,8 @@ async def _derived_rows(session: AsyncSession, tenant_id: uuid.UUID,
                   "kind": fact.kind, "detail": fact.detail, "at": fact.at,
                   "seconds": fact.seconds, "business_seconds": fact.business_seconds,
                   "value": fact.value, "channel_id": conversation.channel_id,
-                  "group_id": conversation.group_id, "user_id": fact.user_id}
+                  "group_id": conversation.group_id, "user_id": fact.user_id,
+                  "tags": list(conversation.tags or ())}
                  for seq, fact in enumerate(facts)]
     return rows
 

@@ -1,29 +1,36 @@
 """Report queries over a range of the company's local days, with filters (channel, group,
-agent, tag): counts, sums and averages from the hourly sums, medians from the facts
+agent, tag): counts, sums and averages from the daily sums (the hourly ones for the weekly
+heatmap, and while the daily ones are rebuilt for a new zone), medians from the facts
 (docs/metrics.md defines each number). Before reading, a report brings the facts up to date
 when no refresher is busy with the company (``refresh.refresh_batch``): numbers to the second.
+The medians, a sort of every duration in the period, run on a second connection while the
+sums are read (``db.session.alongside``): two cores, about the time of the slower one.
 
 Supervisors and admins see the whole company; an agent sees their own numbers only.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, Select, func, literal, select, text
+from sqlalchemy import Integer, Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.core.actor import Actor
 from invekto.core.errors import PermissionDenied, ValidationFailed
+from invekto.db.session import alongside
 from invekto.inbox.models import Conversation
 from invekto.reports import refresh as refreshing
 from invekto.reports import timeline as t
-from invekto.reports.models import ReportFact, ReportHourly, ReportRefresh
+from invekto.reports.models import ALL_CONVERSATIONS as ALL
+from invekto.reports.models import ReportDaily, ReportFact, ReportHourly, ReportRefresh
 from invekto.routing.service import company_zone
 from invekto.users.models import PresencePeriod, User
 
@@ -118,33 +125,52 @@ class Scope:
     tenant_id: uuid.UUID
     zone: ZoneInfo
     own_user: uuid.UUID | None
+    daily: bool = False  # the daily sums are in the company's zone
+
+
+async def _sort_in_memory(session: AsyncSession) -> None:
+    # A report sorts hundreds of thousands of durations for its medians: in memory, not in
+    # temporary files (this transaction only).
+    await session.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
 
 
 async def scope_for(session: AsyncSession, actor: Actor, *, own: bool = False) -> Scope:
     """The actor's reporting scope: the company's (supervisors, admins and their API keys),
     or with ``own`` the person's own numbers (anyone signed in)."""
     zone = await company_zone(session, actor.tenant_id)
-    # A report sorts hundreds of thousands of durations for its medians: in memory, not in
-    # temporary files (this transaction only).
-    await session.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
+    await _sort_in_memory(session)
     if own:
         if actor.user_id is None:
             raise ValidationFailed("only a person has their own numbers", field="user_id")
-        return Scope(actor.tenant_id, zone, actor.user_id)
-    if not actor.sees_whole_tenant:
+    elif not actor.sees_whole_tenant:
         raise PermissionDenied("reports are for supervisors and admins")
-    return Scope(actor.tenant_id, zone, None)
+    daily = await session.scalar(select(ReportRefresh.daily_zone).where(
+        ReportRefresh.tenant_id == actor.tenant_id)) == zone.key
+    return Scope(actor.tenant_id, zone, actor.user_id if own else None, daily)
 
 
 async def bring_up_to_date(session: AsyncSession, tenant_id: uuid.UUID) -> datetime | None:
     """Derive the company's changed conversations (a few batches, without waiting on a busy
-    refresher); when the facts were last brought up to date."""
-    for _ in range(REFRESH_BATCHES):
-        done = await refreshing.refresh_batch(session, tenant_id, wait=False)
-        if not done:
-            break
+    refresher), committed in a transaction of their own so that every connection of the
+    report sees them; when the facts were last brought up to date."""
+    async with alongside(session) as deriving:
+        for _ in range(REFRESH_BATCHES):
+            done = await refreshing.refresh_batch(deriving, tenant_id, wait=False)
+            if not done:
+                break
     return await session.scalar(select(ReportRefresh.refreshed_at).where(
         ReportRefresh.tenant_id == tenant_id))
+
+
+@asynccontextmanager
+async def _medians_alongside(session: AsyncSession, scope: Scope, query: Query,
+                             kinds: Iterable[str], *, by_user: bool = False
+                             ) -> AsyncIterator[asyncio.Task]:
+    """The medians, computed on another connection while the block reads the rest; the
+    task's result once the block is done."""
+    async with alongside(session) as other, asyncio.TaskGroup() as tasks:
+        await _sort_in_memory(other)
+        yield tasks.create_task(medians(other, scope, query, kinds, by_user=by_user))
 
 
 def _filters(columns, scope: Scope, filters: Filters) -> list:
@@ -168,28 +194,24 @@ def _of_tagged(statement: Select, scope: Scope, tag: str | None) -> Select:
         Conversation.tenant_id == scope.tenant_id, Conversation.tags.contains([tag]))))
 
 
-def _source(scope: Scope, query: Query, kinds: Iterable[str]):
-    """The rows a sum reads, as (kind, detail, moment, n, seconds, business_seconds, value,
-    channel_id, group_id, user_id): the hourly sums, or with a tag filter the facts of
-    conversations carrying that tag (the hourly sums know no tags)."""
+def _source(scope: Scope, query: Query, kinds: Iterable[str], *, hourly: bool):
+    """The sums a report adds up, as (kind, detail, moment, n, seconds, business_seconds,
+    value, channel_id, group_id, user_id): the daily ones (``moment`` a local date) or with
+    ``hourly`` the hourly ones (a UTC hour), of the tag filtered on or of every conversation."""
     start, end = query.period.bounds(scope.zone)
-    kinds = list(kinds)
-    if query.filters.tag:
-        f = ReportFact
-        return _of_tagged(select(
-            f.kind, f.detail, f.at.label("moment"), literal(1).label("n"),
-            func.coalesce(f.seconds, 0).label("seconds"),
-            func.coalesce(f.business_seconds, 0).label("business_seconds"),
-            func.coalesce(f.value, 0).label("value"), f.channel_id, f.group_id, f.user_id,
-        ).where(f.tenant_id == scope.tenant_id, f.kind.in_(kinds), f.at >= start, f.at < end,
-                *_filters(f, scope, query.filters)), scope, query.filters.tag).subquery()
-    h = ReportHourly
+    if hourly or not scope.daily:
+        table, moment, since, until = ReportHourly, ReportHourly.hour, start, end
+    else:
+        table, moment = ReportDaily, ReportDaily.day
+        since, until = query.period.start, query.period.end + timedelta(days=1)
     return select(
-        h.kind, h.detail, h.hour.label("moment"), h.count.label("n"),
-        h.seconds_sum.label("seconds"), h.business_seconds_sum.label("business_seconds"),
-        h.value_sum.label("value"), h.channel_id, h.group_id, h.user_id,
-    ).where(h.tenant_id == scope.tenant_id, h.kind.in_(kinds), h.hour >= start, h.hour < end,
-            *_filters(h, scope, query.filters)).subquery()
+        table.kind, table.detail, moment.label("moment"), table.count.label("n"),
+        table.seconds_sum.label("seconds"),
+        table.business_seconds_sum.label("business_seconds"), table.value_sum.label("value"),
+        table.channel_id, table.group_id, table.user_id,
+    ).where(table.tenant_id == scope.tenant_id, table.tag == (query.filters.tag or ALL),
+            table.kind.in_(list(kinds)), moment >= since, moment < until,
+            *_filters(table, scope, query.filters)).subquery()
 
 
 def _sum_columns(source) -> list:
@@ -205,9 +227,11 @@ async def sums(session: AsyncSession, scope: Scope, query: Query, kinds: Iterabl
                by: tuple[str, ...] = ()) -> dict[tuple, Sum]:
     """Sums per (kind, detail, *by), ``by`` naming keys among "day" (local date), "weekday"
     (ISO), "hour" (local), "channel", "group" and "user"."""
-    source = _source(scope, query, kinds)
+    hourly = bool({"weekday", "hour"} & set(by))
+    source = _source(scope, query, kinds, hourly=hourly)
     local = func.timezone(scope.zone.key, source.c.moment)
-    columns = {"day": func.date(local),
+    daily = not hourly and scope.daily
+    columns = {"day": source.c.moment if daily else func.date(local),
                "weekday": func.extract("isodow", local).cast(Integer),
                "hour": func.extract("hour", local).cast(Integer),
                "channel": source.c.channel_id, "group": source.c.group_id,
@@ -285,14 +309,10 @@ class Kpis:
     talk_seconds: int
 
 
-async def kpis(session: AsyncSession, scope: Scope, query: Query, *,
-               found: dict[tuple, Sum] | None = None, with_medians: bool = True) -> Kpis:
-    """The tiles; from ``found`` when the caller has the period's sums already (grouped any
-    way). Without medians (the previous period's tiles: averages are compared, medians are
-    the one costly number) they are None."""
-    if found is None:
-        found = await sums(session, scope, query, OVERVIEW_KINDS)
-    middle = await medians(session, scope, query, DURATIONS) if with_medians else {}
+def kpis(query: Query, found: dict[tuple, Sum], middle: dict[tuple, float | None]) -> Kpis:
+    """The tiles, from the period's sums (grouped any way) and ``medians`` of DURATIONS (empty
+    for the previous period's tiles: averages are compared, medians are the one costly
+    number)."""
     business = query.business_hours
 
     def count(kind: str, detail: str | None = None) -> int:
@@ -349,12 +369,16 @@ async def overview(session: AsyncSession, actor: Actor, query: Query, *,
     heatmap of incoming messages, and the split by channel, tag and referral."""
     scope = await scope_for(session, actor)
     refreshed_at = await bring_up_to_date(session, scope.tenant_id)
-    # One pass over the period's sums, grouped by day and channel: the tiles, the series, the
-    # channels, tags and referrals all come from it.
-    found = await sums(session, scope, query, (*OVERVIEW_KINDS, t.TAGGED), by=("day", "channel"))
-    current = await kpis(session, scope, query, found=found)
-    previous = (await kpis(session, scope, replace(query, period=query.period.previous()),
-                           with_medians=False) if compare else None)
+    async with _medians_alongside(session, scope, query, DURATIONS) as middle:
+        # One pass over the period's sums, grouped by day and channel: the tiles, the series,
+        # the channels, tags and referrals all come from it.
+        found = await sums(session, scope, query, (*OVERVIEW_KINDS, t.TAGGED),
+                           by=("day", "channel"))
+        before = replace(query, period=query.period.previous())
+        previous = (kpis(before, await sums(session, scope, before, OVERVIEW_KINDS), {})
+                    if compare else None)
+        weekly = await sums(session, scope, query, (t.MESSAGE_IN,), by=("weekday", "hour"))
+    current = kpis(query, found, middle.result())
     series = (t.OPENED, t.CLOSED, t.MESSAGE_IN, t.MESSAGE_OUT)
     by_day: dict[tuple[str, date], int] = defaultdict(int)
     by_channel: dict[uuid.UUID, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -367,7 +391,6 @@ async def overview(session: AsyncSession, actor: Actor, query: Query, *,
     days = [DayPoint(day, *(by_day[kind, day] for kind in series))
             for day in (query.period.start + timedelta(days=n)
                         for n in range(query.period.days))]
-    weekly = await sums(session, scope, query, (t.MESSAGE_IN,), by=("weekday", "hour"))
     heatmap = {(weekday, hour): value.count for (_k, _d, weekday, hour), value in weekly.items()}
     tags = sorted(((d, n) for (k, d), n in by_detail.items() if k == t.TAGGED),
                   key=lambda item: (-item[1], item[0]))
@@ -411,10 +434,12 @@ async def agents(session: AsyncSession, actor: Actor, query: Query, *,
     row only (what an agent may see)."""
     scope = await scope_for(session, actor, own=own)
     await bring_up_to_date(session, scope.tenant_id)
-    found = await sums(session, scope, query, AGENT_KINDS, by=("user",))
-    middle = await medians(session, scope, query, (t.FIRST_RESPONSE, t.REPLY), by_user=True)
-    written = await _conversations_written(session, scope, query)
-    presence = await presence_seconds(session, scope, query)
+    async with _medians_alongside(session, scope, query, (t.FIRST_RESPONSE, t.REPLY),
+                                  by_user=True) as medians_task:
+        found = await sums(session, scope, query, AGENT_KINDS, by=("user",))
+        written = await _conversations_written(session, scope, query)
+        presence = await presence_seconds(session, scope, query)
+    middle = medians_task.result()
     people = (await session.execute(select(User.id, User.display_name, User.is_active).where(
         User.tenant_id == scope.tenant_id).order_by(User.display_name))).all()
     business = query.business_hours
