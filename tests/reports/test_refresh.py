@@ -150,7 +150,10 @@ async def test_a_new_zone_rebuilds_the_daily_sums_in_it(world):
     async with home.rt.db.tenant_session(home.tenant_id) as session:
         assert await reports.refresh_batch(session, home.tenant_id) == 1
     assert await sql(home, "SELECT daily_zone FROM report_refreshes") == [("Europe/Istanbul",)]
+    # Nothing left to derive, yet the minute job has the company to rebuild.
+    assert home.tenant_id in await reports.tenants_to_refresh(home.rt.db)
     await reports.refresh(home.rt.db, home.tenant_id)
+    assert home.tenant_id not in await reports.tenants_to_refresh(home.rt.db)
     assert await sql(home, "SELECT daily_zone FROM report_refreshes") == [
         ("America/Los_Angeles",)]
     assert (T0.date(),) in await sql(home, days)

@@ -39,6 +39,7 @@ from invekto.reports.timeline import (
 from invekto.routing.models import SlaBreach
 from invekto.routing.service import company_zone
 from invekto.routing.sla import BusinessClock
+from invekto.tenants.models import Tenant
 
 # Conversations per batch: a few hundred milliseconds of work, one transaction.
 BATCH = 200
@@ -104,9 +105,14 @@ async def refresh(db: Database, tenant_id: uuid.UUID, *, max_batches: int | None
 
 
 async def tenants_to_refresh(db: Database) -> list[uuid.UUID]:
-    """The companies with conversations waiting to be derived (system scope)."""
+    """The companies with conversations waiting to be derived, or whose daily sums are in
+    another zone than theirs (system scope)."""
     async with db.system_session() as session:
-        return list((await session.scalars(select(ReportDirty.tenant_id).distinct())).all())
+        moved = select(ReportRefresh.tenant_id).join(
+            Tenant, Tenant.id == ReportRefresh.tenant_id).where(
+            ReportRefresh.daily_zone.is_distinct_from(Tenant.timezone))
+        return list((await session.scalars(
+            select(ReportDirty.tenant_id).distinct().union(moved))).all())
 
 
 # One INSERT ... SELECT FROM unnest(...) of a column array each: thirteen parameters whatever
