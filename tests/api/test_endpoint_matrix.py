@@ -21,7 +21,7 @@ import itertools
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -520,7 +520,9 @@ async def _set_channel_hours(t: Target) -> Call:
 
 
 async def _add_holiday(t: Target) -> Call:
-    return Call(json={"day": f"20{next(_sequence) % 90 + 10}-12-31", "name": fresh("tatil")})
+    # A day no other call used (the public holidays fetched are those of 2030 to 2089).
+    day = date(2200, 1, 1) + timedelta(days=next(_sequence))
+    return Call(json={"day": day.isoformat(), "name": fresh("tatil")})
 
 
 async def _public_holidays(t: Target) -> Call:
@@ -529,7 +531,7 @@ async def _public_holidays(t: Target) -> Call:
 
 async def _holiday(t: Target) -> Call:
     holiday = await as_system(t.ids, lambda s, a: routing.add_holiday(s, a, HolidayIn(
-        day=f"21{next(_sequence) % 90 + 10}-01-01", name=fresh("tatil"))))
+        day=date(2300, 1, 1) + timedelta(days=next(_sequence)), name=fresh("tatil"))))
     return Call({"holiday_id": holiday.id})
 
 
@@ -943,6 +945,9 @@ ROWS: list[Row] = [
     # inbox: conversations in the shared queue, so the role is what is under test
     row("GET", "/conversations", "agent", _plain),
     row("GET", "/conversations/{conversation_id}", "agent", _conversation),
+    # History export: admins only.
+    row("GET", "/conversations/export", "admin", _plain),
+    row("GET", "/conversations/{conversation_id}/export", "admin", _conversation),
     row("POST", "/conversations/{conversation_id}/assign", "supervisor", _assign_to_admin),
     row("POST", "/conversations/{conversation_id}/transfer", "agent", _transfer_to_group),
     row("POST", "/conversations/{conversation_id}/close", "agent", _conversation),

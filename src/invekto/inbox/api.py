@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Response, UploadFile, status
@@ -9,8 +10,9 @@ from pydantic import AwareDatetime, BaseModel
 
 from invekto import runtime
 from invekto.contacts.schemas import ContactOut
+from invekto.core import i18n
 from invekto.http.deps import Scoped
-from invekto.inbox import calls, scheduled, service
+from invekto.inbox import calls, export, scheduled, service
 from invekto.inbox.schemas import (
     AssignIn,
     AttachmentOut,
@@ -59,6 +61,48 @@ async def list_conversations(ctx: Scoped, filters: Annotated[ConversationFilters
     items, next_cursor = await service.list_conversations(ctx.session, ctx.actor, filters,
                                                           cursor=cursor, limit=limit)
     return ConversationPage(items=items, next_cursor=next_cursor)
+
+
+ExportFormat = Annotated[Literal["json", "csv", "html"], Query()]
+_EXPORT_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8",
+                 "html": "text/html; charset=utf-8"}
+
+
+def export_response(found: export.Export, fmt: str, language: str) -> Response:
+    if fmt == "json":
+        body = export.to_json(found)
+    elif fmt == "csv":
+        body = export.to_csv(found, language)
+    else:
+        from invekto.web.rendering import render_to_text  # the pages' templates and i18n
+
+        title = i18n.text(language, "Conversation history")
+        body = render_to_text("inbox/transcript.html", lang=language, export=found,
+                              title=title, labels=export.LABELS,
+                              fmt=i18n.Formatter(language, found.zone.key)).encode()
+    return Response(body, media_type=_EXPORT_TYPES[fmt], headers={
+        "Content-Disposition": f'attachment; filename="{export.filename(found, fmt)}"',
+        "Cache-Control": "no-store"})
+
+
+@router.get("/conversations/export")
+async def export_conversations(ctx: Scoped, filters: Annotated[ConversationFilters, Query()],
+                               format: ExportFormat = "json", start: date | None = None,
+                               end: date | None = None):
+    """Admins: the history of every conversation the filters find (and opened between
+    ``start`` and ``end``, the company's days), as JSON, CSV (a row per message) or an HTML
+    transcript. At most 5,000 conversations at a time."""
+    found = await export.export_filtered(ctx.session, ctx.actor, filters,
+                                         export.OpenedBetween(start, end), format)
+    return export_response(found, format, ctx.actor.language)
+
+
+@router.get("/conversations/{conversation_id}/export")
+async def export_conversation(conversation_id: uuid.UUID, ctx: Scoped,
+                              format: ExportFormat = "json"):
+    """Admins: one conversation's history (messages, internal notes, what happened)."""
+    found = await export.export_one(ctx.session, ctx.actor, conversation_id, format)
+    return export_response(found, format, ctx.actor.language)
 
 
 @router.post("/conversations", response_model=ConversationStarted,

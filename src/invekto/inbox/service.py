@@ -138,7 +138,8 @@ async def get_conversation(session: AsyncSession, actor: Actor, conversation_id:
     return conversation
 
 
-def _filtered(actor: Actor, filters: ConversationFilters):
+def filtered_conversations(actor: Actor, filters: ConversationFilters):
+    """The conversations the actor sees that ``filters`` find (a SELECT to refine)."""
     query = select(Conversation).where(Conversation.tenant_id == actor.tenant_id,
                                        visible_clause(actor))
     if filters.status:
@@ -177,7 +178,7 @@ async def list_conversations(session: AsyncSession, actor: Actor, filters: Conve
                              ) -> tuple[list[Conversation], str | None]:
     """Most recent activity first, keyset-paginated on (last_message_at, id). ``only_id`` asks
     whether one conversation is in the list as filtered (the live list's question)."""
-    query = _filtered(actor, filters)
+    query = filtered_conversations(actor, filters)
     if only_id is not None:
         query = query.where(Conversation.id == only_id)
     return await newest_first_page(session, query,
@@ -189,7 +190,7 @@ async def count_conversations(session: AsyncSession, actor: Actor, filters: Conv
                               *, cap: int | None = None) -> int:
     """How many conversations match; with ``cap``, counting stops there (the UI shows "999+"),
     so a badge costs the same over a hundred or a hundred thousand conversations."""
-    query = _filtered(actor, filters).with_only_columns(Conversation.id)
+    query = filtered_conversations(actor, filters).with_only_columns(Conversation.id)
     if cap is not None:
         query = query.limit(cap)
     subquery = query.subquery()

@@ -23,7 +23,8 @@ from invekto.contacts import service as contacts
 from invekto.contacts.schemas import ContactUpdate
 from invekto.core.errors import NotFound, UpstreamUnavailable, ValidationFailed
 from invekto.flows import service as flows
-from invekto.inbox import merge, saved_views, scheduled, service, timeline
+from invekto.inbox import export, merge, saved_views, scheduled, service, timeline
+from invekto.inbox.api import export_response
 from invekto.inbox.models import PRIORITIES, Conversation
 from invekto.inbox.schemas import ConversationFilters, MessageSend
 from invekto.replies import service as replies
@@ -247,6 +248,15 @@ async def list_fragment(request: Request, page: WebPage, cursor: str | None = No
     return render_page(request, page, "inbox/_list_rows.html",
                        directory=await Directory.load(page),
                        **await _list_context(page, state, cursor))
+
+
+@router.get("/export")
+async def export_list(request: Request, page: WebPage, format: str = "html") -> Response:
+    """Admins: the list as filtered, every conversation of it with its history."""
+    state = ListState.parse(dict(request.query_params))
+    found = await export.export_filtered(page.ctx.session, page.ctx.actor, state.filters(),
+                                         export.OpenedBetween(), format)
+    return export_response(found, format, page.lang)
 
 
 @router.get("/counts")

@@ -141,5 +141,16 @@ def render(request: Request, name: str, *, lang: str, page: Page | None = None,
     return response
 
 
+def render_to_text(name: str, *, lang: str, **context: Any) -> str:
+    """A template rendered outside a request (a document to download, an e-mail body), in
+    ``lang``."""
+    token = _rendering_language.set(lang)
+    try:
+        return templates.get_template(name).render(
+            {"lang": lang, "fmt": i18n.Formatter(lang), **context})
+    finally:
+        _rendering_language.reset(token)
+
+
 def render_page(request: Request, page: Page, name: str, **context: Any) -> HTMLResponse:
     return render(request, name, lang=page.lang, page=page, **context)

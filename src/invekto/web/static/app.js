@@ -188,6 +188,13 @@
     }
   });
 
+  // ---- exporting the list as filtered (admins) ---------------------------------------------
+
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("[data-export-format]");
+    if (link) link.href = `/inbox/export?${listQuery()}&format=${link.dataset.exportFormat}`;
+  });
+
   // ---- the thread -----------------------------------------------------------------------------
 
   function timeline() {
