@@ -1,5 +1,6 @@
 """Reports (``/api/v1/reports/...``): the dashboard's numbers, the agents' table, an agent's own
-numbers, and their CSV/XLSX exports. Every report takes the same query: ``start`` and ``end``
+numbers, the breakdowns by topic (channels, tags, SLA, CSAT, bots, campaigns), and their CSV/XLSX
+exports. Every report takes the same query: ``start`` and ``end``
 (local dates, inclusive; the last 7 days by default), ``channel_id`` / ``group_id`` /
 ``user_id`` (repeatable), ``tag``, ``business_hours`` and, for the overview, ``compare``."""
 
@@ -15,8 +16,15 @@ from invekto.channels import service as channels
 from invekto.core import tables as files
 from invekto.core.errors import ValidationFailed
 from invekto.http.deps import Scoped
-from invekto.reports import service, tables
-from invekto.reports.schemas import ChannelCountsOut, CountOut, HeatOut, OverviewOut
+from invekto.reports import breakdowns, service, tables
+from invekto.reports.schemas import (
+    BreakdownOut,
+    BreakdownRowOut,
+    ChannelCountsOut,
+    CountOut,
+    HeatOut,
+    OverviewOut,
+)
 from invekto.routing.service import company_zone
 
 router = APIRouter(tags=["reports"])
@@ -116,3 +124,30 @@ async def export_agents(ctx: Scoped, query: ReportQuery, format: Format = "xlsx"
     period = query.period
     return await export_file(ctx, f"agents-{period.start}-{period.end}", format,
                              [tables.agents(rows, ctx.actor.language)])
+
+
+Topic = Literal["channels", "tags", "sla", "csat", "bots", "campaigns"]
+
+
+def _row_out(row: breakdowns.Row) -> BreakdownRowOut:
+    return BreakdownRowOut(name=row.name, values=row.values)
+
+
+@router.get("/reports/breakdowns/{topic}", response_model=BreakdownOut)
+async def breakdown(topic: Topic, ctx: Scoped, query: ReportQuery):
+    """The numbers by channel, by tag, or day by day for SLA, CSAT and bots; or the
+    campaigns started in the period."""
+    found = await breakdowns.breakdown(ctx.session, ctx.actor, topic, query)
+    return BreakdownOut(topic=topic, start=query.period.start, end=query.period.end,
+                        columns=list(found.columns), rows=[_row_out(r) for r in found.rows],
+                        total=_row_out(found.total) if found.total else None,
+                        distribution=found.distribution)
+
+
+@router.get("/reports/breakdowns/{topic}/export")
+async def export_breakdown(topic: Topic, ctx: Scoped, query: ReportQuery,
+                           format: Format = "xlsx"):
+    found = await breakdowns.breakdown(ctx.session, ctx.actor, topic, query)
+    period = query.period
+    return await export_file(ctx, f"{topic}-{period.start}-{period.end}", format,
+                             tables.breakdown_tables(found, ctx.actor.language))

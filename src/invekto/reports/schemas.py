@@ -43,3 +43,18 @@ class OverviewOut(BaseModel):
     channels: list[ChannelCountsOut]
     tags: list[CountOut]
     referrals: list[CountOut]
+
+
+class BreakdownRowOut(BaseModel):
+    name: str | date
+    values: dict[str, float | int | None]
+
+
+class BreakdownOut(BaseModel):
+    topic: str
+    start: date
+    end: date
+    columns: list[str]
+    rows: list[BreakdownRowOut]
+    total: BreakdownRowOut | None
+    distribution: list[tuple[int, int]]  # (score, answers), for CSAT

@@ -173,7 +173,8 @@ async def _medians_alongside(session: AsyncSession, scope: Scope, query: Query,
         yield tasks.create_task(medians(other, scope, query, kinds, by_user=by_user))
 
 
-def _filters(columns, scope: Scope, filters: Filters) -> list:
+def filter_conditions(columns, scope: Scope, filters: Filters) -> list:
+    """The conditions ``filters`` put on a table of facts or sums (``columns``)."""
     conditions = []
     if filters.channel_ids:
         conditions.append(columns.channel_id.in_(filters.channel_ids))
@@ -185,7 +186,7 @@ def _filters(columns, scope: Scope, filters: Filters) -> list:
     return conditions
 
 
-def _of_tagged(statement: Select, scope: Scope, tag: str | None) -> Select:
+def of_tagged(statement: Select, scope: Scope, tag: str | None) -> Select:
     """Only the facts of conversations carrying ``tag`` (when one is given): the tagged
     conversations first (the tags' GIN index), then their facts in the period."""
     if not tag:
@@ -194,10 +195,13 @@ def _of_tagged(statement: Select, scope: Scope, tag: str | None) -> Select:
         Conversation.tenant_id == scope.tenant_id, Conversation.tags.contains([tag]))))
 
 
-def _source(scope: Scope, query: Query, kinds: Iterable[str], *, hourly: bool):
+def _source(scope: Scope, query: Query, kinds: Iterable[str], *, hourly: bool,
+            per_tag: bool = False):
     """The sums a report adds up, as (kind, detail, moment, n, seconds, business_seconds,
-    value, channel_id, group_id, user_id): the daily ones (``moment`` a local date) or with
-    ``hourly`` the hourly ones (a UTC hour), of the tag filtered on or of every conversation."""
+    value, channel_id, group_id, user_id, tag): the daily ones (``moment`` a local date) or
+    with ``hourly`` the hourly ones (a UTC hour), of the tag filtered on or of every
+    conversation; with ``per_tag``, those of each tag (a fact counts under each of its
+    conversation's tags)."""
     start, end = query.period.bounds(scope.zone)
     if hourly or not scope.daily:
         table, moment, since, until = ReportHourly, ReportHourly.hour, start, end
@@ -208,10 +212,12 @@ def _source(scope: Scope, query: Query, kinds: Iterable[str], *, hourly: bool):
         table.kind, table.detail, moment.label("moment"), table.count.label("n"),
         table.seconds_sum.label("seconds"),
         table.business_seconds_sum.label("business_seconds"), table.value_sum.label("value"),
-        table.channel_id, table.group_id, table.user_id,
-    ).where(table.tenant_id == scope.tenant_id, table.tag == (query.filters.tag or ALL),
+        table.channel_id, table.group_id, table.user_id, table.tag,
+    ).where(table.tenant_id == scope.tenant_id,
+            table.tag == query.filters.tag if query.filters.tag
+            else (table.tag != ALL if per_tag else table.tag == ALL),
             table.kind.in_(list(kinds)), moment >= since, moment < until,
-            *_filters(table, scope, query.filters)).subquery()
+            *filter_conditions(table, scope, query.filters)).subquery()
 
 
 def _sum_columns(source) -> list:
@@ -226,16 +232,16 @@ def _as_sum(row, first: int) -> Sum:
 async def sums(session: AsyncSession, scope: Scope, query: Query, kinds: Iterable[str], *,
                by: tuple[str, ...] = ()) -> dict[tuple, Sum]:
     """Sums per (kind, detail, *by), ``by`` naming keys among "day" (local date), "weekday"
-    (ISO), "hour" (local), "channel", "group" and "user"."""
+    (ISO), "hour" (local), "channel", "group", "user" and "tag"."""
     hourly = bool({"weekday", "hour"} & set(by))
-    source = _source(scope, query, kinds, hourly=hourly)
+    source = _source(scope, query, kinds, hourly=hourly, per_tag="tag" in by)
     local = func.timezone(scope.zone.key, source.c.moment)
     daily = not hourly and scope.daily
     columns = {"day": source.c.moment if daily else func.date(local),
                "weekday": func.extract("isodow", local).cast(Integer),
                "hour": func.extract("hour", local).cast(Integer),
                "channel": source.c.channel_id, "group": source.c.group_id,
-               "user": source.c.user_id}
+               "user": source.c.user_id, "tag": source.c.tag}
     group = [source.c.kind, source.c.detail, *(columns[name] for name in by)]
     rows = (await session.execute(select(*group, *_sum_columns(source)).group_by(*group))).all()
     return {tuple(row[:len(group)]): _as_sum(row, len(group)) for row in rows}
@@ -263,10 +269,10 @@ async def medians(session: AsyncSession, scope: Scope, query: Query, kinds: Iter
     f = ReportFact
     measure = f.business_seconds if query.business_hours else f.seconds
     group = [f.kind, f.user_id] if by_user else [f.kind]
-    statement = _of_tagged(select(
+    statement = of_tagged(select(
         *group, func.percentile_cont(0.5).within_group(measure)).where(
         f.tenant_id == scope.tenant_id, f.kind.in_(list(kinds)), f.at >= start, f.at < end,
-        *_filters(f, scope, query.filters)).group_by(*group), scope, query.filters.tag)
+        *filter_conditions(f, scope, query.filters)).group_by(*group), scope, query.filters.tag)
     return {tuple(row[:-1]): (float(row[-1]) if row[-1] is not None else None)
             for row in await session.execute(statement)}
 
@@ -476,10 +482,10 @@ async def _conversations_written(session: AsyncSession, scope: Scope, query: Que
                                  ) -> dict[uuid.UUID, int]:
     start, end = query.period.bounds(scope.zone)
     f = ReportFact
-    statement = _of_tagged(select(f.user_id, func.count(f.conversation_id.distinct())).where(
+    statement = of_tagged(select(f.user_id, func.count(f.conversation_id.distinct())).where(
         f.tenant_id == scope.tenant_id, f.kind == t.MESSAGE_OUT, f.detail == "agent",
         f.at >= start, f.at < end, f.user_id.is_not(None),
-        *_filters(f, scope, query.filters)).group_by(f.user_id), scope, query.filters.tag)
+        *filter_conditions(f, scope, query.filters)).group_by(f.user_id), scope, query.filters.tag)
     return {user_id: count for user_id, count in await session.execute(statement)}
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from invekto.core.i18n import N_, text
+from invekto.reports.breakdowns import TITLES, Breakdown
 from invekto.reports.service import AgentRow, Kpis, Overview
 
 Unit = Literal["count", "seconds", "rate", "score"]
@@ -146,3 +147,47 @@ def agents(rows: list[AgentRow], language: str) -> Table:
     return text(language, "Agents"), header, [
         [row.name] + [cell(getattr(row, field), unit) for field, _label, unit in AGENT_COLUMNS]
         for row in rows]
+
+
+# The breakdowns' columns: the tiles', and their own counts.
+COLUMNS: dict[str, tuple[str, Unit]] = {
+    **{kpi.key: (kpi.label, kpi.unit) for kpi in KPIS},
+    "sla_first_response_met": (N_("First response within SLA"), "count"),
+    "sla_first_response_breached": (N_("First response SLA breached"), "count"),
+    "sla_resolution_met": (N_("Resolved within SLA"), "count"),
+    "sla_resolution_breached": (N_("Resolution SLA breached"), "count"),
+    "csat_asked": (N_("Surveys sent"), "count"),
+    "csat_answers": (N_("Surveys answered"), "count"),
+    "bot_contained": (N_("Closed by the bot alone"), "count"),
+    "bot_handoffs": (N_("Handed to people"), "count"),
+    "recipients": (N_("Recipients"), "count"),
+    "sent": (N_("Sent"), "count"),
+    "delivered": (N_("Delivered"), "count"),
+    "read": (N_("Read"), "count"),
+    "replied": (N_("Replied"), "count"),
+    "failed": (N_("Failed"), "count"),
+    "delivered_rate": (N_("Delivery rate"), "rate"),
+    "read_rate": (N_("Read rate"), "rate"),
+    "replied_rate": (N_("Reply rate"), "rate"),
+}
+
+
+def breakdown_tables(found: Breakdown, language: str) -> list[Table]:
+    """A breakdown as it shows: its rows (and total), and for CSAT the scores' distribution."""
+    header = [text(language, found.name_label)] + [
+        f"{text(language, COLUMNS[key][0])} {_unit_suffix(language, COLUMNS[key][1])}".strip()
+        for key in found.columns]
+    def line(name, values: dict) -> list:
+        return [name] + [cell(values[key], COLUMNS[key][1]) for key in found.columns]
+
+    rows = [line(row.name, row.values) for row in found.rows]
+    if found.total:  # the names are the company's; the total's is ours
+        rows.append(line(text(language, found.total.name), found.total.values))
+    result = [(text(language, TITLES[found.topic]), header, rows)]
+    if found.topic == "csat":
+        answered = sum(count for _score, count in found.distribution)
+        result.append((text(language, "Scores"),
+                       [text(language, "Score"), text(language, "Answers"), "%"],
+                       [[score, count, cell(count / answered, "rate")]
+                        for score, count in found.distribution]))
+    return result

@@ -1,6 +1,7 @@
 """The reports pages (the menu's "Reports"): the dashboard (tiles against the previous period,
 the day-by-day chart, the weekly heatmap, channels, tags, referrals and a live "now" panel),
-the agents' table, a person's own numbers, and the chat analysis report. Supervisors and
+the agents' table, a person's own numbers, the breakdowns by topic (channels, tags, SLA, CSAT,
+bots, campaigns) and the chat analysis report. Supervisors and
 admins see the company; an agent, their own page. The numbers come from ``reports.service``
 (docs/metrics.md); the exports are the API's (``/api/v1/reports/.../export``)."""
 
@@ -18,8 +19,8 @@ from invekto.channels import service as channels
 from invekto.contacts import service as contacts
 from invekto.core.errors import ValidationFailed
 from invekto.core.i18n import N_
+from invekto.reports import breakdowns, tables
 from invekto.reports import service as reports
-from invekto.reports import tables
 from invekto.reports.api import ReportQuery
 from invekto.users import service as users
 from invekto.web.automation_views import forbidden_unless_supervisor
@@ -137,3 +138,18 @@ async def analysis_report(request: Request, page: WebPage, days: int = 30) -> Re
              for user in await users.list_users(session, actor, include_inactive=True)}
     return render_page(request, page, "reports/analysis.html", leads=leads, averages=averages,
                        names=names, criteria=quality.CRITERIA, days=days, periods=PERIODS)
+
+
+@router.get("/{topic}")
+async def breakdown_page(request: Request, topic: str, page: WebPage, query: ReportQuery
+                         ) -> Response:
+    """A breakdown (``reports.breakdowns``): its table as the export holds it, and its total."""
+    if refused := forbidden_unless_supervisor(request, page, in_settings=False):
+        return refused
+    found = await breakdowns.breakdown(page.ctx.session, page.ctx.actor, topic, query)
+    [main, *more] = tables.breakdown_tables(found, page.lang)
+    return render_page(request, page, "reports/breakdown.html", found=found, query=query,
+                       table=main, more=more, units=[tables.COLUMNS[key][1]
+                                                     for key in found.columns],
+                       title=breakdowns.TITLES[topic], presets=_presets(page),
+                       query_string=query_string, **await _choices(page))
