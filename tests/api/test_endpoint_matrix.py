@@ -51,6 +51,8 @@ from invekto.follow_ups import service as follow_ups
 from invekto.follow_ups.schemas import SequenceIn, StepIn
 from invekto.inbox import service as inbox
 from invekto.inbox.models import ScheduledMessage
+from invekto.mail import service as mail
+from invekto.mail.schemas import SmtpSettingsIn, SummarySettingsIn
 from invekto.routing import service as routing
 from invekto.routing import sla
 from invekto.routing.schemas import (
@@ -66,6 +68,7 @@ from invekto.templates.schemas import TemplateIn
 from invekto.users import service as users
 from invekto.users.schemas import GroupCreate, UserCreate
 from tests.factories import PASSWORD, Company, World
+from tests.mail.support import free_port
 from tests.processes import serving
 
 API = "/api/v1"
@@ -820,6 +823,39 @@ async def _ai_settings(t: Target) -> Call:
                       "answer_threshold": 0.8})
 
 
+async def _mail_server(t: Target) -> Call:
+    return Call(json={"host": "smtp.example.com", "port": 587, "security": "starttls",
+                      "username": "rapor@example.com", "password": fresh("parola"),
+                      "from_address": "rapor@example.com"})
+
+
+async def _summary_settings(t: Target) -> Call:
+    return Call(json={"enabled": False, "recipients": [f"{fresh('ekip')}@example.com"],
+                      "weekday": 2, "hour": 9})
+
+
+async def _unanswered_mail_server(company: Company) -> None:
+    """A mail server nobody answers at, and a recipient: a send fails at once, and that
+    failure is the call's answer (200, ``ok`` false)."""
+    async def save(session, actor):
+        await mail.save_smtp(session, actor, SmtpSettingsIn(
+            host="127.0.0.1", port=free_port(), security="none",
+            from_address="rapor@example.com"))
+        await mail.save_summary_settings(session, actor, SummarySettingsIn(
+            recipients=["mudur@example.com"]))
+    await as_system(company, save)
+
+
+async def _test_email(t: Target) -> Call:
+    await _unanswered_mail_server(t.body)
+    return Call(json={"to": "ayla@example.com"})
+
+
+async def _send_summary(t: Target) -> Call:
+    await _unanswered_mail_server(t.body)
+    return Call()
+
+
 async def _bot_conversation(t: Target) -> Call:
     """A conversation (placed as the target says) that a bot is talking in."""
     conversation = await t.conversation()
@@ -1088,6 +1124,14 @@ ROWS: list[Row] = [
     row("GET", "/ai/settings", "admin", _plain),
     row("PUT", "/ai/settings", "admin", _ai_settings, watch="/ai/settings"),
     row("GET", "/ai/usage", "admin", _plain),
+    # E-mail: the mail server's password, and what the reports tell whom: admins only.
+    row("GET", "/settings/email", "admin", _plain),
+    row("PUT", "/settings/email/smtp", "admin", _mail_server, watch="/settings/email"),
+    row("PUT", "/settings/email/summary", "admin", _summary_settings,
+        watch="/settings/email"),
+    row("POST", "/settings/email/test", "admin", _test_email),
+    row("POST", "/settings/email/summary/send", "admin", _send_summary,
+        watch="/settings/email"),
     row("GET", "/conversations/{conversation_id}/suggestions", "agent", _conversation),
     # Summaries and suggested tags: anyone who sees the conversation.
     row("GET", "/conversations/{conversation_id}/summary", "agent", _conversation),
@@ -1117,7 +1161,8 @@ BY_ID = {r.id: r for r in ROWS}
 WITH_IDS = [r for r in ROWS if "_id}" in r.path]
 UNSAFE = [r for r in ROWS if r.method not in ("GET", "HEAD")]
 # Where an agent's limit is what they can see: every route on one conversation, and the history.
-VISIBILITY = [r for r in ROWS if "{conversation_id}" in r.path] + [
+# (An admin's route sees everything; the role tests cover who may call it.)
+VISIBILITY = [r for r in ROWS if "{conversation_id}" in r.path and r.min_role != "admin"] + [
     BY_ID["GET /contacts/{contact_id}/messages"]]
 
 
