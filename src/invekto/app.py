@@ -28,6 +28,7 @@ from invekto.http import errors
 from invekto.http.middleware import RequestContextMiddleware
 from invekto.http.ws import router as ws_router
 from invekto.inbox.api import router as inbox_router
+from invekto.mail.api import router as mail_router
 from invekto.ops.api import router as ops_router
 from invekto.reports.api import router as reports_router
 from invekto.routing.api import router as routing_router
@@ -108,7 +109,7 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
     api = APIRouter(prefix="/api/v1")
     for router in (auth_router, users_router, channels_router, contacts_router, inbox_router,
                    routing_router, templates_router, follow_ups_router, campaigns_router,
-                   automation_router, flows_router, ai_router, reports_router):
+                   automation_router, flows_router, ai_router, reports_router, mail_router):
         api.include_router(router)
     app.include_router(api)
     app.include_router(ops_router)

@@ -11,6 +11,7 @@ from invekto.core.jobs import job_app
 from invekto.flows import tasks as flows_tasks
 from invekto.follow_ups import tasks as follow_ups_tasks
 from invekto.inbox import tasks as inbox_tasks
+from invekto.mail import tasks as mail_tasks
 from invekto.ops import tasks as ops_tasks
 from invekto.reports import tasks as reports_tasks
 from invekto.users import tasks as users_tasks
@@ -26,3 +27,4 @@ job_app.add_tasks_from(automation_tasks.blueprint, namespace="automation")
 job_app.add_tasks_from(flows_tasks.blueprint, namespace="flows")
 job_app.add_tasks_from(ai_tasks.blueprint, namespace="ai")
 job_app.add_tasks_from(reports_tasks.blueprint, namespace="reports")
+job_app.add_tasks_from(mail_tasks.blueprint, namespace="mail")

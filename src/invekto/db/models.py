@@ -40,6 +40,7 @@ from invekto.inbox.models import (
     ScheduledMessage,
     StatusBacklog,
 )
+from invekto.mail.models import SmtpSettings, SummarySend, SummarySettings
 from invekto.replies.models import QuickReply
 from invekto.reports.models import ReportDirty, ReportFact, ReportHourly, ReportRefresh
 from invekto.routing.models import (
@@ -112,7 +113,10 @@ __all__ = [
     "ShiftException",
     "SlaBreach",
     "SlaPolicy",
+    "SmtpSettings",
     "StatusBacklog",
+    "SummarySend",
+    "SummarySettings",
     "Tag",
     "Tenant",
     "User",
