@@ -55,7 +55,7 @@ CONVERSATIONS = [
         (175, "out", "Merhaba Ayşe Hanım, tabii. Önce ücretsiz muayene randevusu ayarlayalım; "
                      "hangi gün size uygun?"),
         (160, "in", "Perşembe öğleden sonra olur mu?"),
-    ], ["implant"], "agent1", "open"),
+    ], ["implant", "randevu alındı"], "agent1", "open"),
     ("Mehmet Öztürk", "+905339876543", "whatsapp", [
         (90, "in", "İyi günler, diş beyazlatma fiyatınız nedir?"),
     ], ["fiyat"], None, "open"),
@@ -72,6 +72,12 @@ CONVERSATIONS = [
         (40, "out", "Hello Emily, yes we do. I'll send you our package details shortly."),
     ], ["turist"], "agent1", "pending"),
 ]
+
+
+# The click-to-WhatsApp ad two of them came from (the reports' referrals and conversions).
+_AD = {"source": "ad", "source_type": "ad", "source_id": "120210455", "headline":
+       "İmplantta kış kampanyası"}
+REFERRALS = {"Ayşe Yılmaz": _AD, "Mehmet Öztürk": _AD}
 
 
 def _credentials_file(settings: Settings):
@@ -106,9 +112,11 @@ async def seed(db: Database, settings: Settings) -> bool:
         await users.create_group(session, owner, GroupCreate(
             name="Uluslararası Hastalar", description="International patients",
             member_ids=[people["agent1"].id]))
-        for name, color in (("implant", "#0054a6"), ("fiyat", "#f59f00"), ("acil", "#d63939"),
-                            ("turist", "#2fb344")):
-            await contacts.create_tag(session, owner, TagCreate(name=name, color=color))
+        for name, color, conversion in (("implant", "#0054a6", False), ("fiyat", "#f59f00", False),
+                                        ("acil", "#d63939", False), ("turist", "#2fb344", False),
+                                        ("randevu alındı", "#ae3ec9", True)):
+            await contacts.create_tag(session, owner, TagCreate(
+                name=name, color=color, marks_conversion=conversion))
         await contacts.create_custom_field(session, owner, CustomFieldCreate(
             key="tc_kimlik_son4", label="T.C. kimlik son 4 hane", field_type="text"))
         await contacts.create_custom_field(session, owner, CustomFieldCreate(
@@ -141,7 +149,8 @@ async def seed(db: Database, settings: Settings) -> bool:
                     message, _ = await inbox.receive_inbound(session, tenant.id, InboundMessage(
                         channel_id=channel.id, handle=phone.lstrip("+"),
                         provider_message_id=f"demo-{index}-{position}", phone=phone,
-                        contact_name=name, body=text, sent_at=sent_at))
+                        contact_name=name, body=text, sent_at=sent_at,
+                        referral=REFERRALS.get(name) if position == 0 else None))
                     conversation = await inbox.get_conversation(session, owner,
                                                                 message.conversation_id)
                 else:

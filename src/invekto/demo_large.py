@@ -42,6 +42,7 @@ TREATMENTS = ("implant", "dolgu", "kanal tedavisi", "beyazlatma", "diş teli", "
               "şeffaf plak", "kontrol")
 WEEKEND_DROPPED = 0.66  # a weekend day has a third of a weekday's conversations
 TAGS = ("randevu", "fiyat", "implant", "ortodonti", "şikâyet", "iptal", "kontrol", "ödeme")
+CONVERSION_TAGS = ("randevu", "ödeme")
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,9 @@ async def _company(rt: runtime.Runtime, slug: str) -> tuple[
             {"kind": "webchat", "name": "Web sitesi"},
             {"kind": "sms_netgsm", "name": "SMS", "external_id": "8502000000"})]
         for tag in TAGS:
-            await contacts.create_tag(session, system, TagCreate(name=tag))
+            # A booked appointment and a payment are what the clinic's ads are for.
+            await contacts.create_tag(session, system, TagCreate(
+                name=tag, marks_conversion=tag in CONVERSION_TAGS))
     return (tenant.id, [user[0].id for user in agents], [g.id for g in groups],
             [c.id for c in made])
 

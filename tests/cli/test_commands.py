@@ -91,6 +91,10 @@ async def test_demo_seed_creates_the_demo_company_once(database_url, client):
     suggested = (await client.get(
         f"/api/v1/conversations/{whitening['id']}/suggestions")).json()
     assert suggested["items"][0]["title"] == "Diş beyazlatma ne kadar, kaç seans sürer?"
+    # The ad two customers came from, one of them booked: the reports attribute it.
+    overview = (await client.get("/api/v1/reports/overview")).json()
+    assert overview["referrals"] == [
+        {"name": "120210455", "conversations": 2, "conversions": 1}]
 
 
 def test_migrate_is_idempotent(database_url):

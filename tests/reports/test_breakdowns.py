@@ -144,3 +144,30 @@ async def test_agents_may_not_and_unknown_topics_are_refused(two_days):
     assert response.status_code == 422
     response = await home.sevgi.client.get("/reports/weather")
     assert response.status_code == 404
+
+
+async def test_conversions_by_referral_follow_the_tags_that_mark_them(two_days):
+    home = two_days
+    monday, tuesday = (conversation for (conversation,) in await sql(home, """
+        SELECT id FROM conversations WHERE opened_at IN (:monday, :tuesday)
+        ORDER BY opened_at""", monday=T0, tuesday=T0 + timedelta(days=1)))
+    await sql(home, """UPDATE conversations SET referral = '{"source": "ad", "source_id": "120210"}'
+                       WHERE id IN (:monday, :tuesday)""", monday=monday, tuesday=tuesday)
+    response = await home.sevgi.client.post("/api/v1/tags", json={
+        "name": "satış", "marks_conversion": True})
+    assert response.status_code == 201 and response.json()["marks_conversion"] is True
+    response = await home.deniz.client.post(f"/api/v1/conversations/{tuesday}/tags",
+                                            json={"add": ["satış", "implant"]})
+    assert response.status_code == 200, response.text
+
+    response = await home.sevgi.client.get("/api/v1/reports/overview", params=PERIOD)
+    assert response.json()["referrals"] == [
+        {"name": "120210", "conversations": 2, "conversions": 1}]
+    # A tag that stops marking conversions stops counting.
+    [tag] = [t for t in (await home.sevgi.client.get("/api/v1/tags")).json()
+             if t["name"] == "satış"]
+    response = await home.sevgi.client.patch(f"/api/v1/tags/{tag['id']}",
+                                             json={"marks_conversion": False})
+    assert response.status_code == 200, response.text
+    response = await home.sevgi.client.get("/api/v1/reports/overview", params=PERIOD)
+    assert response.json()["referrals"][0]["conversions"] == 0

@@ -446,9 +446,16 @@ async def test_tags_round_trip(world):
     assert 'data-color="#ff0000"' in row
     assert "VIP" in row
 
-    response = await post(home.sevgi, f"/settings/tags/{tag.id}", {"color": "#00AA00"})
-    assert 'data-color="#00AA00"' in rows(response.text)[f"tag-{tag.id}"]
-    assert (await one(home, Tag, name="VIP")).color == "#00AA00"
+    assert not tag.marks_conversion and "badge bg-green-lt tag-conversion" not in row
+    response = await post(home.sevgi, f"/settings/tags/{tag.id}",
+                          {"color": "#00AA00", "marks_conversion": "true"})
+    row = rows(response.text)[f"tag-{tag.id}"]
+    assert 'data-color="#00AA00"' in row and "badge bg-green-lt tag-conversion" in row
+    saved = await one(home, Tag, name="VIP")
+    assert saved.color == "#00AA00" and saved.marks_conversion
+    # An unticked box is a "no" (a form sends nothing for it).
+    await post(home.sevgi, f"/settings/tags/{tag.id}", {"color": "#00AA00"})
+    assert not (await one(home, Tag, name="VIP")).marks_conversion
 
     # Deleting takes it off contacts and conversations too.
     contact = await db(home, lambda s, a: contacts.create_contact(

@@ -108,6 +108,9 @@ class Tag(IdMixin, TenantMixin, TimestampMixin, Base):
 
     name: Mapped[str] = mapped_column(String(50))
     color: Mapped[str] = mapped_column(String(7), server_default="#6c757d")
+    # A conversation carrying it counts as a conversion (a sale, a booking) in the reports'
+    # attribution to ads and UTM codes.
+    marks_conversion: Mapped[bool] = mapped_column(server_default="false")
 
 
 CONSENT_TYPES = ("message", "call", "email")  # İYS's MESAJ, ARAMA, EPOSTA

@@ -74,10 +74,12 @@ class CustomFieldOut(BaseModel):
 class TagCreate(BaseModel):
     name: str = Field(min_length=1, max_length=50)
     color: str = Field(default="#6c757d", pattern=r"^#[0-9a-fA-F]{6}$")
+    marks_conversion: bool = False  # a sale, a booking: counted as a conversion in reports
 
 
 class TagUpdate(BaseModel):
     color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
+    marks_conversion: bool | None = None
 
 
 class TagOut(BaseModel):
@@ -86,6 +88,7 @@ class TagOut(BaseModel):
     id: uuid.UUID
     name: str
     color: str
+    marks_conversion: bool
 
 
 class ConsentIn(BaseModel):

@@ -370,7 +370,8 @@ async def create_tag_named(session: AsyncSession, actor: Actor, name: str) -> Ta
 
 async def create_tag(session: AsyncSession, actor: Actor, data: TagCreate) -> Tag:
     actor.require("supervisor")
-    tag = Tag(tenant_id=actor.tenant_id, name=data.name.strip(), color=data.color)
+    tag = Tag(tenant_id=actor.tenant_id, name=data.name.strip(), color=data.color,
+              marks_conversion=data.marks_conversion)
     session.add(tag)
     await flush_unique(session, "tag '%(name)s' exists", field="name", params={"name": tag.name})
     return tag
@@ -382,6 +383,8 @@ async def update_tag(session: AsyncSession, actor: Actor, tag_id: uuid.UUID, dat
     tag = await _get_tag(session, actor, tag_id)
     if data.color is not None:
         tag.color = data.color
+    if data.marks_conversion is not None:
+        tag.marks_conversion = data.marks_conversion
     await session.flush()
     return tag
 

@@ -24,6 +24,7 @@ from invekto.reports.schemas import (
     CountOut,
     HeatOut,
     OverviewOut,
+    ReferralOut,
 )
 from invekto.routing.service import company_zone
 
@@ -72,8 +73,7 @@ def overview_out(overview: service.Overview) -> OverviewOut:
                                    messages_out=counts.get("message_out", 0))
                   for channel_id, counts in overview.by_channel.items()],
         tags=[CountOut(name=name, conversations=count) for name, count in overview.tags],
-        referrals=[CountOut(name=name, conversations=count)
-                   for name, count in overview.referrals])
+        referrals=[ReferralOut(**vars(referral)) for referral in overview.referrals])
 
 
 @router.get("/reports/overview", response_model=OverviewOut)

@@ -31,6 +31,12 @@ class CountOut(BaseModel):
     conversations: int
 
 
+class ReferralOut(BaseModel):
+    name: str
+    conversations: int
+    conversions: int  # of them, now carrying a tag that marks a conversion
+
+
 class OverviewOut(BaseModel):
     start: date
     end: date
@@ -42,7 +48,7 @@ class OverviewOut(BaseModel):
     heatmap: list[HeatOut]
     channels: list[ChannelCountsOut]
     tags: list[CountOut]
-    referrals: list[CountOut]
+    referrals: list[ReferralOut]
 
 
 class BreakdownRowOut(BaseModel):

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, Select, func, select, text
+from sqlalchemy import TEXT, Integer, Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invekto.contacts.models import Tag
 from invekto.core.actor import Actor
 from invekto.core.errors import PermissionDenied, ValidationFailed
 from invekto.db.session import alongside
@@ -357,6 +358,16 @@ class DayPoint:
 
 
 @dataclass(frozen=True)
+class Referral:
+    """An ad or UTM code: the conversations it opened in the period, and how many of them now
+    carry a tag that marks a conversion (a sale, a booking)."""
+
+    name: str
+    conversations: int
+    conversions: int
+
+
+@dataclass(frozen=True)
 class Overview:
     query: Query
     refreshed_at: datetime | None
@@ -366,7 +377,7 @@ class Overview:
     heatmap: dict[tuple[int, int], int]  # (ISO weekday, local hour) -> messages in
     by_channel: dict[uuid.UUID, dict[str, int]] = field(default_factory=dict)
     tags: list[tuple[str, int]] = field(default_factory=list)
-    referrals: list[tuple[str, int]] = field(default_factory=list)
+    referrals: list[Referral] = field(default_factory=list)
 
 
 async def overview(session: AsyncSession, actor: Actor, query: Query, *,
@@ -400,11 +411,28 @@ async def overview(session: AsyncSession, actor: Actor, query: Query, *,
     heatmap = {(weekday, hour): value.count for (_k, _d, weekday, hour), value in weekly.items()}
     tags = sorted(((d, n) for (k, d), n in by_detail.items() if k == t.TAGGED),
                   key=lambda item: (-item[1], item[0]))
-    referrals = sorted(((d, n) for (k, d), n in by_detail.items() if k == t.OPENED and d),
-                       key=lambda item: (-item[1], item[0]))
+    converted = await _conversions(session, scope, query)
+    referrals = sorted((Referral(d, n, converted.get(d, 0))
+                        for (k, d), n in by_detail.items() if k == t.OPENED and d),
+                       key=lambda r: (-r.conversations, r.name))
     return Overview(query, refreshed_at, current, previous, days, heatmap,
                     {channel: dict(counts) for channel, counts in by_channel.items()},
                     tags, referrals)
+
+
+async def _conversions(session: AsyncSession, scope: Scope, query: Query) -> dict[str, int]:
+    """Per referral, the conversations opened in the period that carry a conversion tag (the
+    facts carry their conversation's tags)."""
+    marked = select(func.array_agg(Tag.name.cast(TEXT))).where(
+        Tag.tenant_id == scope.tenant_id, Tag.marks_conversion.is_(True)).scalar_subquery()
+    start, end = query.period.bounds(scope.zone)
+    f = ReportFact
+    statement = of_tagged(select(f.detail, func.count()).where(
+        f.tenant_id == scope.tenant_id, f.kind == t.OPENED, f.at >= start, f.at < end,
+        f.detail != "", f.tags.overlap(marked),
+        *filter_conditions(f, scope, query.filters)).group_by(f.detail),
+        scope, query.filters.tag)
+    return dict((await session.execute(statement)).all())
 
 
 # ---- agents ----------------------------------------------------------------------------------

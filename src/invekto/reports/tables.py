@@ -118,7 +118,15 @@ def overview_tables(overview: Overview, channel_names: dict[uuid.UUID, str],
     return [summary(overview, language), days(overview, language),
             channels(overview, channel_names, language),
             counted(N_("Tags"), N_("Tag"), overview.tags, language),
-            counted(N_("Referrals"), N_("Referral"), overview.referrals, language)]
+            referrals(overview, language)]
+
+
+def referrals(overview: Overview, language: str) -> Table:
+    header = [text(language, "Referral"), text(language, "Conversations"),
+              text(language, "Conversions"), f"{text(language, 'Conversion rate')} (%)"]
+    return text(language, "Referrals"), header, [
+        [r.name, r.conversations, r.conversions, cell(r.conversions / r.conversations, "rate")]
+        for r in overview.referrals]
 
 
 # The agents' table: (field of AgentRow, label, unit).

@@ -1,5 +1,5 @@
-"""The settings pages: users, groups, tags, quick replies, custom fields, channels and the company
-profile. Each section is one page with inline forms; every change goes through the domain's
+"""The settings pages: users, groups, tags, quick replies, custom fields, channels, e-mail and the
+company profile. Each section is one page with inline forms; every change goes through the domain's
 service, which checks the role, and answers with the section's re-rendered body (HTMX swaps it in;
 a refusal is a JSON error the page shows as a toast, except on the channel forms, which are drawn
 again with each reason beside its field: see `_refused`)."""
@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel import dates as babel_dates
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
@@ -32,6 +33,10 @@ from invekto.follow_ups import service as follow_ups
 from invekto.follow_ups.schemas import CsatSurveyIn, SequenceIn
 from invekto.inbox import service as inbox
 from invekto.inbox import timeline
+from invekto.mail import service as mail
+from invekto.mail import summary as mail_summary
+from invekto.mail.models import DEFAULT_PORTS, SECURITY_MODES
+from invekto.mail.schemas import SmtpSettingsIn, SummarySettingsIn
 from invekto.replies import service as replies
 from invekto.routing import service as routing
 from invekto.routing import sla
@@ -99,6 +104,7 @@ SECTIONS = (
     Section("templates", "supervisor", "ti-template"),
     Section("follow-ups", "supervisor", "ti-repeat"),
     Section("csat", "supervisor", "ti-mood-smile"),
+    Section("email", "admin", "ti-mail"),
     Section("company", "admin", "ti-building"),
 )
 _BY_SLUG = {section.slug: section for section in SECTIONS}
@@ -266,13 +272,41 @@ async def _company(page: Page, _params: Params) -> dict[str, Any]:
     return {"company": page.tenant, "timezones": zones}
 
 
+async def _email(page: Page, _params: Params) -> dict[str, Any]:
+    """The mail server and weekly summary forms as saved (the password only as "set"), and the
+    latest week's summary: sent, or why not."""
+    found = await mail.settings_of(page.ctx.session, page.ctx.actor)
+    smtp, chosen, last = found.smtp, found.summary, found.last_send
+    day_names = babel_dates.get_day_names("wide", locale=page.fmt.locale)
+    return {
+        "smtp_saved": None if smtp is None else {
+            "host": smtp.host, "port": str(smtp.port), "security": smtp.security,
+            "username": smtp.username or "", "from_address": smtp.from_address,
+            "from_name": smtp.from_name or "", "clear_password": False},
+        "has_password": smtp is not None and mail.has_password(smtp),
+        "summary_saved": {"enabled": chosen.enabled, "recipients": "\n".join(chosen.recipients),
+                          "weekday": str(chosen.weekday), "hour": str(chosen.hour),
+                          "language": chosen.language},
+        "last_send": None if last is None else {
+            "status": last.status, "week": mail_summary.week_label(last.week_start, page.lang),
+            "attempts": last.attempts, "attempted_at": last.attempted_at,
+            "sent_at": last.sent_at, "error_detail": last.error_detail or "",
+            "error": mail.failure_message(last.error_code, page.lang)
+                     if last.status == "failed" else ""},
+        "security_modes": SECURITY_MODES, "default_ports": DEFAULT_PORTS,
+        "weekdays": [(str(iso), day_names[iso - 1]) for iso in range(1, 8)],
+        "hours": [str(hour) for hour in range(24)],
+        "max_attempts": mail.MAX_SCHEDULED_ATTEMPTS,
+    }
+
+
 Loader = Callable[[Page, Params], Awaitable[dict[str, Any]]]
 _LOADERS: dict[str, Loader] = {
     "users": _users, "groups": _groups, "tags": _tags, "quick-replies": _quick_replies,
     "custom-fields": _custom_fields, "channels": _channels, "company": _company,
     "click-to-chat": _click_to_chat, "routing": _routing, "business-hours": _business_hours,
     "shifts": _shifts, "sla": _sla, "blocked": _blocked, "follow-ups": _follow_ups,
-    "csat": _csat, "templates": _templates,
+    "csat": _csat, "templates": _templates, "email": _email,
 }
 
 
@@ -458,7 +492,8 @@ async def delete_group(request: Request, group_id: uuid.UUID, page: WebPage) -> 
 @router.post("/tags")
 async def create_tag(request: Request, page: WebPage) -> Response:
     form = await request.form()
-    data = parse_form(TagCreate, _values(form, ("name", "color")))
+    data = parse_form(TagCreate, {**_values(form, ("name", "color")),
+                                  "marks_conversion": "marks_conversion" in form})
     await contacts.create_tag(page.ctx.session, page.ctx.actor, data)
     return await _body(request, page, "tags", form)
 
@@ -466,7 +501,8 @@ async def create_tag(request: Request, page: WebPage) -> Response:
 @router.post("/tags/{tag_id}")
 async def update_tag(request: Request, tag_id: uuid.UUID, page: WebPage) -> Response:
     form = await request.form()
-    data = parse_form(TagUpdate, _values(form, ("color",)))
+    data = parse_form(TagUpdate, {**_values(form, ("color",)),
+                                  "marks_conversion": "marks_conversion" in form})
     await contacts.update_tag(page.ctx.session, page.ctx.actor, tag_id, data)
     return await _body(request, page, "tags", form)
 
@@ -958,3 +994,80 @@ async def delete_template(request: Request, channel_id: uuid.UUID, template_id: 
                           page: WebPage) -> Response:
     await templates.delete_template(page.ctx.session, page.ctx.actor, channel_id, template_id)
     return await _body(request, page, "templates", {})
+
+
+# ---- e-mail: the mail server and the weekly summary ---------------------------------------------
+
+_SMTP_FIELDS = ("host", "port", "security", "username", "from_address", "from_name")
+
+
+def _smtp_typed(form: FormData) -> dict[str, Any]:
+    """The mail server form as typed, to read and to draw again after a refusal: never the
+    password."""
+    typed: dict[str, Any] = {name: str(form.get(name) or "") for name in _SMTP_FIELDS}
+    typed["clear_password"] = form.get("clear_password") == "on"
+    return typed
+
+
+def _whole_number(value: str, field: str, message: str) -> int:
+    if not value.strip().isdecimal():
+        raise ValidationFailed(message, field=field)
+    return int(value)
+
+
+@router.post("/email/smtp")
+async def save_mail_server(request: Request, page: WebPage) -> Response:
+    form = await request.form()
+    typed = _smtp_typed(form)
+    password = form.get("password")
+    try:
+        port = _whole_number(typed["port"], "port", "give a port from 1 to 65535")
+        data = parse_form(SmtpSettingsIn, {
+            **typed, "port": port, "password": password if isinstance(password, str) else None})
+        await mail.save_smtp(page.ctx.session, page.ctx.actor, data)
+    except AppError as exc:
+        return await _refused(request, page, "email", exc, smtp_typed=typed)
+    return await _body(request, page, "email", {}, saved="smtp")
+
+
+@router.post("/email/summary")
+async def save_weekly_summary(request: Request, page: WebPage) -> Response:
+    form = await request.form()
+    typed = {"enabled": form.get("enabled") == "on",
+             **{name: str(form.get(name) or "") for name in ("recipients", "weekday", "hour",
+                                                             "language")}}
+    try:
+        data = parse_form(SummarySettingsIn, {
+            **typed, "recipients": mail.split_addresses(typed["recipients"]),
+            "language": typed["language"] or None,
+            "weekday": _whole_number(typed["weekday"], "weekday", "choose one"),
+            "hour": _whole_number(typed["hour"], "hour", "choose one")})
+        await mail.save_summary_settings(page.ctx.session, page.ctx.actor, data)
+    except AppError as exc:
+        return await _refused(request, page, "email", exc, summary_typed=typed)
+    return await _body(request, page, "email", {}, saved="summary")
+
+
+@router.post("/email/test")
+async def send_test_email(request: Request, page: WebPage) -> Response:
+    """The server's answer (or why nothing was sent) where the button is."""
+    form = await request.form()
+    status_code = 200
+    try:
+        result = await mail.send_test_email(page.ctx.session, page.ctx.actor,
+                                            str(form.get("to") or ""))
+    except ValidationFailed as exc:
+        result = mail.SendResult(False, exc.code, error_message(exc, page.lang), "")
+        status_code = exc.status_code
+    return render_page(request, page, "settings/_email_result.html", result=result,
+                       result_id="email-test-result", status_code=status_code)
+
+
+@router.post("/email/summary/send")
+async def send_summary_now(request: Request, page: WebPage) -> Response:
+    """Last week's summary, now; the section again with the outcome and the week's record."""
+    try:
+        result = await mail.send_summary_now(page.ctx.session, page.ctx.actor)
+    except ValidationFailed as exc:
+        return await _refused(request, page, "email", exc)
+    return await _body(request, page, "email", {}, sent_now=result)
