@@ -24,6 +24,8 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     Text,
+    Uuid,
+    any_,
     case,
     cast,
     false,
@@ -160,9 +162,11 @@ def conversation_match(actor: Actor, q: str) -> ColumnElement[bool]:
     """A condition on ``Conversation``: its contact matches (see ``contact_match``) or one of its
     messages has every word typed, in any inflection.
 
-    Shaped as ``id IN (conversations of matching contacts UNION conversations of matching
-    messages)``: each side starts from its GIN index, and the few ids found join back by primary
-    key, instead of every conversation of the tenant being tested against both sides."""
+    Shaped as ``id = ANY(ARRAY(conversations of matching contacts UNION conversations of
+    matching messages))``: each side starts from its GIN index, the ids are gathered once, and
+    the conversations are fetched by primary key. (As ``id IN (...)`` the planner made it a
+    semi-join and, misjudging how few distinct conversations the matches fall in, hashed and
+    read every conversation of the company: 100 ms on 100,000 conversations instead of 60.)"""
     terms = parse(q)
     sources: list[Select] = []
     contacts = _contact_condition(terms)
@@ -177,4 +181,7 @@ def conversation_match(actor: Actor, q: str) -> ColumnElement[bool]:
             Message.tenant_id == actor.tenant_id, Message.search_vector.bool_op("@@")(bodies)))
     if not sources:
         return false()
-    return Conversation.id.in_(union(*sources) if len(sources) > 1 else sources[0])
+    found = (union(*sources) if len(sources) > 1 else sources[0]).subquery()
+    # Cast: ``= ANY (SELECT ...)`` would compare with each row; this is one array.
+    ids = cast(select(func.array_agg(found.c[0])).scalar_subquery(), ARRAY(Uuid))
+    return Conversation.id == any_(ids)
