@@ -137,7 +137,8 @@ async def export_one(session: AsyncSession, actor: Actor, conversation_id: uuid.
     _check(actor, fmt)
     conversation = await inbox.get_conversation(session, actor, conversation_id)
     return await _export(session, actor, [conversation.id], fmt,
-                         {"conversation_id": str(conversation.id)})
+                         {"conversation_id": str(conversation.id)},
+                         await company_zone(session, actor.tenant_id))
 
 
 async def export_filtered(session: AsyncSession, actor: Actor, filters: ConversationFilters,
@@ -162,7 +163,7 @@ async def export_filtered(session: AsyncSession, actor: Actor, filters: Conversa
     described = {key: str(value) for key, value in
                  {**filters.model_dump(exclude_defaults=True), "opened_from": opened.start,
                   "opened_to": opened.end}.items() if value is not None}
-    return await _export(session, actor, ids, fmt, described)
+    return await _export(session, actor, ids, fmt, described, zone)
 
 
 def _check(actor: Actor, fmt: str) -> None:
@@ -176,7 +177,7 @@ def _midnight(day: date, zone: ZoneInfo) -> datetime:
 
 
 async def _export(session: AsyncSession, actor: Actor, ids: list[uuid.UUID], fmt: str,
-                  described: dict) -> Export:
+                  described: dict, zone: ZoneInfo) -> Export:
     conversations = []
     for start in range(0, len(ids), _CHUNK):
         conversations += await _load(session, actor.tenant_id, ids[start:start + _CHUNK])
@@ -184,8 +185,7 @@ async def _export(session: AsyncSession, actor: Actor, ids: list[uuid.UUID], fmt
         "format": fmt, "conversations": len(conversations),
         "messages": sum(len(c.messages) for c in conversations), "filters": described})
     company = await session.scalar(select(Tenant.name).where(Tenant.id == actor.tenant_id))
-    return Export(company or "", await company_zone(session, actor.tenant_id),
-                  datetime.now(UTC), conversations)
+    return Export(company or "", zone, datetime.now(UTC), conversations)
 
 
 async def _load(session: AsyncSession, tenant_id: uuid.UUID, ids: list[uuid.UUID]

@@ -70,7 +70,7 @@ async def refresh_batch(session: AsyncSession, tenant_id: uuid.UUID, *, wait: bo
         dirty_ids = (await session.scalars(select(ReportDirty.id).where(
             ReportDirty.tenant_id == tenant_id,
             ReportDirty.conversation_id.in_(conversation_ids)))).all()
-        daily_zone = await _daily_zone(session, tenant_id)
+        daily_zone = await usable_daily_zone(session, tenant_id)
         emptied = await _add_to_sums(session, tenant_id, conversation_ids, daily_zone, -1)
         await session.execute(delete(ReportFact).where(
             ReportFact.tenant_id == tenant_id, ReportFact.conversation_id.in_(conversation_ids)))
@@ -202,20 +202,21 @@ async def _drop_empty_sums(session: AsyncSession, tenant_id: uuid.UUID,
                 {"tenant": tenant_id, "times": sorted(set(touched[table]))})
 
 
-async def _daily_zone(session: AsyncSession, tenant_id: uuid.UUID) -> str | None:
-    """The zone the company's daily sums are kept in; None when they are being rebuilt
-    (the company changed zone since)."""
+async def usable_daily_zone(session: AsyncSession, tenant_id: uuid.UUID,
+                            zone: str | None = None) -> str | None:
+    """The zone the company's daily sums are kept in, when it is the company's (``zone``, read
+    when not given); None while they wait to be rebuilt for a new zone, or were never built."""
+    zone = zone or (await company_zone(session, tenant_id)).key
     built = await session.scalar(select(ReportRefresh.daily_zone).where(
         ReportRefresh.tenant_id == tenant_id))
-    return built if built == (await company_zone(session, tenant_id)).key else None
+    return built if built == zone else None
 
 
 async def rebuild_daily_if_zone_changed(session: AsyncSession, tenant_id: uuid.UUID) -> bool:
     """Rebuild the company's daily sums from its facts when they are in another zone than
     the company's (or were never built); whether it did. Holds the refresher's lock."""
     zone = (await company_zone(session, tenant_id)).key
-    if await session.scalar(select(ReportRefresh.daily_zone).where(
-            ReportRefresh.tenant_id == tenant_id)) == zone:
+    if await usable_daily_zone(session, tenant_id, zone):
         return False
     await session.execute(text("DELETE FROM report_daily WHERE tenant_id = :tenant"),
                           {"tenant": tenant_id})

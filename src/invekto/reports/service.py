@@ -145,9 +145,8 @@ async def scope_for(session: AsyncSession, actor: Actor, *, own: bool = False) -
             raise ValidationFailed("only a person has their own numbers", field="user_id")
     elif not actor.sees_whole_tenant:
         raise PermissionDenied("reports are for supervisors and admins")
-    daily = await session.scalar(select(ReportRefresh.daily_zone).where(
-        ReportRefresh.tenant_id == actor.tenant_id)) == zone.key
-    return Scope(actor.tenant_id, zone, actor.user_id if own else None, daily)
+    daily = await refreshing.usable_daily_zone(session, actor.tenant_id, zone.key)
+    return Scope(actor.tenant_id, zone, actor.user_id if own else None, daily is not None)
 
 
 async def bring_up_to_date(session: AsyncSession, tenant_id: uuid.UUID) -> datetime | None:
