@@ -22,5 +22,9 @@ class AuditEvent(IdMixin, TenantMixin, Base):
     target_type: Mapped[str | None] = mapped_column(String(40))
     target_id: Mapped[uuid.UUID | None]
     data: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    # The changed fields' values before and after (masked where they are personal data).
+    before: Mapped[dict | None] = mapped_column(JSONB)
+    after: Mapped[dict | None] = mapped_column(JSONB)
     ip: Mapped[str | None] = mapped_column(INET)
+    user_agent: Mapped[str | None] = mapped_column(String(400))
     occurred_at: Mapped[datetime] = mapped_column(server_default=func.now())

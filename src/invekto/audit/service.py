@@ -14,11 +14,14 @@ from invekto.core.actor import Actor
 
 async def record(session: AsyncSession, actor: Actor, action: str, *,
                  target_type: str | None = None, target_id: uuid.UUID | None = None,
-                 data: dict[str, Any] | None = None) -> None:
+                 data: dict[str, Any] | None = None, before: dict[str, Any] | None = None,
+                 after: dict[str, Any] | None = None) -> None:
+    """``before``/``after``: the values a change replaced and set (only the changed fields)."""
     session.add(AuditEvent(
         tenant_id=actor.tenant_id, actor_kind=actor.kind, actor_id=actor.id_for_audit,
         action=action, target_type=target_type, target_id=target_id, data=data or {},
-        ip=actor.ip,
+        before=before, after=after, ip=actor.ip,
+        user_agent=actor.user_agent[:400] if actor.user_agent else None,
     ))
 
 

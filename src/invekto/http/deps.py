@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Annotated
 
@@ -85,6 +85,8 @@ async def scoped_context(request: Request) -> AsyncIterator[Context]:
     db = runtime.current().db
     async with db.sessionmaker() as session, session.begin():
         actor, secret = await _authenticate(request, session)
+        # For the audit log: which browser or client made a change.
+        actor = replace(actor, user_agent=request.headers.get("user-agent", "")[:400] or None)
         structlog.contextvars.bind_contextvars(tenant_id=str(actor.tenant_id),
                                                user_id=str(actor.user_id or actor.api_key_id))
         request.state.actor = actor
