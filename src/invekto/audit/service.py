@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.audit.models import AuditEvent
@@ -33,3 +34,11 @@ async def recent(session: AsyncSession, actor: Actor, *, limit: int = 100,
     if action:
         query = query.where(AuditEvent.action == action)
     return list((await session.scalars(query)).all())
+
+
+async def purge_before(session: AsyncSession, tenant_id: uuid.UUID, cutoff: datetime) -> int:
+    """Delete the tenant's audit events older than ``cutoff`` (the retention policy's job is
+    the only caller). Returns how many went."""
+    result = await session.execute(delete(AuditEvent).where(
+        AuditEvent.tenant_id == tenant_id, AuditEvent.occurred_at < cutoff))
+    return result.rowcount
