@@ -18,6 +18,7 @@ from invekto.automation.api import router as automation_router
 from invekto.campaigns.api import router as campaigns_router
 from invekto.channels.api import router as channels_router
 from invekto.channels.webhooks import router as webhooks_router
+from invekto.consent.api import router as consent_router
 from invekto.contacts.api import router as contacts_router
 from invekto.core import jobs
 from invekto.core.realtime import Hub
@@ -26,16 +27,19 @@ from invekto.flows.api import router as flows_router
 from invekto.follow_ups.api import router as follow_ups_router
 from invekto.http import errors
 from invekto.http.middleware import RequestContextMiddleware
+from invekto.http.security_headers import SecurityHeadersMiddleware
 from invekto.http.ws import router as ws_router
 from invekto.inbox.api import router as inbox_router
 from invekto.mail.api import router as mail_router
 from invekto.ops.api import router as ops_router
+from invekto.privacy.api import router as privacy_router
 from invekto.reports.api import router as reports_router
 from invekto.routing.api import router as routing_router
 from invekto.templates.api import router as templates_router
 from invekto.users.api import router as users_router
 from invekto.web.ai_inbox_views import router as ai_inbox_pages
 from invekto.web.ai_settings_views import router as ai_settings_pages
+from invekto.web.consent_views import router as consent_pages
 from invekto.web.automation_views import router as automation_pages
 from invekto.web.campaign_views import router as campaign_pages
 from invekto.web.flow_views import router as flow_pages
@@ -43,6 +47,7 @@ from invekto.web.help_centre_views import router as help_centre_pages
 from invekto.web.inbox_views import router as inbox_pages
 from invekto.web.knowledge_views import router as knowledge_pages
 from invekto.web.monitor_views import router as monitor_pages
+from invekto.web.privacy_views import router as privacy_pages
 from invekto.web.report_views import router as report_pages
 from invekto.web.settings_views import router as settings_pages
 from invekto.web.views import router as web_router
@@ -103,13 +108,16 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
     errors.install(app)
     app.add_middleware(WidgetCors)
     app.add_middleware(RequestContextMiddleware)
+    # Outermost: CORS answers and error pages get the headers too.
+    app.add_middleware(SecurityHeadersMiddleware)
 
     # First: providers' deliveries are the busiest path, and routes are matched in order.
     app.include_router(webhooks_router)
     api = APIRouter(prefix="/api/v1")
     for router in (auth_router, users_router, channels_router, contacts_router, inbox_router,
                    routing_router, templates_router, follow_ups_router, campaigns_router,
-                   automation_router, flows_router, ai_router, reports_router, mail_router):
+                   automation_router, flows_router, ai_router, reports_router, mail_router,
+                   consent_router, privacy_router):
         api.include_router(router)
     app.include_router(api)
     app.include_router(ops_router)
@@ -123,8 +131,10 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
     # Its /settings/knowledge/help-centre and the public /help/... pages.
     app.include_router(help_centre_pages)
     app.include_router(ai_settings_pages)
+    app.include_router(consent_pages)
     app.include_router(settings_pages)
     app.include_router(monitor_pages)
+    app.include_router(privacy_pages)
     app.include_router(report_pages)
     app.include_router(campaign_pages)
     app.include_router(automation_pages)

@@ -7,12 +7,14 @@ from invekto.auth import tasks as auth_tasks
 from invekto.automation import tasks as automation_tasks
 from invekto.campaigns import tasks as campaigns_tasks
 from invekto.channels import tasks as channels_tasks
+from invekto.consent import tasks as consent_tasks
 from invekto.core.jobs import job_app
 from invekto.flows import tasks as flows_tasks
 from invekto.follow_ups import tasks as follow_ups_tasks
 from invekto.inbox import tasks as inbox_tasks
 from invekto.mail import tasks as mail_tasks
 from invekto.ops import tasks as ops_tasks
+from invekto.privacy import tasks as privacy_tasks
 from invekto.reports import tasks as reports_tasks
 from invekto.users import tasks as users_tasks
 
@@ -28,3 +30,5 @@ job_app.add_tasks_from(flows_tasks.blueprint, namespace="flows")
 job_app.add_tasks_from(ai_tasks.blueprint, namespace="ai")
 job_app.add_tasks_from(reports_tasks.blueprint, namespace="reports")
 job_app.add_tasks_from(mail_tasks.blueprint, namespace="mail")
+job_app.add_tasks_from(consent_tasks.blueprint, namespace="consent")
+job_app.add_tasks_from(privacy_tasks.blueprint, namespace="privacy")

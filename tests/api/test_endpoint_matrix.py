@@ -44,7 +44,7 @@ from invekto.channels.simulator.whatsapp import WABA_ID, create_simulator
 from invekto.contacts import service as contacts
 from invekto.contacts.models import CustomFieldDefinition
 from invekto.contacts.schemas import ContactCreate, ContactUpdate, CustomFieldCreate, TagCreate
-from invekto.core.actor import ROLE_RANK
+from invekto.core.actor import ROLE_RANK, Permission
 from invekto.flows import service as flows
 from invekto.flows.schemas import FlowCreate, FlowDraft, FlowTriggers
 from invekto.follow_ups import service as follow_ups
@@ -65,8 +65,9 @@ from invekto.routing.schemas import (
 )
 from invekto.templates import service as templates
 from invekto.templates.schemas import TemplateIn
+from invekto.users import roles
 from invekto.users import service as users
-from invekto.users.schemas import GroupCreate, UserCreate
+from invekto.users.schemas import GroupCreate, RoleIn, UserCreate
 from tests.factories import PASSWORD, Company, World
 from tests.mail.support import free_port
 from tests.processes import serving
@@ -310,6 +311,26 @@ async def _update_group(t: Target) -> Call:
 
 async def _group(t: Target) -> Call:
     return Call({"group_id": await new_group(t.ids)})
+
+
+async def new_role(company: Company) -> uuid.UUID:
+    role = await as_system(company, lambda s, a: roles.create_role(s, a, RoleIn(
+        name=fresh("rol"), permissions=[Permission.HANDLE_CONVERSATIONS])))
+    return role.id
+
+
+async def _create_role(t: Target) -> Call:
+    return Call(json={"name": fresh("rol"), "permissions": ["conversations.handle",
+                                                            "reports.see"]})
+
+
+async def _existing_role(t: Target) -> Call:
+    return Call({"role_id": await new_role(t.ids)})
+
+
+async def _update_role(t: Target) -> Call:
+    return Call({"role_id": await new_role(t.ids)},
+                json={"name": fresh("rol"), "permissions": ["reports.see"]})
 
 
 async def _create_channel(t: Target) -> Call:
@@ -957,6 +978,13 @@ ROWS: list[Row] = [
     row("GET", "/groups/{group_id}", "agent", _existing_group),
     row("PATCH", "/groups/{group_id}", "admin", _update_group),
     row("DELETE", "/groups/{group_id}", "admin", _group, 204),
+    # roles
+    row("GET", "/permissions", "agent", _plain),
+    row("GET", "/roles", "admin", _plain),
+    row("POST", "/roles", "admin", _create_role, 201, listing="/roles"),
+    row("GET", "/roles/{role_id}", "admin", _existing_role),
+    row("PUT", "/roles/{role_id}", "admin", _update_role),
+    row("DELETE", "/roles/{role_id}", "admin", _existing_role, 204),
     # channels
     row("GET", "/channels", "agent", _plain),
     row("POST", "/channels", "admin", _create_channel, 201, listing="/channels"),
@@ -1259,7 +1287,7 @@ async def probe(client: httpx.AsyncClient, name: str, value: uuid.UUID) -> Any:
     paths = {"user_id": "/users/{}", "group_id": "/groups/{}", "channel_id": "/channels/{}",
              "attachment_id": "/attachments/{}", "sequence_id": "/follow-ups/{}",
              "campaign_id": "/campaigns/{}", "list_id": "/recipient-lists/{}",
-             "article_id": "/kb/articles/{}"}
+             "article_id": "/kb/articles/{}", "role_id": "/roles/{}"}
     return await _read(client, paths[name].format(value))
 
 

@@ -257,7 +257,8 @@ async def test_takeover_is_for_supervisors_and_is_recorded(world, queues):
                                    (home.deniz, queues.bora_own),
                                    (home.bora, queues.shared)):
         error = await refused(agent, act(conversation_id, "takeover"), status=403)
-        assert error["message"] == "Bu işlem için süpervizör rolü gerekir"
+        assert error["message"] == ("Bu işlem için “Konuşmaları ve temsilcileri denetleme” "
+                                    "yetkisi gerekir")
     assert await rows_of(home, ConversationEvent) == []
 
     response = await post(home.sevgi, act(queues.bora_own, "takeover"))

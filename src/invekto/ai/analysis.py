@@ -38,7 +38,7 @@ from invekto.ai.providers.base import ChatTurn, Generator, Usage
 from invekto.ai.providers.builtin import MAX_CHARS
 from invekto.contacts.models import Contact
 from invekto.core import i18n, jobs
-from invekto.core.actor import Actor
+from invekto.core.actor import Actor, Permission
 from invekto.core.errors import NotFound, ValidationFailed
 from invekto.core.i18n import N_
 from invekto.inbox import service as inbox
@@ -395,7 +395,7 @@ async def hot_leads(session: AsyncSession, actor: Actor, *, since: datetime,
                     limit: int = 50) -> list[HotLead]:
     """Conversations whose customer showed high or medium purchase intent, analysed since
     ``since``, newest first. Supervisors'."""
-    actor.require("supervisor")
+    actor.require(Permission.SEE_REPORTS)
     since = _aware(since)
     rows = await session.execute(
         select(ConversationAnalysis, Conversation.contact_id, Contact.name, Conversation.status)
@@ -424,7 +424,7 @@ async def agent_averages(session: AsyncSession, actor: Actor, *, since: datetime
                          until: datetime) -> list[AgentAverage]:
     """Per agent, the conversations analysed in [since, until) with their average quality
     score and each criterion's average points; best average first. Supervisors'."""
-    actor.require("supervisor")
+    actor.require(Permission.SEE_REPORTS)
     since, until = _aware(since), _aware(until)
     if until <= since:
         raise ValidationFailed("the end of the period must come after its start", field="until")
@@ -482,7 +482,7 @@ async def queue_batch(session: AsyncSession, actor: Actor, *,
     """Queue the analysis of the conversations named (at most ``MAX_BATCH``), or of those
     closed since ``closed_since`` (the newest ``limit``); returns how many. Supervisors'.
     Unknown ids are a 404 naming them, and nothing is queued."""
-    actor.require("supervisor")
+    actor.require(Permission.SEE_REPORTS)
     if (conversation_ids is None) == (closed_since is None):
         raise ValidationFailed("give either conversation_ids or closed_since",
                                field="conversation_ids")

@@ -41,6 +41,7 @@ from invekto.ai.schemas import (
     UsageOut,
 )
 from invekto.core import i18n
+from invekto.core.actor import Permission
 from invekto.core.errors import NotFound
 from invekto.http.deps import Scoped
 
@@ -118,7 +119,7 @@ def _settings_out(settings) -> AISettingsOut:
 @router.get("/ai/settings", response_model=AISettingsOut)
 async def get_ai_settings(ctx: Scoped):
     """The company's AI settings (the API key is never returned: ``has_api_key``). Admins'."""
-    ctx.actor.require("admin")
+    ctx.actor.require(Permission.MANAGE_SETTINGS)
     return _settings_out(await service.get_settings(ctx.session, ctx.actor.tenant_id))
 
 

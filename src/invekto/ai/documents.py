@@ -23,6 +23,7 @@ import docx
 from docx.table import Table
 from pypdf import PasswordType, PdfReader
 
+from invekto.core import uploads
 from invekto.core.errors import ValidationFailed
 from invekto.core.text import fold
 
@@ -51,6 +52,7 @@ def read_document(filename: str, data: bytes) -> list[ParsedArticle]:
                                params={"max": MAX_DOCUMENT_BYTES // (1024 * 1024)})
     if not data.strip():
         raise ValidationFailed("the file is empty", field=_FIELD)
+    uploads.check(filename, "", data, field=_FIELD)
     name = _base_name(filename)
     extension = name.rpartition(".")[2].lower() if "." in name else ""
     if b"%PDF-" in data[:1024]:  # the header may follow a little junk, as readers allow

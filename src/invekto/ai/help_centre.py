@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invekto.ai import knowledge
 from invekto.ai.models import KnowledgeArticle
 from invekto.audit import service as audit
-from invekto.core.actor import Actor
+from invekto.core.actor import Actor, Permission
 from invekto.core.errors import NotFound, ValidationFailed
 from invekto.core.text import clean_text, fold
 from invekto.db.session import Database
@@ -66,7 +66,7 @@ async def get_settings(session: AsyncSession, tenant_id: uuid.UUID) -> HelpCentr
 async def set_settings(session: AsyncSession, actor: Actor, *, published: bool, title: str,
                        intro: str) -> HelpCentreSettings:
     """Publish or withdraw the help centre, with its title and introduction. Supervisors'."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CONTENT)
     title = " ".join(title.split())
     intro = clean_text(intro)
     if len(title) > MAX_TITLE_CHARS:

@@ -33,7 +33,7 @@ from invekto.ai.schemas import ArticleIn
 from invekto.audit import service as audit
 from invekto.channels.models import Channel
 from invekto.core import jobs
-from invekto.core.actor import Actor
+from invekto.core.actor import Actor, Permission
 from invekto.core.errors import ValidationFailed
 from invekto.core.text import clean_text, fold, like_pattern
 from invekto.db.base import new_id
@@ -101,7 +101,7 @@ async def save_article(session: AsyncSession, actor: Actor, data: ArticleIn,
                        article_id: uuid.UUID | None = None) -> KnowledgeArticle:
     """Create an article, or change one (``article_id``); either way it is (re)indexed.
     Supervisors'."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CONTENT)
     await _check_channel(session, actor, data.channel_id)
     title, body = " ".join(data.title.split()), clean_text(data.body)
     if not title:
@@ -134,7 +134,7 @@ async def save_article(session: AsyncSession, actor: Actor, data: ArticleIn,
 
 
 async def delete_article(session: AsyncSession, actor: Actor, article_id: uuid.UUID) -> None:
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CONTENT)
     article = await get_article(session, actor, article_id)
     await session.delete(article)
     await audit.record(session, actor, "kb.article_deleted", target_type="kb_article",
@@ -173,7 +173,7 @@ async def import_document(session: AsyncSession, actor: Actor, filename: str, da
                           channel_id: uuid.UUID | None = None) -> KnowledgeDocument:
     """Read an uploaded file into articles (a CSV into FAQ pairs), kept under one document.
     A file that cannot be read is refused whole (nothing is saved). Supervisors'."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CONTENT)
     await _check_channel(session, actor, channel_id)
     parsed = documents.read_document(filename, data)
     document = KnowledgeDocument(id=new_id(), tenant_id=actor.tenant_id,
@@ -206,7 +206,7 @@ async def list_documents(session: AsyncSession, actor: Actor) -> list[KnowledgeD
 
 async def delete_document(session: AsyncSession, actor: Actor, document_id: uuid.UUID) -> None:
     """Remove a document and the articles read from it."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CONTENT)
     document = await get_in_tenant(session, KnowledgeDocument, actor.tenant_id, document_id,
                                    what="document")
     await session.delete(document)

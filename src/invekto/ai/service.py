@@ -35,7 +35,7 @@ from invekto.ai.schemas import AISettingsIn
 from invekto.audit import service as audit
 from invekto.channels.models import Channel
 from invekto.core import outbound
-from invekto.core.actor import Actor
+from invekto.core.actor import Actor, Permission
 from invekto.core.crypto import secret_box
 from invekto.core.errors import NotFound, ValidationFailed
 
@@ -62,7 +62,7 @@ async def get_settings(session: AsyncSession, tenant_id: uuid.UUID) -> AISetting
 async def save_settings(session: AsyncSession, actor: Actor, data: AISettingsIn) -> AISettings:
     """Admins'. An LLM provider needs its model (and an OpenAI-compatible one its address,
     Anthropic a key); the address must be public (``core.outbound``)."""
-    actor.require("admin")
+    actor.require(Permission.MANAGE_SETTINGS)
     current = await session.scalar(select(AISettings).where(
         AISettings.tenant_id == actor.tenant_id))
     key_stored = bool(current and current.credentials_encrypted)
@@ -132,7 +132,7 @@ def this_month() -> date:
 
 async def usage(session: AsyncSession, actor: Actor, *, months: int = 12) -> list[AIUsage]:
     """The company's monthly counts, newest first. Admins'."""
-    actor.require("admin")
+    actor.require(Permission.MANAGE_SETTINGS)
     return list(await session.scalars(select(AIUsage).where(
         AIUsage.tenant_id == actor.tenant_id).order_by(AIUsage.month.desc(), AIUsage.provider)
         .limit(months * 3)))

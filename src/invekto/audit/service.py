@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.audit.models import AuditEvent
-from invekto.core.actor import Actor
+from invekto.core.actor import Actor, Permission
 
 
 async def record(session: AsyncSession, actor: Actor, action: str, *,
@@ -28,7 +28,7 @@ async def record(session: AsyncSession, actor: Actor, action: str, *,
 
 async def recent(session: AsyncSession, actor: Actor, *, limit: int = 100,
                  action: str | None = None) -> list[AuditEvent]:
-    actor.require("admin")
+    actor.require(Permission.MANAGE_SECURITY)
     query = (select(AuditEvent).where(AuditEvent.tenant_id == actor.tenant_id)
              .order_by(AuditEvent.occurred_at.desc()).limit(limit))
     if action:

@@ -19,6 +19,7 @@ from invekto.automation.schemas import (
     RuleOut,
     RunOut,
 )
+from invekto.core.actor import Permission
 from invekto.http.deps import Scoped
 
 router = APIRouter(tags=["automation"])
@@ -76,5 +77,5 @@ async def dry_run(body: DryRunIn, ctx: Scoped):
 
 @router.get("/automation/catalogue")
 async def catalogue(ctx: Scoped) -> dict:
-    ctx.actor.require("supervisor")
+    ctx.actor.require(Permission.MANAGE_CONTENT)
     return service.catalogue()

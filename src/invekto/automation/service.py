@@ -42,7 +42,7 @@ from invekto.automation.events import KINDS, Event
 from invekto.automation.models import AutomationRule, AutomationRun
 from invekto.automation.schemas import DryRunIn, DryRunOut, DryRunRule, RuleIn
 from invekto.contacts import service as contacts
-from invekto.core.actor import Actor
+from invekto.core.actor import Actor, Permission
 from invekto.core.errors import AppError, ValidationFailed
 from invekto.core.i18n import N_
 from invekto.db.base import new_id
@@ -80,7 +80,7 @@ def _now() -> datetime:
 
 async def list_rules(session: AsyncSession, actor: Actor) -> list[AutomationRule]:
     """The company's rules in the order they run."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CONTENT)
     return list((await session.scalars(select(AutomationRule).where(
         AutomationRule.tenant_id == actor.tenant_id).order_by(
         AutomationRule.position, AutomationRule.id))).all())
@@ -95,7 +95,7 @@ class RuleStats:
 async def rule_stats(session: AsyncSession, actor: Actor, rule_ids: list[uuid.UUID]
                      ) -> dict[uuid.UUID, RuleStats]:
     """How often each rule fired and when last (rules that never fired are left out)."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CONTENT)
     if not rule_ids:
         return {}
     rows = await session.execute(
@@ -107,14 +107,14 @@ async def rule_stats(session: AsyncSession, actor: Actor, rule_ids: list[uuid.UU
 
 
 async def get_rule(session: AsyncSession, actor: Actor, rule_id: uuid.UUID) -> AutomationRule:
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CONTENT)
     return await get_in_tenant(session, AutomationRule, actor.tenant_id, rule_id,
                                what=N_("rule"))
 
 
 async def create_rule(session: AsyncSession, actor: Actor, data: RuleIn) -> AutomationRule:
     """A new rule, last in the order. Supervisors' and admins'."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CONTENT)
     values = await _checked_rule(session, actor, data)
     last = await session.scalar(select(func.max(AutomationRule.position)).where(
         AutomationRule.tenant_id == actor.tenant_id))
@@ -293,7 +293,7 @@ async def dry_run(session: AsyncSession, actor: Actor, data: DryRunIn) -> DryRun
     """Which rules would fire if ``data.event`` happened to a conversation (with its latest
     customer message, at that message's time), and why the others would not. Nothing is
     changed: only conditions are evaluated."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CONTENT)
     if data.event not in KINDS:
         raise ValidationFailed("unknown event %(event)s", field="event",
                                params={"event": data.event[:40]})

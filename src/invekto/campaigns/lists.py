@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from invekto.core import uploads
 from invekto.core.errors import ValidationFailed
 from invekto.core.i18n import N_
 from invekto.core.phone import to_e164
@@ -48,6 +49,7 @@ class ParsedRow:
 def read_table(filename: str, data: bytes) -> Table:
     """The file's header and rows. XLSX by its name or its ZIP signature, else CSV (UTF-8 with
     or without BOM, or Windows-1254 as Excel saves Turkish text; comma, semicolon or tab)."""
+    uploads.check(filename, "", data)
     if filename.lower().endswith(".xlsx") or data[:4] == b"PK\x03\x04":
         rows = _xlsx_rows(data)
     else:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -68,8 +69,8 @@ from invekto.contacts.models import (
     SmsOptOut,
 )
 from invekto.core import jobs
-from invekto.core.actor import Actor
-from invekto.core.errors import Conflict, ValidationFailed
+from invekto.core.actor import Actor, Permission
+from invekto.core.errors import Conflict, UpstreamUnavailable, ValidationFailed
 from invekto.core.i18n import N_
 from invekto.core.text import clean_text
 from invekto.db.queries import get_in_tenant
@@ -103,20 +104,20 @@ def _now() -> datetime:
 
 async def list_campaigns(session: AsyncSession, actor: Actor, *, limit: int = 200
                          ) -> list[Campaign]:
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CAMPAIGNS)
     return list((await session.scalars(select(Campaign).where(
         Campaign.tenant_id == actor.tenant_id
     ).order_by(Campaign.created_at.desc(), Campaign.id.desc()).limit(limit))).all())
 
 
 async def get(session: AsyncSession, actor: Actor, campaign_id: uuid.UUID) -> Campaign:
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CAMPAIGNS)
     return await get_in_tenant(session, Campaign, actor.tenant_id, campaign_id,
                                what=N_("campaign"))
 
 
 async def create(session: AsyncSession, actor: Actor, data: CampaignIn) -> Campaign:
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CAMPAIGNS)
     campaign = Campaign(tenant_id=actor.tenant_id, created_by=actor.user_id)
     await _apply(session, actor, campaign, data)
     session.add(campaign)
@@ -254,7 +255,7 @@ async def import_list(session: AsyncSession, actor: Actor, *, name: str, filenam
                       data: bytes, phone_column: str | None = None,
                       name_column: str | None = None) -> RecipientList:
     """An uploaded CSV or XLSX as a list: every row kept, each bad one with its error."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CAMPAIGNS)
     table = lists.read_table(filename, data)
     guessed_phone, guessed_name = lists.guess_columns(table.columns)
     phone_column = phone_column or guessed_phone
@@ -278,13 +279,13 @@ async def import_list(session: AsyncSession, actor: Actor, *, name: str, filenam
 
 
 async def get_list(session: AsyncSession, actor: Actor, list_id: uuid.UUID) -> RecipientList:
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CAMPAIGNS)
     return await get_in_tenant(session, RecipientList, actor.tenant_id, list_id,
                                what=N_("recipient list"))
 
 
 async def list_lists(session: AsyncSession, actor: Actor) -> list[RecipientList]:
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CAMPAIGNS)
     return list((await session.scalars(select(RecipientList).where(
         RecipientList.tenant_id == actor.tenant_id
     ).order_by(RecipientList.created_at.desc()).limit(200))).all())
@@ -352,7 +353,9 @@ async def plan_recipients(session: AsyncSession, campaign: Campaign) -> PlanOut:
         Contact.id.label("contact_id"), _handle_of(channel, tenant_id).label("handle"),
         Contact.phone.label("phone"),
         func.coalesce(chosen.c.row_values, text("'{}'::jsonb")).label("row_values"),
-        _exclusion(campaign, channel, segment, tenant_id).label("reason"),
+        _exclusion(campaign, channel, segment, tenant_id,
+                   marketing_template=await _sends_marketing_template(campaign, channel)
+                   ).label("reason"),
     ).join(Contact, and_(Contact.tenant_id == tenant_id, Contact.id == chosen.c.contact_id)
            ).subquery("planned")
     await session.execute(insert(CampaignRecipient).from_select(
@@ -450,9 +453,29 @@ def _handle_of(channel: Channel, tenant_id: uuid.UUID) -> ColumnElement[Any]:
     ).order_by(ContactIdentity.created_at.desc()).limit(1).scalar_subquery()
 
 
+async def _sends_marketing_template(campaign: Campaign, channel: Channel) -> bool:
+    """Whether the campaign sends a WhatsApp template of Meta's MARKETING category (Meta's
+    policy and Turkish law both want the customer's opt-in for it). When the templates cannot
+    be read now, it is taken for one: leaving out those without consent is the safe mistake."""
+    if campaign.content_kind != "template" or channel.kind not in WHATSAPP_KINDS:
+        return False
+    try:
+        known = await inbox.channel_templates(channel)
+    except UpstreamUnavailable:
+        return True
+    template = next((t for t in known if (t.name, t.language) == (
+        campaign.template_name, campaign.template_language)), None)
+    return template is None or template.category == "MARKETING"
+
+
 def _exclusion(campaign: Campaign, channel: Channel, segment: Segment | None,
-               tenant_id: uuid.UUID) -> ColumnElement[Any]:
-    """The first reason a contact must not get the campaign (SQL CASE), or NULL."""
+               tenant_id: uuid.UUID, *, marketing_template: bool = False
+               ) -> ColumnElement[Any]:
+    """The first reason a contact must not get the campaign (SQL CASE), or NULL. Commercial
+    SMS needs the number's İYS approval (ONAY) whether or not the company lets us talk to İYS
+    for it (the law asks it of every commercial SMS; a company without the integration records
+    İYS's status through the API); a WhatsApp marketing template needs the contact's message
+    consent."""
     def consent(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
         return exists().where(ContactConsent.tenant_id == tenant_id,
                               ContactConsent.contact_id == Contact.id,
@@ -466,11 +489,28 @@ def _exclusion(campaign: Campaign, channel: Channel, segment: Segment | None,
         (opted_out, "opted_out"),
         (_handle_of(channel, tenant_id).is_(None), "unreachable"),
     ]
-    if segment is not None and segment.consent_required:
+    if (segment is not None and segment.consent_required) or marketing_template:
         whens.append((not_(consent(ContactConsent.granted.is_(True))), "no_consent"))
     if campaign.commercial and channel.kind in SMS_KINDS:
         whens.append((not_(consent(ContactConsent.iys_status == "ONAY")), "no_iys_consent"))
     return case(*whens, else_=None)
+
+
+async def exclude_withdrawn(session: AsyncSession, tenant_id: uuid.UUID,
+                            contact_ids: Iterable[uuid.UUID]) -> int:
+    """Contacts who just withdrew their message consent (a keyword, İYS, a person): left out,
+    as ``opted_out``, of every campaign not yet finished that has them queued, so a running
+    campaign does not reach them after all. A recipient a dispatcher has already taken is
+    sent (its row lock is waited for, and it is no longer queued). Returns how many."""
+    result = await session.execute(update(CampaignRecipient).where(
+        CampaignRecipient.tenant_id == tenant_id,
+        CampaignRecipient.contact_id == any_(list(contact_ids)),
+        CampaignRecipient.state == "queued",
+        CampaignRecipient.campaign_id.in_(select(Campaign.id).where(
+            Campaign.tenant_id == tenant_id,
+            Campaign.status.in_(("draft", "scheduled", "running", "paused"))))
+    ).values(state="excluded", reason="opted_out"))
+    return result.rowcount
 
 
 # ---- starting, pausing, stopping ---------------------------------------------------------------
@@ -995,7 +1035,7 @@ async def progress(session: AsyncSession, actor: Actor, campaign_ids: list[uuid.
                    ) -> dict[uuid.UUID, tuple[int, int]]:
     """(sent, to send) of each campaign, in one query: those the provider took of the
     recipients not left out."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CAMPAIGNS)
     if not campaign_ids:
         return {}
     taken = CampaignRecipient.state.in_(TAKEN_STATES)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.audit import service as audit
 from invekto.channels.models import Channel, ChatLink
-from invekto.core.actor import Actor
+from invekto.core.actor import Actor, Permission
 from invekto.core.errors import ValidationFailed
 from invekto.core.i18n import N_
 from invekto.core.phone import to_e164
@@ -34,14 +34,14 @@ MAX_MESSAGE = 400
 
 
 async def list_links(session: AsyncSession, actor: Actor) -> list[ChatLink]:
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CONTENT)
     return list((await session.scalars(select(ChatLink).where(
         ChatLink.tenant_id == actor.tenant_id).order_by(ChatLink.created_at.desc()))).all())
 
 
 async def create_link(session: AsyncSession, actor: Actor, *, channel_id: uuid.UUID, name: str,
                       phone: str, message: str) -> ChatLink:
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CONTENT)
     channel = await get_in_tenant(session, Channel, actor.tenant_id, channel_id,
                                   what=N_("channel"))
     if channel.kind not in WHATSAPP_KINDS:
@@ -66,7 +66,7 @@ async def create_link(session: AsyncSession, actor: Actor, *, channel_id: uuid.U
 
 
 async def delete_link(session: AsyncSession, actor: Actor, link_id: uuid.UUID) -> None:
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CONTENT)
     link = await get_in_tenant(session, ChatLink, actor.tenant_id, link_id, what=N_("link"))
     await session.delete(link)
     await session.flush()

@@ -17,7 +17,7 @@ from invekto.channels.adapters import adapter_for
 from invekto.channels.adapters.base import ChannelAccount, CheckableAdapter, ConnectionCheck
 from invekto.channels.models import Channel
 from invekto.channels.schemas import ChannelCreate, ChannelUpdate
-from invekto.core.actor import Actor
+from invekto.core.actor import Actor, Permission
 from invekto.core.crypto import secret_box
 from invekto.core.errors import Conflict, ValidationFailed
 from invekto.core.i18n import N_
@@ -91,7 +91,7 @@ def _forget_webhook_channel(channel_id: uuid.UUID) -> None:
 
 
 async def create_channel(session: AsyncSession, actor: Actor, data: ChannelCreate) -> Channel:
-    actor.require("admin")
+    actor.require(Permission.MANAGE_SETTINGS)
     channel = Channel(id=new_id(), tenant_id=actor.tenant_id, kind=data.kind,
                       name=data.name.strip(), external_id=data.external_id,
                       settings=data.settings)
@@ -111,7 +111,7 @@ async def create_channel(session: AsyncSession, actor: Actor, data: ChannelCreat
 
 async def update_channel(session: AsyncSession, actor: Actor, channel_id: uuid.UUID,
                          data: ChannelUpdate) -> Channel:
-    actor.require("admin")
+    actor.require(Permission.MANAGE_SETTINGS)
     channel = await get_channel(session, actor, channel_id)
     changes = data.model_dump(exclude_unset=True, exclude={"credentials"})
     if "name" in changes:
@@ -135,7 +135,7 @@ async def update_channel(session: AsyncSession, actor: Actor, channel_id: uuid.U
 
 async def delete_channel(session: AsyncSession, actor: Actor, channel_id: uuid.UUID) -> None:
     """Only a channel without conversations can go; others are deactivated, keeping history."""
-    actor.require("admin")
+    actor.require(Permission.MANAGE_SETTINGS)
     from invekto.inbox import service as inbox
 
     channel = await get_channel(session, actor, channel_id)
@@ -153,7 +153,7 @@ async def rotate_webhook_secret(session: AsyncSession, actor: Actor, channel_id:
                                 ) -> tuple[Channel, str]:
     """A new webhook secret for the channel, returned to be shown once (like the first): the old
     one stops working at once, so the provider's console must get the new one."""
-    actor.require("admin")
+    actor.require(Permission.MANAGE_SETTINGS)
     channel = await get_channel(session, actor, channel_id)
     secret_name = WEBHOOK_SECRETS.get(channel.kind)
     if secret_name is None:
@@ -183,7 +183,7 @@ async def test_connection(session: AsyncSession, actor: Actor, channel_id: uuid.
                           ) -> ConnectionResult:
     """Ask the provider, with one cheap read that sends nothing, whether the channel's address,
     credentials and account id work. Admins only: it uses the channel's secrets."""
-    actor.require("admin")
+    actor.require(Permission.MANAGE_SETTINGS)
     channel = await get_channel(session, actor, channel_id)
     adapter = _checker(channel.kind)
     if adapter is None:
@@ -197,7 +197,7 @@ async def connect_webhook(session: AsyncSession, actor: Actor, channel_id: uuid.
     """Register the channel's webhook URL and secret with a provider that takes them by API
     (Telegram's setWebhook); Meta's and 360dialog's are pasted into their consoles instead.
     ``base_url``: this app as the provider reaches it (HTTPS in production)."""
-    actor.require("admin")
+    actor.require(Permission.MANAGE_SETTINGS)
     channel = await get_channel(session, actor, channel_id)
     adapter = adapter_for(channel.kind)
     path, secret = webhook_path(channel), webhook_secret(channel)

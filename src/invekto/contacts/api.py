@@ -6,6 +6,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel
 
+from invekto.consent import service as consent
+from invekto.consent import sync as iys_sync
+from invekto.consent.schemas import ConsentEventOut, IysCheckOut, IysPushOut
 from invekto.contacts import service
 from invekto.contacts.schemas import (
     ConsentIn,
@@ -114,11 +117,43 @@ async def delete_custom_field(field_id: uuid.UUID, ctx: Scoped) -> None:
 
 @router.get("/contacts/{contact_id}/consents", response_model=list[ConsentOut])
 async def list_consents(contact_id: uuid.UUID, ctx: Scoped):
-    return await service.consents(ctx.session, ctx.actor, contact_id)
+    """The contact's current consent of each kind recorded so far."""
+    return await consent.current(ctx.session, ctx.actor, contact_id)
+
+
+@router.get("/contacts/{contact_id}/consents/history", response_model=list[ConsentEventOut])
+async def consent_history(contact_id: uuid.UUID, ctx: Scoped,
+                          limit: Annotated[int, Query(ge=1, le=500)] = 200):
+    """Every change of the contact's consents, newest first: given or withdrawn, through what
+    (widget, keyword, import, manual, iys), when, by whom, its evidence, and how telling İYS
+    of it went."""
+    found = await consent.history(ctx.session, ctx.actor, contact_id, limit=limit)
+    return [ConsentEventOut.model_validate(event).model_copy(update={
+        "iys_push": IysPushOut.model_validate(push) if push else None})
+        for event, push in found]
 
 
 @router.put("/contacts/{contact_id}/consents/{consent_type}", response_model=ConsentOut)
 async def set_consent(contact_id: uuid.UUID, consent_type: Literal["message", "call", "email"],
                       body: ConsentIn, ctx: Scoped):
-    """Marketing consent as the contact gave or withdrew it; campaigns obey it."""
-    return await service.set_consent(ctx.session, ctx.actor, contact_id, consent_type, body)
+    """Marketing consent as the contact gave or withdrew it; campaigns obey it. Recording a
+    withdrawal is for anyone who handles conversations, a consent given for those who manage
+    contacts. Sent on to İYS when the company has it on."""
+    return await consent.set_manual(ctx.session, ctx.actor, contact_id, consent_type, body)
+
+
+@router.post("/contacts/{contact_id}/consents/{consent_type}/iys-check",
+             response_model=IysCheckOut)
+async def check_consent_at_iys(contact_id: uuid.UUID,
+                               consent_type: Literal["message", "call", "email"], ctx: Scoped):
+    """Ask İYS now what it holds for the contact's number (or address); what differs is
+    recorded as a change from İYS."""
+    held = await iys_sync.check_contact(ctx.session, ctx.actor, contact_id, consent_type)
+    current = {c.consent_type: c for c in await consent.current(ctx.session, ctx.actor,
+                                                                contact_id)}
+    return IysCheckOut(
+        iys_status=held.status if held else None,
+        iys_consent_date=held.consent_date if held else None,
+        iys_source=held.source if held else None,
+        consent=ConsentOut.model_validate(current[consent_type])
+        if consent_type in current else None)

@@ -91,17 +91,34 @@ class TagOut(BaseModel):
     marks_conversion: bool
 
 
+ConsentSource = Literal["manual", "import", "keyword", "widget", "iys"]
+
+
 class ConsentIn(BaseModel):
-    """A contact's marketing consent for one kind of contact, as they gave or withdrew it."""
+    """A contact's marketing consent for one kind of contact, as they gave or withdrew it.
+    ``occurred_at``: when they did (now by default); ``iys_source``: how, in İYS's words
+    (HS_FIZIKSEL_ORTAM, HS_ISLAK_IMZA, HS_CAGRI_MERKEZI, HS_MESAJ, HS_WEB...); ``note``: kept
+    with the change as its evidence."""
 
     granted: bool
-    source: Literal["manual", "import", "keyword", "widget", "iys"] = "manual"
+    source: ConsentSource = "manual"
     # İYS's record, for commercial SMS and calls: ONAY (approved) or RET (refused).
     iys_status: Literal["ONAY", "RET"] | None = None
+    occurred_at: datetime | None = None
+    iys_source: Literal["HS_FIZIKSEL_ORTAM", "HS_ISLAK_IMZA", "HS_WEB", "HS_CAGRI_MERKEZI",
+                        "HS_SOSYAL_MEDYA", "HS_EPOSTA", "HS_MESAJ", "HS_MOBIL", "HS_EORTAM",
+                        "HS_ETKINLIK", "HS_2015", "HS_ATM", "HS_KARAR"] | None = None
+    note: str | None = Field(default=None, max_length=500)
 
 
-class ConsentOut(ConsentIn):
+class ConsentOut(BaseModel):
+    """A contact's current consent of one kind: given or not, through what, İYS's status, and
+    since when."""
+
     model_config = ConfigDict(from_attributes=True)
 
     consent_type: Literal["message", "call", "email"]
+    granted: bool
+    source: ConsentSource
+    iys_status: Literal["ONAY", "RET"] | None
     recorded_at: datetime

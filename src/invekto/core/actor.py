@@ -25,6 +25,7 @@ class Permission(StrEnum):
     MANAGE_CONTACTS = "contacts.manage"  # edit, merge, import, tag definitions, custom fields
     MANAGE_CAMPAIGNS = "campaigns.manage"  # broadcasts, follow-ups, recipient lists
     MANAGE_CONTENT = "content.manage"  # templates, quick replies, knowledge, flows, rules
+    MANAGE_ROUTING = "routing.manage"  # routing, business hours, shifts, SLA policies
     SEE_REPORTS = "reports.see"
     MANAGE_SETTINGS = "settings.manage"  # channels, routing, hours, AI, e-mail
     MANAGE_USERS = "users.manage"  # people, groups, roles
@@ -41,6 +42,7 @@ PERMISSION_NAMES = {
     Permission.MANAGE_CONTACTS: N_("Manage contacts"),
     Permission.MANAGE_CAMPAIGNS: N_("Manage campaigns"),
     Permission.MANAGE_CONTENT: N_("Manage templates, flows and rules"),
+    Permission.MANAGE_ROUTING: N_("Manage routing, hours and shifts"),
     Permission.SEE_REPORTS: N_("See reports"),
     Permission.MANAGE_SETTINGS: N_("Manage settings"),
     Permission.MANAGE_USERS: N_("Manage users"),
@@ -52,7 +54,8 @@ _AGENT = frozenset({Permission.HANDLE_CONVERSATIONS, Permission.SEE_UNASSIGNED,
                     Permission.SEE_PERSONAL_DATA})
 _SUPERVISOR = _AGENT | {Permission.SEE_ALL_CONVERSATIONS, Permission.SUPERVISE,
                         Permission.MANAGE_CONTACTS, Permission.MANAGE_CAMPAIGNS,
-                        Permission.MANAGE_CONTENT, Permission.SEE_REPORTS}
+                        Permission.MANAGE_CONTENT, Permission.MANAGE_ROUTING,
+                        Permission.SEE_REPORTS}
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "agent": _AGENT,
     "supervisor": frozenset(_SUPERVISOR),
@@ -86,6 +89,9 @@ class Actor:
 
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions
+
+    def can_any(self, *permissions: Permission) -> bool:
+        return not self.permissions.isdisjoint(permissions)
 
     def has_role(self, role: str) -> bool:
         return ROLE_RANK[self.role] >= ROLE_RANK[role]

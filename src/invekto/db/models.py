@@ -9,10 +9,21 @@ from invekto.ai.models import (
     KnowledgeDocument,
 )
 from invekto.audit.models import AuditEvent
-from invekto.auth.models import ApiKey, LoginAttempt, UserSession
+from invekto.auth.models import (
+    ApiKey,
+    LoginAttempt,
+    PendingLogin,
+    RecoveryCode,
+    SecuritySettings,
+    SsoIdentity,
+    SsoSettings,
+    TwoFactor,
+    UserSession,
+)
 from invekto.automation.models import AutomationRule, AutomationRun
 from invekto.campaigns.models import Campaign, CampaignRecipient, RecipientList, RecipientListRow
 from invekto.channels.models import Channel, WebhookEvent
+from invekto.consent.models import ConsentEvent, IysPush, IysSettings
 from invekto.contacts.models import (
     Contact,
     ContactConsent,
@@ -41,6 +52,12 @@ from invekto.inbox.models import (
     StatusBacklog,
 )
 from invekto.mail.models import SmtpSettings, SummarySend, SummarySettings
+from invekto.privacy.models import (
+    AnonymisedConversation,
+    PrivacyRequest,
+    RetentionPolicy,
+    RetentionRun,
+)
 from invekto.replies.models import QuickReply
 from invekto.reports.models import ReportDirty, ReportFact, ReportHourly, ReportRefresh
 from invekto.routing.models import (
@@ -55,13 +72,20 @@ from invekto.routing.models import (
 )
 from invekto.templates.models import MessageTemplate
 from invekto.tenants.models import PlatformOperator, Tenant
-from invekto.users.models import AgentGroup, GroupMembership, PresencePeriod, User
+from invekto.users.models import (
+    AgentGroup,
+    CustomRole,
+    GroupMembership,
+    PresencePeriod,
+    User,
+)
 
 __all__ = [
     "AISettings",
     "AIUsage",
     "AgentGroup",
     "AgentShift",
+    "AnonymisedConversation",
     "AnswerMemory",
     "ApiKey",
     "Attachment",
@@ -75,6 +99,7 @@ __all__ = [
     "Channel",
     "ChannelOperations",
     "ChannelRouting",
+    "ConsentEvent",
     "Contact",
     "ContactConsent",
     "ContactIdentity",
@@ -83,6 +108,7 @@ __all__ = [
     "CsatResponse",
     "CsatSurvey",
     "CustomFieldDefinition",
+    "CustomRole",
     "Flow",
     "FlowSession",
     "FlowVersion",
@@ -91,6 +117,8 @@ __all__ = [
     "FollowUpStep",
     "GroupMembership",
     "Holiday",
+    "IysPush",
+    "IysSettings",
     "KnowledgeArticle",
     "KnowledgeChunk",
     "KnowledgeDocument",
@@ -99,26 +127,35 @@ __all__ = [
     "MessageTemplate",
     "Note",
     "Notification",
+    "PendingLogin",
     "PlatformOperator",
     "PresencePeriod",
+    "PrivacyRequest",
     "QuickReply",
     "RecipientList",
     "RecipientListRow",
+    "RecoveryCode",
     "ReportDirty",
     "ReportFact",
     "ReportHourly",
     "ReportRefresh",
+    "RetentionPolicy",
+    "RetentionRun",
     "SavedView",
     "ScheduledMessage",
+    "SecuritySettings",
     "ShiftException",
     "SlaBreach",
     "SlaPolicy",
     "SmtpSettings",
+    "SsoIdentity",
+    "SsoSettings",
     "StatusBacklog",
     "SummarySend",
     "SummarySettings",
     "Tag",
     "Tenant",
+    "TwoFactor",
     "User",
     "UserSession",
     "WebhookEvent",

@@ -8,6 +8,7 @@ import uuid
 
 from fastapi import APIRouter, status
 
+from invekto.core.actor import Permission
 from invekto.core.errors import NotFound
 from invekto.flows import service
 from invekto.flows.schemas import (
@@ -78,20 +79,20 @@ async def test_turn(flow_id: uuid.UUID, body: TestTurnIn, ctx: Scoped):
 @router.get("/flow-templates")
 async def flow_templates(ctx: Scoped) -> list[dict]:
     """The ready-made flows (name, graph, triggers) to start from, by key."""
-    ctx.actor.require("supervisor")
+    ctx.actor.require(Permission.MANAGE_CONTENT)
     return [{"key": key, **FLOW_TEMPLATES[key]} for key in FLOW_TEMPLATES]
 
 
 @router.get("/flow-step-kinds")
 async def step_kinds(ctx: Scoped) -> list[dict]:
     """The builder's palette: built-in step kinds, then those other modules registered."""
-    ctx.actor.require("supervisor")
+    ctx.actor.require(Permission.MANAGE_CONTENT)
     return service.step_kinds()
 
 
 @router.get("/bot-settings", response_model=EscapeWordsOut)
 async def get_bot_settings(ctx: Scoped):
-    ctx.actor.require("supervisor")
+    ctx.actor.require(Permission.MANAGE_CONTENT)
     return EscapeWordsOut(escape_words=await service.escape_words(ctx.session,
                                                                   ctx.actor.tenant_id))
 

@@ -31,7 +31,7 @@ from invekto.contacts import service as contacts
 from invekto.contacts.models import Contact
 from invekto.contacts.schemas import ContactUpdate
 from invekto.core import jobs, outbound
-from invekto.core.actor import Actor
+from invekto.core.actor import Actor, Permission
 from invekto.core.errors import AppError, Conflict, ValidationFailed
 from invekto.core.i18n import N_
 from invekto.core.text import clean_text, fold, keyword_match
@@ -82,7 +82,7 @@ def _now() -> datetime:
 # ---- flows -------------------------------------------------------------------------------------
 
 async def list_flows(session: AsyncSession, actor: Actor) -> list[Flow]:
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CONTENT)
     return list((await session.scalars(select(Flow).where(
         Flow.tenant_id == actor.tenant_id).order_by(Flow.name, Flow.id))).all())
 
@@ -96,7 +96,7 @@ class FlowStats:
 async def flow_stats(session: AsyncSession, actor: Actor, listed: list[Flow]
                      ) -> dict[uuid.UUID, FlowStats]:
     """Each flow's published version number and the conversations running through it."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CONTENT)
     if not listed:
         return {}
     versions = dict((await session.execute(select(FlowVersion.id, FlowVersion.number).where(
@@ -112,7 +112,7 @@ async def flow_stats(session: AsyncSession, actor: Actor, listed: list[Flow]
 
 async def create_flow(session: AsyncSession, actor: Actor, data: FlowCreate) -> Flow:
     """A new flow, empty or a copy of a ready-made template (``flows.templates``)."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CONTENT)
     if data.template is not None:
         template = FLOW_TEMPLATES[data.template]
         draft, triggers = template["graph"], template["triggers"]
@@ -134,7 +134,7 @@ async def create_flow(session: AsyncSession, actor: Actor, data: FlowCreate) -> 
 
 async def get_flow(session: AsyncSession, actor: Actor, flow_id: uuid.UUID, *,
                    for_update: bool = False) -> Flow:
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CONTENT)
     if for_update:
         flow = await session.scalar(select(Flow).where(
             Flow.tenant_id == actor.tenant_id, Flow.id == flow_id).with_for_update())
@@ -269,7 +269,7 @@ async def escape_words(session: AsyncSession, tenant_id: uuid.UUID) -> list[str]
 
 
 async def set_escape_words(session: AsyncSession, actor: Actor, words: list[str]) -> list[str]:
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CONTENT)
     cleaned = list(dict.fromkeys(clean_text(str(w)) for w in words if clean_text(str(w))))
     if not cleaned:
         raise ValidationFailed("give at least one word", field="escape_words")

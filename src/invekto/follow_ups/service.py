@@ -34,7 +34,7 @@ from invekto.channels import service as channels
 from invekto.channels.models import Channel
 from invekto.contacts import service as contacts
 from invekto.core import i18n
-from invekto.core.actor import Actor
+from invekto.core.actor import Actor, Permission
 from invekto.core.errors import AppError, NotFound, UpstreamUnavailable, ValidationFailed
 from invekto.core.i18n import N_
 from invekto.core.text import clean_text
@@ -96,7 +96,7 @@ async def save_sequence(session: AsyncSession, actor: Actor, data: SequenceIn,
                         sequence_id: uuid.UUID | None = None) -> FollowUpSequence:
     """Create a sequence, or change one (``sequence_id``; its steps are replaced, runs go on
     from the step they are at). Supervisors'."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CAMPAIGNS)
     channel = await _checked_channel(session, actor, data.channel_id)
     await _check_sequence(session, actor, data, channel)
     sequence = (await get_sequence(session, actor, sequence_id) if sequence_id else None)
@@ -131,7 +131,7 @@ async def save_sequence(session: AsyncSession, actor: Actor, data: SequenceIn,
 
 async def delete_sequence(session: AsyncSession, actor: Actor, sequence_id: uuid.UUID) -> None:
     """Remove a sequence with its steps and runs (what it sent stays in the threads)."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CAMPAIGNS)
     sequence = await get_sequence(session, actor, sequence_id)
     await session.delete(sequence)
     await session.flush()
@@ -344,7 +344,7 @@ async def get_survey(session: AsyncSession, actor: Actor, channel_id: uuid.UUID
 async def set_survey(session: AsyncSession, actor: Actor, channel_id: uuid.UUID,
                      data: CsatSurveyIn) -> CsatSurvey:
     """A channel's survey after each close, as a supervisor sets it."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CAMPAIGNS)
     for name in ("thank_you_text", "question_text"):
         await replies.check_text(session, actor, getattr(data, name), field=name)
     if data.enabled and not data.question_text.strip():
@@ -375,7 +375,7 @@ async def csat_report(session: AsyncSession, actor: Actor, *, since: datetime, u
                       limit: int = 1000) -> CsatReport:
     """The surveys asked in ``[since, until)``, newest first (at most ``limit``), with the
     counts and average score of the whole period. Supervisors'."""
-    actor.require("supervisor")
+    actor.require(Permission.SEE_REPORTS)
     if until <= since:
         raise ValidationFailed("the period must end after it starts", field="until")
     in_period = [CsatResponse.tenant_id == actor.tenant_id, CsatResponse.asked_at >= since,

@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel
 
 from invekto import runtime
 from invekto.contacts.schemas import ContactOut
-from invekto.core import i18n
+from invekto.core import i18n, uploads
 from invekto.http.deps import Scoped
 from invekto.inbox import calls, export, scheduled, service
 from invekto.inbox.schemas import (
@@ -256,6 +256,7 @@ async def add_conversation_note(conversation_id: uuid.UUID, body: NoteCreate, ct
 async def upload_attachment(file: UploadFile, ctx: Scoped):
     rt = runtime.current()
     data = await file.read(rt.settings.max_attachment_bytes + 1)
+    uploads.check(file.filename or "file", file.content_type or "", data)
     return await service.store_attachment(
         ctx.session, ctx.actor, rt.storage, filename=file.filename or "file",
         content_type=file.content_type or "application/octet-stream", data=data,
@@ -270,4 +271,4 @@ async def download_attachment(attachment_id: uuid.UUID, ctx: Scoped) -> Response
     filename = quote(attachment.filename, safe="")
     return Response(data, media_type=attachment.content_type, headers={
         "Content-Disposition": f"attachment; filename*=UTF-8''{filename}",
-        "X-Content-Type-Options": "nosniff"})
+        "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.core import realtime
-from invekto.core.actor import Actor
+from invekto.core.actor import Actor, Permission
 from invekto.core.errors import ValidationFailed
 from invekto.db.base import new_id
 from invekto.inbox.models import CallRecording, Conversation, Message
@@ -174,7 +174,7 @@ async def call_summary(session: AsyncSession, actor: Actor, *, since: datetime,
                        until: datetime) -> CallSummary:
     """The company's calls that started in ``[since, until)``: how many each way, answered and
     missed, the talk time, and the answered calls and talk time of each agent. Supervisors'."""
-    actor.require("supervisor")
+    actor.require(Permission.SEE_REPORTS)
     if until <= since:
         raise ValidationFailed("the period ends before it starts", field="until")
     call = Message.payload["call"]

@@ -24,7 +24,7 @@ from invekto.audit import service as audit
 from invekto.channels.models import Channel
 from invekto.contacts.models import Contact
 from invekto.core import tables as files
-from invekto.core.actor import Actor
+from invekto.core.actor import Actor, Permission
 from invekto.core.errors import ValidationFailed
 from invekto.core.i18n import N_
 from invekto.core.i18n import text as translate
@@ -167,7 +167,7 @@ async def export_filtered(session: AsyncSession, actor: Actor, filters: Conversa
 
 
 def _check(actor: Actor, fmt: str) -> None:
-    actor.require("admin")
+    actor.require(Permission.EXPORT_DATA)
     if fmt not in FORMATS:
         raise ValidationFailed("format must be one of json, csv, html", field="format")
 

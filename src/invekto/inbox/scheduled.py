@@ -32,7 +32,7 @@ from invekto.inbox import service
 from invekto.inbox.models import Conversation, ScheduledMessage
 from invekto.inbox.schemas import MessageSend
 from invekto.routing.service import company_zone
-from invekto.users import service as users
+from invekto.users import roles
 from invekto.users.models import User
 
 # The notification its author gets when a scheduled message could not be sent.
@@ -242,6 +242,4 @@ async def _author(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUI
     user = await session.get(User, user_id) if user_id else None
     if user is None or user.tenant_id != tenant_id or not user.is_active:
         return None
-    return Actor(tenant_id=tenant_id, role=user.role, user_id=user.id,
-                 group_ids=frozenset(await users.group_ids_of(session, tenant_id, user.id)),
-                 language=user.language)
+    return await roles.actor_for(session, user)

@@ -59,7 +59,7 @@ from invekto.contacts import service as contacts
 from invekto.contacts.models import Contact
 from invekto.contacts.schemas import ContactCreate
 from invekto.core import jobs, realtime
-from invekto.core.actor import Actor
+from invekto.core.actor import Actor, Permission
 from invekto.core.errors import (
     Conflict,
     NotFound,
@@ -99,6 +99,7 @@ from invekto.routing import sla
 from invekto.routing.models import ChannelOperations
 from invekto.templates import service as templates
 from invekto.tenants.models import Tenant
+from invekto.users import roles
 from invekto.users import service as users
 from invekto.users.models import User
 
@@ -119,6 +120,8 @@ def visible_clause(actor: Actor) -> ColumnElement[bool]:
         return true()
     mine = Conversation.assignee_id == actor.user_id if actor.user_id else false()
     in_my_groups = (Conversation.group_id.in_(actor.group_ids) if actor.group_ids else false())
+    if not actor.can(Permission.SEE_UNASSIGNED):
+        return or_(mine, in_my_groups)
     shared_queue = and_(Conversation.assignee_id.is_(None), Conversation.group_id.is_(None))
     return or_(mine, in_my_groups, shared_queue)
 
@@ -206,8 +209,9 @@ async def assign(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID
                  assignee_id: uuid.UUID | None) -> Conversation:
     """Agents may take an unassigned conversation they can see or hand back their own;
     supervisors may assign anything to anyone."""
+    actor.require(Permission.HANDLE_CONVERSATIONS)
     conversation = await get_conversation(session, actor, conversation_id, for_update=True)
-    if not actor.sees_whole_tenant:
+    if not actor.can(Permission.SUPERVISE):
         # A colleague's conversation in a shared group queue is visible, but not up for grabs.
         takes_it = (assignee_id == actor.user_id
                     and conversation.assignee_id in (None, actor.user_id))
@@ -236,8 +240,10 @@ async def transfer(session: AsyncSession, actor: Actor, conversation_id: uuid.UU
     theirs or unassigned; supervisors anything."""
     if user_id is None and group_id is None:
         raise ValidationFailed("give a user_id, a group_id or both", field="user_id")
+    actor.require(Permission.HANDLE_CONVERSATIONS)
     conversation = await get_conversation(session, actor, conversation_id, for_update=True)
-    if not actor.sees_whole_tenant and conversation.assignee_id not in (None, actor.user_id):
+    if not actor.can(Permission.SUPERVISE) and conversation.assignee_id not in (None,
+                                                                              actor.user_id):
         raise PermissionDenied("only the assignee or a supervisor can transfer this conversation")
     if user_id is not None:
         await require_active_user(session, actor, user_id, field="user_id")
@@ -269,7 +275,7 @@ async def transfer(session: AsyncSession, actor: Actor, conversation_id: uuid.UU
 async def takeover(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID
                    ) -> Conversation:
     """A supervisor takes a conversation over from whoever holds it; the thread records it."""
-    actor.require("supervisor")
+    actor.require(Permission.SUPERVISE)
     conversation = await get_conversation(session, actor, conversation_id, for_update=True)
     previous = (conversation.assignee_id, conversation.group_id)
     conversation.assignee_id = actor.user_id
@@ -287,6 +293,7 @@ async def takeover(session: AsyncSession, actor: Actor, conversation_id: uuid.UU
 async def close(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID, *,
                 reason: str | None = None) -> Conversation:
     """Close the conversation; ``reason`` (``auto_close``) when no person did."""
+    actor.require(Permission.HANDLE_CONVERSATIONS)
     conversation = await get_conversation(session, actor, conversation_id, for_update=True)
     if conversation.status != "closed":
         conversation.status = "closed"
@@ -314,6 +321,7 @@ async def close(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID,
 
 
 async def reopen(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID) -> Conversation:
+    actor.require(Permission.HANDLE_CONVERSATIONS)
     conversation = await get_conversation(session, actor, conversation_id, for_update=True)
     if conversation.status == "closed":
         conversation.status = "open"
@@ -358,6 +366,7 @@ async def snooze(session: AsyncSession, actor: Actor, conversation_id: uuid.UUID
         raise ValidationFailed("give the time with its time zone", field="until")
     if until <= _now():
         raise ValidationFailed("the snooze time must be in the future", field="until")
+    actor.require(Permission.HANDLE_CONVERSATIONS)
     conversation = await get_conversation(session, actor, conversation_id, for_update=True)
     if conversation.status == "closed":
         raise Conflict("a closed conversation cannot be snoozed; reopen it first",
@@ -453,7 +462,7 @@ async def workload(session: AsyncSession, actor: Actor, *, limit: int = 2000
                    ) -> list[Conversation]:
     """Every conversation someone holds that is not closed, newest activity first: the
     supervisors' live monitor."""
-    actor.require("supervisor")
+    actor.require(Permission.SUPERVISE)
     return list((await session.scalars(select(Conversation).where(
         Conversation.tenant_id == actor.tenant_id, Conversation.assignee_id.is_not(None),
         Conversation.status != "closed").order_by(Conversation.last_message_at.desc())
@@ -583,7 +592,7 @@ async def set_blocked(session: AsyncSession, actor: Actor, contact_id: uuid.UUID
 async def block_phone(session: AsyncSession, actor: Actor, phone: str) -> Contact:
     """Block a number before it writes, or whoever has it: supervisors' (the settings' block
     list). The contact is made when there is none, so its first message is already quiet."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CONTACTS)
     contact = await contact_for_phone(session, actor, phone)
     return await set_blocked(session, actor, contact.id, True)
 
@@ -680,9 +689,11 @@ async def _needs_human_agent_tag(session: AsyncSession, actor: Actor,
 
 
 def _require_can_reply(actor: Actor, conversation: Conversation) -> None:
+    actor.require(Permission.HANDLE_CONVERSATIONS)
     if conversation.status == "closed":
         raise Conflict("this conversation is closed; reopen it to reply", field="conversation_id")
-    if not actor.sees_whole_tenant and conversation.assignee_id not in (None, actor.user_id):
+    if not actor.can(Permission.SUPERVISE) and conversation.assignee_id not in (None,
+                                                                              actor.user_id):
         raise PermissionDenied("this conversation is assigned to a colleague")
 
 
@@ -754,7 +765,7 @@ async def send_message(session: AsyncSession, actor: Actor, conversation_id: uui
     message = await session.get_one(Message, message_id)
 
     took_it = (conversation.assignee_id is None and actor.user_id is not None
-               and not actor.sees_whole_tenant)
+               and not actor.can(Permission.SUPERVISE))
     if took_it:
         conversation.assignee_id = actor.user_id  # replying from the queue takes the chat
     if conversation.held_by_bot and actor.user_id is not None:
@@ -1343,6 +1354,14 @@ async def _store_inbound(session: AsyncSession, tenant_id: uuid.UUID, channel_id
             if inbound.provider_message_id in inserted
             and (word := opt_out_word(inbound.body))
             and (phone := senders[inbound.handle].phone)})
+    # Keywords withdraw (İPTAL, STOP...) or give (KATIL) marketing consent on any channel
+    # (local import: the consent domain records through campaigns, which send through us).
+    from invekto.consent import service as consent
+
+    await consent.on_inbound(session, tenant_id, channel_id, kind, [
+        consent.Inbound(senders[inbound.handle], row["id"], inbound.body, row["created_at"])
+        for inbound, row in zip(inbounds, rows, strict=True)
+        if row["provider_message_id"] in inserted])
     await session.flush()
     await follow_ups.record_survey_answers(session, tenant_id, [
         (answers[row["provider_message_id"]], row["id"], row["created_at"]) for row in rows
@@ -1541,9 +1560,8 @@ async def escalate_breaches(session: AsyncSession, tenant_id: uuid.UUID,
     if not missed:
         return 0
     system = Actor.system(tenant_id)
-    for supervisor in await users.list_users(session, system):
-        if supervisor.is_active and supervisor.role in ("supervisor", "admin"):
-            await _notify(session, tenant_id, supervisor.id, "sla_breach", conversation)
+    for supervisor_id in await roles.user_ids_with(session, tenant_id, Permission.SUPERVISE):
+        await _notify(session, tenant_id, supervisor_id, "sla_breach", conversation)
     escalation = policy.escalation if policy else "notify"
     if escalation == "reassign" and conversation.assignee_id is not None:
         chosen = await routing.choose_other(session, tenant_id, conversation.channel_id,
@@ -1887,6 +1905,7 @@ async def add_note(session: AsyncSession, actor: Actor, *, body: str,
                    conversation_id: uuid.UUID | None = None) -> Note:
     """A note on a conversation (and so its contact), or on a contact directly. ``@username``
     in a conversation's note notifies that colleague, if they can see the conversation."""
+    actor.require(Permission.HANDLE_CONVERSATIONS)
     conversation = None
     if conversation_id:
         conversation = await get_conversation(session, actor, conversation_id)
@@ -1917,9 +1936,7 @@ async def _notify_mentions(session: AsyncSession, actor: Actor, conversation: Co
     for user in await users.active_users_named(session, actor, sorted(usernames)):
         if user.id == actor.user_id:
             continue
-        member_of = await users.group_ids_of(session, actor.tenant_id, user.id)
-        colleague = Actor(tenant_id=actor.tenant_id, role=user.role, user_id=user.id,
-                          group_ids=frozenset(member_of))
+        colleague = await roles.actor_for(session, user)
         if not colleague.sees_whole_tenant and not await session.scalar(select(exists().where(
                 Conversation.tenant_id == actor.tenant_id, Conversation.id == conversation.id,
                 visible_clause(colleague)))):
@@ -2105,7 +2122,7 @@ async def import_outbound(session: AsyncSession, actor: Actor, conversation_id: 
                           ) -> Message:
     """Record a reply that was already delivered elsewhere (history imports, demo data): stored
     as read, never sent again."""
-    actor.require("admin")
+    actor.require(Permission.MANAGE_SETTINGS)
     conversation = await get_conversation(session, actor, conversation_id, for_update=True)
     message = Message(
         tenant_id=actor.tenant_id, conversation_id=conversation.id,

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.audit import service as audit
 from invekto.core import i18n, outbound
-from invekto.core.actor import Actor
+from invekto.core.actor import Actor, Permission
 from invekto.core.crypto import secret_box
 from invekto.core.errors import ValidationFailed
 from invekto.core.i18n import N_
@@ -162,7 +162,7 @@ async def _smtp_of(session: AsyncSession, tenant_id: uuid.UUID) -> SmtpSettings 
 
 async def get_smtp(session: AsyncSession, actor: Actor) -> SmtpSettings | None:
     """The company's mail server (None: none saved). Admins'."""
-    actor.require("admin")
+    actor.require(Permission.MANAGE_SETTINGS)
     return await _smtp_of(session, actor.tenant_id)
 
 
@@ -173,7 +173,7 @@ def has_password(settings: SmtpSettings) -> bool:
 async def save_smtp(session: AsyncSession, actor: Actor, data: SmtpSettingsIn) -> SmtpSettings:
     """Admins'. Every field is checked before anything changes; the password, when one is
     given, is stored encrypted (left empty, the saved one stays)."""
-    actor.require("admin")
+    actor.require(Permission.MANAGE_SETTINGS)
     host = _checked_host(data.host)
     port = _checked_port(data.port)
     from_address = checked_address(data.from_address, field="from_address")
@@ -232,7 +232,7 @@ async def send_test_email(session: AsyncSession, actor: Actor, to: str, *,
                           now: datetime | None = None) -> SendResult:
     """A short message to ``to`` through the saved server: whether it took it, or why not (a
     failure is an answer, not an error). Admins'."""
-    actor.require("admin")
+    actor.require(Permission.MANAGE_SETTINGS)
     address = checked_address(to, field="to")
     settings = await _required_smtp(session, actor.tenant_id)
     tenant = await session.get(Tenant, actor.tenant_id)
@@ -263,7 +263,7 @@ async def _summary_of(session: AsyncSession, tenant_id: uuid.UUID) -> SummarySet
 async def get_summary_settings(session: AsyncSession, actor: Actor) -> SummarySettings:
     """The company's choices, or (none saved) the defaults: off, Monday 08:00, in the
     company's language. Admins'."""
-    actor.require("admin")
+    actor.require(Permission.MANAGE_SETTINGS)
     found = await _summary_of(session, actor.tenant_id)
     if found is not None:
         return found
@@ -277,7 +277,7 @@ async def get_summary_settings(session: AsyncSession, actor: Actor) -> SummarySe
 async def save_summary_settings(session: AsyncSession, actor: Actor, data: SummarySettingsIn
                                 ) -> SummarySettings:
     """Admins'. Turned on, it needs a mail server and a recipient."""
-    actor.require("admin")
+    actor.require(Permission.MANAGE_SETTINGS)
     recipients = checked_addresses(data.recipients, field="recipients")
     if not 1 <= data.weekday <= 7:
         raise ValidationFailed("choose a day of the week", field="weekday")
@@ -304,7 +304,7 @@ async def save_summary_settings(session: AsyncSession, actor: Actor, data: Summa
 
 async def last_send(session: AsyncSession, actor: Actor) -> SummarySend | None:
     """The latest week's summary, sent or failed. Admins'."""
-    actor.require("admin")
+    actor.require(Permission.MANAGE_SETTINGS)
     return await session.scalar(select(SummarySend).where(
         SummarySend.tenant_id == actor.tenant_id, SummarySend.status != "sending").order_by(
         SummarySend.week_start.desc()).limit(1))
@@ -446,7 +446,7 @@ async def send_summary_now(session: AsyncSession, actor: Actor, *,
     """Send last week's summary to the recipients now, whether or not it went already (an
     admin asked); recorded as that week's, so the hourly job does not send it again. A
     refusal of the server is the answer, recorded, not an error. Admins'."""
-    actor.require("admin")
+    actor.require(Permission.MANAGE_SETTINGS)
     now = now or _now()
     server = await _required_smtp(session, actor.tenant_id)
     settings = await _summary_of(session, actor.tenant_id)

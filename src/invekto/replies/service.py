@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.ai import memory
 from invekto.contacts import service as contacts
-from invekto.core.actor import Actor
+from invekto.core.actor import Actor, Permission
 from invekto.core.errors import ValidationFailed
 from invekto.core.i18n import N_
 from invekto.core.text import fold, like_pattern
@@ -36,7 +36,7 @@ async def search(session: AsyncSession, actor: Actor, q: str = "", *, limit: int
 
 async def create(session: AsyncSession, actor: Actor, *, shortcut: str, body: str,
                  attachment_id: uuid.UUID | None = None) -> QuickReply:
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CONTENT)
     reply = QuickReply(tenant_id=actor.tenant_id, attachment_id=attachment_id)
     _apply(reply, shortcut, body)
     await check_text(session, actor, reply.body)
@@ -50,7 +50,7 @@ async def update(session: AsyncSession, actor: Actor, reply_id: uuid.UUID, *, sh
                  body: str, attachment_id: uuid.UUID | None = None,
                  remove_file: bool = False) -> QuickReply:
     """``attachment_id`` replaces the file, ``remove_file`` drops it; neither keeps it."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CONTENT)
     reply = await get_in_tenant(session, QuickReply, actor.tenant_id, reply_id,
                                 what=N_("quick reply"))
     _apply(reply, shortcut, body)
@@ -69,7 +69,7 @@ async def get(session: AsyncSession, actor: Actor, reply_id: uuid.UUID) -> Quick
 
 
 async def delete(session: AsyncSession, actor: Actor, reply_id: uuid.UUID) -> None:
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CONTENT)
     reply = await get_in_tenant(session, QuickReply, actor.tenant_id, reply_id,
                                 what=N_("quick reply"))
     await session.delete(reply)

@@ -24,8 +24,8 @@ from sqlalchemy import TEXT, Integer, Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.contacts.models import Tag
-from invekto.core.actor import Actor
-from invekto.core.errors import PermissionDenied, ValidationFailed
+from invekto.core.actor import Actor, Permission
+from invekto.core.errors import ValidationFailed
 from invekto.db.session import alongside
 from invekto.inbox.models import Conversation
 from invekto.reports import refresh as refreshing
@@ -143,8 +143,8 @@ async def scope_for(session: AsyncSession, actor: Actor, *, own: bool = False) -
     if own:
         if actor.user_id is None:
             raise ValidationFailed("only a person has their own numbers", field="user_id")
-    elif not actor.sees_whole_tenant:
-        raise PermissionDenied("reports are for supervisors and admins")
+    else:
+        actor.require(Permission.SEE_REPORTS)
     daily = await refreshing.usable_daily_zone(session, actor.tenant_id, zone.key)
     return Scope(actor.tenant_id, zone, actor.user_id if own else None, daily is not None)
 

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.audit import service as audit
 from invekto.channels import service as channels
-from invekto.core.actor import Actor
+from invekto.core.actor import Actor, Permission
 from invekto.core.errors import ValidationFailed
 from invekto.core.i18n import N_
 from invekto.db.queries import flush_unique, get_in_tenant
@@ -79,7 +79,7 @@ async def get_routing(session: AsyncSession, actor: Actor, channel_id: uuid.UUID
 async def set_routing(session: AsyncSession, actor: Actor, channel_id: uuid.UUID,
                       data: RoutingIn) -> ChannelRouting:
     """A channel's routing, as a supervisor sets it."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_ROUTING)
     routing = await get_routing(session, actor, channel_id)
     known = {group.id for group in await users.list_groups(session, actor)}
     if unknown := [g for g in data.group_ids if g not in known]:
@@ -119,7 +119,7 @@ async def set_operations(session: AsyncSession, actor: Actor, channel_id: uuid.U
                          data: OperationsIn) -> ChannelOperations:
     """A channel's welcome messages, idle reassignment and auto-close, as a supervisor sets
     them."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_ROUTING)
     for name in ("welcome_new", "welcome_returning", "closing_message"):
         await replies.check_text(session, actor, getattr(data, name), field=name)
     operations = await get_operations(session, actor, channel_id)
@@ -323,7 +323,7 @@ class QueueLength:
 async def queue_lengths(session: AsyncSession, actor: Actor) -> list[QueueLength]:
     """Each group's waiting conversations (open, unassigned, in its queue), for supervisors'
     live monitor; groups with none are listed too."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_ROUTING)
     rows = (await session.execute(
         select(Conversation.group_id, func.count(),
                func.min(func.coalesce(Conversation.waiting_since, Conversation.opened_at)))
@@ -350,7 +350,7 @@ async def get_business_hours(session: AsyncSession, actor: Actor,
 
 async def set_business_hours(session: AsyncSession, actor: Actor, data: BusinessHoursIn,
                              channel_id: uuid.UUID | None = None) -> BusinessHours:
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_ROUTING)
     schedule = hours.checked_schedule(data.schedule)
     await replies.check_text(session, actor, data.away_message, field="away_message")
     if data.after_hours_group_id is not None and data.after_hours_group_id not in {
@@ -377,7 +377,7 @@ async def list_holidays(session: AsyncSession, actor: Actor) -> list[Holiday]:
 
 
 async def add_holiday(session: AsyncSession, actor: Actor, data: HolidayIn) -> Holiday:
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_ROUTING)
     holiday = Holiday(tenant_id=actor.tenant_id, day=data.day, name=data.name.strip())
     session.add(holiday)
     await flush_unique(session, "that day is already a holiday", field="day")
@@ -385,7 +385,7 @@ async def add_holiday(session: AsyncSession, actor: Actor, data: HolidayIn) -> H
 
 
 async def delete_holiday(session: AsyncSession, actor: Actor, holiday_id: uuid.UUID) -> None:
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_ROUTING)
     holiday = await get_in_tenant(session, Holiday, actor.tenant_id, holiday_id,
                                   what=N_("holiday"))
     await session.delete(holiday)
@@ -397,7 +397,7 @@ async def load_public_holidays(session: AsyncSession, actor: Actor, year: int,
     """Türkiye's official holidays of ``year`` (religious ones by the official calendar, from
     the ``holidays`` library) added as the company's; days it has already are kept. Returns how
     many were added."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_ROUTING)
     if not 2000 <= year <= 2100:
         raise ValidationFailed("choose a year between 2000 and 2100", field="year")
     known = {h.day for h in await list_holidays(session, actor)}
@@ -445,7 +445,7 @@ async def get_shift_plan(session: AsyncSession, actor: Actor, user_id: uuid.UUID
                          ) -> AgentShift | None:
     """An agent's plan: theirs to read, and supervisors'."""
     if actor.user_id != user_id:
-        actor.require("supervisor")
+        actor.require(Permission.MANAGE_ROUTING)
     await users.get_user(session, actor, user_id)
     return await session.scalar(select(AgentShift).where(
         AgentShift.tenant_id == actor.tenant_id, AgentShift.user_id == user_id))
@@ -453,7 +453,7 @@ async def get_shift_plan(session: AsyncSession, actor: Actor, user_id: uuid.UUID
 
 async def set_shift_plan(session: AsyncSession, actor: Actor, user_id: uuid.UUID,
                          data: ShiftPlanIn) -> AgentShift:
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_ROUTING)
     schedule = hours.checked_schedule(data.schedule)
     plan = await get_shift_plan(session, actor, user_id)
     if plan is None:
@@ -469,7 +469,7 @@ async def set_shift_plan(session: AsyncSession, actor: Actor, user_id: uuid.UUID
 async def clear_shift_plan(session: AsyncSession, actor: Actor, user_id: uuid.UUID) -> None:
     """The agent works without a plan again: always on shift."""
     plan = await get_shift_plan(session, actor, user_id)
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_ROUTING)
     if plan is not None:
         await session.delete(plan)
         await session.flush()
@@ -478,7 +478,7 @@ async def clear_shift_plan(session: AsyncSession, actor: Actor, user_id: uuid.UU
 async def set_shift_exception(session: AsyncSession, actor: Actor, user_id: uuid.UUID,
                               data: ShiftExceptionIn) -> ShiftException:
     """One day's other hours (or a day off) for an agent; replaces that day's earlier one."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_ROUTING)
     await users.get_user(session, actor, user_id)
     windows = hours.checked_schedule({"0": data.windows}, field="windows").get("0", [])
     found = await session.scalar(select(ShiftException).where(
@@ -495,7 +495,7 @@ async def set_shift_exception(session: AsyncSession, actor: Actor, user_id: uuid
 async def list_shift_exceptions(session: AsyncSession, actor: Actor, *,
                                 since: date | None = None) -> list[ShiftException]:
     """The company's shift exceptions (from ``since``), by day: supervisors'."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_ROUTING)
     return list((await session.scalars(select(ShiftException).where(
         ShiftException.tenant_id == actor.tenant_id,
         *([ShiftException.day >= since] if since else [])
@@ -504,7 +504,7 @@ async def list_shift_exceptions(session: AsyncSession, actor: Actor, *,
 
 async def delete_shift_exception(session: AsyncSession, actor: Actor,
                                  exception_id: uuid.UUID) -> None:
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_ROUTING)
     found = await get_in_tenant(session, ShiftException, actor.tenant_id, exception_id,
                                 what=N_("shift exception"))
     await session.delete(found)
@@ -525,7 +525,7 @@ async def shift_week(session: AsyncSession, actor: Actor, monday: date
                      ) -> dict[uuid.UUID, list[ShiftDay]]:
     """The week from ``monday``, per active agent with a plan or an exception that week: what
     they work each day. For supervisors' calendar."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_ROUTING)
     days = [monday + timedelta(days=n) for n in range(7)]
     plans = {p.user_id: p.schedule for p in (await session.scalars(select(AgentShift).where(
         AgentShift.tenant_id == actor.tenant_id))).all()}

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.audit import service as audit
 from invekto.channels import service as channels
-from invekto.core.actor import Actor
+from invekto.core.actor import Actor, Permission
 from invekto.core.errors import ValidationFailed
 from invekto.core.i18n import N_
 from invekto.db.base import new_id
@@ -42,7 +42,7 @@ async def list_policies(session: AsyncSession, actor: Actor) -> list[SlaPolicy]:
 async def save_policy(session: AsyncSession, actor: Actor, data: SlaPolicyIn,
                       policy_id: uuid.UUID | None = None) -> SlaPolicy:
     """Create a policy, or change one (``policy_id``). Supervisors'."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_ROUTING)
     if data.channel_id is not None:
         try:
             await channels.get_channel(session, actor, data.channel_id)
@@ -70,7 +70,7 @@ async def save_policy(session: AsyncSession, actor: Actor, data: SlaPolicyIn,
 
 
 async def delete_policy(session: AsyncSession, actor: Actor, policy_id: uuid.UUID) -> None:
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_ROUTING)
     policy = await get_in_tenant(session, SlaPolicy, actor.tenant_id, policy_id,
                                  what=N_("SLA policy"))
     await session.delete(policy)

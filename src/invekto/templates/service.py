@@ -26,7 +26,7 @@ from invekto.channels.adapters import adapter_for
 from invekto.channels.adapters.base import ProviderTemplate, TemplateStatusEvent
 from invekto.channels.adapters.whatsapp import TemplateRequestFailed, explain
 from invekto.channels.models import Channel
-from invekto.core.actor import Actor
+from invekto.core.actor import Actor, Permission
 from invekto.core.errors import Conflict, NotFound, UpstreamUnavailable, ValidationFailed
 from invekto.core.i18n import N_
 from invekto.db.queries import flush_unique, get_in_tenant
@@ -134,7 +134,7 @@ async def create_template(session: AsyncSession, actor: Actor, channel_id: uuid.
                           data: TemplateIn) -> MessageTemplate:
     """A draft template, checked against Meta's rules so that what is submitted later is not
     rejected for its form."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CONTENT)
     await _whatsapp_channel(session, actor, channel_id)
     components = checked_template(data)
     mapping = await _checked_variables(session, actor, components, data.variables)
@@ -155,7 +155,7 @@ async def set_variables(session: AsyncSession, actor: Actor, channel_id: uuid.UU
                         template_id: uuid.UUID, mapping: dict[str, str]) -> MessageTemplate:
     """Which of our variables fills each placeholder; our own setting, so any status may
     change it (an approved template's wording stays Meta's)."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CONTENT)
     template = await get_template(session, actor, channel_id, template_id)
     template.variables = await _checked_variables(session, actor, template.components, mapping)
     await _saved(session, template)
@@ -168,7 +168,7 @@ async def set_variables(session: AsyncSession, actor: Actor, channel_id: uuid.UU
 async def submit(session: AsyncSession, actor: Actor, channel_id: uuid.UUID,
                  template_id: uuid.UUID) -> MessageTemplate:
     """Send a draft to Meta for review: it is PENDING (or decided at once) with Meta's id."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CONTENT)
     channel = await _whatsapp_channel(session, actor, channel_id)
     template = await get_template(session, actor, channel_id, template_id)
     if template.status != DRAFT:
@@ -198,7 +198,7 @@ async def sync(session: AsyncSession, actor: Actor, channel_id: uuid.UUID) -> Sy
     """Make the channel's templates what the provider lists: new ones added, statuses and
     wording updated (our variable mappings kept), ones it no longer has removed. Drafts never
     submitted are ours alone and stay."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CONTENT)
     channel = await _whatsapp_channel(session, actor, channel_id)
     try:
         listed = await adapter_for(channel.kind).list_all_templates(channels.account_of(channel))
@@ -246,7 +246,7 @@ async def delete_template(session: AsyncSession, actor: Actor, channel_id: uuid.
                           template_id: uuid.UUID) -> None:
     """Delete at the provider first (this translation only), then here; a draft is only
     ours."""
-    actor.require("supervisor")
+    actor.require(Permission.MANAGE_CONTENT)
     channel = await _whatsapp_channel(session, actor, channel_id)
     template = await get_template(session, actor, channel_id, template_id)
     if template.status != DRAFT:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.audit import service as audit
-from invekto.core.actor import Actor
+from invekto.core.actor import Actor, Permission
 from invekto.core.errors import NotFound, ValidationFailed
 from invekto.core.i18n import LANGUAGES
 from invekto.db.queries import flush_unique
@@ -68,7 +68,7 @@ def known_timezones() -> frozenset[str]:
 async def update_profile(session: AsyncSession, actor: Actor, *, name: str, timezone: str,
                          default_language: str) -> Tenant:
     """The company's name, time zone (dates on every page) and default language."""
-    actor.require("admin")
+    actor.require(Permission.MANAGE_SETTINGS)
     name = " ".join(name.split())
     if not name:
         raise ValidationFailed("company name is required", field="name")

@@ -4,13 +4,18 @@ import uuid
 
 from fastapi import APIRouter, status
 
+from invekto.core import i18n
+from invekto.core.actor import PERMISSION_NAMES, ROLE_PERMISSIONS
 from invekto.http.deps import Scoped
-from invekto.users import service
-from invekto.users.models import AgentGroup, User
+from invekto.users import roles, service
+from invekto.users.models import AgentGroup, CustomRole, User
 from invekto.users.schemas import (
     GroupCreate,
     GroupOut,
     GroupUpdate,
+    PermissionOut,
+    RoleIn,
+    RoleOut,
     UserCreate,
     UserCreated,
     UserOut,
@@ -85,3 +90,50 @@ async def update_group(group_id: uuid.UUID, body: GroupUpdate, ctx: Scoped):
 @router.delete("/groups/{group_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_group(group_id: uuid.UUID, ctx: Scoped) -> None:
     await service.delete_group(ctx.session, ctx.actor, group_id)
+
+
+# ---- roles -------------------------------------------------------------------------------------
+
+@router.get("/permissions", response_model=list[PermissionOut])
+async def list_permissions(ctx: Scoped):
+    """The permissions roles are built from, named in the caller's language."""
+    return [PermissionOut(name=permission.value,
+                          label=i18n.text(ctx.actor.language, label),
+                          roles=[role for role, granted in ROLE_PERMISSIONS.items()
+                                 if permission in granted])
+            for permission, label in PERMISSION_NAMES.items()]
+
+
+async def _roles_out(ctx: Scoped, rows: list[CustomRole]) -> list[RoleOut]:
+    counts = await roles.users_per_role(ctx.session, ctx.actor)
+    return [RoleOut.model_validate(r).model_copy(update={"user_count": counts.get(r.id, 0)})
+            for r in rows]
+
+
+@router.get("/roles", response_model=list[RoleOut])
+async def list_roles(ctx: Scoped):
+    return await _roles_out(ctx, await roles.list_roles(ctx.session, ctx.actor))
+
+
+@router.post("/roles", response_model=RoleOut, status_code=status.HTTP_201_CREATED)
+async def create_role(body: RoleIn, ctx: Scoped):
+    (out,) = await _roles_out(ctx, [await roles.create_role(ctx.session, ctx.actor, body)])
+    return out
+
+
+@router.get("/roles/{role_id}", response_model=RoleOut)
+async def get_role(role_id: uuid.UUID, ctx: Scoped):
+    (out,) = await _roles_out(ctx, [await roles.get_role(ctx.session, ctx.actor, role_id)])
+    return out
+
+
+@router.put("/roles/{role_id}", response_model=RoleOut)
+async def update_role(role_id: uuid.UUID, body: RoleIn, ctx: Scoped):
+    (out,) = await _roles_out(ctx, [await roles.update_role(ctx.session, ctx.actor, role_id,
+                                                            body)])
+    return out
+
+
+@router.delete("/roles/{role_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_role(role_id: uuid.UUID, ctx: Scoped) -> None:
+    await roles.delete_role(ctx.session, ctx.actor, role_id)

@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from invekto.db.base import (
@@ -27,6 +28,7 @@ class User(IdMixin, TenantMixin, TimestampMixin, Base):
         CheckConstraint("role IN ('agent', 'supervisor', 'admin')", name="role_valid"),
         CheckConstraint("username = lower(username)", name="username_lowercase"),
         CheckConstraint("presence IN ('online', 'away', 'offline')", name="presence_valid"),
+        tenant_fk("custom_role_id", "custom_roles", ondelete="RESTRICT"),
     )
 
     username: Mapped[str] = mapped_column(String(64))
@@ -46,6 +48,21 @@ class User(IdMixin, TenantMixin, TimestampMixin, Base):
     # Routing gives the agent no new conversation while this many open ones are theirs (none:
     # no limit).
     max_open_conversations: Mapped[int | None]
+    # A role the company built from permissions; when set it decides what the user may do and
+    # ``role`` is only the built-in role it started from (shown beside it).
+    custom_role_id: Mapped[uuid.UUID | None]
+
+
+class CustomRole(IdMixin, TenantMixin, TimestampMixin, Base):
+    """A company's own role: a name and a set of named permissions (core.actor.Permission)."""
+
+    __tablename__ = "custom_roles"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"), tenant_unique_id("custom_roles"))
+
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(String(500), server_default="")
+    permissions: Mapped[list[str]] = mapped_column(ARRAY(String(40)),
+                                                   server_default=text("'{}'"))
 
 
 class AgentGroup(IdMixin, TenantMixin, TimestampMixin, Base):

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from invekto.core.actor import Permission
 from invekto.core.schema import not_null
 
 Role = Literal["agent", "supervisor", "admin"]
@@ -22,6 +23,8 @@ class UserCreate(BaseModel):
     # Omit to have one generated and returned once.
     password: str | None = Field(default=None, min_length=10, max_length=200)
     group_ids: list[uuid.UUID] = []
+    # A custom role decides what the user may do; ``role`` stays the built-in one beside it.
+    custom_role_id: uuid.UUID | None = None
 
 
 class UserUpdate(BaseModel):
@@ -31,6 +34,7 @@ class UserUpdate(BaseModel):
     language: Language | None = None
     is_active: bool | None = None
     group_ids: list[uuid.UUID] | None = None
+    custom_role_id: uuid.UUID | None = None  # null: the built-in role alone
     # Routing gives the agent no new conversation while this many open ones are theirs; null:
     # no limit.
     max_open_conversations: int | None = Field(default=None, ge=1, le=1000)
@@ -52,6 +56,7 @@ class UserOut(BaseModel):
     created_at: datetime
     group_ids: list[uuid.UUID] = []
     max_open_conversations: int | None = None
+    custom_role_id: uuid.UUID | None = None
 
 
 class UserCreated(UserOut):
@@ -79,3 +84,25 @@ class GroupOut(BaseModel):
     name: str
     description: str
     member_ids: list[uuid.UUID] = []
+
+
+class RoleIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    description: str = Field(default="", max_length=500)
+    permissions: list[Permission] = Field(max_length=len(Permission))
+
+
+class RoleOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    description: str
+    permissions: list[str]
+    user_count: int = 0
+
+
+class PermissionOut(BaseModel):
+    name: str
+    label: str
+    roles: list[str]  # the built-in roles that include it

@@ -13,11 +13,13 @@ from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.audit import service as audit
+from invekto.auth import policy as password_rules
 from invekto.core import jobs, realtime, security
-from invekto.core.actor import Actor
+from invekto.core.actor import Actor, Permission
 from invekto.core.errors import ValidationFailed
 from invekto.core.i18n import LANGUAGES, N_
 from invekto.db.queries import flush_unique, get_in_tenant
+from invekto.users import roles
 from invekto.users.models import PRESENCES, AgentGroup, GroupMembership, PresencePeriod, User
 from invekto.users.schemas import USERNAME_PATTERN, GroupCreate, GroupUpdate, UserCreate, UserUpdate
 
@@ -34,11 +36,12 @@ def normalize_username(username: str) -> str:
     return username
 
 
-def check_password_strength(password: str, *, username: str, field: str = "password") -> None:
-    if len(password) < 10:
-        raise ValidationFailed("password must be at least 10 characters", field=field)
-    if username and username.lower() in password.lower():
-        raise ValidationFailed("password must not contain the username", field=field)
+def check_password_strength(password: str, *, username: str, field: str = "password",
+                            policy: password_rules.PasswordPolicy | None = None) -> None:
+    """The company's password rules (``auth.policy.password_policy``); without ``policy``,
+    the defaults every company starts with."""
+    password_rules.check_password(password, policy or password_rules.DEFAULT_PASSWORD_POLICY,
+                                  username=username, field=field)
 
 
 # ---- users -------------------------------------------------------------------------------------
@@ -65,35 +68,48 @@ async def find_by_username(session: AsyncSession, tenant_id: uuid.UUID, username
 async def create_user(session: AsyncSession, actor: Actor, data: UserCreate
                       ) -> tuple[User, str | None]:
     """Returns the user and, when no password was given, the generated one (shown once)."""
-    actor.require("admin")
+    actor.require(Permission.MANAGE_USERS)
     username = normalize_username(data.username)
     generated = None
     password = data.password
+    policy = await password_rules.password_policy(session, actor.tenant_id)
     if password is None:
-        password = generated = security.generate_password()
-    check_password_strength(password, username=username)
+        password = generated = password_rules.generate_password(policy)
+    check_password_strength(password, username=username, policy=policy)
+    await roles.check_assignable(session, actor, role=data.role,
+                                 custom_role_id=data.custom_role_id)
     user = User(
         tenant_id=actor.tenant_id, username=username, display_name=data.display_name.strip(),
         role=data.role, email=data.email, language=data.language,
-        password_hash=security.hash_password(password),
+        password_hash=security.hash_password(password), custom_role_id=data.custom_role_id,
     )
     session.add(user)
     await flush_unique(session, "username '%(username)s' is taken", field="username",
                        params={"username": username})
     await _set_user_groups(session, actor, user.id, data.group_ids)
     await audit.record(session, actor, "user.created", target_type="user", target_id=user.id,
-                       data={"username": username, "role": data.role})
+                       after={"username": username, "role": data.role,
+                              "custom_role_id": str(data.custom_role_id or "") or None})
     return user, generated
 
 
 async def update_user(session: AsyncSession, actor: Actor, user_id: uuid.UUID, data: UserUpdate
                       ) -> User:
-    actor.require("admin")
+    actor.require(Permission.MANAGE_USERS)
     user = await get_user(session, actor, user_id)
     changes = data.model_dump(exclude_unset=True, exclude={"group_ids"})
-    if user.id == actor.user_id and (changes.get("role", "admin") != "admin"
+    changes = {name: value for name, value in changes.items() if getattr(user, name) != value}
+    if user.id == actor.user_id and ({"role", "custom_role_id"} & changes.keys()
                                      or changes.get("is_active") is False):
         raise ValidationFailed("you cannot demote or deactivate yourself", field="role")
+    if {"role", "custom_role_id"} & changes.keys():
+        # Both the role the user had and the one they get must be within the actor's own.
+        await roles.check_assignable(session, actor, role=user.role,
+                                     custom_role_id=user.custom_role_id)
+        await roles.check_assignable(session, actor, role=changes.get("role", user.role),
+                                     custom_role_id=changes.get("custom_role_id",
+                                                                user.custom_role_id))
+    before = {name: _audit_value(getattr(user, name)) for name in changes if name != "email"}
     for name, value in changes.items():
         setattr(user, name, value)
     if data.group_ids is not None:
@@ -106,8 +122,14 @@ async def update_user(session: AsyncSession, actor: Actor, user_id: uuid.UUID, d
         await auth.end_all_sessions(session, actor, user.id)
     await session.flush()
     await audit.record(session, actor, "user.updated", target_type="user", target_id=user.id,
-                       data={k: v for k, v in changes.items() if k != "email"})
+                       before=before, after={name: _audit_value(value)
+                                             for name, value in changes.items()
+                                             if name != "email"})
     return user
+
+
+def _audit_value(value: object) -> object:
+    return str(value) if isinstance(value, uuid.UUID) else value
 
 
 # ---- groups ------------------------------------------------------------------------------------
@@ -123,7 +145,7 @@ async def get_group(session: AsyncSession, actor: Actor, group_id: uuid.UUID) ->
 
 
 async def create_group(session: AsyncSession, actor: Actor, data: GroupCreate) -> AgentGroup:
-    actor.require("admin")
+    actor.require(Permission.MANAGE_USERS)
     group = AgentGroup(tenant_id=actor.tenant_id, name=data.name.strip(),
                        description=data.description)
     session.add(group)
@@ -136,7 +158,7 @@ async def create_group(session: AsyncSession, actor: Actor, data: GroupCreate) -
 
 async def update_group(session: AsyncSession, actor: Actor, group_id: uuid.UUID,
                        data: GroupUpdate) -> AgentGroup:
-    actor.require("admin")
+    actor.require(Permission.MANAGE_USERS)
     group = await get_group(session, actor, group_id)
     changes = data.model_dump(exclude_unset=True, exclude={"member_ids"})
     for name, value in changes.items():
@@ -150,7 +172,7 @@ async def update_group(session: AsyncSession, actor: Actor, group_id: uuid.UUID,
 
 
 async def delete_group(session: AsyncSession, actor: Actor, group_id: uuid.UUID) -> None:
-    actor.require("admin")
+    actor.require(Permission.MANAGE_USERS)
     group = await get_group(session, actor, group_id)
     await session.delete(group)
     await session.flush()

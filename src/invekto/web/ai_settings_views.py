@@ -25,25 +25,15 @@ from invekto.ai import service
 from invekto.ai.models import PROVIDERS, TAGGING_MODES
 from invekto.ai.schemas import AISettingsIn
 from invekto.channels import service as channels
+from invekto.core.actor import Permission
 from invekto.core.errors import AppError, PermissionDenied, ValidationFailed
-from invekto.web.automation_views import settings_sections
-from invekto.web.rendering import Page, WebPage, error_message, parse_form, render, render_page
+from invekto.web.automation_views import forbidden_unless, settings_sections
+from invekto.web.rendering import Page, WebPage, error_message, parse_form, render_page
 
 router = APIRouter(prefix="/settings/ai", include_in_schema=False)
 
 PATH = "/settings/ai"
 MAX_TIMEOUT_SECONDS = 120
-
-
-def _forbidden_unless_admin(request: Request, page: Page) -> HTMLResponse | None:
-    """A readable 403 page for a browser without the role; an HTMX request gets the JSON error
-    (a toast)."""
-    if page.ctx.actor.has_role("admin"):
-        return None
-    if request.headers.get("hx-request") == "true":
-        page.ctx.actor.require("admin")
-    return render(request, "settings/forbidden.html", lang=page.lang, page=page,
-                  status_code=403, sections=settings_sections(page))
 
 
 def _number(page: Page, value: int) -> str:
@@ -181,7 +171,7 @@ async def _page(request: Request, page: Page, *, values: dict[str, Any] | None =
 
 @router.get("")
 async def ai_settings_page(request: Request, page: WebPage) -> Response:
-    if refused := _forbidden_unless_admin(request, page):
+    if refused := forbidden_unless(request, page, Permission.MANAGE_SETTINGS):
         return refused
     return await _page(request, page, saved=request.query_params.get("saved") == "1")
 
@@ -190,7 +180,7 @@ async def ai_settings_page(request: Request, page: WebPage) -> Response:
 async def save_ai_settings(request: Request, page: WebPage) -> Response:
     """Saved: back to the page. Refused: the form again with each reason beside its field and
     what was typed (never the key), nothing of the attempt kept (a savepoint)."""
-    if refused := _forbidden_unless_admin(request, page):
+    if refused := forbidden_unless(request, page, Permission.MANAGE_SETTINGS):
         return refused
     session, actor = page.ctx.session, page.ctx.actor
     form = await request.form()

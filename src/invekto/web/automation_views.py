@@ -22,6 +22,7 @@ from invekto.campaigns import service as campaigns
 from invekto.channels import service as channels
 from invekto.contacts import service as contacts
 from invekto.core import i18n
+from invekto.core.actor import Permission
 from invekto.core.errors import AppError, NotFound, PermissionDenied, ValidationFailed
 from invekto.core.i18n import N_
 from invekto.flows import service as flows
@@ -71,18 +72,18 @@ CUSTOM_PREFIX = "contact.custom."
 
 def settings_sections(page: Page) -> list[Any]:
     """The settings menu shown beside these pages (they are reached from it)."""
-    return [s for s in SECTIONS if page.ctx.actor.has_role(s.role)]
+    return [s for s in SECTIONS if page.ctx.actor.can(s.permission)]
 
 
-def forbidden_unless_supervisor(request: Request, page: Page, *, in_settings: bool = True
-                                ) -> HTMLResponse | None:
-    """A readable 403 page for a browser without the role; an HTMX request gets the JSON
+def forbidden_unless(request: Request, page: Page, permission: Permission, *,
+                     in_settings: bool = True) -> HTMLResponse | None:
+    """A readable 403 page for a browser without the permission; an HTMX request gets the JSON
     error (a toast). ``in_settings``: drawn with the settings menu (else a page of its own:
     campaigns, reports)."""
-    if page.ctx.actor.has_role("supervisor"):
+    if page.ctx.actor.can(permission):
         return None
     if request.headers.get("hx-request") == "true":
-        page.ctx.actor.require("supervisor")
+        page.ctx.actor.require(permission)
     return render(request, "settings/forbidden.html", lang=page.lang, page=page,
                   status_code=403, sections=settings_sections(page) if in_settings else [])
 
@@ -156,7 +157,7 @@ async def _list_context(page: Page) -> dict[str, Any]:
 
 
 async def _rules_fragment(request: Request, page: Page) -> HTMLResponse:
-    page.ctx.actor.require("supervisor")
+    page.ctx.actor.require(Permission.MANAGE_CONTENT)
     return render_page(request, page, "automation/_rules.html", **await _list_context(page))
 
 
@@ -171,7 +172,7 @@ async def _recent_conversations(page: Page) -> list[dict[str, Any]]:
 
 @router.get("")
 async def automation_page(request: Request, page: WebPage) -> Response:
-    if refused := forbidden_unless_supervisor(request, page):
+    if refused := forbidden_unless(request, page, Permission.MANAGE_CONTENT):
         return refused
     return render_page(request, page, "automation/list.html", sections=settings_sections(page),
                        events=_events(page), recent=await _recent_conversations(page),
@@ -216,7 +217,7 @@ async def delete_rule(request: Request, rule_id: uuid.UUID, page: WebPage) -> Re
 async def dry_run(request: Request, page: WebPage) -> Response:
     """What the rules would do with a past conversation and an event: each rule fires or not
     (and why), and its actions. Nothing is changed."""
-    page.ctx.actor.require("supervisor")
+    page.ctx.actor.require(Permission.MANAGE_CONTENT)
     form = await request.form()
     data = parse_form(DryRunIn, {"conversation_id": form.get("conversation_id") or None,
                                  "event": form.get("event") or "message_received",
@@ -396,21 +397,21 @@ def _typed_loosely(form: FormData) -> dict[str, Any]:
 
 @router.get("/rules/new")
 async def new_rule_page(request: Request, page: WebPage) -> Response:
-    if refused := forbidden_unless_supervisor(request, page):
+    if refused := forbidden_unless(request, page, Permission.MANAGE_CONTENT):
         return refused
     return await _form_page(request, page)
 
 
 @router.post("/rules")
 async def create_rule(request: Request, page: WebPage) -> Response:
-    if refused := forbidden_unless_supervisor(request, page):
+    if refused := forbidden_unless(request, page, Permission.MANAGE_CONTENT):
         return refused
     return await _save(request, page, None)
 
 
 @router.get("/rules/{rule_id}")
 async def rule_page(request: Request, rule_id: uuid.UUID, page: WebPage) -> Response:
-    if refused := forbidden_unless_supervisor(request, page):
+    if refused := forbidden_unless(request, page, Permission.MANAGE_CONTENT):
         return refused
     rule = await automation.get_rule(page.ctx.session, page.ctx.actor, rule_id)
     return await _form_page(request, page, rule=rule,
@@ -419,7 +420,7 @@ async def rule_page(request: Request, rule_id: uuid.UUID, page: WebPage) -> Resp
 
 @router.post("/rules/{rule_id}")
 async def update_rule(request: Request, rule_id: uuid.UUID, page: WebPage) -> Response:
-    if refused := forbidden_unless_supervisor(request, page):
+    if refused := forbidden_unless(request, page, Permission.MANAGE_CONTENT):
         return refused
     return await _save(request, page, rule_id)
 
@@ -428,7 +429,7 @@ async def update_rule(request: Request, rule_id: uuid.UUID, page: WebPage) -> Re
 async def rule_runs(request: Request, rule_id: uuid.UUID, page: WebPage,
                     before: str | None = None) -> Response:
     """The execution log's next (older) page."""
-    page.ctx.actor.require("supervisor")
+    page.ctx.actor.require(Permission.MANAGE_CONTENT)
     try:
         cursor = datetime.fromisoformat(before) if before else None
     except ValueError as exc:

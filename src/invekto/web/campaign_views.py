@@ -21,9 +21,10 @@ from invekto.campaigns.schemas import CampaignIn, ScheduleIn, Segment
 from invekto.channels import service as channels
 from invekto.channels.adapters.base import ProviderTemplate
 from invekto.channels.models import Channel
+from invekto.core.actor import Permission
 from invekto.core.errors import AppError, NotFound, PermissionDenied, ValidationFailed
 from invekto.inbox import service as inbox
-from invekto.web.automation_views import forbidden_unless_supervisor
+from invekto.web.automation_views import forbidden_unless
 from invekto.web.rendering import Page, WebPage, error_message, parse_form, render_page
 
 router = APIRouter(prefix="/campaigns", include_in_schema=False)
@@ -44,7 +45,7 @@ VARIABLE_HINTS = ("{{ contact.first_name }}", "{{ contact.name }}", "{{ company.
 
 @router.get("")
 async def campaigns_page(request: Request, page: WebPage) -> Response:
-    if refused := forbidden_unless_supervisor(request, page, in_settings=False):
+    if refused := forbidden_unless(request, page, Permission.MANAGE_CAMPAIGNS, in_settings=False):
         return refused
     session, actor = page.ctx.session, page.ctx.actor
     listed = await campaigns.list_campaigns(session, actor)
@@ -97,7 +98,7 @@ async def _form_page(request: Request, page: Page, *, values: FormData | dict | 
 
 @router.get("/new")
 async def new_campaign_page(request: Request, page: WebPage) -> Response:
-    if refused := forbidden_unless_supervisor(request, page, in_settings=False):
+    if refused := forbidden_unless(request, page, Permission.MANAGE_CAMPAIGNS, in_settings=False):
         return refused
     return await _form_page(request, page)
 
@@ -105,7 +106,7 @@ async def new_campaign_page(request: Request, page: WebPage) -> Response:
 @router.get("/new/content")
 async def new_campaign_content(request: Request, page: WebPage) -> Response:
     """The content part of the form for another channel (HTMX, when the channel changes)."""
-    page.ctx.actor.require("supervisor")
+    page.ctx.actor.require(Permission.MANAGE_CAMPAIGNS)
     channel = _chosen_channel(await _broadcast_channels(page),
                               request.query_params.get("channel_id"))
     return render_page(request, page, "campaigns/_content.html", values={}, errors={},
@@ -173,7 +174,7 @@ async def create_campaign(request: Request, page: WebPage) -> Response:
     """Import the uploaded list (if any), create the campaign and plan it, then show it. A
     refusal draws the form again with the reason beside its field and what was typed; nothing
     of the attempt is kept (a savepoint), so the file is chosen again."""
-    if refused := forbidden_unless_supervisor(request, page, in_settings=False):
+    if refused := forbidden_unless(request, page, Permission.MANAGE_CAMPAIGNS, in_settings=False):
         return refused
     session, actor = page.ctx.session, page.ctx.actor
     form = await request.form()
@@ -251,7 +252,7 @@ async def _campaign_body(request: Request, page: Page, campaign_id: uuid.UUID,
 
 @router.get("/{campaign_id}")
 async def campaign_page(request: Request, campaign_id: uuid.UUID, page: WebPage) -> Response:
-    if refused := forbidden_unless_supervisor(request, page, in_settings=False):
+    if refused := forbidden_unless(request, page, Permission.MANAGE_CAMPAIGNS, in_settings=False):
         return refused
     return render_page(request, page, "campaigns/detail.html",
                        **await _campaign_context(page, campaign_id))

@@ -221,6 +221,11 @@ SETUPS: dict[str, ChannelSetup] = {setup.kind: setup for setup in (
         SetupField("privacy_url", SETTING, N_("Privacy notice link"),
                    N_("Optional: the full notice on your site, linked under the text."),
                    url=True),
+        SetupField("marketing_consent_text", SETTING, N_("Marketing consent (optional box)"),
+                   N_("Optional: the consent to campaign messages visitors may tick, e.g. I "
+                      "agree to receive campaigns and news by SMS and WhatsApp. Ticking it "
+                      "records their message consent (and sends it to İYS when it is on)."),
+                   multiline=True, max_length=1000),
         SetupField("title", SETTING, N_("Title"),
                    N_("Optional: the chat window's heading; your company's name by default.")),
         SetupField("welcome_text", SETTING, N_("Welcome message"),

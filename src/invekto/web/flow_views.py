@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from invekto.channels import service as channels
 from invekto.contacts import service as contacts
 from invekto.core import i18n
+from invekto.core.actor import Permission
 from invekto.core.errors import AppError, PermissionDenied, ValidationFailed
 from invekto.core.i18n import N_
 from invekto.flows import service as flows
@@ -27,7 +28,7 @@ from invekto.flows.schemas import EscapeWordsIn, FlowCreate, FlowDraft, TestTurn
 from invekto.users import service as users
 from invekto.web.automation_views import (
     condition_catalogue,
-    forbidden_unless_supervisor,
+    forbidden_unless,
     settings_sections,
 )
 from invekto.web.rendering import Page, WebPage, error_message, parse_form, render_page
@@ -73,7 +74,7 @@ def _field_errors(exc: AppError, page: Page) -> dict[str, str]:
 
 @router.get("")
 async def flows_page(request: Request, page: WebPage) -> Response:
-    if refused := forbidden_unless_supervisor(request, page):
+    if refused := forbidden_unless(request, page, Permission.MANAGE_CONTENT):
         return refused
     return await _list_page(request, page)
 
@@ -82,7 +83,7 @@ async def flows_page(request: Request, page: WebPage) -> Response:
 async def create_flow(request: Request, page: WebPage) -> Response:
     """A new flow, blank or from a template, opened in the builder. A refusal (a name taken)
     draws the list again with the reason beside the name."""
-    if refused := forbidden_unless_supervisor(request, page):
+    if refused := forbidden_unless(request, page, Permission.MANAGE_CONTENT):
         return refused
     session, actor = page.ctx.session, page.ctx.actor
     form = await request.form()
@@ -103,7 +104,7 @@ async def create_flow(request: Request, page: WebPage) -> Response:
 @router.post("/escape-words")
 async def set_escape_words(request: Request, page: WebPage) -> Response:
     """The words that always take a customer from the bot to a person."""
-    if refused := forbidden_unless_supervisor(request, page):
+    if refused := forbidden_unless(request, page, Permission.MANAGE_CONTENT):
         return refused
     session, actor = page.ctx.session, page.ctx.actor
     form = await request.form()
@@ -122,7 +123,7 @@ async def set_escape_words(request: Request, page: WebPage) -> Response:
 
 
 async def _flows_fragment(request: Request, page: Page) -> HTMLResponse:
-    page.ctx.actor.require("supervisor")
+    page.ctx.actor.require(Permission.MANAGE_CONTENT)
     return render_page(request, page, "flows/_flows.html", **await _list_context(page))
 
 
@@ -187,7 +188,7 @@ async def _builder_data(page: Page, flow: Any) -> dict[str, Any]:
 
 @router.get("/{flow_id}")
 async def builder_page(request: Request, flow_id: uuid.UUID, page: WebPage) -> Response:
-    if refused := forbidden_unless_supervisor(request, page):
+    if refused := forbidden_unless(request, page, Permission.MANAGE_CONTENT):
         return refused
     flow = await flows.get_flow(page.ctx.session, page.ctx.actor, flow_id)
     return render_page(request, page, "flows/builder.html", flow=flow,

@@ -22,9 +22,10 @@ from invekto import runtime
 from invekto.ai import help_centre
 from invekto.ai.help_centre import PublicHelpCentre
 from invekto.core import i18n
+from invekto.core.actor import Permission
 from invekto.core.errors import AppError, NotFound, PermissionDenied
 from invekto.core.text import fold
-from invekto.web.automation_views import forbidden_unless_supervisor
+from invekto.web.automation_views import forbidden_unless
 from invekto.web.rendering import Page, WebPage, error_message, render, render_page
 
 router = APIRouter(include_in_schema=False)
@@ -250,7 +251,7 @@ async def settings_card(request: Request, page: Page) -> dict[str, Any]:
 async def save_settings(request: Request, page: WebPage) -> Response:
     """Publish or withdraw the help centre, its title and introduction. The card comes back
     (HTMX), a refusal beside its field with what was typed."""
-    if refused := forbidden_unless_supervisor(request, page):
+    if refused := forbidden_unless(request, page, Permission.MANAGE_CONTENT):
         return refused
     session, actor = page.ctx.session, page.ctx.actor
     form = await request.form()

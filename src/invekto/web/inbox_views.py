@@ -21,6 +21,7 @@ from invekto.channels import service as channels
 from invekto.channels.sms import SMS_KINDS
 from invekto.contacts import service as contacts
 from invekto.contacts.schemas import ContactUpdate
+from invekto.core import uploads
 from invekto.core.errors import NotFound, UpstreamUnavailable, ValidationFailed
 from invekto.flows import service as flows
 from invekto.inbox import export, merge, saved_views, scheduled, service, timeline
@@ -350,6 +351,7 @@ async def send(request: Request, conversation_id: uuid.UUID, page: WebPage,
         data = await file.read(settings.max_attachment_bytes + 1)
         content_type = file.content_type or "application/octet-stream"
         kind = service.media_kind(content_type, len(data))
+        uploads.check(file.filename, content_type, data)
         attachment = await service.store_attachment(
             session, actor, runtime.current().storage, filename=file.filename,
             content_type=content_type, data=data, max_bytes=settings.max_attachment_bytes)

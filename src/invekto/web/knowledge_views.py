@@ -21,9 +21,10 @@ from invekto.ai import answering, documents, knowledge
 from invekto.ai.models import ARTICLE_KINDS
 from invekto.ai.schemas import ArticleIn
 from invekto.channels import service as channels
+from invekto.core.actor import Permission
 from invekto.core.errors import AppError, PermissionDenied, ValidationFailed
 from invekto.web import help_centre_views
-from invekto.web.automation_views import forbidden_unless_supervisor, settings_sections
+from invekto.web.automation_views import forbidden_unless, settings_sections
 from invekto.web.rendering import Page, WebPage, error_message, parse_form, render_page
 
 router = APIRouter(prefix="/settings/knowledge", include_in_schema=False)
@@ -93,7 +94,7 @@ async def _list_context(page: Page, params: Any) -> dict[str, Any]:
 
 @router.get("")
 async def knowledge_page(request: Request, page: WebPage) -> Response:
-    if refused := forbidden_unless_supervisor(request, page):
+    if refused := forbidden_unless(request, page, Permission.MANAGE_CONTENT):
         return refused
     return render_page(request, page, "knowledge/list.html", sections=settings_sections(page),
                        deleted=request.query_params.get("deleted") == "1",
@@ -105,7 +106,7 @@ async def knowledge_page(request: Request, page: WebPage) -> Response:
 @router.get("/list")
 async def articles_fragment(request: Request, page: WebPage) -> Response:
     """The search box's and the kind filter's results."""
-    page.ctx.actor.require("supervisor")
+    page.ctx.actor.require(Permission.MANAGE_CONTENT)
     return render_page(request, page, "knowledge/_articles.html",
                        **await _list_context(page, request.query_params))
 
@@ -188,21 +189,21 @@ async def _save(request: Request, page: Page, article_id: uuid.UUID | None) -> R
 
 @router.get("/articles/new")
 async def new_article_page(request: Request, page: WebPage, kind: str = "article") -> Response:
-    if refused := forbidden_unless_supervisor(request, page):
+    if refused := forbidden_unless(request, page, Permission.MANAGE_CONTENT):
         return refused
     return await _form_page(request, page, kind=kind if kind in ARTICLE_KINDS else "article")
 
 
 @router.post("/articles")
 async def create_article(request: Request, page: WebPage) -> Response:
-    if refused := forbidden_unless_supervisor(request, page):
+    if refused := forbidden_unless(request, page, Permission.MANAGE_CONTENT):
         return refused
     return await _save(request, page, None)
 
 
 @router.get("/articles/{article_id}")
 async def article_page(request: Request, article_id: uuid.UUID, page: WebPage) -> Response:
-    if refused := forbidden_unless_supervisor(request, page):
+    if refused := forbidden_unless(request, page, Permission.MANAGE_CONTENT):
         return refused
     article = await knowledge.get_article(page.ctx.session, page.ctx.actor, article_id)
     return await _form_page(request, page, article=article,
@@ -211,7 +212,7 @@ async def article_page(request: Request, article_id: uuid.UUID, page: WebPage) -
 
 @router.post("/articles/{article_id}")
 async def update_article(request: Request, article_id: uuid.UUID, page: WebPage) -> Response:
-    if refused := forbidden_unless_supervisor(request, page):
+    if refused := forbidden_unless(request, page, Permission.MANAGE_CONTENT):
         return refused
     return await _save(request, page, article_id)
 
@@ -252,7 +253,7 @@ async def _documents_page(request: Request, page: Page, *, status_code: int = 20
 
 @router.get("/documents")
 async def documents_page(request: Request, page: WebPage) -> Response:
-    if refused := forbidden_unless_supervisor(request, page):
+    if refused := forbidden_unless(request, page, Permission.MANAGE_CONTENT):
         return refused
     return await _documents_page(request, page)
 
@@ -261,7 +262,7 @@ async def documents_page(request: Request, page: WebPage) -> Response:
 async def upload_document(request: Request, page: WebPage) -> Response:
     """A file read into articles (a CSV into FAQ pairs); a file that cannot be read is said
     beside the file input, and nothing of it is kept."""
-    if refused := forbidden_unless_supervisor(request, page):
+    if refused := forbidden_unless(request, page, Permission.MANAGE_CONTENT):
         return refused
     session, actor = page.ctx.session, page.ctx.actor
     form = await request.form()
@@ -301,7 +302,7 @@ async def delete_document(request: Request, document_id: uuid.UUID, page: WebPag
 async def try_question(request: Request, page: WebPage) -> Response:
     """The passages a question finds and what auto-answer would do with it: answer with the
     best one, or hand off to a person when it is not sure enough. Nothing is sent."""
-    page.ctx.actor.require("supervisor")
+    page.ctx.actor.require(Permission.MANAGE_CONTENT)
     session, actor = page.ctx.session, page.ctx.actor
     form = await request.form()
     question = " ".join(str(form.get("question") or "").split())

@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from invekto.core import i18n
+from invekto.core.actor import Permission
 from invekto.core.errors import AppError, ValidationFailed
 from invekto.http.deps import Context, Scoped, csrf_token_for
 from invekto.inbox.service import MENTION
@@ -68,7 +69,8 @@ def _ngettext(singular: str, plural: str, n: int, **values: object) -> Markup:
     return escape(translated) % {"num": n, **values}
 
 
-templates.env.globals.update({"_": _gettext, "gettext": _gettext, "ngettext": _ngettext})
+templates.env.globals.update({"_": _gettext, "gettext": _gettext, "ngettext": _ngettext,
+                              "P": Permission})
 
 
 @dataclass

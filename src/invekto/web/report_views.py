@@ -17,13 +17,14 @@ from fastapi.responses import RedirectResponse, Response
 from invekto.ai import analysis, quality
 from invekto.channels import service as channels
 from invekto.contacts import service as contacts
+from invekto.core.actor import Permission
 from invekto.core.errors import ValidationFailed
 from invekto.core.i18n import N_
 from invekto.reports import breakdowns, tables
 from invekto.reports import service as reports
 from invekto.reports.api import ReportQuery
 from invekto.users import service as users
-from invekto.web.automation_views import forbidden_unless_supervisor
+from invekto.web.automation_views import forbidden_unless
 from invekto.web.rendering import WebPage, render_page
 
 router = APIRouter(prefix="/reports", include_in_schema=False)
@@ -72,7 +73,7 @@ def _presets(page: WebPage) -> list[tuple[str, date, date]]:
 
 @router.get("")
 async def dashboard(request: Request, page: WebPage, query: ReportQuery) -> Response:
-    if not page.ctx.actor.has_role("supervisor"):
+    if not page.ctx.actor.can(Permission.SEE_REPORTS):
         return RedirectResponse("/reports/me", status_code=303)
     found = await reports.overview(page.ctx.session, page.ctx.actor, query)
     choices = await _choices(page)
@@ -86,7 +87,7 @@ async def dashboard(request: Request, page: WebPage, query: ReportQuery) -> Resp
 
 @router.get("/now")
 async def now_panel(request: Request, page: WebPage) -> Response:
-    if refused := forbidden_unless_supervisor(request, page, in_settings=False):
+    if refused := forbidden_unless(request, page, Permission.SEE_REPORTS, in_settings=False):
         return refused
     found = await reports.now(page.ctx.session, page.ctx.actor)
     return render_page(request, page, "reports/_now.html", now=found)
@@ -98,7 +99,7 @@ AGENT_SORTS = ("name", *(field for field, _label, _unit in tables.AGENT_COLUMNS)
 @router.get("/agents")
 async def agents_page(request: Request, page: WebPage, query: ReportQuery,
                       sort: str = "messages", desc: bool = True) -> Response:
-    if refused := forbidden_unless_supervisor(request, page, in_settings=False):
+    if refused := forbidden_unless(request, page, Permission.SEE_REPORTS, in_settings=False):
         return refused
     if sort not in AGENT_SORTS:
         raise ValidationFailed("unknown column to sort by", field="sort")
@@ -125,7 +126,7 @@ async def my_numbers(request: Request, page: WebPage, query: ReportQuery) -> Res
 
 @router.get("/analysis")
 async def analysis_report(request: Request, page: WebPage, days: int = 30) -> Response:
-    if refused := forbidden_unless_supervisor(request, page, in_settings=False):
+    if refused := forbidden_unless(request, page, Permission.SEE_REPORTS, in_settings=False):
         return refused
     if days not in PERIODS:
         raise ValidationFailed("choose a period of 7, 30 or 90 days", field="days")
@@ -144,7 +145,7 @@ async def analysis_report(request: Request, page: WebPage, days: int = 30) -> Re
 async def breakdown_page(request: Request, topic: str, page: WebPage, query: ReportQuery
                          ) -> Response:
     """A breakdown (``reports.breakdowns``): its table as the export holds it, and its total."""
-    if refused := forbidden_unless_supervisor(request, page, in_settings=False):
+    if refused := forbidden_unless(request, page, Permission.SEE_REPORTS, in_settings=False):
         return refused
     found = await breakdowns.breakdown(page.ctx.session, page.ctx.actor, topic, query)
     [main, *more] = tables.breakdown_tables(found, page.lang)

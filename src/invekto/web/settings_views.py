@@ -28,6 +28,8 @@ from invekto.channels.schemas import ChannelUpdate
 from invekto.contacts import service as contacts
 from invekto.contacts.models import CUSTOM_FIELD_TYPES, MAX_CUSTOM_FIELDS
 from invekto.contacts.schemas import CustomFieldCreate, CustomFieldUpdate, TagCreate, TagUpdate
+from invekto.core import uploads
+from invekto.core.actor import Permission
 from invekto.core.errors import AppError, Conflict, NotFound, PermissionDenied, ValidationFailed
 from invekto.follow_ups import service as follow_ups
 from invekto.follow_ups.schemas import CsatSurveyIn, SequenceIn
@@ -54,7 +56,7 @@ from invekto.templates.schemas import TemplateIn
 from invekto.tenants import service as tenants
 from invekto.users import service as users
 from invekto.users.schemas import GroupCreate, GroupUpdate, UserCreate, UserUpdate
-from invekto.web import channel_forms
+from invekto.web import channel_forms, consent_views, privacy_views
 from invekto.web.rendering import (
     Page,
     WebPage,
@@ -80,7 +82,7 @@ QUICK_REPLY_LIMIT = 500
 @dataclass(frozen=True)
 class Section:
     slug: str  # its path under /settings
-    role: str  # the least role that may open it (the services decide what it may change)
+    permission: Permission  # needed to open it (the services decide what it may change)
     icon: str
 
     @property
@@ -89,23 +91,25 @@ class Section:
 
 
 SECTIONS = (
-    Section("users", "admin", "ti-users"),
-    Section("groups", "admin", "ti-users-group"),
-    Section("tags", "supervisor", "ti-tags"),
-    Section("quick-replies", "supervisor", "ti-message-bolt"),
-    Section("custom-fields", "admin", "ti-forms"),
-    Section("channels", "admin", "ti-plug-connected"),
-    Section("routing", "supervisor", "ti-route"),
-    Section("business-hours", "supervisor", "ti-clock"),
-    Section("shifts", "supervisor", "ti-calendar-time"),
-    Section("sla", "supervisor", "ti-alarm"),
-    Section("blocked", "supervisor", "ti-ban"),
-    Section("click-to-chat", "supervisor", "ti-qrcode"),
-    Section("templates", "supervisor", "ti-template"),
-    Section("follow-ups", "supervisor", "ti-repeat"),
-    Section("csat", "supervisor", "ti-mood-smile"),
-    Section("email", "admin", "ti-mail"),
-    Section("company", "admin", "ti-building"),
+    Section("users", Permission.MANAGE_USERS, "ti-users"),
+    Section("groups", Permission.MANAGE_USERS, "ti-users-group"),
+    Section("tags", Permission.MANAGE_CONTACTS, "ti-tags"),
+    Section("quick-replies", Permission.MANAGE_CONTENT, "ti-message-bolt"),
+    Section("custom-fields", Permission.MANAGE_SETTINGS, "ti-forms"),
+    Section("channels", Permission.MANAGE_SETTINGS, "ti-plug-connected"),
+    Section("routing", Permission.MANAGE_ROUTING, "ti-route"),
+    Section("business-hours", Permission.MANAGE_ROUTING, "ti-clock"),
+    Section("shifts", Permission.MANAGE_ROUTING, "ti-calendar-time"),
+    Section("sla", Permission.MANAGE_ROUTING, "ti-alarm"),
+    Section("blocked", Permission.MANAGE_CONTACTS, "ti-ban"),
+    Section("click-to-chat", Permission.MANAGE_CONTENT, "ti-qrcode"),
+    Section("templates", Permission.MANAGE_CONTENT, "ti-template"),
+    Section("follow-ups", Permission.MANAGE_CAMPAIGNS, "ti-repeat"),
+    Section("csat", Permission.MANAGE_CAMPAIGNS, "ti-mood-smile"),
+    Section("email", Permission.MANAGE_SETTINGS, "ti-mail"),
+    Section("iys", Permission.MANAGE_SETTINGS, "ti-shield-check"),
+    Section("company", Permission.MANAGE_SETTINGS, "ti-building"),
+    Section("privacy", Permission.MANAGE_SECURITY, "ti-shield-lock"),
 )
 _BY_SLUG = {section.slug: section for section in SECTIONS}
 
@@ -307,11 +311,13 @@ _LOADERS: dict[str, Loader] = {
     "click-to-chat": _click_to_chat, "routing": _routing, "business-hours": _business_hours,
     "shifts": _shifts, "sla": _sla, "blocked": _blocked, "follow-ups": _follow_ups,
     "csat": _csat, "templates": _templates, "email": _email,
+    "iys": consent_views.settings_context,
+    "privacy": privacy_views.privacy_section,
 }
 
 
 def _visible(page: Page) -> list[Section]:
-    return [s for s in SECTIONS if page.ctx.actor.has_role(s.role)]
+    return [s for s in SECTIONS if page.ctx.actor.can(s.permission)]
 
 
 def _is_htmx(request: Request) -> bool:
@@ -328,7 +334,7 @@ async def _body(request: Request, page: Page, slug: str, params: Params, **extra
                 ) -> HTMLResponse:
     """A section's body (its forms and list) after a change, for HTMX to swap in."""
     section = _BY_SLUG[slug]
-    page.ctx.actor.require(section.role)  # drawn only for whom may open the section
+    page.ctx.actor.require(section.permission)  # drawn only for whom may open the section
     context = await _LOADERS[slug](page, params)
     return render_page(request, page, f"settings/_{section.stem}.html", current=section,
                        **context, **extra)
@@ -395,7 +401,7 @@ async def settings_home(request: Request, page: WebPage) -> Response:
     visible = _visible(page)
     if not visible:
         if _is_htmx(request):
-            page.ctx.actor.require("supervisor")
+            page.ctx.actor.require(Permission.MANAGE_CONTENT)
         return _forbidden(request, page)
     return RedirectResponse(f"/settings/{visible[0].slug}", status_code=303)
 
@@ -403,7 +409,7 @@ async def settings_home(request: Request, page: WebPage) -> Response:
 @router.get("/quick-replies/list")
 async def quick_replies_list(request: Request, page: WebPage) -> Response:
     """The search box's results."""
-    page.ctx.actor.require("supervisor")
+    page.ctx.actor.require(Permission.MANAGE_CONTENT)
     return await _body(request, page, "quick-replies", request.query_params)
 
 
@@ -413,7 +419,7 @@ async def section_page(request: Request, slug: str, page: WebPage) -> Response:
     if section is None:
         raise NotFound("page not found")
     try:
-        page.ctx.actor.require(section.role)
+        page.ctx.actor.require(section.permission)
         context = await _LOADERS[slug](page, request.query_params)
     except PermissionDenied:
         if _is_htmx(request):
@@ -715,11 +721,12 @@ async def _reply_file(page: Page, form: FormData) -> uuid.UUID | None:
     try:
         if not upload.filename:
             return None
-        page.ctx.actor.require("supervisor")  # before anything is stored
+        page.ctx.actor.require(Permission.MANAGE_CONTENT)  # before anything is stored
         rt = runtime.current()
         data = await upload.read(rt.settings.max_attachment_bytes + 1)
     finally:
         await upload.close()
+    uploads.check(upload.filename, upload.content_type or "", data)
     attachment = await inbox.store_attachment(
         page.ctx.session, page.ctx.actor, rt.storage, filename=upload.filename,
         content_type=upload.content_type or "application/octet-stream", data=data,

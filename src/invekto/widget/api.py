@@ -180,7 +180,7 @@ async def download(attachment_id: uuid.UUID, visitor: Visitor) -> Response:
     # A download with a fixed type, never rendered on our origin (see inbox's attachments).
     return Response(data, media_type=attachment.content_type, headers={
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote(attachment.filename)}",
-        "X-Content-Type-Options": "nosniff"})
+        "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})
 
 
 @router.post("/widget/api/{channel_id}/read", status_code=status.HTTP_204_NO_CONTENT)

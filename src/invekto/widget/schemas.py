@@ -17,6 +17,9 @@ class VisitorStart(BaseModel):
     email: str | None = Field(default=None, max_length=320)
     # The KVKK notice was accepted (required when the channel shows one).
     consent: bool = False
+    # The optional marketing box was ticked: consent to campaign messages (the channel's
+    # ``marketing_consent_text``), separate from the notice.
+    marketing_consent: bool = False
     language: Literal["tr", "en"] = "tr"
     page: str | None = Field(default=None, max_length=2000)  # where the chat was started
 
@@ -34,6 +37,7 @@ class WidgetConfigOut(BaseModel):
     title: str
     welcome_text: str
     consent_text: str
+    marketing_consent_text: str = ""
     privacy_url: str
     offline_text: str
     color: str

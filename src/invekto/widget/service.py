@@ -25,8 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invekto.audit import service as audit
 from invekto.audit.models import AuditEvent
 from invekto.channels.models import Channel
+from invekto.consent import service as consent
 from invekto.contacts import service as contacts
 from invekto.contacts.models import Contact, ContactIdentity
+from invekto.core import uploads
 from invekto.core.actor import Actor
 from invekto.core.crypto import SecretBox
 from invekto.core.errors import (
@@ -219,6 +221,12 @@ async def start_visitor(session: AsyncSession, channel: WidgetChannel, data: Vis
                            "channel_id": str(channel.channel_id), "origin": origin, "ip": ip,
                            "page": (data.page or "")[:500], "consent_text": consent_text,
                            "language": data.language})
+    marketing_text = str(channel.settings.get("marketing_consent_text") or "").strip()
+    if marketing_text and data.marketing_consent:
+        # Marketing consent is its own box with its own text, never read into the notice.
+        await consent.record_widget_consent(session, contact, text=marketing_text, evidence={
+            "channel_id": str(channel.channel_id), "origin": origin, "ip": ip,
+            "page": (data.page or "")[:500], "language": data.language})
     return visitor, contact
 
 
@@ -267,6 +275,7 @@ async def visitor_uploads(session: AsyncSession, storage: Storage, visitor: Visi
                           caption: str, max_bytes: int) -> Message:
     """A file from the visitor, as a message of the kind its type makes (image, document...)."""
     kind = inbox.media_kind(content_type, len(data))
+    uploads.check(filename, content_type, data)
     provider_id = f"{visitor.handle}:{client_id}"
     if already := await session.scalar(select(Message).where(
             Message.tenant_id == visitor.tenant_id, Message.channel_id == visitor.channel_id,
@@ -346,6 +355,7 @@ async def config(session: AsyncSession, channel: WidgetChannel, *, max_file_byte
         title=str(settings.get("title") or tenant_name or channel.name),
         welcome_text=str(settings.get("welcome_text") or ""),
         consent_text=str(settings.get("consent_text") or ""),
+        marketing_consent_text=str(settings.get("marketing_consent_text") or ""),
         privacy_url=str(settings.get("privacy_url") or ""),
         offline_text=str(settings.get("offline_text") or ""),
         color=str(settings.get("color") or DEFAULT_COLOR),

@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from invekto.db import rls
+
 revision: str = '0029'
 down_revision: str | None = '0028'
 branch_labels: str | Sequence[str] | None = None
@@ -16,6 +18,23 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table('custom_roles',
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('description', sa.String(length=500), server_default='', nullable=False),
+    sa.Column('permissions', postgresql.ARRAY(sa.String(length=40)), server_default=sa.text("'{}'"), nullable=False),
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('tenant_id', sa.Uuid(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_custom_roles_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_custom_roles')),
+    sa.UniqueConstraint('tenant_id', 'id', name='uq_custom_roles_tenant_id_id'),
+    sa.UniqueConstraint('tenant_id', 'name', name=op.f('uq_custom_roles_tenant_id_name'))
+    )
+    for statement in rls.enable_statements('custom_roles'):
+        op.execute(statement)
+    op.add_column('users', sa.Column('custom_role_id', sa.Uuid(), nullable=True))
+    op.create_foreign_key(op.f('fk_users_tenant_id_custom_role_id_custom_roles'), 'users', 'custom_roles', ['tenant_id', 'custom_role_id'], ['tenant_id', 'id'], ondelete='RESTRICT')
     op.add_column('audit_events', sa.Column('user_agent', sa.String(length=400), nullable=True))
     op.add_column('audit_events', sa.Column('before', postgresql.JSONB(astext_type=sa.Text()),
                                             nullable=True))
@@ -24,6 +43,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_constraint(op.f('fk_users_tenant_id_custom_role_id_custom_roles'), 'users', type_='foreignkey')
+    op.drop_column('users', 'custom_role_id')
+    for statement in rls.disable_statements('custom_roles'):
+        op.execute(statement)
+    op.drop_table('custom_roles')
     op.drop_column('audit_events', 'after')
     op.drop_column('audit_events', 'before')
     op.drop_column('audit_events', 'user_agent')

@@ -148,6 +148,10 @@
           target: "_blank", rel: "noopener", text: TEXT.privacy}) : null,
         el("label", {}, [el("input", {type: "checkbox", name: "consent", required: ""}),
                          el("span", {text: " " + TEXT.consent})])]) : null,
+      // Campaign messages: a box of its own, never ticked for the visitor.
+      config.marketing_consent_text ? el("div", {class: "consent", "data-part": "marketing"}, [
+        el("label", {}, [el("input", {type: "checkbox", name: "marketing_consent"}),
+                         el("span", {text: " " + config.marketing_consent_text})])]) : null,
       el("label", {}, [el("span", {text: TEXT.first}),
                        el("textarea", {name: "body", rows: "3", required: ""})]),
       error,
@@ -161,6 +165,7 @@
       request("POST", "/visitors", {
         name: String(data.get("name") || "").trim(), phone: data.get("phone") || null,
         email: data.get("email") || null, consent: data.get("consent") === "on",
+        marketing_consent: data.get("marketing_consent") === "on",
         language: lang, page: location.href
       }).then(function (visitor) {
         stored("token", visitor.token);

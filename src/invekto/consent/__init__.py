@@ -1,0 +1,1 @@
+"""Marketing consent: its history per contact, keywords, imports and İYS synchronisation."""
