@@ -25,7 +25,7 @@ from invekto.core.realtime import Hub
 from invekto.db.provision import to_libpq_url
 from invekto.flows.api import router as flows_router
 from invekto.follow_ups.api import router as follow_ups_router
-from invekto.http import errors
+from invekto.http import errors, openapi
 from invekto.http.middleware import RequestContextMiddleware
 from invekto.http.security_headers import SecurityHeadersMiddleware
 from invekto.http.ws import router as ws_router
@@ -37,6 +37,7 @@ from invekto.reports.api import router as reports_router
 from invekto.routing.api import router as routing_router
 from invekto.templates.api import router as templates_router
 from invekto.users.api import router as users_router
+from invekto.web.account_views import router as account_pages
 from invekto.web.ai_inbox_views import router as ai_inbox_pages
 from invekto.web.ai_settings_views import router as ai_settings_pages
 from invekto.web.consent_views import router as consent_pages
@@ -49,6 +50,7 @@ from invekto.web.knowledge_views import router as knowledge_pages
 from invekto.web.monitor_views import router as monitor_pages
 from invekto.web.privacy_views import router as privacy_pages
 from invekto.web.report_views import router as report_pages
+from invekto.web.security_views import router as security_pages
 from invekto.web.settings_views import router as settings_pages
 from invekto.web.views import router as web_router
 from invekto.widget.api import WidgetCors
@@ -106,6 +108,7 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
                               "(`Authorization: Bearer ivk_...`) or a browser session.")
     runtime.install(rt)
     errors.install(app)
+    openapi.install(app)
     app.add_middleware(WidgetCors)
     app.add_middleware(RequestContextMiddleware)
     # Outermost: CORS answers and error pages get the headers too.
@@ -133,6 +136,8 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
     app.include_router(ai_settings_pages)
     app.include_router(consent_pages)
     app.include_router(settings_pages)
+    app.include_router(security_pages)
+    app.include_router(account_pages)
     app.include_router(monitor_pages)
     app.include_router(privacy_pages)
     app.include_router(report_pages)

@@ -998,6 +998,7 @@ ROWS: list[Row] = [
     row("GET", "/contacts", "agent", _plain),
     row("POST", "/contacts", "agent", _create_contact, 201, listing="/contacts?limit=200"),
     row("GET", "/contacts/{contact_id}", "agent", _contact),
+    row("POST", "/contacts/{contact_id}/reveal", "agent", _contact),
     row("PATCH", "/contacts/{contact_id}", "agent", _update_contact),
     row("GET", "/contacts/{contact_id}/consents", "agent", _contact),
     row("PUT", "/contacts/{contact_id}/consents/{consent_type}", "agent", _set_consent),

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.audit import service as audit
@@ -129,6 +129,16 @@ async def list_for_user(session: AsyncSession, actor: Actor, user_id: uuid.UUID
     user = await users.get_user(session, actor, user_id)
     # "current" marks the asker's own session when they look at themselves.
     return await _views(session, actor.tenant_id, user.id, None)
+
+
+async def counts_by_user(session: AsyncSession, actor: Actor) -> dict[uuid.UUID, int]:
+    """How many sessions each user of the company has open (roughly: those the clean-up has
+    not reached yet may be idle past their limit)."""
+    actor.require(Permission.MANAGE_USERS)
+    rows = await session.execute(select(UserSession.user_id, func.count()).where(
+        UserSession.tenant_id == actor.tenant_id, UserSession.expires_at > datetime.now(UTC))
+        .group_by(UserSession.user_id))
+    return {user_id: count for user_id, count in rows}
 
 
 async def end_for_user(session: AsyncSession, actor: Actor, user_id: uuid.UUID,

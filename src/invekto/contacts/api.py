@@ -10,6 +10,7 @@ from invekto.consent import service as consent
 from invekto.consent import sync as iys_sync
 from invekto.consent.schemas import ConsentEventOut, IysCheckOut, IysPushOut
 from invekto.contacts import service
+from invekto.contacts.models import Contact
 from invekto.contacts.schemas import (
     ConsentIn,
     ConsentOut,
@@ -50,22 +51,37 @@ async def search_contacts(
     items, next_cursor = await service.search_contacts(
         ctx.session, ctx.actor, q=q, tag=tag, custom_field=field_filter, cursor=cursor,
         limit=limit)
-    return ContactPage(items=items, next_cursor=next_cursor)
+    masker = await service.masker_for(ctx.session, ctx.actor)
+    return ContactPage(items=[ContactOut.shown(c, masker) for c in items],
+                       next_cursor=next_cursor)
+
+
+async def contact_out(ctx: Scoped, contact: Contact) -> ContactOut:
+    """A contact as the caller may see it (personal data masked without the permission)."""
+    return ContactOut.shown(contact, await service.masker_for(ctx.session, ctx.actor))
 
 
 @router.post("/contacts", response_model=ContactOut, status_code=status.HTTP_201_CREATED)
 async def create_contact(body: ContactCreate, ctx: Scoped):
-    return await service.create_contact(ctx.session, ctx.actor, body)
+    return await contact_out(ctx, await service.create_contact(ctx.session, ctx.actor, body))
 
 
 @router.get("/contacts/{contact_id}", response_model=ContactOut)
 async def get_contact(contact_id: uuid.UUID, ctx: Scoped):
-    return await service.get_contact(ctx.session, ctx.actor, contact_id)
+    return await contact_out(ctx, await service.get_contact(ctx.session, ctx.actor, contact_id))
+
+
+@router.post("/contacts/{contact_id}/reveal", response_model=ContactOut)
+async def reveal_contact(contact_id: uuid.UUID, ctx: Scoped):
+    """The contact's personal data in clear, for someone who sees it masked; recorded in the
+    audit log."""
+    return ContactOut.model_validate(await service.reveal(ctx.session, ctx.actor, contact_id))
 
 
 @router.patch("/contacts/{contact_id}", response_model=ContactOut)
 async def update_contact(contact_id: uuid.UUID, body: ContactUpdate, ctx: Scoped):
-    return await service.update_contact(ctx.session, ctx.actor, contact_id, body)
+    return await contact_out(ctx, await service.update_contact(ctx.session, ctx.actor,
+                                                               contact_id, body))
 
 
 @router.delete("/contacts/{contact_id}", status_code=status.HTTP_204_NO_CONTENT)

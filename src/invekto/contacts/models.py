@@ -98,6 +98,9 @@ class CustomFieldDefinition(IdMixin, TenantMixin, TimestampMixin, Base):
     field_type: Mapped[str] = mapped_column(String(20))
     options: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     position: Mapped[int] = mapped_column(server_default="0")
+    # Personal data (a national id, a diagnosis): masked like phone numbers for people without
+    # the "see personal data" permission.
+    is_personal: Mapped[bool] = mapped_column(server_default="false")
 
 
 class Tag(IdMixin, TenantMixin, TimestampMixin, Base):

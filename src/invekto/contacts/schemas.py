@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from invekto.core.masking import Masker
 from invekto.core.schema import not_null
 
 FieldType = Literal["text", "number", "date", "boolean", "select", "url", "email"]
@@ -42,6 +43,18 @@ class ContactOut(BaseModel):
     created_at: datetime
     last_activity_at: datetime | None
     blocked_at: datetime | None = None
+    # True when phone, e-mail and personal custom fields are shown masked (the caller lacks
+    # "see personal data"; POST /contacts/{id}/reveal shows them, audited).
+    masked: bool = False
+
+    @classmethod
+    def shown(cls, contact: Any, masker: Masker) -> ContactOut:
+        out = cls.model_validate(contact)
+        if not masker.active:
+            return out
+        return out.model_copy(update={
+            "phone": masker.phone(out.phone), "email": masker.email(out.email),
+            "custom_fields": masker.custom_fields(out.custom_fields), "masked": True})
 
 
 class CustomFieldCreate(BaseModel):
@@ -50,14 +63,16 @@ class CustomFieldCreate(BaseModel):
     field_type: FieldType
     options: list[str] = []
     position: int = Field(default=0, ge=-(2**31), le=2**31 - 1)  # an INTEGER column
+    is_personal: bool = False  # masked for people without "see personal data"
 
 
 class CustomFieldUpdate(BaseModel):
     label: str | None = Field(default=None, min_length=1, max_length=100)
     options: list[str] | None = None
     position: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
+    is_personal: bool | None = None
 
-    _not_null = field_validator("label", "options", "position")(not_null)
+    _not_null = field_validator("label", "options", "position", "is_personal")(not_null)
 
 
 class CustomFieldOut(BaseModel):
@@ -69,6 +84,7 @@ class CustomFieldOut(BaseModel):
     field_type: FieldType
     options: list[str]
     position: int
+    is_personal: bool = False
 
 
 class TagCreate(BaseModel):

@@ -33,8 +33,9 @@ from invekto.contacts.schemas import (
     TagCreate,
     TagUpdate,
 )
+from invekto.core import masking
 from invekto.core.actor import Actor, Permission
-from invekto.core.errors import ValidationFailed
+from invekto.core.errors import PermissionDenied, ValidationFailed
 from invekto.core.i18n import N_
 from invekto.core.pagination import newest_first_page
 from invekto.core.phone import to_e164
@@ -135,6 +136,7 @@ async def update_contact(session: AsyncSession, actor: Actor, contact_id: uuid.U
                          data: ContactUpdate) -> Contact:
     contact = await get_contact(session, actor, contact_id)
     changes = data.model_dump(exclude_unset=True)
+    await _require_may_change_personal(session, actor, changes)
     # Everything is checked before the contact changes: the checks query, and an autoflush of a
     # taken phone number inside one of them would escape flush_unique's 409.
     values: dict[str, Any] = {}
@@ -158,6 +160,21 @@ async def update_contact(session: AsyncSession, actor: Actor, contact_id: uuid.U
                        target_id=contact.id, data={"fields": sorted(changes)})
     await _emit(session, "contact_updated", contact, {"fields": sorted(changes)})
     return contact
+
+
+async def _require_may_change_personal(session: AsyncSession, actor: Actor,
+                                       changes: dict[str, Any]) -> None:
+    """Someone who sees a contact's personal data masked cannot overwrite it either: a number
+    changed blind would send the customer's messages to a stranger."""
+    masker = await masker_for(session, actor)
+    if not masker.active:
+        return
+    touched = [name for name in ("phone", "email") if name in changes] + [
+        f"custom_fields.{key}" for key in changes.get("custom_fields") or {}
+        if key in masker.personal_fields]
+    if touched:
+        raise PermissionDenied("this field holds personal data, which you cannot change",
+                               field=touched[0])
 
 
 async def change_tags(session: AsyncSession, actor: Actor, contact_id: uuid.UUID, *,
@@ -439,7 +456,7 @@ async def create_custom_field(session: AsyncSession, actor: Actor, data: CustomF
         raise ValidationFailed("a select field needs options", field="options")
     definition = CustomFieldDefinition(
         tenant_id=actor.tenant_id, key=data.key, label=data.label, field_type=data.field_type,
-        options=data.options, position=data.position)
+        options=data.options, position=data.position, is_personal=data.is_personal)
     session.add(definition)
     await flush_unique(session, "custom field '%(key)s' exists", field="key",
                        params={"key": data.key})
@@ -452,9 +469,16 @@ async def update_custom_field(session: AsyncSession, actor: Actor, field_id: uui
                               data: CustomFieldUpdate) -> CustomFieldDefinition:
     actor.require(Permission.MANAGE_SETTINGS)
     definition = await _get_custom_field(session, actor, field_id)
-    for name, value in data.model_dump(exclude_unset=True).items():
+    changes = {name: value for name, value in data.model_dump(exclude_unset=True).items()
+               if getattr(definition, name) != value}
+    before = {name: getattr(definition, name) for name in changes}
+    for name, value in changes.items():
         setattr(definition, name, value)
     await session.flush()
+    if changes:
+        await audit.record(session, actor, "custom_field.updated", target_type="custom_field",
+                           target_id=definition.id, data={"key": definition.key},
+                           before=before, after=changes)
     return definition
 
 
@@ -530,6 +554,29 @@ def _coerce(definition: CustomFieldDefinition, value: Any, field: str) -> Any:
                     "email": N_("an e-mail address")}.get(kind, N_("text up to 1000 characters"))
         raise ValidationFailed("'%(label)s' must be %(expected)s", field=field,
                                params={"label": definition.label, "expected": expected}) from exc
+
+
+# ---- personal data -----------------------------------------------------------------------------
+
+async def masker_for(session: AsyncSession, actor: Actor) -> masking.Masker:
+    """How contacts' personal data is shown to ``actor``: in clear with "see personal data",
+    masked (phone, e-mail and the custom fields marked personal) without."""
+    if actor.can(Permission.SEE_PERSONAL_DATA):
+        return masking.Masker(actor)
+    keys = (await session.scalars(select(CustomFieldDefinition.key).where(
+        CustomFieldDefinition.tenant_id == actor.tenant_id,
+        CustomFieldDefinition.is_personal))).all()
+    return masking.Masker(actor, keys)
+
+
+async def reveal(session: AsyncSession, actor: Actor, contact_id: uuid.UUID) -> Contact:
+    """One contact's personal data in clear for someone who sees it masked: an explicit act,
+    recorded in the audit log (who, when, from where)."""
+    contact = await get_contact(session, actor, contact_id)
+    if not actor.can(Permission.SEE_PERSONAL_DATA):
+        await audit.record(session, actor, "contact.personal_data_revealed",
+                           target_type="contact", target_id=contact.id)
+    return contact
 
 
 # ---- marketing consent --------------------------------------------------------------------------

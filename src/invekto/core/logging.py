@@ -1,5 +1,6 @@
 """Structured logs: JSON lines when stderr is not a terminal, readable console output when it is.
-Request id and tenant id ride along through contextvars; secrets are never written."""
+Request id and tenant id ride along through contextvars; secrets are never written, and phone
+numbers and e-mail addresses are masked (core.masking)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import logging
 import sys
 
 import structlog
+
+from invekto.core import masking
 
 _SECRET_KEYS = {"password", "token", "secret", "authorization", "cookie", "api_key",
                 "credentials", "access_token", "new_password", "current_password"}
@@ -28,6 +31,7 @@ def configure(level: str = "INFO", json_output: bool | None = None) -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _redact,
+        masking.redact_log_values,
     ]
     renderer = (structlog.processors.JSONRenderer() if json_output
                 else structlog.dev.ConsoleRenderer(colors=False))

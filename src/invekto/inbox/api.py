@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response, UploadFile, status
 from pydantic import AwareDatetime, BaseModel
 
 from invekto import runtime
+from invekto.contacts.api import contact_out
 from invekto.contacts.schemas import ContactOut
 from invekto.core import i18n, uploads
 from invekto.http.deps import Scoped
@@ -220,12 +221,14 @@ async def contact_history(contact_id: uuid.UUID, ctx: Scoped, cursor: str | None
 async def block_contact(contact_id: uuid.UUID, ctx: Scoped):
     """Block the contact: their messages are kept but notify and route to no one, and nothing
     is sent to them."""
-    return await service.set_blocked(ctx.session, ctx.actor, contact_id, True)
+    return await contact_out(ctx, await service.set_blocked(ctx.session, ctx.actor, contact_id,
+                                                            True))
 
 
 @router.delete("/contacts/{contact_id}/block", response_model=ContactOut)
 async def unblock_contact(contact_id: uuid.UUID, ctx: Scoped):
-    return await service.set_blocked(ctx.session, ctx.actor, contact_id, False)
+    return await contact_out(ctx, await service.set_blocked(ctx.session, ctx.actor, contact_id,
+                                                            False))
 
 
 @router.get("/calls/summary", response_model=CallSummaryOut)

@@ -23,11 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invekto.audit import service as audit
 from invekto.channels.models import Channel
 from invekto.contacts.models import Contact
+from invekto.contacts.service import masker_for
 from invekto.core import tables as files
 from invekto.core.actor import Actor, Permission
 from invekto.core.errors import ValidationFailed
 from invekto.core.i18n import N_
 from invekto.core.i18n import text as translate
+from invekto.core.masking import Masker
 from invekto.inbox import service as inbox
 from invekto.inbox.models import Attachment, Conversation, ConversationEvent, Message, Note
 from invekto.inbox.schemas import ConversationFilters
@@ -179,8 +181,10 @@ def _midnight(day: date, zone: ZoneInfo) -> datetime:
 async def _export(session: AsyncSession, actor: Actor, ids: list[uuid.UUID], fmt: str,
                   described: dict, zone: ZoneInfo) -> Export:
     conversations = []
+    masker = await masker_for(session, actor)  # an export shows no more than the screen
     for start in range(0, len(ids), _CHUNK):
-        conversations += await _load(session, actor.tenant_id, ids[start:start + _CHUNK])
+        conversations += await _load(session, actor.tenant_id, ids[start:start + _CHUNK],
+                                     masker)
     await audit.record(session, actor, "conversations.exported", data={
         "format": fmt, "conversations": len(conversations),
         "messages": sum(len(c.messages) for c in conversations), "filters": described})
@@ -188,8 +192,8 @@ async def _export(session: AsyncSession, actor: Actor, ids: list[uuid.UUID], fmt
     return Export(company or "", zone, datetime.now(UTC), conversations)
 
 
-async def _load(session: AsyncSession, tenant_id: uuid.UUID, ids: list[uuid.UUID]
-                ) -> list[ExportedConversation]:
+async def _load(session: AsyncSession, tenant_id: uuid.UUID, ids: list[uuid.UUID],
+                masker: Masker) -> list[ExportedConversation]:
     """The conversations with their messages, notes and events, in ``ids``' order."""
     rows = {c.id: c for c in (await session.scalars(select(Conversation).where(
         Conversation.tenant_id == tenant_id, Conversation.id.in_(ids)))).all()}
@@ -212,7 +216,7 @@ async def _load(session: AsyncSession, tenant_id: uuid.UUID, ids: list[uuid.UUID
         contact = contacts.get(message.contact_id)
         messages[message.conversation_id].append(ExportedMessage(
             id=message.id, at=message.created_at, direction=message.direction,
-            sender=Sender(message.sender_kind, _sender_name(message, contact, people)),
+            sender=Sender(message.sender_kind, _sender_name(message, contact, people, masker)),
             kind=message.content_kind, text=message.body, status=message.status,
             attachment=None if attachment is None else {
                 "filename": attachment.filename, "content_type": attachment.content_type,
@@ -243,8 +247,8 @@ async def _load(session: AsyncSession, tenant_id: uuid.UUID, ids: list[uuid.UUID
             channel={"id": str(c.channel_id), "name": channel.name if channel else "",
                      "kind": channel.kind if channel else ""},
             contact={"id": str(c.contact_id), "name": contact.name if contact else "",
-                     "phone": contact.phone if contact else None,
-                     "email": contact.email if contact else None},
+                     "phone": masker.phone(contact.phone) if contact else None,
+                     "email": masker.email(contact.email) if contact else None},
             status=c.status, priority=c.priority, opened_at=c.opened_at,
             closed_at=c.closed_at, assignee=people.get(c.assignee_id),
             group=groups.get(c.group_id), tags=list(c.tags or ()),
@@ -252,9 +256,10 @@ async def _load(session: AsyncSession, tenant_id: uuid.UUID, ids: list[uuid.UUID
     return exported
 
 
-def _sender_name(message: Message, contact: Contact | None, people: dict) -> str:
+def _sender_name(message: Message, contact: Contact | None, people: dict, masker: Masker
+                 ) -> str:
     if message.sender_kind == "contact":
-        return (contact.name or contact.phone or "") if contact else ""
+        return masker.display_name(contact.name, contact.phone, None) if contact else ""
     if message.sender_kind == "agent":
         return people.get(message.sender_user_id, "")
     return ""

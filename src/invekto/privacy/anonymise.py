@@ -189,14 +189,14 @@ async def _clear_follow_on(session: AsyncSession, scope: dict) -> None:
     await _run(session, """
         UPDATE flow_sessions SET variables = '{}'::jsonb,
                trail = CASE WHEN jsonb_typeof(trail) = 'array' THEN coalesce(
-                   (SELECT jsonb_agg(step - 'detail') FROM jsonb_array_elements(trail) step),
+                   (SELECT jsonb_agg(entry.value - 'detail') FROM jsonb_array_elements(trail) entry),
                    '[]'::jsonb) ELSE '[]'::jsonb END
          WHERE tenant_id = :tenant AND conversation_id = ANY(:ids)""", **scope)
     await _run(session, """
         UPDATE automation_runs SET error = '',
                results = CASE WHEN jsonb_typeof(results) = 'array' THEN coalesce(
-                   (SELECT jsonb_agg(result - 'detail') FROM jsonb_array_elements(results)
-                    result), '[]'::jsonb) ELSE '[]'::jsonb END
+                   (SELECT jsonb_agg(entry.value - 'detail')
+                      FROM jsonb_array_elements(results) entry), '[]'::jsonb) ELSE '[]'::jsonb END
          WHERE tenant_id = :tenant AND conversation_id = ANY(:ids)""", **scope)
 
 
@@ -209,11 +209,11 @@ async def _clear_ai(session: AsyncSession, scope: dict) -> None:
     await _run(session, "DELETE FROM ai_tag_examples WHERE tenant_id = :tenant "
                         "AND conversation_id = ANY(:ids)", **scope)
     await _run(session, """
-        UPDATE conversation_analyses SET intent_reasons = jsonb_build_array(:erased),
+        UPDATE conversation_analyses SET intent_reasons = jsonb_build_array(CAST(:erased AS text)),
                quality = CASE WHEN jsonb_typeof(quality) = 'array' THEN coalesce(
-                   (SELECT jsonb_agg(item || jsonb_build_object('reason', :erased,
-                                                                'params', '{}'::jsonb))
-                      FROM jsonb_array_elements(quality) item), '[]'::jsonb)
+                   (SELECT jsonb_agg(entry.value || jsonb_build_object(
+                               'reason', CAST(:erased AS text), 'params', '{}'::jsonb))
+                      FROM jsonb_array_elements(quality) entry), '[]'::jsonb)
                    ELSE '[]'::jsonb END
          WHERE tenant_id = :tenant AND conversation_id = ANY(:ids) AND provider <> 'builtin'""",
                erased=CONTENT_ERASED, **scope)

@@ -47,6 +47,7 @@ from invekto.contacts.schemas import ConsentIn
 from invekto.core import i18n, jobs
 from invekto.core.actor import Actor, Permission
 from invekto.core.errors import Conflict, ValidationFailed
+from invekto.core.i18n import N_
 from invekto.db.session import Database
 from invekto.inbox.models import Conversation
 from invekto.privacy import anonymise
@@ -69,6 +70,8 @@ RUN_LIST_LIMIT = 30
 # Rows a retention batch takes in one transaction: short enough never to hold the inbox up.
 ATTACHMENT_BATCH = 200
 CONVERSATION_BATCH = 50
+# Kept with each consent the erasure withdraws, as its evidence.
+ERASURE_NOTE = N_("Withdrawn because the person asked for their personal data to be erased.")
 # A raw delivery is found by the handles in it; a shorter one would match unrelated text.
 MIN_HANDLE_LENGTH = 6
 
@@ -158,7 +161,7 @@ async def erase_contact(session: AsyncSession, actor: Actor, contact_id: uuid.UU
     request = _request(actor, "erasure", contact.id, now)
     session.add(request)
     language = await anonymise.company_language(session, actor.tenant_id)
-    withdrawn = await _withdraw_consents(session, actor, contact.id)
+    withdrawn = await _withdraw_consents(session, actor, contact.id, language)
     handles = await _forget_identities(session, actor.tenant_id, contact.id)
     deliveries = await _delete_raw_deliveries(session, actor.tenant_id,
                                               [*handles, contact.phone or ""])
@@ -194,18 +197,18 @@ async def erase_contact(session: AsyncSession, actor: Actor, contact_id: uuid.UU
     return request
 
 
-async def _withdraw_consents(session: AsyncSession, actor: Actor, contact_id: uuid.UUID
-                             ) -> int:
-    """Every consent given becomes withdrawn (through the contacts' own service, so whatever
-    follows a withdrawal follows this one): the record that the person may not be messaged
-    stays, without the person in it."""
+async def _withdraw_consents(session: AsyncSession, actor: Actor, contact_id: uuid.UUID,
+                             language: str) -> int:
+    """Every consent given becomes withdrawn, through the contacts' own service, so whatever
+    follows a withdrawal (its history, telling İYS) follows this one while the number is
+    still known. The consent history keeps it: it is the evidence the İYS rules ask the
+    company to keep, the consent domain's to expire."""
     withdrawn = 0
     for consent in await contacts.consents(session, actor, contact_id):
         if consent.granted:
             await contacts.set_consent(session, actor, contact_id, consent.consent_type,
                                        ConsentIn(granted=False, source="manual",
-                                                 iys_status="RET" if consent.iys_status
-                                                 else None))
+                                                 note=i18n.text(language, ERASURE_NOTE)))
             withdrawn += 1
     return withdrawn
 

@@ -114,7 +114,7 @@ async def settings_context(page: Page, _params: Any = None) -> dict[str, Any]:
         "failures": [{
             "contact_id": f.contact_id, "recipient": f.payload.get("recipient", ""),
             "type": f.payload.get("type", ""), "status": f.payload.get("status", ""),
-            "attempts": f.attempts, "at": f.failed_at,
+            "attempts": f.attempts, "at": f.failed_at, "code": f.error_code,
             "error": sync.describe(f.error_code, f.error, page.lang)} for f in state.failures],
         "pulled_at": found.pulled_at if found else None,
         "pull_error": found.pull_error if found else None,
@@ -147,6 +147,7 @@ async def save_iys_settings(request: Request, page: WebPage) -> Response:
     form = await request.form()
     typed: dict[str, Any] = {name: _text(form, name) for name in _SETTINGS_FIELDS}
     typed["enabled"] = form.get("enabled") == "on"
+    typed["recipient_type"] = typed["recipient_type"] or "BIREYSEL"
     try:
         data = parse_form(IysSettingsIn, {**typed, "password": _text(form, "password") or None})
         await sync.save_settings(page.ctx.session, page.ctx.actor, data)

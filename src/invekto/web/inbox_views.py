@@ -740,10 +740,12 @@ async def delete_view(view_id: uuid.UUID, page: WebPage) -> Response:
 # ---- contact card ------------------------------------------------------------------------------
 
 async def _card(request: Request, page: WebPage, contact_id: uuid.UUID,
-                conversation_id: uuid.UUID | None) -> HTMLResponse:
+                conversation_id: uuid.UUID | None, *, revealed: bool = False) -> HTMLResponse:
+    """``revealed``: personal data in clear for someone who sees it masked (already audited)."""
     session, actor = page.ctx.session, page.ctx.actor
     await service.require_history_visible(session, actor, contact_id)
-    contact = await contacts.get_contact(session, actor, contact_id)
+    contact = await (contacts.reveal if revealed else contacts.get_contact)(session, actor,
+                                                                             contact_id)
     conversation = (await service.get_conversation(session, actor, conversation_id)
                     if conversation_id else None)
     return render_page(
@@ -753,13 +755,19 @@ async def _card(request: Request, page: WebPage, contact_id: uuid.UUID,
         notes=await service.list_notes(session, actor, contact.id),
         past=(await service.list_conversations(
             session, actor, ConversationFilters(contact_id=contact.id), limit=20))[0],
-        directory=await Directory.load(page))
+        directory=await Directory.load(page), revealed=revealed)
 
 
 @router.get("/contacts/{contact_id}/card")
 async def card(request: Request, contact_id: uuid.UUID, page: WebPage,
                c: uuid.UUID | None = None) -> Response:
     return await _card(request, page, contact_id, c)
+
+
+@router.post("/contacts/{contact_id}/reveal")
+async def reveal_contact(request: Request, contact_id: uuid.UUID, page: WebPage,
+                         c: uuid.UUID | None = None) -> Response:
+    return await _card(request, page, contact_id, c, revealed=True)
 
 
 @router.post("/contacts/{contact_id}")

@@ -15,9 +15,11 @@ import pydantic
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context as JinjaContext
 from markupsafe import Markup, escape
 
-from invekto.core import i18n
+from invekto.core import i18n, masking
 from invekto.core.actor import Permission
 from invekto.core.errors import AppError, ValidationFailed
 from invekto.http.deps import Context, Scoped, csrf_token_for
@@ -69,8 +71,24 @@ def _ngettext(singular: str, plural: str, n: int, **values: object) -> Markup:
     return escape(translated) % {"num": n, **values}
 
 
+@pass_context
+def _shows_personal_data(context: JinjaContext) -> bool:
+    """Whether this render shows contacts' personal data in clear: the viewer has the
+    permission, or revealed this contact (an audited action). No viewer: masked."""
+    actor = context.get("actor")
+    return bool(context.get("revealed")) or (
+        actor is not None and actor.can(Permission.SEE_PERSONAL_DATA))
+
+
+@pass_context
+def _personal(context: JinjaContext, value: Any, kind: str = "text") -> Any:
+    """``{{ pii(contact.phone, "phone") }}``: the value, masked unless the viewer may see it."""
+    return value if _shows_personal_data(context) else masking.KINDS[kind](value)
+
+
 templates.env.globals.update({"_": _gettext, "gettext": _gettext, "ngettext": _ngettext,
-                              "P": Permission})
+                              "P": Permission, "pii": _personal,
+                              "shows_pii": _shows_personal_data})
 
 
 @dataclass

@@ -28,8 +28,8 @@ from invekto.channels.schemas import ChannelUpdate
 from invekto.contacts import service as contacts
 from invekto.contacts.models import CUSTOM_FIELD_TYPES, MAX_CUSTOM_FIELDS
 from invekto.contacts.schemas import CustomFieldCreate, CustomFieldUpdate, TagCreate, TagUpdate
-from invekto.core import uploads
-from invekto.core.actor import Permission
+from invekto.core import i18n, uploads
+from invekto.core.actor import PERMISSION_NAMES, Permission
 from invekto.core.errors import AppError, Conflict, NotFound, PermissionDenied, ValidationFailed
 from invekto.follow_ups import service as follow_ups
 from invekto.follow_ups.schemas import CsatSurveyIn, SequenceIn
@@ -54,9 +54,10 @@ from invekto.routing.schemas import (
 from invekto.templates import service as templates
 from invekto.templates.schemas import TemplateIn
 from invekto.tenants import service as tenants
+from invekto.users import roles
 from invekto.users import service as users
-from invekto.users.schemas import GroupCreate, GroupUpdate, UserCreate, UserUpdate
-from invekto.web import channel_forms, consent_views, privacy_views
+from invekto.users.schemas import GroupCreate, GroupUpdate, RoleIn, UserCreate, UserUpdate
+from invekto.web import channel_forms, consent_views, privacy_views, security_views
 from invekto.web.rendering import (
     Page,
     WebPage,
@@ -93,6 +94,7 @@ class Section:
 SECTIONS = (
     Section("users", Permission.MANAGE_USERS, "ti-users"),
     Section("groups", Permission.MANAGE_USERS, "ti-users-group"),
+    Section("roles", Permission.MANAGE_USERS, "ti-shield-lock"),
     Section("tags", Permission.MANAGE_CONTACTS, "ti-tags"),
     Section("quick-replies", Permission.MANAGE_CONTENT, "ti-message-bolt"),
     Section("custom-fields", Permission.MANAGE_SETTINGS, "ti-forms"),
@@ -110,6 +112,7 @@ SECTIONS = (
     Section("iys", Permission.MANAGE_SETTINGS, "ti-shield-check"),
     Section("company", Permission.MANAGE_SETTINGS, "ti-building"),
     Section("privacy", Permission.MANAGE_SECURITY, "ti-shield-lock"),
+    Section("security", Permission.MANAGE_SECURITY, "ti-lock"),
 )
 _BY_SLUG = {section.slug: section for section in SECTIONS}
 
@@ -136,7 +139,19 @@ async def _users(page: Page, _params: Params) -> dict[str, Any]:
     groups = await users.list_groups(session, actor)
     return {"users": people, "group_names": {g.id: g.name for g in groups},
             "group_options": [(g.id, g.name, False) for g in groups],
-            "groups_of": await users.groups_by_user(session, actor, [u.id for u in people])}
+            "groups_of": await users.groups_by_user(session, actor, [u.id for u in people]),
+            "custom_roles": {r.id: r.name for r in await roles.list_roles(session, actor)}}
+
+
+async def _roles(page: Page, _params: Params) -> dict[str, Any]:
+    session, actor = page.ctx.session, page.ctx.actor
+    return {"roles": await roles.list_roles(session, actor),
+            "user_counts": await roles.users_per_role(session, actor),
+            # (value, label, not grantable by this person) for the permission checkboxes
+            "permission_options": [(p.value, i18n.text(page.lang, label), not actor.can(p))
+                                   for p, label in PERMISSION_NAMES.items()],
+            "permission_labels": {p.value: i18n.text(page.lang, label)
+                                  for p, label in PERMISSION_NAMES.items()}}
 
 
 async def _groups(page: Page, _params: Params) -> dict[str, Any]:
@@ -306,13 +321,15 @@ async def _email(page: Page, _params: Params) -> dict[str, Any]:
 
 Loader = Callable[[Page, Params], Awaitable[dict[str, Any]]]
 _LOADERS: dict[str, Loader] = {
-    "users": _users, "groups": _groups, "tags": _tags, "quick-replies": _quick_replies,
+    "users": _users, "groups": _groups, "roles": _roles, "tags": _tags,
+    "quick-replies": _quick_replies,
     "custom-fields": _custom_fields, "channels": _channels, "company": _company,
     "click-to-chat": _click_to_chat, "routing": _routing, "business-hours": _business_hours,
     "shifts": _shifts, "sla": _sla, "blocked": _blocked, "follow-ups": _follow_ups,
     "csat": _csat, "templates": _templates, "email": _email,
     "iys": consent_views.settings_context,
     "privacy": privacy_views.privacy_section,
+    "security": security_views.security_section,
 }
 
 
@@ -431,7 +448,7 @@ async def section_page(request: Request, slug: str, page: WebPage) -> Response:
 
 # ---- users -------------------------------------------------------------------------------------
 
-_USER_FIELDS = ("display_name", "email", "role", "language", "group_ids")
+_USER_FIELDS = ("display_name", "email", "role", "custom_role_id", "language", "group_ids")
 
 
 @router.post("/users")
@@ -439,7 +456,7 @@ async def create_user(request: Request, page: WebPage) -> Response:
     form = await request.form()
     data = parse_form(UserCreate, _values(
         form, ("username", "password", *_USER_FIELDS), lists=("group_ids",),
-        optional=("email", "password")))
+        optional=("email", "password", "custom_role_id")))
     user, generated = await users.create_user(page.ctx.session, page.ctx.actor, data)
     return await _body(request, page, "users", form, created=user,
                        generated_password=generated)
@@ -450,7 +467,7 @@ async def update_user(request: Request, user_id: uuid.UUID, page: WebPage) -> Re
     form = await request.form()
     data = parse_form(UserUpdate, _values(
         form, (*_USER_FIELDS, "max_open_conversations"), lists=("group_ids",),
-        optional=("email", "max_open_conversations")))
+        optional=("email", "max_open_conversations", "custom_role_id")))
     user = await users.update_user(page.ctx.session, page.ctx.actor, user_id, data)
     return await _body(request, page, "users", form, updated=user)
 
@@ -464,6 +481,33 @@ async def set_user_active(request: Request, user_id: uuid.UUID, page: WebPage) -
         raise ValidationFailed("choose active or inactive", field="is_active")
     user = await users.update_user(page.ctx.session, page.ctx.actor, user_id, data)
     return await _body(request, page, "users", form, updated=user)
+
+
+# ---- roles -------------------------------------------------------------------------------------
+
+_ROLE_FIELDS = ("name", "description", "permissions")
+
+
+@router.post("/roles")
+async def create_role(request: Request, page: WebPage) -> Response:
+    form = await request.form()
+    data = parse_form(RoleIn, _values(form, _ROLE_FIELDS, lists=("permissions",)))
+    await roles.create_role(page.ctx.session, page.ctx.actor, data)
+    return await _body(request, page, "roles", form)
+
+
+@router.post("/roles/{role_id}")
+async def update_role(request: Request, role_id: uuid.UUID, page: WebPage) -> Response:
+    form = await request.form()
+    data = parse_form(RoleIn, _values(form, _ROLE_FIELDS, lists=("permissions",)))
+    await roles.update_role(page.ctx.session, page.ctx.actor, role_id, data)
+    return await _body(request, page, "roles", form)
+
+
+@router.post("/roles/{role_id}/delete")
+async def delete_role(request: Request, role_id: uuid.UUID, page: WebPage) -> Response:
+    await roles.delete_role(page.ctx.session, page.ctx.actor, role_id)
+    return await _body(request, page, "roles", {})
 
 
 # ---- groups ------------------------------------------------------------------------------------
@@ -745,6 +789,8 @@ async def delete_quick_reply(request: Request, reply_id: uuid.UUID, page: WebPag
 
 def _custom_field_values(form: FormData, names: tuple[str, ...]) -> dict[str, Any]:
     values = _values(form, names)
+    if "is_personal" in form:  # a hidden "false" then the checkbox's "true": the last one counts
+        values["is_personal"] = form.getlist("is_personal")[-1]
     if "options" in values:
         values["options"] = _lines(values["options"])
     if str(values.get("position", "x")).strip() == "":
@@ -756,7 +802,7 @@ def _custom_field_values(form: FormData, names: tuple[str, ...]) -> dict[str, An
 async def create_custom_field(request: Request, page: WebPage) -> Response:
     form = await request.form()
     data = parse_form(CustomFieldCreate, _custom_field_values(
-        form, ("key", "label", "field_type", "options", "position")))
+        form, ("key", "label", "field_type", "options", "position", "is_personal")))
     await contacts.create_custom_field(page.ctx.session, page.ctx.actor, data)
     return await _body(request, page, "custom-fields", form)
 
@@ -766,7 +812,7 @@ async def update_custom_field(request: Request, field_id: uuid.UUID, page: WebPa
                               ) -> Response:
     form = await request.form()
     data = parse_form(CustomFieldUpdate, _custom_field_values(
-        form, ("label", "options", "position")))
+        form, ("label", "options", "position", "is_personal")))
     await contacts.update_custom_field(page.ctx.session, page.ctx.actor, field_id, data)
     return await _body(request, page, "custom-fields", form)
 

@@ -1,4 +1,5 @@
-"""Custom roles built from permissions; the audit log keeps the user agent and before/after values
+"""Custom roles built from permissions; personal custom fields; the audit log keeps the user agent
+and before/after values
 
 Revision ID: 0029
 Revises: 0028
@@ -35,6 +36,7 @@ def upgrade() -> None:
         op.execute(statement)
     op.add_column('users', sa.Column('custom_role_id', sa.Uuid(), nullable=True))
     op.create_foreign_key(op.f('fk_users_tenant_id_custom_role_id_custom_roles'), 'users', 'custom_roles', ['tenant_id', 'custom_role_id'], ['tenant_id', 'id'], ondelete='RESTRICT')
+    op.add_column('custom_field_definitions', sa.Column('is_personal', sa.Boolean(), server_default='false', nullable=False))
     op.add_column('audit_events', sa.Column('user_agent', sa.String(length=400), nullable=True))
     op.add_column('audit_events', sa.Column('before', postgresql.JSONB(astext_type=sa.Text()),
                                             nullable=True))
@@ -51,3 +53,4 @@ def downgrade() -> None:
     op.drop_column('audit_events', 'after')
     op.drop_column('audit_events', 'before')
     op.drop_column('audit_events', 'user_agent')
+    op.drop_column('custom_field_definitions', 'is_personal')
