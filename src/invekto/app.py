@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from invekto import runtime, tasks  # noqa: F401 - registers job tasks for deferring
 from invekto.ai.api import router as ai_router
+from invekto.audit.api import router as audit_router
 from invekto.auth.api import router as auth_router
 from invekto.automation.api import router as automation_router
 from invekto.campaigns.api import router as campaigns_router
@@ -40,9 +41,9 @@ from invekto.users.api import router as users_router
 from invekto.web.account_views import router as account_pages
 from invekto.web.ai_inbox_views import router as ai_inbox_pages
 from invekto.web.ai_settings_views import router as ai_settings_pages
-from invekto.web.consent_views import router as consent_pages
 from invekto.web.automation_views import router as automation_pages
 from invekto.web.campaign_views import router as campaign_pages
+from invekto.web.consent_views import router as consent_pages
 from invekto.web.flow_views import router as flow_pages
 from invekto.web.help_centre_views import router as help_centre_pages
 from invekto.web.inbox_views import router as inbox_pages
@@ -120,7 +121,7 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
     for router in (auth_router, users_router, channels_router, contacts_router, inbox_router,
                    routing_router, templates_router, follow_ups_router, campaigns_router,
                    automation_router, flows_router, ai_router, reports_router, mail_router,
-                   consent_router, privacy_router):
+                   consent_router, privacy_router, audit_router):
         api.include_router(router)
     app.include_router(api)
     app.include_router(ops_router)

@@ -34,6 +34,8 @@ from starlette.routing import Route
 from invekto.ai import analysis, knowledge
 from invekto.ai.schemas import ArticleIn
 from invekto.auth import service as auth
+from invekto.auth import totp, two_factor
+from invekto.auth.models import UserSession
 from invekto.automation import service as automation
 from invekto.automation.schemas import RuleIn
 from invekto.campaigns import service as campaigns
@@ -41,6 +43,12 @@ from invekto.campaigns.schemas import CampaignIn, Segment
 from invekto.channels import service as channels
 from invekto.channels.schemas import ChannelCreate
 from invekto.channels.simulator.whatsapp import WABA_ID, create_simulator
+from invekto.consent import sync as iys_sync
+from invekto.consent.schemas import IysSettingsIn
+from invekto.consent.simulator import BRAND_CODE, IYS_CODE
+from invekto.consent.simulator import PASSWORD as IYS_PASSWORD
+from invekto.consent.simulator import USERNAME as IYS_USERNAME
+from invekto.consent.simulator import create_simulator as create_iys_simulator
 from invekto.contacts import service as contacts
 from invekto.contacts.models import CustomFieldDefinition
 from invekto.contacts.schemas import ContactCreate, ContactUpdate, CustomFieldCreate, TagCreate
@@ -877,6 +885,142 @@ async def _send_summary(t: Target) -> Call:
     return Call()
 
 
+# ---- two-factor authentication, sessions, security settings ------------------------------------
+
+# Whose each session is (``probe`` reads a session through its person's list).
+_SESSION_OWNERS: dict[uuid.UUID, uuid.UUID] = {}
+
+
+def _totp_now(secret: str) -> str:
+    return totp.code_at(secret, datetime.now(UTC))
+
+
+async def _two_factor_on(company: Company, user_id: uuid.UUID) -> list[str]:
+    """Two-factor authentication set up for the user as they would; their recovery codes."""
+    async def enrol(session, _system):
+        user_actor = await _person_actor(session, company, user_id)
+        setup = await two_factor.start_enrolment(session, user_actor)
+        return await two_factor.confirm_enrolment(session, user_actor, _totp_now(setup.secret))
+    return await as_system(company, enrol)
+
+
+async def _person_actor(session, company: Company, user_id: uuid.UUID):
+    user = await users.get_user(session, company.system, user_id)
+    return await roles.actor_for(session, user)
+
+
+async def _newest_session(company: Company, user_id: uuid.UUID) -> uuid.UUID:
+    session_id = await as_system(company, lambda s, a: s.scalar(
+        select(UserSession.id).where(UserSession.user_id == user_id)
+        .order_by(UserSession.created_at.desc()).limit(1)))
+    _SESSION_OWNERS[session_id] = user_id
+    return session_id
+
+
+async def _two_factor_setup(t: Target) -> Call:
+    return Call(client=await _fresh_session(t))
+
+
+async def _two_factor_enable(t: Target) -> Call:
+    client = await _fresh_session(t)
+    if client is None:
+        return Call(json={"code": "123456"})
+    setup = await client.post(f"{API}/auth/2fa/setup")
+    assert setup.status_code == 200, setup.text
+    return Call(client=client, json={"code": _totp_now(setup.json()["secret"])})
+
+
+async def _two_factor_person(t: Target) -> Call:
+    """A fresh person with two-factor authentication on, and one of their recovery codes."""
+    if t.caller != "user":
+        return Call(json={"code": "abcde-fghjk"})
+    person = await t.ids.add_person(fresh("kisi"), t.role)
+    codes = await _two_factor_on(t.ids, person.user_id)
+    return Call(client=person.client, json={"code": codes[0]})
+
+
+async def _user_with_two_factor(t: Target) -> Call:
+    user_id = await new_user(t.ids)
+    await _two_factor_on(t.ids, user_id)
+    return Call({"user_id": user_id})
+
+
+async def _my_other_session(t: Target) -> Call:
+    """Another session of the caller's cast member (a login elsewhere): theirs to end."""
+    username = CAST[t.role]
+    user_id = t.ids.people[username].user_id
+    await (await t.ids.login(username)).aclose()
+    return Call({"session_id": await _newest_session(t.ids, user_id)})
+
+
+async def _user_with_session(t: Target) -> Call:
+    user_id = await new_user(t.ids)
+    username = (await as_system(t.ids, lambda s, a: users.get_user(s, a, user_id))).username
+    await (await t.ids.login(username)).aclose()
+    return Call({"user_id": user_id})
+
+
+async def _user_session(t: Target) -> Call:
+    call = await _user_with_session(t)
+    user_id = call.params["user_id"]
+    return Call({"user_id": user_id, "session_id": await _newest_session(t.ids, user_id)})
+
+
+def _security_policy() -> dict[str, Any]:
+    return {"require_two_factor": False, "session_idle_minutes": 720,
+            "session_absolute_hours": 336, "password_min_length": 10,
+            "password_needs_letters_and_digits": False}
+
+
+async def _save_security(t: Target) -> Call:
+    return Call(json=_security_policy())
+
+
+async def _save_sso(t: Target) -> Call:
+    return Call(json={"enabled": False, "display_name": "Kurum", "issuer": "",
+                      "client_id": "", "client_secret": None, "create_users": False,
+                      "default_role": "agent", "sso_only": False})
+
+
+# Where the companies' İYS is (``iys_provider``: the İYS simulator).
+_IYS: dict[str, str] = {}
+
+
+def _iys_settings_body() -> dict[str, Any]:
+    return {"enabled": True, "base_url": _IYS["url"], "iys_code": IYS_CODE,
+            "brand_code": BRAND_CODE, "username": IYS_USERNAME, "password": IYS_PASSWORD}
+
+
+async def _iys_on(company: Company) -> None:
+    await as_system(company, lambda s, a: iys_sync.save_settings(
+        s, a, IysSettingsIn(**_iys_settings_body())))
+
+
+async def _save_iys(t: Target) -> Call:
+    return Call(json=_iys_settings_body())
+
+
+async def _iys_account(t: Target) -> Call:
+    """The caller's company with its İYS account saved (the login test logs in to it)."""
+    await _iys_on(t.body)
+    return Call()
+
+
+async def _iys_check(t: Target) -> Call:
+    """A contact with a number, asked about at the caller's company's İYS (which holds
+    nothing for it: the answer says so)."""
+    await _iys_on(t.body)
+    contact = await as_system(t.ids, lambda s, a: contacts.create_contact(s, a, ContactCreate(
+        name="Geçici Müşteri", phone=f"+90532{next(_sequence):07d}")))
+    return Call({"contact_id": contact.id, "consent_type": "message"})
+
+
+async def _consent_file(t: Target) -> Call:
+    phone = f"+90533{next(_sequence):07d}"
+    return Call(files={"file": ("izinler.csv", f"Telefon;İzin\n{phone};evet\n".encode(),
+                                "text/csv")})
+
+
 async def _bot_conversation(t: Target) -> Call:
     """A conversation (placed as the target says) that a bot is talking in."""
     conversation = await t.conversation()
@@ -952,11 +1096,23 @@ async def _kb_search(t: Target) -> Call:
     return Call(query={"q": "otopark var mı"})
 
 
+async def _erase_contact(t: Target) -> Call:
+    """A fresh contact (no conversation to close first), its id repeated as the confirmation."""
+    contact_id = await new_contact(t.ids)
+    return Call({"contact_id": contact_id}, json={"confirm": str(contact_id)})
+
+
+async def _retention_policy(t: Target) -> Call:
+    return Call(json={"attachment_days": 90, "conversation_months": 24, "audit_days": 365})
+
+
 def row(method: str, path: str, min_role: str, build: Builder, ok: int = 200, **extra) -> Row:
     return Row(method, API + path, min_role, build, ok, **extra)
 
 
 LOGIN = ("POST", f"{API}/auth/login")  # public; tested on its own below
+# Public too: a login's second step, with the token the first gave (tests/auth).
+LOGIN_2FA = ("POST", f"{API}/auth/login/2fa")
 
 ROWS: list[Row] = [
     # auth: a person's own session; an API key has no person behind it
@@ -968,6 +1124,33 @@ ROWS: list[Row] = [
     row("GET", "/api-keys", "admin", _plain),
     row("POST", "/api-keys", "admin", _create_key, 201, listing="/api-keys"),
     row("DELETE", "/api-keys/{key_id}", "admin", _key, 204),
+    # Two-factor authentication and sessions: a person's own (an API key has neither; its
+    # "own session" to end is never found); another user's for who manages users (and the
+    # reset of their second factor for who manages security).
+    row("GET", "/auth/2fa", "agent", _plain, rule="person", key_status=422,
+        key_code="validation_failed"),
+    row("POST", "/auth/2fa/setup", "agent", _two_factor_setup, rule="person", key_status=422,
+        key_code="validation_failed"),
+    row("POST", "/auth/2fa/enable", "agent", _two_factor_enable, rule="person",
+        key_status=422, key_code="validation_failed"),
+    row("POST", "/auth/2fa/disable", "agent", _two_factor_person, 204, rule="person",
+        key_status=422, key_code="validation_failed"),
+    row("POST", "/auth/2fa/recovery-codes", "agent", _two_factor_person, rule="person",
+        key_status=422, key_code="validation_failed"),
+    row("DELETE", "/users/{user_id}/2fa", "admin", _user_with_two_factor, 204),
+    row("GET", "/me/sessions", "agent", _plain, rule="person", key_status=422,
+        key_code="validation_failed"),
+    row("DELETE", "/me/sessions/{session_id}", "agent", _my_other_session, 204, rule="person",
+        key_status=404, key_code="not_found"),
+    row("POST", "/me/sessions/end-others", "agent", _two_factor_setup, rule="person",
+        key_status=422, key_code="validation_failed"),
+    row("GET", "/users/{user_id}/sessions", "admin", _existing_user),
+    row("DELETE", "/users/{user_id}/sessions/{session_id}", "admin", _user_session, 204),
+    row("DELETE", "/users/{user_id}/sessions", "admin", _user_with_session),
+    # The company's security policy and single sign-on (its client secret): admins only.
+    row("GET", "/settings/security", "admin", _plain),
+    row("PUT", "/settings/security", "admin", _save_security, watch="/settings/security"),
+    row("PUT", "/settings/security/sso", "admin", _save_sso, watch="/settings/security"),
     # users and groups: everyone reads (agents transfer to colleagues), admins change
     row("GET", "/users", "agent", _plain),
     row("POST", "/users", "admin", _create_user, 201, listing="/users?include_inactive=true"),
@@ -978,6 +1161,9 @@ ROWS: list[Row] = [
     row("GET", "/groups/{group_id}", "agent", _existing_group),
     row("PATCH", "/groups/{group_id}", "admin", _update_group),
     row("DELETE", "/groups/{group_id}", "admin", _group, 204),
+    # audit log
+    row("GET", "/audit-events", "admin", _plain),
+    row("GET", "/audit-events/export", "admin", _plain),
     # roles
     row("GET", "/permissions", "agent", _plain),
     row("GET", "/roles", "admin", _plain),
@@ -1001,7 +1187,14 @@ ROWS: list[Row] = [
     row("POST", "/contacts/{contact_id}/reveal", "agent", _contact),
     row("PATCH", "/contacts/{contact_id}", "agent", _update_contact),
     row("GET", "/contacts/{contact_id}/consents", "agent", _contact),
-    row("PUT", "/contacts/{contact_id}/consents/{consent_type}", "agent", _set_consent),
+    # Consent: anyone reads it and may record a withdrawal (tests/consent); a consent given,
+    # which lets marketing reach the contact, and an import are for who manages contacts.
+    row("GET", "/contacts/{contact_id}/consents/history", "agent", _contact),
+    row("PUT", "/contacts/{contact_id}/consents/{consent_type}", "supervisor", _set_consent),
+    row("POST", "/contacts/{contact_id}/consents/{consent_type}/iys-check", "agent",
+        _iys_check),
+    row("POST", "/consents/import", "supervisor", _consent_file, 201,
+        listing="/contacts?limit=200"),
     row("DELETE", "/contacts/{contact_id}", "supervisor", _contact, 204),
     row("GET", "/tags", "agent", _plain),
     row("POST", "/tags", "supervisor", _create_tag, 201, listing="/tags"),
@@ -1161,6 +1354,18 @@ ROWS: list[Row] = [
     row("POST", "/settings/email/test", "admin", _test_email),
     row("POST", "/settings/email/summary/send", "admin", _send_summary,
         watch="/settings/email"),
+    # Data protection (data subject requests, retention): "Manage security", admins only.
+    row("POST", "/privacy/contacts/{contact_id}/export", "admin", _contact),
+    row("POST", "/privacy/contacts/{contact_id}/erase", "admin", _erase_contact),
+    row("GET", "/privacy/requests", "admin", _plain),
+    row("GET", "/privacy/retention", "admin", _plain),
+    row("PUT", "/privacy/retention", "admin", _retention_policy, watch="/privacy/retention"),
+    row("POST", "/privacy/retention/preview", "admin", _retention_policy),
+    # İYS: the account's password, and what is sent to İYS for the company: admins only.
+    row("GET", "/settings/iys", "admin", _plain),
+    row("PUT", "/settings/iys", "admin", _save_iys, watch="/settings/iys"),
+    row("POST", "/settings/iys/test", "admin", _iys_account),
+    row("POST", "/settings/iys/retry", "admin", _plain, watch="/settings/iys"),
     row("GET", "/conversations/{conversation_id}/suggestions", "agent", _conversation),
     # Summaries and suggested tags: anyone who sees the conversation.
     row("GET", "/conversations/{conversation_id}/summary", "agent", _conversation),
@@ -1277,6 +1482,10 @@ async def probe(client: httpx.AsyncClient, name: str, value: uuid.UUID) -> Any:
                 await _read(client, f"/flows/{value}/versions")]
     if name == "consent_type":
         return None  # a word, not an object: read with its contact (above)
+    if name == "session_id":  # as its person's list shows it
+        owner = _SESSION_OWNERS[value]
+        return [s for s in await _read(client, f"/users/{owner}/sessions")
+                if s["id"] == str(value)]
     if name == "scheduled_id":
         return None  # read with its conversation's (above)
     if name == "document_id":  # with the articles read from it
@@ -1354,6 +1563,14 @@ async def pbx_originate():
 
 
 @pytest.fixture(scope="module", autouse=True)
+async def iys_provider():
+    """The companies' İYS."""
+    async with serving(create_iys_simulator()) as url:
+        _IYS["url"] = url
+        yield
+
+
+@pytest.fixture(scope="module", autouse=True)
 async def whatsapp_provider():
     """The companies' WhatsApp provider, for template management: accepts any access token."""
     async with serving(create_simulator("matrix-app-secret")) as url:
@@ -1389,8 +1606,8 @@ def test_every_api_route_has_a_row(app):
     assert len(table) == len(set(table)), "a route has two rows"
     routes = api_routes(app)
     assert LOGIN in routes
-    assert set(table) | {LOGIN} == routes, (
-        f"without a row: {sorted(routes - set(table) - {LOGIN})}; "
+    assert set(table) | {LOGIN, LOGIN_2FA} == routes, (
+        f"without a row: {sorted(routes - set(table) - {LOGIN, LOGIN_2FA})}; "
         f"rows without a route: {sorted(set(table) - routes)}")
 
 

@@ -189,8 +189,9 @@ async def test_another_companys_campaigns_and_lists_are_not_found(wa, world):
 async def test_consent_recorded_on_the_contact_decides_who_a_consent_only_campaign_reaches(wa):
     ids = await wa.contacts(3, tags=["vip"])
     client = wa.home.bora.client  # an agent records what the customer said in the chat
-    given = await client.put(f"/api/v1/contacts/{ids[0]}/consents/message",
-                             json={"granted": True, "source": "manual"})
+    # A consent given, which lets marketing reach them, is recorded by who manages contacts.
+    given = await wa.home.sevgi.client.put(f"/api/v1/contacts/{ids[0]}/consents/message",
+                                           json={"granted": True, "source": "manual"})
     assert given.status_code == 200, given.text
     withdrawn = await client.put(f"/api/v1/contacts/{ids[1]}/consents/message",
                                  json={"granted": False, "source": "keyword"})

@@ -7,7 +7,7 @@ from __future__ import annotations
 from markupsafe import escape
 from sqlalchemy import text
 
-from invekto.consent.simulator import PASSWORD
+from invekto.consent.simulator import PASSWORD, USERNAME
 from invekto.core.crypto import secret_box
 from tests.consent.support import enable_iys
 
@@ -28,6 +28,7 @@ async def test_the_password_is_stored_encrypted_and_never_shown(world, iys_stub)
     assert (saved["enabled"], saved["pushes"], saved["failures"]) == (
         True, {"pending": 0, "sending": 0, "sent": 0, "failed": 0, "skipped": 0}, [])
     [(enabled, code, username, encrypted, token)] = await raw_rows(home)
+    assert (enabled, code, username) == (True, "612345", USERNAME)
     assert PASSWORD not in encrypted
     assert secret_box().decrypt_json(encrypted) == {"password": PASSWORD}
     assert token is None

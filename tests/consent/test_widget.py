@@ -11,7 +11,6 @@ from sqlalchemy import select
 from invekto.channels import service as channels
 from invekto.contacts.models import Contact
 from tests.consent.support import consent_of, events_of, rows
-from tests.widget.conftest import channel_id as webchat_channel_id  # noqa: F401 - a fixture
 from tests.widget.visitor import SITE, Widget
 
 MARKETING = "Kampanya ve duyurulardan SMS ve WhatsApp ile haberdar olmak istiyorum."

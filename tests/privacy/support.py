@@ -42,31 +42,32 @@ async def sql(company, statement: str, **params) -> list:
         return result.all() if result.returns_rows else []
 
 
-async def inbound(company, handle: str, **values) -> None:
+async def inbound(company, handle: str, phone: str, **values) -> None:
     async with company.rt.db.tenant_session(company.tenant_id) as session:
         await inbox.receive_inbound(session, company.tenant_id, InboundMessage(
-            channel_id=company.channel_id, handle=handle, phone=PHONE,
+            channel_id=company.channel_id, handle=handle, phone=phone,
             provider_message_id=f"evt-{uuid.uuid4().hex}", **values))
 
 
-async def customer_with_history(company, *, close: bool = True) -> History:
+async def customer_with_history(company, *, close: bool = True, phone: str = PHONE
+                                ) -> History:
     """Ayşe writes (a text, an X-ray picture, her location), Bora answers and notes what she
     said; her card gets an e-mail address, a tag, a custom field, a note and a marketing
     consent; a campaign reached her and she answered a satisfaction survey."""
     rt, system = company.rt, company.system
     handle = f"ayse-{uuid.uuid4().hex[:10]}"
     first = await company.inbound(f"Merhaba, {SECRET} için randevu istiyorum", handle=handle,
-                                  phone=PHONE, name=NAME)
+                                  phone=phone, name=NAME)
     conversation_id, contact_id = first.conversation_id, first.contact_id
     async with rt.db.tenant_session(company.tenant_id) as session:
         picture = await inbox.store_attachment(
             session, system, rt.storage, filename="röntgen ağız.png", content_type="image/png",
             data=PICTURE, max_bytes=rt.settings.max_attachment_bytes)
-    await inbound(company, handle, content_kind="image", body=f"Röntgenim, {SECRET}",
+    await inbound(company, handle, phone, content_kind="image", body=f"Röntgenim, {SECRET}",
                   attachment_id=picture.id)
-    await inbound(company, handle, content_kind="location",
+    await inbound(company, handle, phone, content_kind="location",
                   payload={"latitude": 41.0151, "longitude": 28.9795, "name": "Evim"})
-    bora = company.bora
+    bora = company.people.get("bora") or company.ayla  # Charlie's company has only its admin
     await post(bora, f"/conversations/{conversation_id}/assign",
                {"assignee_id": str(bora.user_id)})
     await post(bora, f"/conversations/{conversation_id}/messages",
@@ -74,9 +75,10 @@ async def customer_with_history(company, *, close: bool = True) -> History:
     await post(bora, f"/conversations/{conversation_id}/notes",
                {"body": f"Hasta {SECRET} şikayetiyle geldi"})
     async with rt.db.tenant_session(company.tenant_id) as session:
-        await contacts.create_tag(session, system, TagCreate(name="implant"))
-        await contacts.create_custom_field(session, system, CustomFieldCreate(
-            key="tc_no", label="TC kimlik no", field_type="text"))
+        if "implant" not in {t.name for t in await contacts.list_tags(session, system)}:
+            await contacts.create_tag(session, system, TagCreate(name="implant"))
+            await contacts.create_custom_field(session, system, CustomFieldCreate(
+                key="tc_no", label="TC kimlik no", field_type="text"))
         await contacts.update_contact(session, system, contact_id, ContactUpdate(
             email=EMAIL, language="tr", tags=["implant"],
             custom_fields={"tc_no": NATIONAL_ID}))
@@ -92,7 +94,7 @@ async def customer_with_history(company, *, close: bool = True) -> History:
         now = datetime.now(UTC)
         session.add(CampaignRecipient(
             tenant_id=company.tenant_id, campaign_id=campaign.id, contact_id=contact_id,
-            handle=handle, phone=PHONE, body=CAMPAIGN_TEXT, state="read",
+            handle=handle, phone=phone, body=CAMPAIGN_TEXT, state="read",
             values={"isim": NAME}, sent_at=now - timedelta(days=3),
             delivered_at=now - timedelta(days=3), read_at=now - timedelta(days=2)))
     if close:

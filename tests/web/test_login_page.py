@@ -1,17 +1,20 @@
 """The server-rendered login page: language, its double-submit CSRF token, errors, redirect to the
-landing page, and escaping of everything a visitor can type."""
+landing page, escaping of everything a visitor can type, and the second step of two-step
+verification (a code, or setting the app up when the company requires it)."""
 
 from __future__ import annotations
 
 import html
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from markupsafe import escape
 from sqlalchemy import func, select
 
+from invekto.auth import totp
 from invekto.auth.models import LoginAttempt, UserSession
 from tests.factories import PASSWORD
 
@@ -298,3 +301,80 @@ async def test_display_name_is_escaped_on_the_landing_page(world, browser):
     assert name not in page and "<b onmouseover" not in page
     assert str(escape(name)) in page
     assert f"{escape(name)} · Temsilci" in page
+
+
+# ---- two-step verification -----------------------------------------------------------------------
+
+async def turn_on_two_factor(person) -> str:
+    secret = (await person.client.post("/api/v1/auth/2fa/setup")).json()["secret"]
+    response = await person.client.post("/api/v1/auth/2fa/enable",
+                                        json={"code": totp.code_at(secret, datetime.now(UTC))})
+    assert response.status_code == 200, response.text
+    return secret
+
+
+def next_code(secret: str) -> str:
+    # The step after the one used to turn it on (a code is good once).
+    return totp.code_at(secret, datetime.now(UTC) + timedelta(seconds=30))
+
+
+async def test_with_two_factor_the_password_leads_to_the_code_form_not_a_session(world, browser):
+    home = world.home
+    secret = await turn_on_two_factor(home.deniz)
+    response = await submit(browser, home.slug, "deniz", PASSWORD)
+    assert response.status_code == 303 and response.headers["location"] == "/login/2fa"
+    assert set_cookie(response, "invekto_session") is None
+    pending = set_cookie(response, "invekto_pending").lower()
+    assert "httponly" in pending and "samesite=strict" in pending and "path=/login" in pending
+    assert "max-age=600" in pending
+    # The pending cookie opens no page.
+    assert (await browser.get("/inbox")).headers["location"] == "/login"
+
+    page = await browser.get("/login/2fa", params={"lang": "en"})
+    assert page.status_code == 200
+    assert "Two-step verification" in page.text and 'name="code"' in page.text
+    token = form_token(page.text)
+    wrong = "000000" if next_code(secret) != "000000" else "111111"
+    refused = await browser.post("/login/2fa", data={"code": wrong, "csrf_token": token,
+                                                     "lang": "en"})
+    assert refused.status_code == 401
+    assert "The code is wrong or has expired" in refused.text
+    assert "invekto_session" not in browser.cookies
+    # Without the form's token nothing is checked.
+    assert (await browser.post("/login/2fa", data={"code": next_code(secret)})).status_code \
+        == 403
+
+    done = await browser.post("/login/2fa", data={"code": next_code(secret), "csrf_token": token})
+    assert done.status_code == 303 and done.headers["location"] == "/inbox"
+    assert set_cookie(done, "invekto_session") is not None
+    assert "invekto_pending" not in browser.cookies
+    assert (await browser.get("/inbox")).status_code == 200
+
+
+async def test_a_company_requiring_two_factor_shows_the_app_to_set_up_then_the_codes(
+        world, browser):
+    home = world.home
+    response = await home.ayla.client.put("/api/v1/settings/security", json={
+        "require_two_factor": True, "session_idle_minutes": 720,
+        "session_absolute_hours": 336, "password_min_length": 10,
+        "password_needs_letters_and_digits": False})
+    assert response.status_code == 200
+    assert (await submit(browser, home.slug, "bora", PASSWORD)).status_code == 303
+    page = (await browser.get("/login/2fa", params={"lang": "en"})).text
+    assert "Set up two-step verification" in page and "<svg" in page
+    secret = re.search(r'data-secret="([A-Z2-7]+)"', page).group(1)
+    done = await browser.post("/login/2fa", data={
+        "code": totp.code_at(secret, datetime.now(UTC)), "csrf_token": form_token(page),
+        "lang": "en"})
+    assert done.status_code == 200, done.text
+    codes = re.findall(r'data-code="([a-z0-9-]+)"', done.text)
+    assert len(codes) == 10 and "They will not be shown again." in done.text
+    assert set_cookie(done, "invekto_session") is not None
+    assert (await browser.get("/inbox")).status_code == 200
+
+
+async def test_the_code_form_without_a_pending_login_sends_back_to_the_password(browser):
+    response = await browser.get("/login/2fa", params={"lang": "en"})
+    assert response.status_code == 401
+    assert "The login has expired; log in with your password again." in response.text
+    assert 'name="password"' in response.text

@@ -244,9 +244,14 @@ async def authenticate_api_key(session: AsyncSession, tenant_id: uuid.UUID, secr
     if key is None:
         raise Unauthenticated("API key is not valid")
     now = _now()
+    actor = Actor(tenant_id=tenant_id, role=key.role, kind="api_key", api_key_id=key.id, ip=ip)
     if key.last_used_at is None or now - key.last_used_at > _TOUCH_INTERVAL:
         key.last_used_at = now
-    return Actor(tenant_id=tenant_id, role=key.role, kind="api_key", api_key_id=key.id, ip=ip)
+        # Use of a key is on the audit trail at the same pace (at most every few minutes, from
+        # where): enough to see a leaked key at work without a row per request.
+        await audit.record(session, actor, "api_key.used", target_type="api_key",
+                           target_id=key.id)
+    return actor
 
 
 async def logout(session: AsyncSession, actor: Actor, secret: str) -> None:

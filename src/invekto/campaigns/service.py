@@ -39,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invekto.audit import service as audit
 from invekto.campaigns import lists
 from invekto.campaigns.models import (
     RECIPIENT_STATES,
@@ -122,6 +123,7 @@ async def create(session: AsyncSession, actor: Actor, data: CampaignIn) -> Campa
     await _apply(session, actor, campaign, data)
     session.add(campaign)
     await session.flush()
+    await _audit(session, actor, "campaign.created", campaign)
     return campaign
 
 
@@ -132,6 +134,7 @@ async def update_campaign(session: AsyncSession, actor: Actor, campaign_id: uuid
     await _apply(session, actor, campaign, data)
     campaign.planned_at = None
     await session.flush()
+    await _audit(session, actor, "campaign.updated", campaign)
     return campaign
 
 
@@ -145,8 +148,14 @@ async def delete_campaign(session: AsyncSession, actor: Actor, campaign_id: uuid
             CampaignRecipient.state.not_in(("queued", "excluded"))))):
         raise Conflict("a campaign that has sent messages is kept for its report",
                        code="campaign_sent")
+    await _audit(session, actor, "campaign.deleted", campaign)
     await session.delete(campaign)
     await session.flush()
+
+
+async def _audit(session: AsyncSession, actor: Actor, action: str, campaign: Campaign) -> None:
+    await audit.record(session, actor, action, target_type="campaign", target_id=campaign.id,
+                       data={"name": campaign.name, "status": campaign.status})
 
 
 def _require_status(campaign: Campaign, allowed: tuple[str, ...], message: str) -> None:
@@ -519,6 +528,7 @@ async def send_now(session: AsyncSession, actor: Actor, campaign_id: uuid.UUID) 
     campaign = await get(session, actor, campaign_id)
     _require_status(campaign, EDITABLE, "this campaign has already started")
     await _start(session, campaign)
+    await _audit(session, actor, "campaign.sent", campaign)
     return campaign
 
 
@@ -537,6 +547,7 @@ async def schedule(session: AsyncSession, actor: Actor, campaign_id: uuid.UUID,
     campaign.status = "scheduled"
     campaign.scheduled_at = at.astimezone(UTC)
     await session.flush()
+    await _audit(session, actor, "campaign.scheduled", campaign)
     return campaign
 
 
@@ -545,6 +556,7 @@ async def unschedule(session: AsyncSession, actor: Actor, campaign_id: uuid.UUID
     _require_status(campaign, ("scheduled",), "this campaign is not scheduled")
     campaign.status, campaign.scheduled_at = "draft", None
     await session.flush()
+    await _audit(session, actor, "campaign.unscheduled", campaign)
     return campaign
 
 
@@ -554,6 +566,7 @@ async def pause(session: AsyncSession, actor: Actor, campaign_id: uuid.UUID) -> 
     _require_status(campaign, ("running",), "only a running campaign can be paused")
     campaign.status = "paused"
     await session.flush()
+    await _audit(session, actor, "campaign.paused", campaign)
     return campaign
 
 
@@ -563,6 +576,7 @@ async def resume(session: AsyncSession, actor: Actor, campaign_id: uuid.UUID) ->
     campaign.status = "running"
     await session.flush()
     await _defer_dispatch(session, campaign)
+    await _audit(session, actor, "campaign.resumed", campaign)
     return campaign
 
 
@@ -574,6 +588,7 @@ async def cancel(session: AsyncSession, actor: Actor, campaign_id: uuid.UUID) ->
     campaign.status = "cancelled"
     campaign.finished_at = _now()
     await session.flush()
+    await _audit(session, actor, "campaign.cancelled", campaign)
     return campaign
 
 

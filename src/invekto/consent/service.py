@@ -123,7 +123,8 @@ async def apply_changes(session: AsyncSession, tenant_id: uuid.UUID, source: str
         iys_status = change.iys_status if change.iys_status is not None else (
             known.iys_status if known else None)
         if known is not None and (
-                change.occurred_at < known.at  # what we know is newer
+                # What we know is newer (to the second: İYS's dates have no fractions).
+                change.occurred_at < known.at.replace(microsecond=0)
                 or (known.granted == change.granted and known.iys_status == iys_status)):
             continue
         state[key] = _State(change.granted, iys_status, source, change.occurred_at)

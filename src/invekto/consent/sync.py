@@ -31,6 +31,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import and_, any_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.audit import service as audit
@@ -305,10 +306,9 @@ async def claim_pushes(session: AsyncSession, tenant_id: uuid.UUID, *,
     recipient = IysPush.payload["recipient"].astext
     kind = IysPush.payload["type"].astext
     heads = select(IysPush.id, IysPush.state, IysPush.next_attempt_at, IysPush.claimed_at
-                   ).where(IysPush.tenant_id == tenant_id,
-                           IysPush.state.in_(("pending", "sending"))).order_by(
-        recipient, kind, IysPush.created_at, IysPush.id).distinct(recipient, kind
-                                                                   ).subquery("heads")
+                   ).ext(distinct_on(recipient, kind)).where(
+        IysPush.tenant_id == tenant_id, IysPush.state.in_(("pending", "sending"))).order_by(
+        recipient, kind, IysPush.created_at, IysPush.id).subquery("heads")
     due = select(heads.c.id).where(or_(
         and_(heads.c.state == "pending", heads.c.next_attempt_at <= now),
         and_(heads.c.state == "sending", heads.c.claimed_at < now - STALE_CLAIM))

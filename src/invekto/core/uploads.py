@@ -44,6 +44,8 @@ _MIN_CONFIDENCE = 0.4
 def sniff(data: bytes) -> str | None:
     """``"executable"``, ``"markup"`` or None (nothing that could run)."""
     head = data[:_HEAD_BYTES]
+    if not head.strip():
+        return None  # empty: each site refuses that in its own words
     if head.startswith(b"#!"):
         return "executable"
     if _HTML_START.match(head):

@@ -282,6 +282,10 @@ async def takeover(session: AsyncSession, actor: Actor, conversation_id: uuid.UU
     await _changed(session, actor, conversation, "conversation.takeover", {
         "from_user_id": str(previous[0]) if previous[0] else None,
         "user_id": str(actor.user_id)}, previous_audience=previous, event_kind="takeover")
+    await audit.record(session, actor, "conversation.taken_over", target_type="conversation",
+                       target_id=conversation.id,
+                       before={"assignee_id": str(previous[0]) if previous[0] else None},
+                       after={"assignee_id": str(actor.user_id)})
     if conversation.held_by_bot:
         from invekto.flows import service as flows  # local: flows send through us
 

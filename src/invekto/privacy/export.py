@@ -35,6 +35,7 @@ from invekto.contacts.models import (
 )
 from invekto.core import i18n
 from invekto.core.i18n import N_
+from invekto.core.masking import Masker
 from invekto.flows.models import Flow, FlowSession
 from invekto.follow_ups.models import CsatResponse
 from invekto.inbox import export as history
@@ -94,8 +95,10 @@ def readme(language: str, company: str, exported_at: datetime) -> bytes:
 
 
 async def gather(session: AsyncSession, tenant_id: uuid.UUID, contact: Contact, *,
-                 now: datetime, erased_at: datetime | None) -> PersonalData:
-    """Read everything about ``contact`` in this transaction (one consistent picture)."""
+                 now: datetime, erased_at: datetime | None, masker: Masker) -> PersonalData:
+    """Read everything about ``contact`` in this transaction (one consistent picture);
+    ``masker``: how the history export shows the contact's number and address (the caller
+    sees personal data: in clear)."""
     company = await session.scalar(select(Tenant.name).where(Tenant.id == tenant_id)) or ""
     default_language = await session.scalar(select(Tenant.default_language).where(
         Tenant.id == tenant_id))
@@ -110,7 +113,7 @@ async def gather(session: AsyncSession, tenant_id: uuid.UUID, contact: Contact, 
     files, file_of_message, attachments = await _attachments(session, tenant_id,
                                                              conversation_ids)
     conversations = await _conversations(session, tenant_id, conversation_ids, company, now,
-                                         file_of_message)
+                                         file_of_message, masker)
     profile = await _profile(session, tenant_id, contact, channels, people, erased_at)
     profile["exported_at"], profile["company"] = now.isoformat(), company
     language = contact.language or default_language
@@ -131,12 +134,12 @@ async def gather(session: AsyncSession, tenant_id: uuid.UUID, contact: Contact, 
 
 async def _conversations(session: AsyncSession, tenant_id: uuid.UUID,
                          conversation_ids: list[uuid.UUID], company: str, now: datetime,
-                         file_of_message: dict[uuid.UUID, str]) -> dict:
+                         file_of_message: dict[uuid.UUID, str], masker: Masker) -> dict:
     """The history export's document for these conversations, each message with its
     structured content and the path of its file in the archive."""
     # The history export's reading and its document, so both exports describe a
     # conversation the same way (its loader is module-private: called here on purpose).
-    loaded = await history._load(session, tenant_id, conversation_ids)
+    loaded = await history._load(session, tenant_id, conversation_ids, masker)
     document = json.loads(history.to_json(history.Export(
         company, await company_zone(session, tenant_id), now, loaded)))
     details = dict((await session.execute(select(Message.id, Message.payload).where(

@@ -120,15 +120,18 @@ async def export_contact(session: AsyncSession, actor: Actor, contact_id: uuid.U
                          ) -> personal_data.PersonalData:
     """Everything about the contact, as the archive's documents and files (an erased
     contact's as it is now: anonymised). Recorded as a fulfilled request and audited (counts
-    only); the caller streams the archive (``archive.stream``)."""
+    only); the caller streams the archive (``archive.stream``). Needs "See personal data"
+    too: the archive holds them in clear, as the person has a right to them."""
     actor.require(Permission.MANAGE_SECURITY)
+    actor.require(Permission.SEE_PERSONAL_DATA)
     contact = await contacts.get_contact(session, actor, contact_id)
     now = _now()
     request = _request(actor, "export", contact.id, now)
     session.add(request)
     gathered = await personal_data.gather(
         session, actor.tenant_id, contact, now=now,
-        erased_at=await erased_at(session, actor.tenant_id, contact.id))
+        erased_at=await erased_at(session, actor.tenant_id, contact.id),
+        masker=await contacts.masker_for(session, actor))
     await _fulfilled(session, request, gathered.counts)
     await audit.record(session, actor, "privacy.export", target_type="contact",
                        target_id=contact.id, data={"request_id": str(request.id),

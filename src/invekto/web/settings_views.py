@@ -57,7 +57,13 @@ from invekto.tenants import service as tenants
 from invekto.users import roles
 from invekto.users import service as users
 from invekto.users.schemas import GroupCreate, GroupUpdate, RoleIn, UserCreate, UserUpdate
-from invekto.web import channel_forms, consent_views, privacy_views, security_views
+from invekto.web import (
+    audit_views,
+    channel_forms,
+    consent_views,
+    privacy_views,
+    security_views,
+)
 from invekto.web.rendering import (
     Page,
     WebPage,
@@ -113,6 +119,7 @@ SECTIONS = (
     Section("company", Permission.MANAGE_SETTINGS, "ti-building"),
     Section("privacy", Permission.MANAGE_SECURITY, "ti-shield-lock"),
     Section("security", Permission.MANAGE_SECURITY, "ti-lock"),
+    Section("audit", Permission.MANAGE_SECURITY, "ti-list-search"),
 )
 _BY_SLUG = {section.slug: section for section in SECTIONS}
 
@@ -330,6 +337,7 @@ _LOADERS: dict[str, Loader] = {
     "iys": consent_views.settings_context,
     "privacy": privacy_views.privacy_section,
     "security": security_views.security_section,
+    "audit": audit_views.audit_section,
 }
 
 

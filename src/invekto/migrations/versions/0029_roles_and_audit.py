@@ -18,7 +18,30 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Append-only audit log: UPDATE and DELETE are refused, except the retention purge (which sets
+# invekto.audit_purge for its transaction, audit.service.purge_before) and the cascade of a
+# company's own removal (its tenant row is gone by then).
+APPEND_ONLY = """
+CREATE FUNCTION audit_events_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_setting('invekto.audit_purge', true) = 'on' THEN
+        RETURN OLD;
+    END IF;
+    IF TG_OP = 'DELETE' AND NOT EXISTS (SELECT 1 FROM tenants WHERE id = OLD.tenant_id) THEN
+        RETURN OLD;
+    END IF;
+    RAISE EXCEPTION 'audit_events is append-only (% refused)', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
+    FOR EACH ROW EXECUTE FUNCTION audit_events_append_only();
+"""
+
+
 def upgrade() -> None:
+    op.execute(APPEND_ONLY)
     op.create_table('custom_roles',
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('description', sa.String(length=500), server_default='', nullable=False),
@@ -45,6 +68,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DROP TRIGGER audit_events_append_only ON audit_events")
+    op.execute("DROP FUNCTION audit_events_append_only()")
     op.drop_constraint(op.f('fk_users_tenant_id_custom_role_id_custom_roles'), 'users', type_='foreignkey')
     op.drop_column('users', 'custom_role_id')
     for statement in rls.disable_statements('custom_roles'):
