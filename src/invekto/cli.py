@@ -172,6 +172,33 @@ def create_api_key(slug: str, name: Annotated[str, typer.Option()] = "cli",
     typer.echo(key)
 
 
+@cli.command("rotate-secrets")
+def rotate_secrets() -> None:
+    """Re-encrypt every stored secret with the current INVEKTO_SECRET_KEY (after a key change,
+    with the old key in INVEKTO_PREVIOUS_SECRET_KEYS); then the old key can be removed."""
+    from invekto.core.crypto import secret_box
+    from invekto.db.session import Database
+    from invekto.ops.secrets import rotate_all
+
+    settings = _settings()
+    server, url = _database(settings)
+
+    async def rotate():
+        db = Database(url, application_name="invekto-rotate-secrets")
+        try:
+            return await rotate_all(db, secret_box())
+        finally:
+            await db.dispose()
+    try:
+        result = asyncio.run(rotate())
+    finally:
+        if server:
+            server.stop()
+    for column, count in sorted(result.per_column.items()):
+        typer.echo(f"{column}: {count}")
+    typer.echo(f"re-encrypted: {result.rotated}, already current: {result.current}")
+
+
 @cli.command()
 def run() -> None:
     """Development all-in-one: database, migrations, demo data, one web process and one worker.

@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     # Signs nothing by itself; derives the key that encrypts channel credentials and other
     # secrets at rest. Generated into ``data_dir/secret_key`` on first start when unset.
     secret_key: str | None = None
+    # Keys used before the current one, comma-separated: what they encrypted still decrypts
+    # until `invekto rotate-secrets` has re-encrypted it with the current key.
+    previous_secret_keys: str = ""
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -62,6 +65,9 @@ class Settings(BaseSettings):
     @property
     def attachments_dir(self) -> Path:
         return self.storage_dir or self.data_dir / "attachments"
+
+    def previous_keys(self) -> list[str]:
+        return [key.strip() for key in self.previous_secret_keys.split(",") if key.strip()]
 
     def resolved_secret_key(self) -> str:
         """The configured key, or one generated once and kept under the data directory."""

@@ -30,7 +30,7 @@ from invekto.contacts import service as contacts
 from invekto.contacts.models import Contact, ContactIdentity
 from invekto.core import uploads
 from invekto.core.actor import Actor
-from invekto.core.crypto import SecretBox
+from invekto.core.crypto import SecretBox, box_for
 from invekto.core.errors import (
     NotFound,
     PermissionDenied,
@@ -126,9 +126,7 @@ class Visitor:
 
 
 def _box() -> SecretBox:
-    from invekto.config import get_settings
-
-    return SecretBox(get_settings().resolved_secret_key(), purpose=b"invekto/widget-visitor")
+    return box_for(b"invekto/widget-visitor")
 
 
 def visitor_token(visitor: Visitor) -> str:
