@@ -1515,10 +1515,20 @@ async def snapshot(company: Company, r: Row, call: Call) -> list:
 
 
 async def assert_refused(company: Company, r: Row, call: Call, client: httpx.AsyncClient,
-                         status: int, code: str) -> None:
+                         status: int, code: str) -> httpx.Response:
     before = await snapshot(company, r, call)
-    assert_error(await send(client, r, call), status, code)
+    response = await send(client, r, call)
+    assert_error(response, status, code)
     assert await snapshot(company, r, call) == before
+    return response
+
+
+def assert_carries_nothing_of(company: Company, call: Call, response: httpx.Response) -> None:
+    """A refusal tells the caller nothing of the other company: not its ids, not its name."""
+    told = response.text
+    secrets = {str(value) for value in call.params.values() if isinstance(value, uuid.UUID)}
+    secrets |= {company.slug, str(company.tenant_id)}
+    assert not [value for value in secrets if value in told], told
 
 
 def bare_client(app, **kwargs) -> httpx.AsyncClient:
@@ -1609,6 +1619,14 @@ def test_every_api_route_has_a_row(app):
     assert set(table) | {LOGIN, LOGIN_2FA} == routes, (
         f"without a row: {sorted(routes - set(table) - {LOGIN, LOGIN_2FA})}; "
         f"rows without a route: {sorted(set(table) - routes)}")
+
+
+def test_the_openapi_document_lists_exactly_the_probed_routes(app):
+    """The probes cover the API as published: every operation of the OpenAPI document under
+    /api/v1 is a row of the table (and so probed as Charlie, without credentials, per role)."""
+    documented = {(method.upper(), path) for path, operations in app.openapi()["paths"].items()
+                  if path.startswith(API + "/") for method in operations}
+    assert documented == {(r.method, r.path) for r in ROWS} | {LOGIN, LOGIN_2FA}
 
 
 def test_table_rows_are_well_formed():
@@ -1781,10 +1799,12 @@ async def test_charlie_gets_404_for_home_ids_and_home_is_unchanged(shared, r, vi
     call = await r.build(Target(home, charlie, role="admin",
                                 caller="user" if via == "session" else "api_key"))
     if via == "session":
-        await assert_refused(home, r, call, charlie.people["ayla"].client, 404, "not_found")
+        response = await assert_refused(home, r, call, charlie.people["ayla"].client, 404,
+                                        "not_found")
     else:
         async with charlie.api_client() as client:
-            await assert_refused(home, r, call, client, 404, "not_found")
+            response = await assert_refused(home, r, call, client, 404, "not_found")
+    assert_carries_nothing_of(home, call, response)
 
 
 @pytest.mark.parametrize("r", WITH_IDS, ids=ids(WITH_IDS))

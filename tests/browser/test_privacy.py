@@ -19,6 +19,7 @@ async def test_an_admin_erases_a_person_after_typing_the_word(world, open_browse
                                path=f"/inbox?c={history.conversation_id}&status=")).page
     await expect(page.locator("#contact-name")).to_have_value(NAME)
     await expect(page.locator("#privacy-panel-body")).to_have_attribute("data-erased", "false")
+    await expect(page.locator("#privacy-erase-dialog")).to_be_hidden()  # until asked for
 
     await page.locator("#privacy-erase").click()
     dialog = page.locator("#privacy-erase-dialog")
