@@ -30,7 +30,7 @@ from invekto.config import Settings
 from invekto.contacts import service as contacts
 from invekto.contacts.schemas import ContactUpdate, CustomFieldCreate, TagCreate
 from invekto.core import security
-from invekto.core.actor import Actor
+from invekto.core.actor import Actor, Permission
 from invekto.db.session import Database
 from invekto.flows import service as flows
 from invekto.flows.schemas import FlowCreate, FlowDraft, FlowTriggers
@@ -40,8 +40,9 @@ from invekto.provisioning import provision_tenant
 from invekto.replies import service as replies
 from invekto.tenants import service as tenants
 from invekto.tenants.models import Tenant
+from invekto.users import roles
 from invekto.users import service as users
-from invekto.users.schemas import GroupCreate, UserCreate
+from invekto.users.schemas import GroupCreate, RoleIn, UserCreate
 
 SLUG = "demo"
 # The demo WhatsApp number's phone_number_id, and where the web process serves its provider.
@@ -118,7 +119,13 @@ async def seed(db: Database, settings: Settings) -> bool:
             await contacts.create_tag(session, owner, TagCreate(
                 name=name, color=color, marks_conversion=conversion))
         await contacts.create_custom_field(session, owner, CustomFieldCreate(
-            key="tc_kimlik_son4", label="T.C. kimlik son 4 hane", field_type="text"))
+            key="tc_kimlik_son4", label="T.C. kimlik son 4 hane", field_type="text",
+            is_personal=True))
+        # A role of the clinic's own: the front desk's trainee answers chats but sees phone
+        # numbers and the national id masked (and can reveal one, which is logged).
+        await roles.create_role(session, owner, RoleIn(
+            name="Stajyer", description="Sohbetleri yanıtlar; kişisel veriler maskeli",
+            permissions=[Permission.HANDLE_CONVERSATIONS, Permission.SEE_UNASSIGNED]))
         await contacts.create_custom_field(session, owner, CustomFieldCreate(
             key="sigorta", label="Sigorta", field_type="select",
             options=["SGK", "Özel", "Yok"]))
