@@ -68,7 +68,7 @@ async def test_setting_up_keeps_the_secret_encrypted_and_hands_out_ten_hashed_co
     assert enabled.status_code == 200, enabled.text
     recovery = enabled.json()["recovery_codes"]
     assert len(recovery) == 10 == len(set(recovery))
-    assert all(len(c) == 11 and c[5] == "-" for c in recovery)
+    assert all(len(c) == 19 and c[4] == c[9] == c[14] == "-" for c in recovery)
 
     row, codes = await stored(home, home.bora.user_id)
     assert row.confirmed_at is not None and row.last_used_step is not None

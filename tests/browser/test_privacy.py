@@ -1,6 +1,7 @@
 """Erasing a person from the contact card in a real browser: the dialog asks for a typed
 word, a wrong one is refused (nothing changes), the right one anonymises the card, and after
-a reload the thread shows only the markers."""
+a reload the thread shows only the markers; Settings → Privacy lists the request and previews
+and saves a retention policy."""
 
 from __future__ import annotations
 
@@ -51,7 +52,15 @@ async def test_an_admin_erases_a_person_after_typing_the_word(world, open_browse
     assert SECRET not in await page.locator("#thread").inner_text()
     await page.screenshot(path=str(artifacts / "privacy-erased.png"), full_page=True)
 
-    # Settings → Privacy lists the request.
+    # Settings → Privacy lists the request, and previews a policy before saving it.
     await page.goto("/settings/privacy")
     await expect(page.locator('.privacy-request[data-kind="erasure"]')).to_have_attribute(
         "data-contact-id", str(history.contact_id))
+    await page.fill("#privacy-audit_days", "180")
+    await page.locator("#privacy-preview").click()
+    await expect(page.locator("#privacy-preview-result")).to_have_attribute(
+        "data-audit-events", "0")
+    await page.locator("#privacy-retention-save").click()
+    await expect(page.locator("#privacy-saved")).to_be_visible()
+    await expect(page.locator("#privacy-audit_days")).to_have_value("180")
+    await page.screenshot(path=str(artifacts / "settings-privacy.png"), full_page=True)

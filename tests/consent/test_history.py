@@ -96,3 +96,24 @@ async def test_another_companys_contact_is_not_found(world):
                            json={"granted": False})
     assert put.status_code == 404
     assert (await consent_of(home, contact_id)).granted is True
+
+
+async def test_without_the_personal_data_permission_the_number_is_masked(world):
+    home = world.home
+    contact_id = await new_contact(home)
+    await set_consent(home, contact_id, True)
+    role = await home.ayla.client.post("/api/v1/roles", json={
+        "name": "Pazarlama", "permissions": ["contacts.manage", "conversations.handle"]})
+    assert role.status_code == 201, role.text
+    created = await home.ayla.client.post("/api/v1/users", json={
+        "username": "pazarlama", "display_name": "Pazarlama", "role": "agent",
+        "custom_role_id": role.json()["id"], "password": "uzun-bir-parola-123"})
+    assert created.status_code == 201, created.text
+    client = await home.login("pazarlama", "uzun-bir-parola-123")
+    try:
+        (masked,) = (await client.get(f"/api/v1/contacts/{contact_id}/consents/history")).json()
+    finally:
+        await client.aclose()
+    assert masked["recipient"] == "+90 532 *** ** 33"
+    (clear,) = await history(home, contact_id)
+    assert clear["recipient"] == "+905321112233"

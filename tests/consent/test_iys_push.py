@@ -181,3 +181,21 @@ async def test_nothing_is_queued_while_iys_is_off(world, iys_stub):
     await set_consent(home, contact_id, False, person="bora")
     assert await pushes_of(home) == []
     assert await push(home) == 0
+
+
+async def test_a_stale_change_does_not_overwrite_a_newer_word_of_iys(world, iys_stub):
+    home = world.home
+    await enable_iys(home, iys_stub.url)
+    contact_id = await new_contact(home, PHONE)
+    await set_consent(home, contact_id, True)
+    async with home.rt.db.tenant_session(home.tenant_id) as session:
+        assert await sync.claim_pushes(session, home.tenant_id) is not None
+    # The job dies before sending; meanwhile the customer refuses at İYS itself.
+    iys_stub.simulator.customer_changes(PHONE, status="RET",
+                                        at=datetime.now(UTC) + timedelta(seconds=2))
+    await due_now(home)
+    assert await push(home) == 0
+    (skipped,) = await pushes_of(home)
+    assert (skipped.state, skipped.error_code) == ("skipped", "superseded")
+    assert iys_stub.simulator.state.added == []
+    assert iys_stub.simulator.current(PHONE)["status"] == "RET"

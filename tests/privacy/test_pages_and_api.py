@@ -8,7 +8,6 @@ import io
 import zipfile
 
 import httpx
-
 from markupsafe import escape
 
 from invekto.core import i18n

@@ -30,6 +30,8 @@ PUBLIC = {
     ("POST", "/api/v1/auth/login"): "no session yet: answers a session and its token",
     ("POST", "/api/v1/auth/login/2fa"): "a login's second step: a pending-login token, no session "
                                         "yet",
+    ("POST", "/login/2fa"): "a login's second step: no session yet, the login form's "
+                            "double-submit token (tests/web/test_login_page.py)",
     ("POST", "/logout"): "without the token it only drops this browser's cookie; the session "
                          "itself ends only with the token (tested below)",
 }

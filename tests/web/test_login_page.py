@@ -373,8 +373,18 @@ async def test_a_company_requiring_two_factor_shows_the_app_to_set_up_then_the_c
     assert (await browser.get("/inbox")).status_code == 200
 
 
-async def test_the_code_form_without_a_pending_login_sends_back_to_the_password(browser):
-    response = await browser.get("/login/2fa", params={"lang": "en"})
-    assert response.status_code == 401
-    assert "The login has expired; log in with your password again." in response.text
-    assert 'name="password"' in response.text
+async def test_the_code_form_without_a_pending_login_sends_back_to_the_password(world, app):
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://testserver") as nobody:
+        response = await nobody.get("/login/2fa")
+        assert response.status_code == 303 and response.headers["location"] == "/login"
+    # A pending login that has expired (or never was): the password again, saying why.
+    stale = f"{world.home.tenant_id}.no-such-pending-login"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://testserver",
+                                 cookies={"invekto_pending": stale}) as late:
+        response = await late.get("/login/2fa", params={"lang": "en"})
+        assert response.status_code == 401
+        assert "The login has expired; log in with your password again." in response.text
+        assert 'name="password"' in response.text
+        assert "invekto_pending=" in response.headers["set-cookie"]  # dropped

@@ -32,7 +32,6 @@ import time
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -50,7 +49,7 @@ from invekto.auth.schemas import SsoSettingsIn
 from invekto.config import get_settings
 from invekto.core import outbound
 from invekto.core.actor import Actor, Permission
-from invekto.core.crypto import SecretBox, secret_box
+from invekto.core.crypto import SecretBox, box_for, secret_box
 from invekto.core.errors import NotFound, ValidationFailed
 from invekto.tenants.models import Tenant
 from invekto.users import service as users
@@ -253,9 +252,8 @@ async def discover(issuer: str) -> Provider:
                     **endpoints)
 
 
-@lru_cache
 def _flow_box() -> SecretBox:
-    return SecretBox(get_settings().resolved_secret_key(), purpose=b"invekto/oidc-login-flow")
+    return box_for(b"invekto/oidc-login-flow")
 
 
 def _pkce_challenge(verifier: str) -> str:
@@ -465,8 +463,9 @@ async def complete(session: AsyncSession, flow: Flow, *, state: str, code: str, 
     if error:
         return await refused("sso_denied", f"provider answered error={error[:100]}")
     row = await enabled_for(session, flow.tenant_id)
-    if row is None:
-        return await refused("sso_disabled", "single sign-on is off")
+    tenant = await session.get(Tenant, flow.tenant_id)
+    if row is None or tenant is None or tenant.status != "active":
+        return await refused("sso_disabled", "single sign-on is off, or the company is")
     if not code:
         return await refused("sso_invalid", "no code in the callback")
     now = _now()

@@ -1,6 +1,6 @@
 """The arithmetic of two-factor authentication, apart from any storage: TOTP codes (RFC 6238,
 through ``pyotp``: 6 digits, 30-second steps, SHA-1, what every authenticator app makes),
-the QR code an app scans, and recovery codes with their keyed digests."""
+the QR code an app scans, and recovery codes with their digests."""
 
 from __future__ import annotations
 
@@ -9,23 +9,20 @@ import hmac
 import re
 import secrets
 from datetime import datetime
-from functools import lru_cache
 
 import pyotp
 import segno
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-from invekto.config import get_settings
 
 DIGITS = 6
 # A phone's clock may be a little off, and a code typed at the end of its 30 seconds arrives in
 # the next step: the step before and after the server's are accepted too.
 ALLOWED_DRIFT = 1
 RECOVERY_CODE_COUNT = 10
-# No 0/o, 1/l/i: a code is read off paper. 10 characters of 31: about 50 bits.
+# No 0/o, 1/l/i: a code is read off paper. 16 characters of 31: about 79 bits, so that its
+# plain SHA-256 cannot be reversed by trying codes (an unkeyed digest survives a rotation of
+# the deployment's secret key, which a keyed one would not).
 _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
-_RECOVERY_LENGTH = 10
+_RECOVERY_LENGTH = 16
 _CODE = re.compile(rf"\d{{{DIGITS}}}")
 
 
@@ -80,11 +77,11 @@ def matching_step(secret: str, code: str, *, moment: datetime, after_step: int |
 # ---- recovery codes ----------------------------------------------------------------------------
 
 def new_recovery_codes(count: int = RECOVERY_CODE_COUNT) -> list[str]:
-    """Codes as shown to the user: ``abcde-fghjk``."""
+    """Codes as shown to the user: ``abcd-efgh-jkmn-pqrs``."""
     codes = []
     for _ in range(count):
         raw = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(_RECOVERY_LENGTH))
-        codes.append(f"{raw[:5]}-{raw[5:]}")
+        codes.append("-".join(raw[i:i + 4] for i in range(0, _RECOVERY_LENGTH, 4)))
     return codes
 
 
@@ -93,16 +90,6 @@ def normalise_recovery_code(code: str) -> str:
     return re.sub(r"[\s-]", "", code).lower()
 
 
-@lru_cache
-def _recovery_key() -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                info=b"invekto/recovery-codes").derive(
-        get_settings().resolved_secret_key().encode())
-
-
 def recovery_digest(code: str) -> bytes:
-    """Keyed (HMAC-SHA256 under a key derived from the deployment's secret): a copy of the
-    database alone does not let anyone try codes offline, and a code is found by its digest
-    without trying each hash in turn."""
-    return hmac.new(_recovery_key(), normalise_recovery_code(code).encode(),
-                    hashlib.sha256).digest()
+    """What is stored of a code: found by its digest, without trying each hash in turn."""
+    return hashlib.sha256(normalise_recovery_code(code).encode()).digest()

@@ -18,6 +18,7 @@ from invekto.consent.schemas import (
     IysSettingsOut,
     IysTestOut,
 )
+from invekto.core import masking
 from invekto.core.errors import ValidationFailed
 from invekto.http.deps import Scoped
 
@@ -29,17 +30,19 @@ async def settings_out(ctx) -> IysSettingsOut:
     them."""
     found = await sync.get_settings(ctx.session, ctx.actor)
     state = await sync.sync_status(ctx.session, ctx.actor)
+    masker = masking.Masker(ctx.actor)
     return IysSettingsOut(
         configured=found is not None, enabled=bool(found and found.enabled),
         base_url=found.base_url if found else IysSettingsIn().base_url,
         iys_code=found.iys_code if found else "", brand_code=found.brand_code if found else "",
         username=found.username if found else "",
         has_password=bool(found and sync.has_password(found)),
-        recipient_type=found.recipient_type if found else "BIREYSEL",  # type: ignore[arg-type]
+        recipient_type=found.recipient_type if found else "BIREYSEL",
         pushes=state.pushes,
         failures=[IysFailureOut(
             event_id=f.event_id, contact_id=f.contact_id,
-            recipient=str(f.payload.get("recipient", "")), type=str(f.payload.get("type", "")),
+            recipient=masker.phone(str(f.payload.get("recipient", ""))) or "",
+            type=str(f.payload.get("type", "")),
             status=str(f.payload.get("status", "")), attempts=f.attempts,
             error_code=f.error_code, error=f.error, failed_at=f.failed_at)
             for f in state.failures],

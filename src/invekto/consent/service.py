@@ -29,9 +29,9 @@ from invekto.consent.models import ConsentEvent, IysPush, IysSettings
 from invekto.consent.schemas import ConsentImportOut, ImportRowError
 from invekto.contacts.models import CONSENT_TYPES, Contact, ContactConsent
 from invekto.contacts.schemas import ConsentIn
-from invekto.core import jobs
+from invekto.core import jobs, masking
 from invekto.core.actor import Actor, Permission
-from invekto.core.errors import PermissionDenied, ValidationFailed
+from invekto.core.errors import ValidationFailed
 from invekto.core.i18n import N_
 from invekto.core.text import fold
 from invekto.db.base import new_id
@@ -112,7 +112,8 @@ async def apply_changes(session: AsyncSession, tenant_id: uuid.UUID, source: str
     rows = (await session.scalars(select(ContactConsent).where(
         ContactConsent.tenant_id == tenant_id,
         ContactConsent.contact_id == any_(contact_ids)).order_by(
-        ContactConsent.id).with_for_update())).all()
+        ContactConsent.id).with_for_update().execution_options(
+        populate_existing=True))).all()  # the rows as they are now, not as first loaded
     state = {(r.contact_id, r.consent_type): _State(r.granted, r.iys_status, r.source,
                                                     r.recorded_at) for r in rows}
     events: list[dict[str, Any]] = []
@@ -222,6 +223,17 @@ async def history(session: AsyncSession, actor: Actor, contact_id: uuid.UUID, *,
     return [(event, push) for event, push in rows]
 
 
+def shown(event: ConsentEvent, masker: masking.Masker) -> dict[str, Any]:
+    """The event's personal values (the number or address, the visitor's IP address) as
+    ``masker``'s actor may see them."""
+    recipient = (masker.email(event.recipient) if event.consent_type == "email"
+                 else masker.phone(event.recipient))
+    evidence = dict(event.evidence or {})
+    if masker.active and evidence.get("ip"):
+        evidence["ip"] = masking.text(evidence["ip"])
+    return {"recipient": recipient, "evidence": evidence}
+
+
 # ---- a person records it (contact panel, API) ----------------------------------------------
 
 def may_record(actor: Actor, *, granted: bool) -> bool:
@@ -240,9 +252,10 @@ async def set_manual(session: AsyncSession, actor: Actor, contact_id: uuid.UUID,
     it. Returns the current state (unchanged when it was already so)."""
     if consent_type not in CONSENT_TYPES:
         raise ValidationFailed("unknown consent type", field="consent_type")
-    if not may_record(actor, granted=data.granted or data.iys_status is not None):
-        raise PermissionDenied("this action needs the “%(permission)s” permission",
-                               params={"permission": N_("Manage contacts")})
+    if data.granted or data.iys_status is not None:
+        actor.require(Permission.MANAGE_CONTACTS)
+    elif not may_record(actor, granted=False):
+        actor.require(Permission.HANDLE_CONVERSATIONS)
     contact = await _contact(session, actor, contact_id)
     now = _now()
     occurred_at = data.occurred_at or now

@@ -351,12 +351,18 @@ async def _send_one(client: iys.IysClient, item: Claimed) -> Outcome:
         consent_date=item.payload["consentDate"],
         recipient_type=item.payload["recipientType"])
     if item.stale:
-        # The job before may have sent it: İYS holding this very change settles it.
+        # The job before may have sent it: İYS holding this very change settles it, and a
+        # newer word of İYS's (the customer's, since) must not be overwritten with it.
         held = await client.consent_status(consent.recipient, consent.type,
                                            consent.recipient_type)
         if held is not None and (held.status, held.consent_date) == (consent.status,
                                                                       consent.consent_date):
             return Outcome(item.push_id, "sent", transaction_id=held.transaction_id)
+        held_at, ours_at = (iys.parse_date(held.consent_date) if held else None,
+                            iys.parse_date(consent.consent_date))
+        if held_at is not None and ours_at is not None and held_at > ours_at:
+            return Outcome(item.push_id, "skipped", error_code="superseded",
+                           error=f"İYS: {held.status} {held.consent_date}")
     try:
         added = await client.add_consent(consent)
     except iys.IysRefused as exc:

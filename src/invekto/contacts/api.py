@@ -24,6 +24,7 @@ from invekto.contacts.schemas import (
     TagOut,
     TagUpdate,
 )
+from invekto.core import masking
 from invekto.core.errors import ValidationFailed
 from invekto.http.deps import Scoped
 from invekto.inbox import service as inbox
@@ -144,7 +145,9 @@ async def consent_history(contact_id: uuid.UUID, ctx: Scoped,
     (widget, keyword, import, manual, iys), when, by whom, its evidence, and how telling İYS
     of it went."""
     found = await consent.history(ctx.session, ctx.actor, contact_id, limit=limit)
+    masker = masking.Masker(ctx.actor)
     return [ConsentEventOut.model_validate(event).model_copy(update={
+        **consent.shown(event, masker),
         "iys_push": IysPushOut.model_validate(push) if push else None})
         for event, push in found]
 

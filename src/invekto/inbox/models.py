@@ -108,7 +108,11 @@ class Conversation(IdMixin, TenantMixin, TimestampMixin, Base):
 
 class Attachment(IdMixin, TenantMixin, Base):
     __tablename__ = "attachments"
-    __table_args__ = (tenant_unique_id("attachments"),)
+    __table_args__ = (
+        tenant_unique_id("attachments"),
+        # The retention job finds files older than the policy's limit.
+        Index("ix_attachments_created", "tenant_id", "created_at"),
+    )
 
     storage_key: Mapped[str] = mapped_column(String(300))
     filename: Mapped[str] = mapped_column(String(255))
@@ -137,6 +141,9 @@ class Message(IdMixin, TenantMixin, Base):
         Index("ix_messages_conversation", "tenant_id", "conversation_id", "created_at", "id"),
         Index("ix_messages_contact", "tenant_id", "contact_id", "created_at", "id"),
         Index("ix_messages_search", "search_vector", postgresql_using="gin"),
+        # Deleting an attachment (erasure, retention) nulls the messages that carry it.
+        Index("ix_messages_attachment", "tenant_id", "attachment_id",
+              postgresql_where=text("attachment_id IS NOT NULL")),
     )
 
     conversation_id: Mapped[uuid.UUID]

@@ -189,7 +189,8 @@ async def _clear_follow_on(session: AsyncSession, scope: dict) -> None:
     await _run(session, """
         UPDATE flow_sessions SET variables = '{}'::jsonb,
                trail = CASE WHEN jsonb_typeof(trail) = 'array' THEN coalesce(
-                   (SELECT jsonb_agg(entry.value - 'detail') FROM jsonb_array_elements(trail) entry),
+                   (SELECT jsonb_agg(entry.value - 'detail')
+                      FROM jsonb_array_elements(trail) entry),
                    '[]'::jsonb) ELSE '[]'::jsonb END
          WHERE tenant_id = :tenant AND conversation_id = ANY(:ids)""", **scope)
     await _run(session, """

@@ -11,8 +11,9 @@ the person's data is left in storage to protect, expire and clean up.
 **Erasure.** ``erase_contact`` anonymises the contact (the row stays, so every message,
 conversation and report fact still has its contact): the name becomes a placeholder, the
 phone number, e-mail address, language, tags, custom fields and every channel identity go (a
-new message from the same number makes a new contact), marketing consents are withdrawn (the
-fact stays, the person is no longer in it), notes and every conversation's content are
+new message from the same number makes a new contact), marketing consents are withdrawn
+through the consent service (its history keeps the number: the evidence the İYS rules ask
+for, that domain's to expire), notes and every conversation's content are
 anonymised (``anonymise``), campaign and list rows lose the number and the text, raw provider
 deliveries that carry the person are deleted. The contact's conversations must be closed
 first: closing is a report fact, and erasure changes none. The SMS opt-out list keeps the
@@ -62,6 +63,7 @@ from invekto.privacy.models import (
     RetentionRun,
 )
 from invekto.privacy.schemas import RetentionPolicyIn
+from invekto.tenants.models import Tenant
 
 log = structlog.get_logger(__name__)
 
@@ -281,10 +283,11 @@ class Policy:
                 "conversation_months": self.conversation_months, "audit_days": self.audit_days}
 
 
-_BOUNDS = {"attachment_days": (ATTACHMENT_DAYS, "give a number of days from %(min)s to %(max)s"),
+_DAYS = N_("give a number of days from %(min)s to %(max)s")
+_BOUNDS = {"attachment_days": (ATTACHMENT_DAYS, _DAYS),
            "conversation_months": (CONVERSATION_MONTHS,
-                                   "give a number of months from %(min)s to %(max)s"),
-           "audit_days": (AUDIT_DAYS, "give a number of days from %(min)s to %(max)s")}
+                                   N_("give a number of months from %(min)s to %(max)s")),
+           "audit_days": (AUDIT_DAYS, _DAYS)}
 
 
 def checked_policy(data: RetentionPolicyIn) -> Policy:
@@ -424,8 +427,6 @@ async def preview(session: AsyncSession, actor: Actor, data: RetentionPolicyIn, 
 
 async def companies_with_policies(db: Database) -> list[uuid.UUID]:
     """The active companies whose policy removes something (the system scope)."""
-    from invekto.tenants.models import Tenant
-
     async with db.system_session() as session:
         return list((await session.scalars(select(RetentionPolicy.tenant_id)
                                            .join(Tenant, Tenant.id == RetentionPolicy.tenant_id)

@@ -19,6 +19,7 @@ from invekto.consent.schemas import IysSettingsIn
 from invekto.contacts import service as contacts
 from invekto.contacts.models import CONSENT_TYPES
 from invekto.contacts.schemas import ConsentIn
+from invekto.core import masking
 from invekto.core.actor import Permission
 from invekto.core.errors import AppError, ValidationFailed
 from invekto.inbox import service as inbox
@@ -101,6 +102,7 @@ async def settings_context(page: Page, _params: Any = None) -> dict[str, Any]:
     session, actor = page.ctx.session, page.ctx.actor
     found = await sync.get_settings(session, actor)
     state = await sync.sync_status(session, actor)
+    masker = masking.Masker(actor)
     return {
         "iys_saved": {
             "enabled": bool(found and found.enabled),
@@ -112,7 +114,8 @@ async def settings_context(page: Page, _params: Any = None) -> dict[str, Any]:
         "has_password": bool(found and sync.has_password(found)),
         "pushes": state.pushes,
         "failures": [{
-            "contact_id": f.contact_id, "recipient": f.payload.get("recipient", ""),
+            "contact_id": f.contact_id,
+            "recipient": masker.phone(f.payload.get("recipient", "")) or "",
             "type": f.payload.get("type", ""), "status": f.payload.get("status", ""),
             "attempts": f.attempts, "at": f.failed_at, "code": f.error_code,
             "error": sync.describe(f.error_code, f.error, page.lang)} for f in state.failures],

@@ -160,6 +160,8 @@ async def _code_page(request: Request, language: str, *, error: str | None = Non
 
 @router.get("/login/2fa")
 async def login_code_form(request: Request) -> Response:
+    if PENDING_COOKIE not in request.cookies:
+        return RedirectResponse("/login", status_code=303)  # no login waits here
     return await _code_page(request, language_of(request))
 
 
@@ -241,10 +243,12 @@ async def sso_start(request: Request) -> Response:
 @router.get("/login/sso/callback")
 async def sso_callback(request: Request) -> Response:
     language = language_of(request)
+    query = request.query_params
     flow = oidc.read_flow(request.cookies.get(SSO_FLOW_COOKIE))
+    if flow is None and not query:
+        return RedirectResponse("/login", status_code=303)  # no sign-in comes back here
     if flow is None:
         return _sso_refused(request, language, "sso_state", status_code=400)
-    query = request.query_params
     async with runtime.current().db.tenant_session(flow.tenant_id) as session:
         result = await oidc.complete(
             session, flow, state=query.get("state", ""), code=query.get("code", ""),

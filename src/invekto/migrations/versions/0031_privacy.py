@@ -85,9 +85,14 @@ def upgrade() -> None:
     for table in TABLES:
         for statement in rls.enable_statements(table):
             op.execute(statement)
+    # Erasure and retention delete attachments: find them by age, and their messages by id.
+    op.create_index('ix_attachments_created', 'attachments', ['tenant_id', 'created_at'], unique=False)
+    op.create_index('ix_messages_attachment', 'messages', ['tenant_id', 'attachment_id'], unique=False, postgresql_where=sa.text('attachment_id IS NOT NULL'))
 
 
 def downgrade() -> None:
+    op.drop_index('ix_messages_attachment', table_name='messages', postgresql_where=sa.text('attachment_id IS NOT NULL'))
+    op.drop_index('ix_attachments_created', table_name='attachments')
     for table in TABLES:
         for statement in rls.disable_statements(table):
             op.execute(statement)
