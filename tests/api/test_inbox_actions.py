@@ -17,8 +17,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
+from invekto.consent import service as consent
+from invekto.consent.models import ConsentEvent
 from invekto.contacts import service as contacts
-from invekto.contacts.models import Contact, Tag
+from invekto.contacts.models import Contact, ContactConsent, Tag
 from invekto.contacts.schemas import TagCreate
 from invekto.core.actor import Actor
 from invekto.core.errors import NotFound, PermissionDenied, ValidationFailed
@@ -820,6 +822,34 @@ async def test_merging_closes_a_pending_duplicate_and_fills_empty_values(world):
         assert gone_already.value.field == "merge_id"
     await db(home, refusals)
     assert await db(home, lambda s, _a: s.scalar(select(func.count()).select_from(Contact))) == 1
+
+
+async def test_merging_keeps_both_consent_histories_and_the_latest_statement(world):
+    home = world.home
+    keep = await home.inbound("Merhaba", handle="izin-1", name="Ayşe")
+    gone = await home.inbound("Merhaba", handle="izin-2", name="Ayşe Y.")
+    given = datetime(2026, 1, 5, 10, tzinfo=UTC)
+    withdrawn = datetime(2026, 3, 1, 9, tzinfo=UTC)
+
+    async def record(session, _actor):
+        await consent.apply_changes(session, home.tenant_id, "manual", consent.SYSTEM, [
+            consent.Change(keep.contact_id, "message", True, given),
+            consent.Change(gone.contact_id, "message", False, withdrawn),
+            consent.Change(gone.contact_id, "call", True, given)])
+    await db(home, record)
+    sevgi = actor_of(home, home.sevgi)
+    await db(home, lambda s, _a: merge.merge_contacts(s, sevgi, keep.contact_id,
+                                                      gone.contact_id))
+
+    async def read(session, _actor):
+        states = {row.consent_type: (row.granted, row.recorded_at) for row in (
+            await session.scalars(select(ContactConsent))).all()}
+        history = (await session.scalars(select(ConsentEvent.contact_id))).all()
+        return states, history
+    states, history = await db(home, read)
+    # The later withdrawal, made to the merged contact, stands over the earlier consent.
+    assert states == {"message": (False, withdrawn), "call": (True, given)}
+    assert history == [keep.contact_id] * 3
 
 
 async def test_workload_is_for_supervisors(world, queues):

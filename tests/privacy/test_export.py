@@ -63,6 +63,9 @@ async def test_the_archive_holds_everything_about_the_person(world):
     assert [i["handle"] for i in contact["identities"]] == [history.handle]
     assert contact["identities"][0]["channel"]["kind"] == "webchat"
     assert [(c["type"], c["granted"]) for c in contact["consents"]] == [("message", True)]
+    # How the consent came to be is part of what is held about the person.
+    assert [(e["type"], e["granted"], e["for"]) for e in contact["consent_history"]] == [
+        ("message", True, PHONE)]
     assert [n["text"] for n in contact["notes"]] == [f"{NAME} ödemeyi taksitle yapacak"]
     [campaign] = contact["campaign_messages"]
     assert (campaign["campaign"], campaign["text"], campaign["state"], campaign["to"]) == (
@@ -113,9 +116,14 @@ async def test_after_erasure_the_export_shows_the_anonymised_state(world):
                {"confirm": str(history.contact_id)})
     with await export(home.ayla, history.contact_id) as archive_file:
         names = archive_file.namelist()
-        content = b" ".join(archive_file.read(name) for name in names).decode()
         contact = json.loads(archive_file.read("contact.json"))
+        # Kept on purpose: the withdrawal of consent with the number it was for, the proof the
+        # İYS rules ask for (and what stops the number being messaged again).
+        evidence = contact.pop("consent_history")
+        content = " ".join([json.dumps(contact, ensure_ascii=False)] + [
+            archive_file.read(name).decode() for name in names if name != "contact.json"])
     assert names == ["README.txt", "contact.json", "conversations.json", "attachments.json"]
+    assert [(e["granted"], e["for"]) for e in evidence] == [(True, PHONE), (False, PHONE)]
     for word in (NAME.split()[0], PHONE[1:], EMAIL, SECRET, NATIONAL_ID, "41.0151"):
         assert word not in content, word
     assert contact["contact"]["name"] == i18n.text("tr", ERASED_CONTACT)

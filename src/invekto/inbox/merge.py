@@ -14,12 +14,34 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.audit import service as audit
+from invekto.consent.models import ConsentEvent
 from invekto.contacts import service as contacts
-from invekto.contacts.models import ContactIdentity
+from invekto.contacts.models import ContactConsent, ContactIdentity
 from invekto.core.actor import Actor
 from invekto.core.errors import NotFound, ValidationFailed
 from invekto.inbox import service
 from invekto.inbox.models import Conversation, ConversationEvent, Message, Note
+
+
+async def _merge_consents(session: AsyncSession, tenant: uuid.UUID, keep_id: uuid.UUID,
+                          merge_id: uuid.UUID) -> None:
+    """Per kind of consent, the latest statement of either contact stands (a withdrawal made
+    to the merged contact must not be lost to an older consent of the kept one); the history
+    moved above keeps both."""
+    rows = (await session.scalars(select(ContactConsent).where(
+        ContactConsent.tenant_id == tenant,
+        ContactConsent.contact_id.in_((keep_id, merge_id))))).all()
+    kept = {row.consent_type: row for row in rows if row.contact_id == keep_id}
+    for row in (row for row in rows if row.contact_id == merge_id):
+        current = kept.get(row.consent_type)
+        if current is None:
+            row.contact_id = keep_id
+        else:
+            if row.recorded_at > current.recorded_at:
+                current.granted, current.source = row.granted, row.source
+                current.iys_status, current.recorded_at = row.iys_status, row.recorded_at
+            await session.delete(row)
+    await session.flush()
 
 
 async def merge_contacts(session: AsyncSession, actor: Actor, keep_id: uuid.UUID,
@@ -47,9 +69,11 @@ async def merge_contacts(session: AsyncSession, actor: Actor, keep_id: uuid.UUID
             # the merge itself was allowed.
             await service.close(session, Actor.system(tenant), conversation.id)
 
-    for model in (Conversation, Message, Note, ConversationEvent, ContactIdentity):
+    for model in (Conversation, Message, Note, ConversationEvent, ContactIdentity,
+                  ConsentEvent):
         await session.execute(update(model).where(
             model.tenant_id == tenant, model.contact_id == merge_id).values(contact_id=keep_id))
+    await _merge_consents(session, tenant, keep_id, merge_id)
 
     keep.tags = keep.tags + [t for t in gone.tags if t not in keep.tags]
     keep.custom_fields = {**gone.custom_fields, **keep.custom_fields}

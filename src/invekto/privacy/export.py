@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.campaigns.models import Campaign, CampaignRecipient
 from invekto.channels.models import Channel
+from invekto.consent.models import ConsentEvent
 from invekto.contacts.models import (
     Contact,
     ContactConsent,
@@ -199,6 +200,9 @@ async def _profile(session: AsyncSession, tenant_id: uuid.UUID, contact: Contact
     consents = (await session.scalars(select(ContactConsent).where(
         ContactConsent.tenant_id == tenant_id, ContactConsent.contact_id == contact.id)
         .order_by(ContactConsent.consent_type))).all()
+    history = (await session.scalars(select(ConsentEvent).where(
+        ConsentEvent.tenant_id == tenant_id, ConsentEvent.contact_id == contact.id)
+        .order_by(ConsentEvent.occurred_at, ConsentEvent.id))).all()
     opt_out = await session.scalar(select(SmsOptOut).where(
         SmsOptOut.tenant_id == tenant_id, SmsOptOut.phone == contact.phone)
     ) if contact.phone else None
@@ -225,6 +229,11 @@ async def _profile(session: AsyncSession, tenant_id: uuid.UUID, contact: Contact
         "consents": [{"type": c.consent_type, "granted": c.granted, "source": c.source,
                       "iys_status": c.iys_status, "recorded_at": _at(c.recorded_at)}
                      for c in consents],
+        "consent_history": [{"type": e.consent_type, "granted": e.granted, "source": e.source,
+                             "iys_source": e.iys_source, "iys_status": e.iys_status,
+                             "for": e.recipient, "occurred_at": _at(e.occurred_at),
+                             "recorded_at": _at(e.recorded_at), "evidence": e.evidence}
+                            for e in history],
         "sms_opt_out": {"keyword": opt_out.keyword, "at": _at(opt_out.created_at)}
         if opt_out else None,
         "notes": [{"at": _at(n.created_at), "author": people.get(n.author_id, ""),
