@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy import func, select, update
 
 from invekto.audit.models import AuditEvent
+from invekto.auth import totp
 from invekto.auth.models import ApiKey, LoginAttempt, UserSession
 from invekto.core import security
 from invekto.users.models import User
@@ -247,6 +248,34 @@ async def test_lockout_ends_when_the_failures_leave_the_window(world, client):
                               .values(attempted_at=LoginAttempt.attempted_at
                                       - timedelta(minutes=16)))
     assert (await login(client, home, "deniz")).status_code == 200
+
+
+# ---- two-factor authentication (tests/auth/test_two_factor.py has the rest) ----------------------
+
+async def test_with_two_factor_the_password_answers_a_challenge_and_no_cookie(world, client):
+    home = world.home
+    setup = (await home.deniz.client.post("/api/v1/auth/2fa/setup")).json()
+    enabled = await home.deniz.client.post("/api/v1/auth/2fa/enable", json={
+        "code": totp.code_at(setup["secret"], datetime.now(UTC))})
+    assert enabled.status_code == 200, enabled.text
+
+    response = await login(client, home, "deniz")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"two_factor", "pending_token", "expires_at", "secret", "otpauth_uri"}
+    assert body["two_factor"] == "verify" and body["secret"] is None
+    assert session_cookie(response) is None and "invekto_session" not in client.cookies
+    done = await client.post("/api/v1/auth/login/2fa", json={
+        "pending_token": body["pending_token"],
+        "code": totp.code_at(setup["secret"], datetime.now(UTC) + timedelta(seconds=30))})
+    assert done.status_code == 200, done.text
+    assert session_cookie(done) is not None
+    assert done.json()["user"]["username"] == "deniz"
+    assert (await client.get(ME)).status_code == 200
+    # A wrong password still looks like any other failure.
+    error = assert_error(await login(client, home, "deniz", "not-the-password"), 401,
+                         "login_failed")
+    assert error["message"] == FAILED_MESSAGE
 
 
 # ---- logout --------------------------------------------------------------------------------------

@@ -195,6 +195,22 @@ async def test_a_wrong_or_missing_state_is_refused_before_the_code_is_used(world
     assert provider.state.token_requests == []
 
 
+async def test_a_code_stolen_from_another_sign_in_fails_its_pkce_check(world, provider):
+    """An attacker's code slipped into a victim's callback (with the victim's own state): the
+    victim's PKCE verifier does not match the challenge the code was issued for."""
+    home = world.home
+    await configure(home, provider)
+    await give_email(home, "bora", "ayla@example.com")
+    async with fresh_client(home) as attacker, fresh_client(home) as victim:
+        stolen = parse_qs(urlsplit(await at_provider(await to_provider(home, attacker))).query)
+        own = await at_provider(await to_provider(home, victim))
+        state = parse_qs(urlsplit(own).query)["state"][0]
+        injected = await victim.get("/login/sso/callback",
+                                    params={"code": stolen["code"][0], "state": state})
+        await assert_refused(home, victim, injected, "sso_invalid")
+    assert "invalid_grant" in (await failures(home))[-1]["detail"]
+
+
 async def test_the_provider_saying_no_is_refused(world, provider):
     home = world.home
     await configure(home, provider)

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from invekto.channels import service as channels
 from invekto.channels.schemas import ChannelCreate
 from invekto.core import uploads
+from invekto.core.errors import ValidationFailed
 from invekto.inbox import service as inbox
 from invekto.inbox.models import Attachment
 from tests.widget.visitor import CONSENT, PNG, SITE, Widget
@@ -52,6 +53,25 @@ DISGUISES = [
 ])
 def test_sniff(data, expected):
     assert uploads.sniff(data) == expected
+
+
+@pytest.mark.parametrize(("name", "declared", "data", "refused"), [
+    ("sayfa.html", "text/html", HTML_PAGE, False),  # says what it is: the site's list decides
+    ("logo.svg", "image/svg+xml", SVG, False),
+    ("kurulum.exe", "application/x-msdownload", PE, False),
+    ("program", "application/octet-stream", ELF, False),
+    ("sayfa.html", "image/png", HTML_PAGE, True),  # the type claims otherwise
+    ("fatura.pdf", "text/html", HTML_PAGE, True),  # the name claims otherwise
+    ("fatura.pdf", "application/octet-stream", PE, True),
+    ("fatura.pdf", "application/pdf", PDF, False),
+])
+def test_a_file_may_be_what_it_says(name, declared, data, refused):
+    if refused:
+        with pytest.raises(ValidationFailed) as caught:
+            uploads.check(name, declared, data, field="belge")
+        assert (caught.value.field, caught.value.code) == ("belge", "file_content_refused")
+    else:
+        uploads.check(name, declared, data)
 
 
 async def attachments(company) -> int:

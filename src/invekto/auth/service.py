@@ -152,7 +152,8 @@ async def complete_login(session: AsyncSession, *, tenant_id: uuid.UUID, pending
             await audit.record(session, actor, "auth.login_blocked",
                                data={"username": user.username, "step": "2fa"})
             return LoginResult(locked_for=locked_for)
-        recovery_codes = await two_factor.enrol_from_pending(session, user, pending, code, now)
+        recovery_codes = await two_factor.enrol_from_pending(session, user, pending, code, now,
+                                                             actor=actor)
         if recovery_codes is None:
             await two_factor.record_failure(session, user, actor=actor, policy=policy, now=now)
             return LoginResult(refusal="code_invalid")

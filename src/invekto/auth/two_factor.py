@@ -190,7 +190,7 @@ async def confirm_enrolment(session: AsyncSession, actor: Actor, code: str) -> l
 
 
 async def enrol_from_pending(session: AsyncSession, user: User, pending: PendingLogin,
-                             code: str, now: datetime) -> list[str] | None:
+                             code: str, now: datetime, *, actor: Actor) -> list[str] | None:
     """A login the company requires two-factor authentication for, set up now: the pending
     login's secret becomes the user's once ``code`` matches it. Returns the recovery codes, or
     None for a wrong code (the caller counts it)."""
@@ -206,15 +206,9 @@ async def enrol_from_pending(session: AsyncSession, user: User, pending: Pending
     row.secret_encrypted, row.confirmed_at, row.last_used_step = _encrypt(secret), now, step
     await session.flush()
     codes = await _new_recovery_codes(session, user, now)
-    await audit.record(session, _actor_of(user, pending.ip), "auth.2fa_enabled",
-                       target_type="user", target_id=user.id, data={"at_login": True})
+    await audit.record(session, actor, "auth.2fa_enabled", target_type="user",
+                       target_id=user.id, data={"at_login": True})
     return codes
-
-
-def _actor_of(user: User, ip: str | None) -> Actor:
-    """For the audit trail of a login not finished yet (no session, no groups needed)."""
-    return Actor(tenant_id=user.tenant_id, role=user.role, kind="user", user_id=user.id,
-                 language=user.language, ip=str(ip) if ip else None)
 
 
 async def check_code(session: AsyncSession, user: User, code: str, *, actor: Actor,

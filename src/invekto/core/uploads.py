@@ -1,11 +1,12 @@
-"""What an uploaded file really is, whatever its name and declared type say.
+"""What an uploaded file really is, checked against what its name and declared type say.
 
 Each upload site keeps its own list of allowed types (a message's media kinds, a knowledge
-document's formats, a recipient list's CSV/XLSX) and checks it first; this refuses, on top, a
-file whose content is active code in disguise: an executable (PE, ELF, Mach-O, a ``#!``
-script), or HTML, SVG or XML markup that a browser would run if it ever rendered the file (an
-"image" that is a page with a script, a "PDF" that is an SVG). Files we serve back are sent with
-``nosniff`` and a sandbox besides; this keeps such files out of storage in the first place.
+document's formats, a recipient list's CSV/XLSX) and checks it as before; this refuses, on top,
+active code in disguise: an executable (PE, ELF, Mach-O, a ``#!`` script) or HTML, SVG or
+scripted XML markup whose name and type claim something else (an "image" that is a page with a
+script, a "PDF" that is an SVG, a "CSV" that is a program). A file that says what it is (an
+.html as text/html) is left to the site's list. Files we serve back go out with ``nosniff``,
+as downloads or sandboxed besides; this keeps disguised ones out of storage in the first place.
 
 Content is identified by its magic numbers (``puremagic``), and markup by the patterns with which
 browsers themselves sniff HTML (WHATWG MIME Sniffing, "identifying a resource with an unknown
@@ -74,18 +75,37 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
+# What a file honestly of each kind may be called.
+_CLAIMS = {
+    "markup": ({"text/html", "image/svg+xml", "application/xhtml+xml", "application/xml",
+                "text/xml"}, {"html", "htm", "xhtml", "svg", "xml"}),
+    "executable": (_EXECUTABLE_TYPES | {"application/x-sh", "text/x-shellscript",
+                                        "application/x-elf"},
+                   {"exe", "dll", "msi", "com", "scr", "bin", "elf", "so", "dylib", "sh",
+                    "class"}),
+}
+
+
 def check(filename: str, content_type: str, data: bytes, *, field: str = "file") -> None:
-    """Refuse (422, naming ``field``) a file that is an executable or a page in disguise."""
+    """Refuse (422, naming ``field``) an executable or a page disguised as something else."""
     found = sniff(data)
+    if found is None:
+        return
+    types, extensions = _CLAIMS[found]
+    declared_type = content_type.split(";")[0].strip().lower()
+    extension = filename.rpartition(".")[2].lower() if "." in filename else ""
+    type_agrees = declared_type in types or declared_type in ("", "application/octet-stream")
+    name_agrees = extension in extensions or not extension
+    if type_agrees and name_agrees:
+        return  # it says what it is: the site's list of allowed types decides
+    claimed = _declared(filename, content_type)
     if found == "executable":
         raise ValidationFailed("this file is a program, not the %(type)s its name says; it "
                                "cannot be uploaded", field=field, code="file_content_refused",
-                               params={"type": _declared(filename, content_type)})
-    if found == "markup":
-        raise ValidationFailed("this file is a web page or a drawing with code in it, not the "
-                               "%(type)s its name says; it cannot be uploaded", field=field,
-                               code="file_content_refused",
-                               params={"type": _declared(filename, content_type)})
+                               params={"type": claimed})
+    raise ValidationFailed("this file is a web page or a drawing with code in it, not the "
+                           "%(type)s its name says; it cannot be uploaded", field=field,
+                           code="file_content_refused", params={"type": claimed})
 
 
 def _declared(filename: str, content_type: str) -> str:
