@@ -102,3 +102,22 @@ async def test_sockets_need_a_valid_session_and_the_same_origin(world, two_serve
         async with connect(f"ws://{address}/ws", origin="http://evil.example",
                            additional_headers={"Cookie": _cookie(world.home.sevgi)}) as ws:
             await asyncio.wait_for(ws.recv(), 5)
+
+
+async def test_a_session_ended_elsewhere_stops_an_open_socket_at_its_next_ping(world,
+                                                                                two_servers):
+    home = world.home
+    tab = await home.login("deniz")
+    person = type(home.deniz)(home.deniz.user_id, "deniz", "agent", tab)
+    websocket = await _socket(two_servers[0], person)
+    await websocket.send(json.dumps({"type": "ping"}))
+    assert json.loads(await asyncio.wait_for(websocket.recv(), 5))["type"] == "pong"
+
+    # Deniz ends every other session from the account page of another device.
+    response = await home.deniz.client.post("/api/v1/me/sessions/end-others")
+    assert response.status_code in (200, 204), response.text
+    await websocket.send(json.dumps({"type": "ping"}))
+    with pytest.raises(Exception, match="1008"):
+        while True:  # events already queued may come first; then the close
+            await asyncio.wait_for(websocket.recv(), 5)
+    await tab.aclose()

@@ -207,10 +207,13 @@ def _user_actor(user: User, ip: str | None = None,
 
 async def authenticate_session(session: AsyncSession, tenant_id: uuid.UUID, secret: str, *,
                                ip: str | None = None,
-                               lifetime: timedelta = LoginPolicy.session_lifetime) -> Actor:
+                               lifetime: timedelta = LoginPolicy.session_lifetime,
+                               touch: bool = True) -> Actor:
     """The session's person, if the session is alive: not ended, its user active, heard from
     within the company's idle limit and younger than its absolute limit (``lifetime`` when the
-    company chose none), both read with the session in one query."""
+    company chose none), both read with the session in one query. ``touch=False``: a check
+    that is not the person's activity (an open tab's automatic ping) and so does not extend
+    the idle limit."""
     now = _now()
     row = (await session.execute(
         select(UserSession, User, SecuritySettings.session_idle_minutes,
@@ -229,7 +232,7 @@ async def authenticate_session(session: AsyncSession, tenant_id: uuid.UUID, secr
     ends = min(user_session.last_seen_at + idle, user_session.created_at + absolute)
     if ends <= now:
         raise Unauthenticated("your session has ended; please log in again")
-    if now - user_session.last_seen_at > _TOUCH_INTERVAL:
+    if touch and now - user_session.last_seen_at > _TOUCH_INTERVAL:
         # Sliding expiry within the absolute limit: an agent working every day is not logged
         # out mid-shift, and a stolen cookie does not live for ever.
         user_session.last_seen_at = now

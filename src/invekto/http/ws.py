@@ -67,12 +67,18 @@ async def events(websocket: WebSocket) -> None:
 
     async def read_client() -> None:
         # Clients only ping; reading also notices a closed socket promptly. A ping refreshes
-        # the user's presence.
+        # the user's presence, and checks the session again: one ended elsewhere (logged out,
+        # ended from the account page, the user deactivated, a time limit) stops the events.
         while True:
             message = await websocket.receive_json()
             if isinstance(message, dict) and message.get("type") == "ping":
-                async with runtime.current().db.tenant_session(actor.tenant_id) as session:
-                    await users.touch_presence(session, actor.tenant_id, actor.user_id)
+                try:
+                    async with runtime.current().db.tenant_session(tenant_id) as session:
+                        await auth.authenticate_session(session, tenant_id, secret, touch=False)
+                        await users.touch_presence(session, actor.tenant_id, actor.user_id)
+                except AppError:
+                    await websocket.close(code=_POLICY_VIOLATION)
+                    return
                 await websocket.send_json({"type": "pong", "data": {}})
 
     await serve_until_closed(websocket, hub, subscription, pump_events(), read_client())
