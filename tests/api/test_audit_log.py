@@ -168,3 +168,17 @@ async def test_takeovers_campaign_sends_and_api_key_use_are_recorded(world):
         assert (await api.get(f"{API}/users")).status_code == 200
     used = await events(home, action="api_key.used")
     assert len(used) == 1 and used[0].actor_kind == "api_key"  # once per interval, not per call
+
+
+async def test_catalogue_changes_carry_before_and_after(world):
+    home = world.home
+    ayla = home.ayla.client
+    tag = (await ayla.post(f"{API}/tags", json={"name": "vip"})).json()
+    assert (await ayla.patch(f"{API}/tags/{tag['id']}",
+                             json={"color": "#ff0000"})).status_code == 200
+    assert (await ayla.delete(f"{API}/tags/{tag['id']}")).status_code == 204
+    found = await events(home, target_id=uuid.UUID(tag["id"]))
+    assert [(e.action, e.before, e.after) for e in found] == [
+        ("tag.created", None, {"name": "vip", "marks_conversion": False}),
+        ("tag.updated", {"color": "#6c757d"}, {"color": "#ff0000"}),
+        ("tag.deleted", {"name": "vip"}, None)]

@@ -391,6 +391,8 @@ async def create_tag(session: AsyncSession, actor: Actor, data: TagCreate) -> Ta
               marks_conversion=data.marks_conversion)
     session.add(tag)
     await flush_unique(session, "tag '%(name)s' exists", field="name", params={"name": tag.name})
+    await audit.record(session, actor, "tag.created", target_type="tag", target_id=tag.id,
+                       after={"name": tag.name, "marks_conversion": tag.marks_conversion})
     return tag
 
 
@@ -398,11 +400,18 @@ async def update_tag(session: AsyncSession, actor: Actor, tag_id: uuid.UUID, dat
                      ) -> Tag:
     actor.require(Permission.MANAGE_CONTACTS)
     tag = await _get_tag(session, actor, tag_id)
+    before = {"color": tag.color, "marks_conversion": tag.marks_conversion}
     if data.color is not None:
         tag.color = data.color
     if data.marks_conversion is not None:
         tag.marks_conversion = data.marks_conversion
     await session.flush()
+    after = {"color": tag.color, "marks_conversion": tag.marks_conversion}
+    if after != before:
+        await audit.record(session, actor, "tag.updated", target_type="tag", target_id=tag.id,
+                           data={"name": tag.name},
+                           before={k: v for k, v in before.items() if after[k] != v},
+                           after={k: v for k, v in after.items() if before[k] != v})
     return tag
 
 
@@ -416,6 +425,8 @@ async def delete_tag(session: AsyncSession, actor: Actor, tag_id: uuid.UUID) -> 
         tags=func.array_remove(Contact.tags, tag.name)))
     await session.delete(tag)
     await session.flush()
+    await audit.record(session, actor, "tag.deleted", target_type="tag", target_id=tag_id,
+                       before={"name": tag.name})
     return tag
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto.ai import memory
+from invekto.audit import service as audit
 from invekto.contacts import service as contacts
 from invekto.core.actor import Actor, Permission
 from invekto.core.errors import ValidationFailed
@@ -43,6 +44,8 @@ async def create(session: AsyncSession, actor: Actor, *, shortcut: str, body: st
     session.add(reply)
     await flush_unique(session, "this shortcut is already in use", field="shortcut")
     await memory.quick_replies_changed(session, actor.tenant_id)
+    await audit.record(session, actor, "quick_reply.created", target_type="quick_reply",
+                       target_id=reply.id, after={"shortcut": reply.shortcut})
     return reply
 
 
@@ -53,12 +56,18 @@ async def update(session: AsyncSession, actor: Actor, reply_id: uuid.UUID, *, sh
     actor.require(Permission.MANAGE_CONTENT)
     reply = await get_in_tenant(session, QuickReply, actor.tenant_id, reply_id,
                                 what=N_("quick reply"))
+    before = {"shortcut": reply.shortcut, "body": reply.body}
     _apply(reply, shortcut, body)
     await check_text(session, actor, reply.body)
     if attachment_id is not None or remove_file:
         reply.attachment_id = attachment_id
     await flush_unique(session, "this shortcut is already in use", field="shortcut")
     await memory.quick_replies_changed(session, actor.tenant_id)
+    after = {"shortcut": reply.shortcut, "body": reply.body}
+    await audit.record(session, actor, "quick_reply.updated", target_type="quick_reply",
+                       target_id=reply.id, before={k: v for k, v in before.items()
+                                                   if after[k] != v},
+                       after={k: v for k, v in after.items() if before[k] != v})
     return reply
 
 
@@ -75,6 +84,8 @@ async def delete(session: AsyncSession, actor: Actor, reply_id: uuid.UUID) -> No
     await session.delete(reply)
     await session.flush()
     await memory.quick_replies_changed(session, actor.tenant_id)
+    await audit.record(session, actor, "quick_reply.deleted", target_type="quick_reply",
+                       target_id=reply_id, before={"shortcut": reply.shortcut})
 
 
 async def check_text(session: AsyncSession, actor: Actor, text: str, *,

@@ -381,6 +381,8 @@ async def add_holiday(session: AsyncSession, actor: Actor, data: HolidayIn) -> H
     holiday = Holiday(tenant_id=actor.tenant_id, day=data.day, name=data.name.strip())
     session.add(holiday)
     await flush_unique(session, "that day is already a holiday", field="day")
+    await audit.record(session, actor, "holiday.added", target_type="holiday",
+                       target_id=holiday.id, after={"day": str(holiday.day), "name": holiday.name})
     return holiday
 
 
@@ -390,6 +392,9 @@ async def delete_holiday(session: AsyncSession, actor: Actor, holiday_id: uuid.U
                                   what=N_("holiday"))
     await session.delete(holiday)
     await session.flush()
+    await audit.record(session, actor, "holiday.deleted", target_type="holiday",
+                       target_id=holiday_id, before={"day": str(holiday.day),
+                                                     "name": holiday.name})
 
 
 async def load_public_holidays(session: AsyncSession, actor: Actor, year: int,
@@ -408,6 +413,7 @@ async def load_public_holidays(session: AsyncSession, actor: Actor, year: int,
             session.add(Holiday(tenant_id=actor.tenant_id, day=day, name=str(name)[:100]))
             added += 1
     await session.flush()
+    await audit.record(session, actor, "holiday.loaded", data={"year": year, "added": added})
     return added
 
 
