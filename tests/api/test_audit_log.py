@@ -182,3 +182,21 @@ async def test_catalogue_changes_carry_before_and_after(world):
         ("tag.created", None, {"name": "vip", "marks_conversion": False}),
         ("tag.updated", {"color": "#6c757d"}, {"color": "#ff0000"}),
         ("tag.deleted", {"name": "vip"}, None)]
+
+
+async def test_changes_record_before_and_after_with_personal_values_masked(world):
+    home = world.home
+    ayla = home.ayla.client
+    contact = (await ayla.post(f"{API}/contacts", json={
+        "name": "Ayşe Yılmaz", "phone": "+905321234567"})).json()
+    assert (await ayla.patch(f"{API}/contacts/{contact['id']}", json={
+        "phone": "+905339876543", "language": "en"})).status_code == 200
+    (changed,) = await events(home, action="contact.updated")
+    assert changed.before == {"phone": "+90 532 *** ** 67", "language": None}
+    assert changed.after == {"phone": "+90 533 *** ** 43", "language": "en"}
+
+    channel_id = home.channel_id
+    assert (await ayla.patch(f"{API}/channels/{channel_id}",
+                             json={"name": "Web sitesi"})).status_code == 200
+    (renamed,) = await events(home, action="channel.updated")
+    assert (renamed.before, renamed.after) == ({"name": "Web"}, {"name": "Web sitesi"})

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import cast, delete, func, select
@@ -37,6 +37,22 @@ async def record(session: AsyncSession, actor: Actor, action: str, *,
         before=before, after=after, ip=actor.ip,
         user_agent=actor.user_agent[:400] if actor.user_agent else None,
     ))
+
+
+def _plain(value: Any) -> Any:
+    """A value as JSON keeps it: ids and dates as text, lists element by element."""
+    if isinstance(value, uuid.UUID | date | time):
+        return value.isoformat() if not isinstance(value, uuid.UUID) else str(value)
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(item) for item in value]
+    return value
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``before=``/``after=`` for ``record``: only the keys whose value changed."""
+    changed = [key for key in after if _plain(before.get(key)) != _plain(after[key])]
+    return {"before": {key: _plain(before.get(key)) for key in changed},
+            "after": {key: _plain(after[key]) for key in changed}}
 
 
 def _filtered(actor: Actor, filters: AuditFilters):

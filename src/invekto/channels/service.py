@@ -117,6 +117,7 @@ async def update_channel(session: AsyncSession, actor: Actor, channel_id: uuid.U
     if "name" in changes:
         changes["name"] = changes["name"].strip()
         await _require_free_name(session, actor, changes["name"], but=channel.id)
+    before = {name: getattr(channel, name) for name in changes}
     for name, value in changes.items():
         setattr(channel, name, value)
     if data.credentials is not None:
@@ -126,10 +127,12 @@ async def update_channel(session: AsyncSession, actor: Actor, channel_id: uuid.U
             {name: value for name, value in credentials.items() if value})
     await _flush_unique_name(session, channel)
     _forget_webhook_channel(channel.id)
+    # Credentials are named as changed, never shown: not even the audit log holds a secret.
     await audit.record(session, actor, "channel.updated", target_type="channel",
                        target_id=channel.id, data={
                            "fields": sorted(changes) + (["credentials"] if data.credentials
-                                                        is not None else [])})
+                                                        is not None else [])},
+                       **audit.diff(before, changes))
     return channel
 
 

@@ -155,11 +155,22 @@ async def update_contact(session: AsyncSession, actor: Actor, contact_id: uuid.U
         merged = {**contact.custom_fields, **data.custom_fields}
         values["custom_fields"] = await _checked_custom_fields(
             session, actor, {k: v for k, v in merged.items() if v is not None})
+    before = _audited(contact, values)
     await _flush_unique_phone(session, contact, values)
     await audit.record(session, actor, "contact.updated", target_type="contact",
-                       target_id=contact.id, data={"fields": sorted(changes)})
+                       target_id=contact.id, data={"fields": sorted(changes)},
+                       **audit.diff(before, _audited(contact, values)))
     await _emit(session, "contact_updated", contact, {"fields": sorted(changes)})
     return contact
+
+
+def _audited(contact: Contact, values: dict[str, Any]) -> dict[str, Any]:
+    """The changed fields as the audit log keeps them: personal values masked (the log is no
+    second copy of a customer's data), custom fields by name only."""
+    shown = {"name": masking.text, "phone": masking.phone, "email": masking.email}
+    return {name: shown.get(name, lambda value: value)(getattr(contact, name))
+            if name != "custom_fields" else sorted(contact.custom_fields)
+            for name in values}
 
 
 async def _require_may_change_personal(session: AsyncSession, actor: Actor,
@@ -409,9 +420,7 @@ async def update_tag(session: AsyncSession, actor: Actor, tag_id: uuid.UUID, dat
     after = {"color": tag.color, "marks_conversion": tag.marks_conversion}
     if after != before:
         await audit.record(session, actor, "tag.updated", target_type="tag", target_id=tag.id,
-                           data={"name": tag.name},
-                           before={k: v for k, v in before.items() if after[k] != v},
-                           after={k: v for k, v in after.items() if before[k] != v})
+                           data={"name": tag.name}, **audit.diff(before, after))
     return tag
 
 
@@ -489,7 +498,7 @@ async def update_custom_field(session: AsyncSession, actor: Actor, field_id: uui
     if changes:
         await audit.record(session, actor, "custom_field.updated", target_type="custom_field",
                            target_id=definition.id, data={"key": definition.key},
-                           before=before, after=changes)
+                           **audit.diff(before, changes))
     return definition
 
 

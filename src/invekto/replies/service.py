@@ -63,11 +63,9 @@ async def update(session: AsyncSession, actor: Actor, reply_id: uuid.UUID, *, sh
         reply.attachment_id = attachment_id
     await flush_unique(session, "this shortcut is already in use", field="shortcut")
     await memory.quick_replies_changed(session, actor.tenant_id)
-    after = {"shortcut": reply.shortcut, "body": reply.body}
     await audit.record(session, actor, "quick_reply.updated", target_type="quick_reply",
-                       target_id=reply.id, before={k: v for k, v in before.items()
-                                                   if after[k] != v},
-                       after={k: v for k, v in after.items() if before[k] != v})
+                       target_id=reply.id, **audit.diff(before, {
+                           "shortcut": reply.shortcut, "body": reply.body}))
     return reply
 
 

@@ -92,6 +92,8 @@ async def set_routing(session: AsyncSession, actor: Actor, channel_id: uuid.UUID
     if routing is None:
         routing = ChannelRouting(tenant_id=actor.tenant_id, channel_id=channel_id)
         session.add(routing)
+    fields = ("group_ids", "algorithm", "sticky", "when_nobody", "away_message")
+    before = {name: getattr(routing, name) for name in fields}
     routing.group_ids = list(dict.fromkeys(data.group_ids))
     routing.algorithm = data.algorithm
     routing.sticky = data.sticky
@@ -99,7 +101,8 @@ async def set_routing(session: AsyncSession, actor: Actor, channel_id: uuid.UUID
     routing.away_message = data.away_message.strip()
     await session.flush()
     await audit.record(session, actor, "channel.routing_changed", target_type="channel",
-                       target_id=channel_id, data=data.model_dump(mode="json"))
+                       target_id=channel_id, data=data.model_dump(mode="json"),
+                       **audit.diff(before, {name: getattr(routing, name) for name in fields}))
     return routing
 
 

@@ -81,10 +81,11 @@ async def update_profile(session: AsyncSession, actor: Actor, *, name: str, time
     tenant = await get(session, actor.tenant_id)
     wanted = {"name": name, "timezone": timezone, "default_language": default_language}
     changes = {key: value for key, value in wanted.items() if getattr(tenant, key) != value}
+    before = {key: getattr(tenant, key) for key in changes}
     for key, value in changes.items():
         setattr(tenant, key, value)
     await session.flush()
     if changes:
         await audit.record(session, actor, "tenant.updated", target_type="tenant",
-                           target_id=tenant.id, data=changes)
+                           target_id=tenant.id, data=changes, **audit.diff(before, changes))
     return tenant

@@ -109,7 +109,7 @@ async def update_user(session: AsyncSession, actor: Actor, user_id: uuid.UUID, d
         await roles.check_assignable(session, actor, role=changes.get("role", user.role),
                                      custom_role_id=changes.get("custom_role_id",
                                                                 user.custom_role_id))
-    before = {name: _audit_value(getattr(user, name)) for name in changes if name != "email"}
+    before = {name: getattr(user, name) for name in changes if name != "email"}
     for name, value in changes.items():
         setattr(user, name, value)
     if data.group_ids is not None:
@@ -122,14 +122,9 @@ async def update_user(session: AsyncSession, actor: Actor, user_id: uuid.UUID, d
         await auth.end_all_sessions(session, actor, user.id)
     await session.flush()
     await audit.record(session, actor, "user.updated", target_type="user", target_id=user.id,
-                       before=before, after={name: _audit_value(value)
-                                             for name, value in changes.items()
-                                             if name != "email"})
+                       **audit.diff(before, {name: value for name, value in changes.items()
+                                             if name != "email"}))
     return user
-
-
-def _audit_value(value: object) -> object:
-    return str(value) if isinstance(value, uuid.UUID) else value
 
 
 # ---- groups ------------------------------------------------------------------------------------
