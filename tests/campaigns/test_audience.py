@@ -11,6 +11,7 @@ from sqlalchemy import insert, select, update
 
 from invekto.channels import service as channels
 from invekto.channels.schemas import ChannelCreate
+from invekto.consent import service as consent
 from invekto.contacts.models import Contact, ContactConsent, ContactIdentity, SmsOptOut
 from invekto.db.base import new_id
 
@@ -132,15 +133,19 @@ async def test_telegram_reaches_only_the_chats_it_knows(wa):
     async with home.rt.db.tenant_session(home.tenant_id) as session:
         bot = await channels.create_channel(session, home.system, ChannelCreate(
             kind="telegram", name="Telegram", credentials={"bot_token": "123:abc"}))
-    ids = await wa.contacts(2, tags=["vip"])
+    ids = await wa.contacts(3, tags=["vip"])
     async with home.rt.db.tenant_session(home.tenant_id) as session:
-        await session.execute(insert(ContactIdentity).values(
-            id=new_id(), tenant_id=home.tenant_id, contact_id=ids[0], channel_id=bot.id,
-            handle="777001"))
+        for contact_id, handle in ((ids[0], "777001"), (ids[2], "777003")):
+            await session.execute(insert(ContactIdentity).values(
+                id=new_id(), tenant_id=home.tenant_id, contact_id=contact_id,
+                channel_id=bot.id, handle=handle))
+        # A commercial message on Telegram needs the recorded opt-in (law 6563): 777003 has none.
+        await consent.apply_changes(session, home.tenant_id, "manual", consent.SYSTEM, [
+            consent.Change(ids[0], "message", True, datetime.now(UTC))])
     campaign = await wa.create(channel_id=str(bot.id), content_kind="text",
                                body="Yeni ürünler geldi")
     plan = (await wa.post(f"/api/v1/campaigns/{campaign['id']}/plan")).json()
-    assert (plan["recipients"], plan["excluded"]) == (1, {"unreachable": 1})
+    assert (plan["recipients"], plan["excluded"]) == (1, {"unreachable": 1, "no_consent": 1})
     recipients = await wa.recipients(campaign["id"])
     assert {r.handle for r in recipients if r.state == "queued"} == {"777001"}
 

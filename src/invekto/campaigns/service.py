@@ -483,8 +483,8 @@ def _exclusion(campaign: Campaign, channel: Channel, segment: Segment | None,
     """The first reason a contact must not get the campaign (SQL CASE), or NULL. Commercial
     SMS needs the number's İYS approval (ONAY) whether or not the company lets us talk to İYS
     for it (the law asks it of every commercial SMS; a company without the integration records
-    İYS's status through the API); a WhatsApp marketing template needs the contact's message
-    consent."""
+    İYS's status through the API); a WhatsApp marketing template and a commercial Telegram
+    message need the contact's message consent."""
     def consent(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
         return exists().where(ContactConsent.tenant_id == tenant_id,
                               ContactConsent.contact_id == Contact.id,
@@ -498,7 +498,11 @@ def _exclusion(campaign: Campaign, channel: Channel, segment: Segment | None,
         (opted_out, "opted_out"),
         (_handle_of(channel, tenant_id).is_(None), "unreachable"),
     ]
-    if (segment is not None and segment.consent_required) or marketing_template:
+    # Law 6563 asks opt-in for every commercial electronic message; on Telegram nothing else
+    # (no İYS, no template category) stands for it, so the recorded consent must.
+    commercial_chat = campaign.commercial and channel.kind == "telegram"
+    if (segment is not None and segment.consent_required) or marketing_template \
+            or commercial_chat:
         whens.append((not_(consent(ContactConsent.granted.is_(True))), "no_consent"))
     if campaign.commercial and channel.kind in SMS_KINDS:
         whens.append((not_(consent(ContactConsent.iys_status == "ONAY")), "no_iys_consent"))
