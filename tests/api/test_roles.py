@@ -174,16 +174,18 @@ async def test_managing_users_does_not_let_one_grant_more_than_one_holds(world):
         assert_error(await client.post(f"{API}/roles", json={
             "name": "Kendi", "permissions": ["security.manage"]}), 403, "forbidden",
             field="permissions")
-        # Nor may they change Ayla, whose admin role is more than theirs.
+        # Nor may they change Ayla, whose admin role is more than theirs, in any way.
         assert_error(await client.patch(f"{API}/users/{home.ayla.user_id}",
                                         json={"custom_role_id": role_id}), 403, "forbidden")
+        assert_error(await client.patch(f"{API}/users/{home.ayla.user_id}",
+                                        json={"is_active": False}), 403, "forbidden")
     finally:
         await client.aclose()
     async with home.rt.db.tenant_session(home.tenant_id) as session:
         names = set((await session.scalars(select(User.username))).all())
         ayla = await session.get(User, home.ayla.user_id)
     assert "yeni-admin" not in names and "yeni-supervisor" not in names
-    assert ayla.role == "admin" and ayla.custom_role_id is None
+    assert ayla.role == "admin" and ayla.custom_role_id is None and ayla.is_active
 
 
 async def test_another_companys_role_cannot_be_given(world):

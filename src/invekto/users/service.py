@@ -102,10 +102,11 @@ async def update_user(session: AsyncSession, actor: Actor, user_id: uuid.UUID, d
     if user.id == actor.user_id and ({"role", "custom_role_id"} & changes.keys()
                                      or changes.get("is_active") is False):
         raise ValidationFailed("you cannot demote or deactivate yourself", field="role")
+    # Only someone holding all of a user's permissions may change them (else "manage users"
+    # could deactivate or rename an admin); a new role must be within the actor's own too.
+    await roles.check_assignable(session, actor, role=user.role,
+                                 custom_role_id=user.custom_role_id)
     if {"role", "custom_role_id"} & changes.keys():
-        # Both the role the user had and the one they get must be within the actor's own.
-        await roles.check_assignable(session, actor, role=user.role,
-                                     custom_role_id=user.custom_role_id)
         await roles.check_assignable(session, actor, role=changes.get("role", user.role),
                                      custom_role_id=changes.get("custom_role_id",
                                                                 user.custom_role_id))
