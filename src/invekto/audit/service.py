@@ -4,6 +4,7 @@ UPDATE and DELETE except for the retention policy's purge and a company's own re
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from collections.abc import Iterable
 from datetime import date, datetime, time
@@ -71,8 +72,6 @@ def _filtered(actor: Actor, filters: AuditFilters):
         query = query.where(AuditEvent.occurred_at < filters.until)
     if filters.ip:
         try:
-            import ipaddress
-
             ipaddress.ip_address(filters.ip.strip())
         except ValueError as exc:
             raise ValidationFailed("not an IP address", field="ip") from exc
@@ -116,16 +115,6 @@ async def described(session: AsyncSession, actor: Actor, rows: Iterable[AuditEve
             names.update({row_id: name for row_id, name in (await session.execute(query))})
     return [AuditEventOut.model_validate(row).model_copy(update={
         "actor_name": names.get(row.actor_id, "") if row.actor_id else ""}) for row in rows]
-
-
-async def recent(session: AsyncSession, actor: Actor, *, limit: int = 100,
-                 action: str | None = None) -> list[AuditEvent]:
-    actor.require(Permission.MANAGE_SECURITY)
-    query = (select(AuditEvent).where(AuditEvent.tenant_id == actor.tenant_id)
-             .order_by(AuditEvent.occurred_at.desc()).limit(limit))
-    if action:
-        query = query.where(AuditEvent.action == action)
-    return list((await session.scalars(query)).all())
 
 
 async def actions_seen(session: AsyncSession, actor: Actor) -> list[str]:

@@ -61,7 +61,6 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "supervisor": frozenset(_SUPERVISOR),
     "admin": frozenset(Permission),
 }
-_ROLE_NAMES = {"agent": N_("agent"), "supervisor": N_("supervisor"), "admin": N_("admin")}
 
 
 @dataclass(frozen=True)
@@ -93,17 +92,10 @@ class Actor:
     def can_any(self, *permissions: Permission) -> bool:
         return not self.permissions.isdisjoint(permissions)
 
-    def has_role(self, role: str) -> bool:
-        return ROLE_RANK[self.role] >= ROLE_RANK[role]
-
-    def require(self, needed: Permission | str) -> None:
-        if isinstance(needed, Permission):
-            if not self.can(needed):
-                raise PermissionDenied("this action needs the “%(permission)s” permission",
-                                       params={"permission": PERMISSION_NAMES[needed]})
-        elif not self.has_role(needed):
-            raise PermissionDenied("this action needs the %(role)s role",
-                                   params={"role": _ROLE_NAMES[needed]})
+    def require(self, needed: Permission) -> None:
+        if not self.can(needed):
+            raise PermissionDenied("this action needs the “%(permission)s” permission",
+                                   params={"permission": PERMISSION_NAMES[needed]})
 
     @property
     def sees_whole_tenant(self) -> bool:

@@ -183,7 +183,7 @@ async def _export(session: AsyncSession, actor: Actor, ids: list[uuid.UUID], fmt
     conversations = []
     masker = await masker_for(session, actor)  # an export shows no more than the screen
     for start in range(0, len(ids), _CHUNK):
-        conversations += await _load(session, actor.tenant_id, ids[start:start + _CHUNK],
+        conversations += await load(session, actor.tenant_id, ids[start:start + _CHUNK],
                                      masker)
     await audit.record(session, actor, "conversations.exported", data={
         "format": fmt, "conversations": len(conversations),
@@ -192,7 +192,7 @@ async def _export(session: AsyncSession, actor: Actor, ids: list[uuid.UUID], fmt
     return Export(company or "", zone, datetime.now(UTC), conversations)
 
 
-async def _load(session: AsyncSession, tenant_id: uuid.UUID, ids: list[uuid.UUID],
+async def load(session: AsyncSession, tenant_id: uuid.UUID, ids: list[uuid.UUID],
                 masker: Masker) -> list[ExportedConversation]:
     """The conversations with their messages, notes and events, in ``ids``' order."""
     rows = {c.id: c for c in (await session.scalars(select(Conversation).where(

@@ -140,7 +140,7 @@ async def _conversations(session: AsyncSession, tenant_id: uuid.UUID,
     structured content and the path of its file in the archive."""
     # The history export's reading and its document, so both exports describe a
     # conversation the same way (its loader is module-private: called here on purpose).
-    loaded = await history._load(session, tenant_id, conversation_ids, masker)
+    loaded = await history.load(session, tenant_id, conversation_ids, masker)
     document = json.loads(history.to_json(history.Export(
         company, await company_zone(session, tenant_id), now, loaded)))
     details = dict((await session.execute(select(Message.id, Message.payload).where(
