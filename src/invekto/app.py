@@ -31,6 +31,8 @@ from invekto.http.middleware import RequestContextMiddleware
 from invekto.http.security_headers import SecurityHeadersMiddleware
 from invekto.http.ws import router as ws_router
 from invekto.inbox.api import router as inbox_router
+from invekto.integrations.api import router as integrations_router
+from invekto.integrations.webhooks import router as integration_hooks_router
 from invekto.mail.api import router as mail_router
 from invekto.ops.api import router as ops_router
 from invekto.privacy.api import router as privacy_router
@@ -117,11 +119,12 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
 
     # First: providers' deliveries are the busiest path, and routes are matched in order.
     app.include_router(webhooks_router)
+    app.include_router(integration_hooks_router)
     api = APIRouter(prefix="/api/v1")
     for router in (auth_router, users_router, channels_router, contacts_router, inbox_router,
                    routing_router, templates_router, follow_ups_router, campaigns_router,
                    automation_router, flows_router, ai_router, reports_router, mail_router,
-                   consent_router, privacy_router, audit_router):
+                   consent_router, privacy_router, audit_router, integrations_router):
         api.include_router(router)
     app.include_router(api)
     app.include_router(ops_router)

@@ -51,6 +51,7 @@ from invekto.inbox.models import (
     ScheduledMessage,
     StatusBacklog,
 )
+from invekto.integrations.models import Integration, IntegrationEvent
 from invekto.mail.models import SmtpSettings, SummarySend, SummarySettings
 from invekto.privacy.models import (
     AnonymisedConversation,
@@ -81,6 +82,8 @@ from invekto.users.models import (
 )
 
 __all__ = [
+    "Integration",
+    "IntegrationEvent",
     "AISettings",
     "AIUsage",
     "AgentGroup",
