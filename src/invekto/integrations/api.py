@@ -10,7 +10,7 @@ import uuid
 from fastapi import APIRouter, Query, status
 
 from invekto.http.deps import Scoped
-from invekto.integrations import orders, service
+from invekto.integrations import events, orders, service  # noqa: F401 - events registers its kinds
 from invekto.integrations.schemas import (
     CheckOut,
     IntegrationIn,
