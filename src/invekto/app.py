@@ -49,6 +49,7 @@ from invekto.web.consent_views import router as consent_pages
 from invekto.web.flow_views import router as flow_pages
 from invekto.web.help_centre_views import router as help_centre_pages
 from invekto.web.inbox_views import router as inbox_pages
+from invekto.web.integration_views import router as integration_pages
 from invekto.web.knowledge_views import router as knowledge_pages
 from invekto.web.monitor_views import router as monitor_pages
 from invekto.web.privacy_views import router as privacy_pages
@@ -139,6 +140,7 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
     app.include_router(help_centre_pages)
     app.include_router(ai_settings_pages)
     app.include_router(consent_pages)
+    app.include_router(integration_pages)
     app.include_router(settings_pages)
     app.include_router(security_pages)
     app.include_router(account_pages)

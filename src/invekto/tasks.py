@@ -1,7 +1,9 @@
 """Registers every domain's jobs on the job queue app (procrastinate imports this module)."""
 
 import invekto.ai.steps  # the flows' "AI answer" step, in the web app and workers
-import invekto.db.models  # noqa: F401 - every table known before a job flushes (foreign keys)
+import invekto.db.models  # every table known before a job flushes (foreign keys)
+import invekto.integrations.events  # order and payment events, for automation rules
+import invekto.integrations.steps  # noqa: F401 - the flows' order look-up, in the web app and workers
 from invekto.ai import tasks as ai_tasks
 from invekto.auth import tasks as auth_tasks
 from invekto.automation import tasks as automation_tasks
@@ -12,6 +14,7 @@ from invekto.core.jobs import job_app
 from invekto.flows import tasks as flows_tasks
 from invekto.follow_ups import tasks as follow_ups_tasks
 from invekto.inbox import tasks as inbox_tasks
+from invekto.integrations.zoho import tasks as zoho_tasks
 from invekto.mail import tasks as mail_tasks
 from invekto.ops import tasks as ops_tasks
 from invekto.privacy import tasks as privacy_tasks
@@ -32,3 +35,4 @@ job_app.add_tasks_from(reports_tasks.blueprint, namespace="reports")
 job_app.add_tasks_from(mail_tasks.blueprint, namespace="mail")
 job_app.add_tasks_from(consent_tasks.blueprint, namespace="consent")
 job_app.add_tasks_from(privacy_tasks.blueprint, namespace="privacy")
+job_app.add_tasks_from(zoho_tasks.blueprint, namespace="zoho")

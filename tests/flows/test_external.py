@@ -147,13 +147,23 @@ async def test_a_slow_answer_times_out_and_a_lost_job_is_failed_by_the_scan(worl
     assert not (await mehmet.conversation()).held_by_bot
 
 
-async def test_an_integrations_look_up_answers_or_hands_off(world):
+@pytest.fixture
+def order_lookup_restored():
+    """The integrations' own order look-up is registered at import: the test puts its stand-in
+    in its place, and the real one back afterwards."""
+    real = steps._LOOKUPS.get("order_status")
+    yield
+    if real is not None:
+        steps.register_lookup(real)
+
+
+async def test_an_integrations_look_up_answers_or_hands_off(world, order_lookup_restored):
     home = world.home
     asked: list[tuple] = []
 
     async def find(tenant_id, query):
         asked.append((tenant_id, query))
-        return {"status": "Teslim edildi"} if query == "1234" else None
+        return {"summary": "Siparişiniz teslim edildi."} if query == "1234" else None
 
     steps.register_lookup(Lookup("order_status", "Sipariş durumu", find))
     try:
@@ -174,7 +184,7 @@ async def test_an_integrations_look_up_answers_or_hands_off(world):
         assert await ayse.advance()
         assert asked == [(home.tenant_id, "1234")]
         assert (await ayse.heard())[-2:] == [
-            "1234 numaralı siparişinizin durumu: Teslim edildi",
+            "Siparişiniz teslim edildi.",
             "Başka bir sorunuz olursa yazmanız yeterli. İyi günler!"]
 
         mehmet = Customer(home)

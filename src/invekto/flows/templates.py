@@ -146,8 +146,8 @@ def ecommerce() -> dict:
         nodes["lookup"] = {"type": "lookup", "capability": ORDER_STATUS,
                            "input": "{{ var.siparis }}", "save_as": "siparis_bilgisi",
                            "next": "answer", "not_found_next": "handoff_order"}
-        nodes["answer"] = {"type": "message", "text": "{{ var.siparis }} numaralı "
-                           "siparişinizin durumu: {{ var.siparis_bilgisi.status }}",
+        # The summary says where the order is, its total, and the cargo's tracking link.
+        nodes["answer"] = {"type": "message", "text": "{{ var.siparis_bilgisi.summary }}",
                            "next": "bye"}
         nodes["bye"] = {"type": "end", "text": "Başka bir sorunuz olursa yazmanız yeterli. "
                         "İyi günler!"}

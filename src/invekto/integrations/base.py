@@ -278,6 +278,11 @@ class IntegrationAdapter:
         Answer fast: providers retry slow answers."""
         raise NotImplementedError
 
+    def clean_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """The settings (secrets not included) as kept, after the form's own checks: a
+        provider's normalising (a shop's address) or ValidationFailed naming the field."""
+        return settings
+
     def setting_fields(self) -> tuple[SettingField, ...]:
         """The form: the adapter's own fields and the API address."""
         return (*self.fields, SettingField(

@@ -8,13 +8,14 @@ from invekto.automation.events import EventKind, register
 from invekto.core.i18n import N_
 
 # A shop told us of an order (Shopify's webhooks): about the contact whose phone or e-mail it
-# carries, with no conversation of its own.
-ORDER_CREATED = register(EventKind("order_created", N_("Order placed"), options=("source",),
-                                   about_conversation=False)).kind
+# carries, and that contact's latest conversation when there is one, so that a rule can send
+# the order's confirmation there (with none, such an action fails and the run says so).
+ORDER_CREATED = register(EventKind("order_created", N_("Order placed"),
+                                   options=("source",))).kind
 ORDER_UPDATED = register(EventKind("order_updated", N_("Order status changed"),
-                                   options=("source", "state"), about_conversation=False)).kind
-ORDER_SHIPPED = register(EventKind("order_shipped", N_("Order shipped"), options=("source",),
-                                   about_conversation=False)).kind
+                                   options=("source", "state"))).kind
+ORDER_SHIPPED = register(EventKind("order_shipped", N_("Order shipped"),
+                                   options=("source",))).kind
 # A payment link sent in a conversation was paid, or its payment failed.
 PAYMENT_RECEIVED = register(EventKind("payment_received", N_("Payment received"),
                                       options=("provider",))).kind

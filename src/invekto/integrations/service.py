@@ -117,6 +117,7 @@ async def save_integration(session: AsyncSession, actor: Actor, kind: str,
         if field.required and not value:
             raise ValidationFailed(f"{field.name} is required", field=field.name)
         settings[field.name] = value or field.default
+    settings = found.clean_settings(settings)
     settings["_secrets_set"] = sorted(credentials)
     before = None if row is None else {"settings": row.settings, "enabled": row.enabled}
     if row is None:
@@ -207,6 +208,15 @@ async def connections_with(session: AsyncSession, tenant_id: uuid.UUID,
         Integration.tenant_id == tenant_id, Integration.enabled,
         Integration.kind.in_(kinds)))).all()}
     return [connection_of(rows[k]) for k in kinds if k in rows]
+
+
+async def capabilities_of(session: AsyncSession, tenant_id: uuid.UUID) -> frozenset[Capability]:
+    """What the company's enabled connections can do (the inbox shows an order look-up or a
+    payment-link button only when one can)."""
+    kinds = (await session.scalars(select(Integration.kind).where(
+        Integration.tenant_id == tenant_id, Integration.enabled))).all()
+    found = [registry.adapter_for(kind) for kind in kinds]
+    return frozenset(c for a in found if a is not None for c in a.capabilities)
 
 
 async def call(session: AsyncSession, conn: Connection,

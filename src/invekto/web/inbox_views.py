@@ -28,6 +28,7 @@ from invekto.inbox import export, merge, saved_views, scheduled, service, timeli
 from invekto.inbox.api import export_response
 from invekto.inbox.models import PRIORITIES, Conversation
 from invekto.inbox.schemas import ConversationFilters, MessageSend
+from invekto.integrations import service as integrations
 from invekto.replies import service as replies
 from invekto.replies import variables
 from invekto.users import service as users
@@ -115,6 +116,8 @@ class Directory:
     groups: dict[uuid.UUID, Any]
     channels: dict[uuid.UUID, Any]
     tags: list[Any]
+    # What the company's connected integrations can do (order look-up, payment links).
+    integrations: frozenset[str] = frozenset()
 
     @classmethod
     async def load(cls, page: Page) -> Directory:
@@ -124,7 +127,11 @@ class Directory:
                                                            include_inactive=True)},
             groups={g.id: g for g in await users.list_groups(session, actor)},
             channels={c.id: c for c in await channels.list_channels(session, actor)},
-            tags=await contacts.list_tags(session, actor))
+            tags=await contacts.list_tags(session, actor),
+            integrations=await integrations.capabilities_of(session, actor.tenant_id))
+
+    def offers(self, capability: str) -> bool:
+        return capability in self.integrations
 
     @property
     def active_users(self) -> list[Any]:

@@ -61,6 +61,7 @@ from invekto.web import (
     audit_views,
     channel_forms,
     consent_views,
+    integration_views,
     privacy_views,
     security_views,
 )
@@ -115,6 +116,7 @@ SECTIONS = (
     Section("follow-ups", Permission.MANAGE_CAMPAIGNS, "ti-repeat"),
     Section("csat", Permission.MANAGE_CAMPAIGNS, "ti-mood-smile"),
     Section("email", Permission.MANAGE_SETTINGS, "ti-mail"),
+    Section("integrations", Permission.MANAGE_SETTINGS, "ti-puzzle"),
     Section("iys", Permission.MANAGE_SETTINGS, "ti-shield-check"),
     Section("company", Permission.MANAGE_SETTINGS, "ti-building"),
     Section("privacy", Permission.MANAGE_SECURITY, "ti-shield-lock"),
@@ -335,6 +337,7 @@ _LOADERS: dict[str, Loader] = {
     "shifts": _shifts, "sla": _sla, "blocked": _blocked, "follow-ups": _follow_ups,
     "csat": _csat, "templates": _templates, "email": _email,
     "iys": consent_views.settings_context,
+    "integrations": integration_views.settings_section,
     "privacy": privacy_views.privacy_section,
     "security": security_views.security_section,
     "audit": audit_views.audit_section,

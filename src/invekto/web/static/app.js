@@ -532,7 +532,8 @@
   }
 
   document.addEventListener("click", (event) => {
-    const card = event.target.closest("#reply-suggestions .suggestion-card");
+    // A suggestion, or any other ready sentence offered for the reply (an order's status).
+    const card = event.target.closest("#reply-suggestions .suggestion-card, [data-insert-reply]");
     if (card) {
       insertSuggestion(card);
       return;
