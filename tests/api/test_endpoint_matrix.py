@@ -885,6 +885,39 @@ async def _send_summary(t: Target) -> Call:
     return Call()
 
 
+# ---- integrations ------------------------------------------------------------------------------
+
+# A marketplace account whose API address nobody answers at: its test fails at once (200, ``ok``
+# false) and no test reaches the internet.
+_TRENDYOL = {"seller_id": "123456", "api_key": "matrix-key", "api_secret": "matrix-secret",
+             "base_url": f"http://127.0.0.1:{free_port()}"}
+
+
+async def _connect_trendyol(company: Company) -> None:
+    from invekto.integrations import service as integrations
+
+    await as_system(company, lambda s, a: integrations.save_integration(
+        s, a, "trendyol", _TRENDYOL))
+
+
+async def _integration(t: Target) -> Call:
+    return Call(params={"kind": "trendyol"})
+
+
+async def _save_integration(t: Target) -> Call:
+    return Call(params={"kind": "trendyol"}, json={"settings": {**_TRENDYOL,
+                                                                "seller_id": "654321"}})
+
+
+async def _connected_integration(t: Target) -> Call:
+    await _connect_trendyol(t.body)
+    return Call(params={"kind": "trendyol"})
+
+
+async def _order_number(t: Target) -> Call:
+    return Call(query={"number": "10654321987"})
+
+
 # ---- two-factor authentication, sessions, security settings ------------------------------------
 
 # Whose each session is (``probe`` reads a session through its person's list).
@@ -1354,6 +1387,16 @@ ROWS: list[Row] = [
     row("POST", "/settings/email/test", "admin", _test_email),
     row("POST", "/settings/email/summary/send", "admin", _send_summary,
         watch="/settings/email"),
+    row("GET", "/integrations", "admin", _plain),
+    row("GET", "/integrations/{kind}", "admin", _integration),
+    row("PUT", "/integrations/{kind}", "admin", _save_integration,
+        watch="/integrations/trendyol"),
+    row("DELETE", "/integrations/{kind}", "admin", _connected_integration, 204,
+        watch="/integrations/trendyol"),
+    row("POST", "/integrations/{kind}/test", "admin", _connected_integration,
+        watch="/integrations/trendyol"),
+    row("GET", "/contacts/{contact_id}/orders", "agent", _contact),
+    row("GET", "/orders", "agent", _order_number),
     # Data protection (data subject requests, retention): "Manage security", admins only.
     row("POST", "/privacy/contacts/{contact_id}/export", "admin", _contact),
     row("POST", "/privacy/contacts/{contact_id}/erase", "admin", _erase_contact),
