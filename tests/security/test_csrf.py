@@ -22,6 +22,10 @@ from tests.security.support import real_values, routes, urls
 # The routes a session cookie does not authorise: nothing to forge with it.
 PUBLIC = {
     ("POST", "/webhooks/{kind}/{channel_id}"): "providers' deliveries, checked by their signature",
+    ("POST", "/hooks/integrations/{kind}/{integration_id}"):
+        "connected providers' events and payment callbacks, each checked by its signature",
+    ("POST", "/hooks/integrations/{kind}/{integration_id}/{topic}"):
+        "the same, with the provider's topic in the path",
     ("POST", "/widget/api/{channel_id}/visitors"): "the website widget: a visitor starts a chat",
     ("POST", "/widget/api/{channel_id}/messages"): "the widget: the visitor's bearer token",
     ("POST", "/widget/api/{channel_id}/files"): "the widget: the visitor's bearer token",
