@@ -1,0 +1,1 @@
+"""Hepsiburada Marketplace (OMS) API: order look-ups (``adapter``) and a simulator for tests."""
