@@ -15,6 +15,7 @@ from invekto import runtime, tasks  # noqa: F401 - registers job tasks for defer
 from invekto.ai.api import router as ai_router
 from invekto.audit.api import router as audit_router
 from invekto.auth.api import router as auth_router
+from invekto.auth.rate_limits import RateLimitHeaders
 from invekto.automation.api import router as automation_router
 from invekto.campaigns.api import router as campaigns_router
 from invekto.channels.api import router as channels_router
@@ -32,9 +33,13 @@ from invekto.http.security_headers import SecurityHeadersMiddleware
 from invekto.http.ws import router as ws_router
 from invekto.inbox.api import router as inbox_router
 from invekto.integrations.api import router as integrations_router
+from invekto.integrations.payment_api import router as payments_router
+from invekto.integrations.payment_views import router as payment_pages
 from invekto.integrations.webhooks import router as integration_hooks_router
+from invekto.integrations.zoho.views import router as zoho_pages
 from invekto.mail.api import router as mail_router
 from invekto.ops.api import router as ops_router
+from invekto.outgoing_webhooks.api import router as outgoing_webhooks_router
 from invekto.privacy.api import router as privacy_router
 from invekto.reports.api import router as reports_router
 from invekto.routing.api import router as routing_router
@@ -57,6 +62,7 @@ from invekto.web.report_views import router as report_pages
 from invekto.web.security_views import router as security_pages
 from invekto.web.settings_views import router as settings_pages
 from invekto.web.views import router as web_router
+from invekto.web.webhook_views import router as webhook_pages
 from invekto.widget.api import WidgetCors
 from invekto.widget.api import router as widget_router
 
@@ -113,6 +119,7 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
     runtime.install(rt)
     errors.install(app)
     openapi.install(app)
+    app.add_middleware(RateLimitHeaders)
     app.add_middleware(WidgetCors)
     app.add_middleware(RequestContextMiddleware)
     # Outermost: CORS answers and error pages get the headers too.
@@ -125,8 +132,10 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
     for router in (auth_router, users_router, channels_router, contacts_router, inbox_router,
                    routing_router, templates_router, follow_ups_router, campaigns_router,
                    automation_router, flows_router, ai_router, reports_router, mail_router,
-                   consent_router, privacy_router, audit_router, integrations_router):
+                   consent_router, privacy_router, audit_router, integrations_router,
+                   outgoing_webhooks_router):
         api.include_router(router)
+    api.include_router(payments_router)
     app.include_router(api)
     app.include_router(ops_router)
     app.include_router(ws_router)
@@ -140,7 +149,10 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
     app.include_router(help_centre_pages)
     app.include_router(ai_settings_pages)
     app.include_router(consent_pages)
+    app.include_router(zoho_pages)
+    app.include_router(payment_pages)
     app.include_router(integration_pages)
+    app.include_router(webhook_pages)
     app.include_router(settings_pages)
     app.include_router(security_pages)
     app.include_router(account_pages)

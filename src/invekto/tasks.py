@@ -17,6 +17,7 @@ from invekto.inbox import tasks as inbox_tasks
 from invekto.integrations.zoho import tasks as zoho_tasks
 from invekto.mail import tasks as mail_tasks
 from invekto.ops import tasks as ops_tasks
+from invekto.outgoing_webhooks import tasks as outgoing_webhooks_tasks
 from invekto.privacy import tasks as privacy_tasks
 from invekto.reports import tasks as reports_tasks
 from invekto.users import tasks as users_tasks
@@ -36,3 +37,4 @@ job_app.add_tasks_from(mail_tasks.blueprint, namespace="mail")
 job_app.add_tasks_from(consent_tasks.blueprint, namespace="consent")
 job_app.add_tasks_from(privacy_tasks.blueprint, namespace="privacy")
 job_app.add_tasks_from(zoho_tasks.blueprint, namespace="zoho")
+job_app.add_tasks_from(outgoing_webhooks_tasks.blueprint, namespace="outgoing_webhooks")

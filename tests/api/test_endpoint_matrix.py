@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -59,8 +60,14 @@ from invekto.follow_ups import service as follow_ups
 from invekto.follow_ups.schemas import SequenceIn, StepIn
 from invekto.inbox import service as inbox
 from invekto.inbox.models import ScheduledMessage
+from invekto.integrations import payments as payment_links
+from invekto.integrations import service as integrations_service
+from invekto.integrations.payment_schemas import PaymentLinkIn
+from invekto.integrations.paytr import simulator as paytr_simulator
 from invekto.mail import service as mail
 from invekto.mail.schemas import SmtpSettingsIn, SummarySettingsIn
+from invekto.outgoing_webhooks import service as outgoing_webhooks
+from invekto.outgoing_webhooks.schemas import SubscriptionIn
 from invekto.routing import service as routing
 from invekto.routing import sla
 from invekto.routing.schemas import (
@@ -1015,6 +1022,73 @@ async def _save_sso(t: Target) -> Call:
                       "default_role": "agent", "sso_only": False})
 
 
+# ---- outgoing webhooks (a company's subscriptions; their jobs are not run here) -----------
+
+def _subscription_body() -> dict[str, Any]:
+    return {"url": "https://hooks.example.com/invekto", "events": ["contact.created"],
+            "description": fresh("abonelik")}
+
+
+async def new_subscription(company: Company) -> uuid.UUID:
+    subscription, _ = await as_system(company, lambda s, a: outgoing_webhooks.create_subscription(
+        s, a, SubscriptionIn(**_subscription_body())))
+    return subscription.id
+
+
+async def _create_subscription(t: Target) -> Call:
+    return Call(json=_subscription_body())
+
+
+async def _subscription(t: Target) -> Call:
+    return Call({"subscription_id": await new_subscription(t.ids)})
+
+
+async def _update_subscription(t: Target) -> Call:
+    return Call({"subscription_id": await new_subscription(t.ids)},
+                json={"events": ["*"], "enabled": False})
+
+
+async def _delivery(t: Target) -> Call:
+    subscription_id = await new_subscription(t.ids)
+    delivery = await as_system(t.ids, lambda s, a: outgoing_webhooks.send_test(
+        s, a, subscription_id))
+    return Call({"delivery_id": delivery.id})
+
+
+async def _update_key(t: Target) -> Call:
+    return Call({"key_id": await new_api_key(t.ids)},
+                json={"scopes": ["conversations.handle"], "rate_limit_per_minute": 100})
+
+
+# Where the companies' PayTR is (``paytr_provider``: the PayTR simulator), for payment links.
+_PAYTR: dict[str, str] = {}
+
+
+async def _paytr_on(company: Company) -> None:
+    await as_system(company, lambda s, a: integrations_service.save_integration(s, a, "paytr", {
+        "merchant_id": paytr_simulator.MERCHANT_ID,
+        "merchant_key": paytr_simulator.MERCHANT_KEY,
+        "merchant_salt": paytr_simulator.MERCHANT_SALT, "test_mode": "1",
+        "base_url": _PAYTR["url"]}))
+
+
+async def _make_payment_link(t: Target) -> Call:
+    """A payment link for the conversation's company (PayTR connected there)."""
+    conversation = await t.conversation()
+    await _paytr_on(t.ids)
+    return Call({"conversation_id": conversation.id},
+                json={"amount": "150.00", "description": "Kapora"})
+
+
+async def _payment_link(t: Target) -> Call:
+    conversation = await t.conversation()
+    await _paytr_on(t.ids)
+    link, _ = await as_system(t.ids, lambda s, a: payment_links.create_link(
+        s, a, conversation.id, PaymentLinkIn(amount=Decimal("150"), description="Kapora"),
+        public_url="http://testserver"))
+    return Call({"link_id": link.id})
+
+
 # Where the companies' İYS is (``iys_provider``: the İYS simulator).
 _IYS: dict[str, str] = {}
 
@@ -1157,6 +1231,7 @@ ROWS: list[Row] = [
     row("GET", "/api-keys", "admin", _plain),
     row("POST", "/api-keys", "admin", _create_key, 201, listing="/api-keys"),
     row("DELETE", "/api-keys/{key_id}", "admin", _key, 204),
+    row("PATCH", "/api-keys/{key_id}", "admin", _update_key),
     # Two-factor authentication and sessions: a person's own (an API key has neither; its
     # "own session" to end is never found); another user's for who manages users (and the
     # reset of their second factor for who manages security).
@@ -1253,6 +1328,10 @@ ROWS: list[Row] = [
     row("GET", "/conversations/{conversation_id}/messages", "agent", _conversation),
     row("POST", "/conversations/{conversation_id}/messages", "agent", _send, 201),
     row("POST", "/conversations/{conversation_id}/notes", "agent", _conversation_note, 201),
+    row("POST", "/conversations/{conversation_id}/payment-links", "agent", _make_payment_link,
+        201),
+    row("GET", "/conversations/{conversation_id}/payment-links", "agent", _conversation),
+    row("GET", "/payment-links/{link_id}", "agent", _payment_link),
     row("POST", "/conversations", "agent", _start_conversation, 201,
         listing="/conversations?limit=200"),
     row("GET", "/conversations/{conversation_id}/scheduled-messages", "agent", _conversation),
@@ -1405,6 +1484,19 @@ ROWS: list[Row] = [
     row("PUT", "/privacy/retention", "admin", _retention_policy, watch="/privacy/retention"),
     row("POST", "/privacy/retention/preview", "admin", _retention_policy),
     # İYS: the account's password, and what is sent to İYS for the company: admins only.
+    row("GET", "/webhook-subscriptions", "admin", _plain),
+    row("GET", "/webhook-subscriptions/event-types", "admin", _plain),
+    row("POST", "/webhook-subscriptions", "admin", _create_subscription, 201,
+        listing="/webhook-subscriptions"),
+    row("GET", "/webhook-subscriptions/{subscription_id}", "admin", _subscription),
+    row("PATCH", "/webhook-subscriptions/{subscription_id}", "admin", _update_subscription),
+    row("DELETE", "/webhook-subscriptions/{subscription_id}", "admin", _subscription, 204),
+    row("POST", "/webhook-subscriptions/{subscription_id}/rotate-secret", "admin",
+        _subscription),
+    row("POST", "/webhook-subscriptions/{subscription_id}/test", "admin", _subscription, 202),
+    row("GET", "/webhook-subscriptions/{subscription_id}/deliveries", "admin", _subscription),
+    row("GET", "/webhook-deliveries/{delivery_id}", "admin", _delivery),
+    row("POST", "/webhook-deliveries/{delivery_id}/redeliver", "admin", _delivery, 202),
     row("GET", "/settings/iys", "admin", _plain),
     row("PUT", "/settings/iys", "admin", _save_iys, watch="/settings/iys"),
     row("POST", "/settings/iys/test", "admin", _iys_account),
@@ -1537,10 +1629,14 @@ async def probe(client: httpx.AsyncClient, name: str, value: uuid.UUID) -> Any:
                  if a["document_id"] == str(value)]]
     if name == "template_id":
         return await _read(client, f"/channels/{_TEMPLATE_CHANNELS[value]}/templates/{value}")
+    if name == "subscription_id":  # with its delivery log
+        return [await _read(client, f"/webhook-subscriptions/{value}"),
+                await _read(client, f"/webhook-subscriptions/{value}/deliveries")]
     paths = {"user_id": "/users/{}", "group_id": "/groups/{}", "channel_id": "/channels/{}",
              "attachment_id": "/attachments/{}", "sequence_id": "/follow-ups/{}",
              "campaign_id": "/campaigns/{}", "list_id": "/recipient-lists/{}",
-             "article_id": "/kb/articles/{}", "role_id": "/roles/{}"}
+             "article_id": "/kb/articles/{}", "role_id": "/roles/{}",
+             "link_id": "/payment-links/{}", "delivery_id": "/webhook-deliveries/{}"}
     return await _read(client, paths[name].format(value))
 
 
@@ -1612,6 +1708,14 @@ async def pbx_originate():
 
     async with serving(Starlette(routes=[Route("/originate", accept, methods=["POST"])])) as url:
         _PBX["url"] = f"{url}/originate"
+        yield
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def paytr_provider():
+    """The companies' PayTR, for payment links."""
+    async with serving(paytr_simulator.create_simulator()) as url:
+        _PAYTR["url"] = url
         yield
 
 

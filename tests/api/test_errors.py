@@ -327,6 +327,7 @@ async def test_garbage_never_gets_a_500_from_any_write_route(world, app):
            "template_id": uuid.uuid4(), "sequence_id": uuid.uuid4(),
            "campaign_id": uuid.uuid4(), "list_id": uuid.uuid4(), "policy_id": uuid.uuid4(),
            "document_id": uuid.uuid4(), "role_id": uuid.uuid4(),
+           "subscription_id": uuid.uuid4(), "delivery_id": uuid.uuid4(), "key_id": uuid.uuid4(),
            "consent_type": "message", "kind": "trendyol"}
     baselines = {
         ("POST", "/api/v1/auth/login"): {"company": home.slug, "username": "fuzz-nobody",

@@ -280,3 +280,29 @@ async def test_a_providers_event_is_kept_once_and_unknown_hooks_are_refused(worl
     for path in (f"/hooks/integrations/teststore/{conn.integration_id}",
                  f"/hooks/integrations/teststore/{uuid.uuid4()}"):
         assert (await home.ayla.client.post(path, content=b"{}")).status_code == 404
+
+
+async def test_only_order_and_payment_rules_may_name_the_order_or_payment(world):
+    """A rule's message may say {{ order.number }} when its event is an order's, and
+    {{ payment.amount }} when it is a payment's; elsewhere the variable is refused when the rule
+    is saved, naming the field."""
+    client = world.home.sevgi.client
+
+    async def save(event: str, body: str):
+        return await client.post("/api/v1/automation/rules", json={
+            "name": f"Kural {uuid.uuid4().hex[:6]}", "enabled": False, "event": event,
+            "conditions": {"all": []}, "actions": [{"type": "send_message", "body": body}]})
+
+    assert (await save("order_shipped", "Kargonuz yolda: {{ order.tracking_url }}")
+            ).status_code == 201
+    assert (await save("payment_received", "{{ payment.amount }} alındı, teşekkürler!")
+            ).status_code == 201
+    for event, body in (("conversation_opened", "{{ order.number }}"),
+                        ("order_created", "{{ payment.amount }}"),
+                        ("order_created", "{{ order.secret }}")):
+        refused = await save(event, body)
+        assert refused.status_code == 422, (event, body)
+        assert refused.json()["error"]["field"] == "actions.0.body"
+    catalogue = (await client.get("/api/v1/automation/catalogue")).json()
+    shipped = next(e for e in catalogue["events"] if e["kind"] == "order_shipped")
+    assert "order.tracking_url" in shipped["variables"]

@@ -15,6 +15,7 @@ from invekto.auth.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyOut,
+    ApiKeyPatch,
     CodeIn,
     LoggedIn,
     LoginChallenge,
@@ -309,9 +310,18 @@ async def list_api_keys(ctx: Scoped):
 
 @router.post("/api-keys", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED)
 async def create_api_key(body: ApiKeyCreate, ctx: Scoped) -> ApiKeyCreated:
-    key, full_key = await service.create_api_key(ctx.session, ctx.actor, name=body.name,
-                                                 role=body.role)
+    key, full_key = await service.create_api_key(
+        ctx.session, ctx.actor, name=body.name, role=body.role, scopes=body.scopes,
+        rate_limit_per_minute=body.rate_limit_per_minute)
     return ApiKeyCreated(**ApiKeyOut.model_validate(key).model_dump(), key=full_key)
+
+
+@router.patch("/api-keys/{key_id}", response_model=ApiKeyOut)
+async def update_api_key(key_id: uuid.UUID, body: ApiKeyPatch, ctx: Scoped):
+    """Name, scopes and requests a minute; the role and the secret stay."""
+    return await service.update_api_key(ctx.session, ctx.actor, key_id, name=body.name,
+                                        scopes=body.scopes,
+                                        rate_limit_per_minute=body.rate_limit_per_minute)
 
 
 @router.delete("/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)

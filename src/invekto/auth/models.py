@@ -12,7 +12,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import INET
+from sqlalchemy.dialects.postgresql import ARRAY, INET
 from sqlalchemy.orm import Mapped, mapped_column
 
 from invekto.db.base import Base, IdMixin, TenantMixin, TimestampMixin, one_of, tenant_fk
@@ -58,6 +58,21 @@ class ApiKey(IdMixin, TenantMixin, TimestampMixin, Base):
     created_by_id: Mapped[uuid.UUID | None]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # Permission names narrowing the role (empty: all the role allows), and requests a minute.
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default="{}")
+    rate_limit_per_minute: Mapped[int] = mapped_column(server_default="600")
+
+
+class ApiRateCounter(Base):
+    """Requests one API key made in one minute, shared by every server process
+    (decisions/0024). UNLOGGED: a crash may forget a minute's counts, which costs nothing."""
+
+    __tablename__ = "api_rate_counters"
+    __table_args__ = {"prefixes": ["UNLOGGED"]}
+
+    api_key_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(primary_key=True)
+    count: Mapped[int]
 
 
 class LoginAttempt(IdMixin, TenantMixin, Base):

@@ -138,8 +138,18 @@ class SecurityOut(BaseModel):
 
 
 class ApiKeyCreate(BaseModel):
+    """``scopes``: permission names narrowing the role (empty: everything the role allows)."""
+
     name: str = Field(min_length=1, max_length=100)
     role: Literal["agent", "supervisor", "admin"] = "admin"
+    scopes: list[str] = Field(default=[], max_length=50)
+    rate_limit_per_minute: int = 600
+
+
+class ApiKeyPatch(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    scopes: list[str] | None = Field(default=None, max_length=50)
+    rate_limit_per_minute: int | None = None
 
 
 class ApiKeyOut(BaseModel):
@@ -149,6 +159,8 @@ class ApiKeyOut(BaseModel):
     name: str
     role: str
     display_prefix: str
+    scopes: list[str]
+    rate_limit_per_minute: int
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None

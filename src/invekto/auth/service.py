@@ -22,7 +22,7 @@ from invekto.auth.lockout import LoginPolicy
 from invekto.auth.models import ApiKey, LoginAttempt, SecuritySettings, SsoSettings, UserSession
 from invekto.auth.sessions import expiry
 from invekto.core import security
-from invekto.core.actor import ROLE_RANK, Actor, Permission
+from invekto.core.actor import PERMISSION_NAMES, ROLE_PERMISSIONS, ROLE_RANK, Actor, Permission
 from invekto.core.errors import NotFound, Unauthenticated, ValidationFailed
 from invekto.users import roles
 from invekto.users import service as users
@@ -248,7 +248,11 @@ async def authenticate_api_key(session: AsyncSession, tenant_id: uuid.UUID, secr
     if key is None:
         raise Unauthenticated("API key is not valid")
     now = _now()
-    actor = Actor(tenant_id=tenant_id, role=key.role, kind="api_key", api_key_id=key.id, ip=ip)
+    # Scopes narrow the role: the key may do what both allow (none: all the role allows).
+    granted = (ROLE_PERMISSIONS[key.role] & roles.permission_set(key.scopes)
+               if key.scopes else None)
+    actor = Actor(tenant_id=tenant_id, role=key.role, kind="api_key", api_key_id=key.id, ip=ip,
+                  granted=granted)
     if key.last_used_at is None or now - key.last_used_at > _TOUCH_INTERVAL:
         key.last_used_at = now
         # Use of a key is on the audit trail at the same pace (at most every few minutes, from
@@ -297,24 +301,87 @@ async def change_password(session: AsyncSession, actor: Actor, *, current_passwo
 
 # ---- API keys ----------------------------------------------------------------------------------
 
-async def create_api_key(session: AsyncSession, actor: Actor, *, name: str, role: str = "admin"
+# Requests a minute an API key may make (decisions/0024), unless set otherwise for the key.
+DEFAULT_RATE_LIMIT = 600
+MAX_RATE_LIMIT = 100_000
+
+
+def _checked_scopes(scopes: list[str], role: str) -> list[str]:
+    """Permission names the key is narrowed to: known ones, within what its role allows."""
+    unknown = sorted({name for name in scopes if name not in PERMISSION_NAMES})
+    if unknown:
+        raise ValidationFailed("unknown scope: %(names)s", field="scopes",
+                               params={"names": ", ".join(unknown)})
+    beyond = sorted({name for name in scopes} - {p.value for p in ROLE_PERMISSIONS[role]})
+    if beyond:
+        raise ValidationFailed("the %(role)s role does not allow: %(names)s", field="scopes",
+                               params={"role": role, "names": ", ".join(beyond)})
+    return sorted(set(scopes))
+
+
+def _checked_rate_limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_RATE_LIMIT:
+        raise ValidationFailed("the limit must be between 1 and %(max)s requests a minute",
+                               field="rate_limit_per_minute", params={"max": MAX_RATE_LIMIT})
+    return limit
+
+
+async def create_api_key(session: AsyncSession, actor: Actor, *, name: str, role: str = "admin",
+                         scopes: list[str] | None = None,
+                         rate_limit_per_minute: int = DEFAULT_RATE_LIMIT
                          ) -> tuple[ApiKey, str]:
-    """Returns the key row and the full key, which is shown once and never stored."""
+    """Returns the key row and the full key, which is shown once and never stored.
+    ``scopes``: permission names narrowing the role (none: all it allows)."""
     actor.require(Permission.MANAGE_SECURITY)
     if not name.strip():
         raise ValidationFailed("name is required", field="name")
     if role not in ROLE_RANK:
         raise ValidationFailed(f"role must be one of {', '.join(ROLE_RANK)}", field="role")
+    scopes = _checked_scopes(scopes or [], role)
+    rate_limit_per_minute = _checked_rate_limit(rate_limit_per_minute)
     secret = security.new_token()
     full_key = f"{API_KEY_PREFIX}{actor.tenant_id.hex}_{secret}"
-    key = ApiKey(tenant_id=actor.tenant_id, name=name.strip(), role=role,
+    key = ApiKey(tenant_id=actor.tenant_id, name=name.strip(), role=role, scopes=scopes,
+                 rate_limit_per_minute=rate_limit_per_minute,
                  secret_hash=security.token_digest(secret),
                  display_prefix=f"{API_KEY_PREFIX}…{secret[-4:]}", created_by_id=actor.user_id)
     session.add(key)
     await session.flush()
     await audit.record(session, actor, "api_key.created", target_type="api_key",
-                       target_id=key.id, data={"name": key.name, "role": role})
+                       target_id=key.id, data={
+                           "name": key.name, "role": role,
+                           # What differs from a plain key of the role, only.
+                           **({"scopes": scopes} if scopes else {}),
+                           **({"rate_limit_per_minute": rate_limit_per_minute}
+                              if rate_limit_per_minute != DEFAULT_RATE_LIMIT else {})})
     return key, full_key
+
+
+async def update_api_key(session: AsyncSession, actor: Actor, key_id: uuid.UUID, *,
+                         name: str | None = None, scopes: list[str] | None = None,
+                         rate_limit_per_minute: int | None = None) -> ApiKey:
+    """A key's name, scopes or rate limit (its role and secret stay)."""
+    actor.require(Permission.MANAGE_SECURITY)
+    key = await session.scalar(select(ApiKey).where(
+        ApiKey.tenant_id == actor.tenant_id, ApiKey.id == key_id, ApiKey.revoked_at.is_(None)))
+    if key is None:
+        raise NotFound("API key not found")
+    changes: dict = {}
+    if name is not None:
+        if not name.strip():
+            raise ValidationFailed("name is required", field="name")
+        changes["name"] = name.strip()
+    if scopes is not None:
+        changes["scopes"] = _checked_scopes(scopes, key.role)
+    if rate_limit_per_minute is not None:
+        changes["rate_limit_per_minute"] = _checked_rate_limit(rate_limit_per_minute)
+    before = {field: getattr(key, field) for field in changes}
+    for field, value in changes.items():
+        setattr(key, field, value)
+    await session.flush()
+    await audit.record(session, actor, "api_key.updated", target_type="api_key",
+                       target_id=key.id, **audit.diff(before, changes))
+    return key
 
 
 async def list_api_keys(session: AsyncSession, actor: Actor) -> list[ApiKey]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -92,6 +93,7 @@ async def validate(session: AsyncSession, actor: Actor, actions: Any, *, event: 
         raise ValidationFailed("at most %(max)s actions", field="actions",
                                params={"max": MAX_ACTIONS})
     about_conversation = KINDS[event].about_conversation if event in KINDS else True
+    event_fields = KINDS[event].text_fields if event in KINDS else {}
     kept_secrets = {a.get("url"): a["secret_sealed"] for a in previous or ()
                     if a.get("type") == "call_webhook" and a.get("secret_sealed")}
     checked = []
@@ -111,14 +113,16 @@ async def validate(session: AsyncSession, actor: Actor, actions: Any, *, event: 
             raise ValidationFailed("unknown key %(key)s", field=f"{path}.{unknown[0]}",
                                    params={"key": unknown[0]})
         checked.append({"type": kind.type, **await _validate_one(
-            session, actor, kind.type, given, path, kept_secrets)})
+            session, actor, kind.type, given, path, kept_secrets, event_fields)})
     return checked
 
 
 async def _validate_one(session: AsyncSession, actor: Actor, kind: str, given: dict, path: str,
-                        kept_secrets: dict) -> dict:
+                        kept_secrets: dict, event_fields: Mapping[str, tuple[str, ...]]
+                        ) -> dict:
     if kind == "send_message":
-        return {"body": await _text(session, actor, given.get("body"), f"{path}.body")}
+        return {"body": await _text(session, actor, given.get("body"), f"{path}.body",
+                                    extra=event_fields)}
     if kind == "send_template":
         name = _string(given.get("template_name"), f"{path}.template_name", 512)
         language = _string(given.get("language"), f"{path}.language", 15)
@@ -127,7 +131,8 @@ async def _validate_one(session: AsyncSession, actor: Actor, kind: str, given: d
             raise ValidationFailed("parameters map each placeholder to a text",
                                    field=f"{path}.parameters")
         for key, value in parameters.items():
-            await _text(session, actor, value, f"{path}.parameters.{key}", limit=1024)
+            await _text(session, actor, value, f"{path}.parameters.{key}", limit=1024,
+                        extra=event_fields)
         return {"template_name": name, "language": language,
                 "parameters": {str(k): str(v).strip() for k, v in parameters.items()}}
     if kind == "assign":
@@ -215,7 +220,8 @@ async def _validate_one(session: AsyncSession, actor: Actor, kind: str, given: d
 
 
 async def _text(session: AsyncSession, actor: Actor, value: Any, field: str, *,
-                required: bool = True, limit: int = MAX_BODY) -> str:
+                required: bool = True, limit: int = MAX_BODY,
+                extra: Mapping[str, tuple[str, ...]] | None = None) -> str:
     if not isinstance(value, str):
         if value is None and not required:
             return ""
@@ -226,7 +232,7 @@ async def _text(session: AsyncSession, actor: Actor, value: Any, field: str, *,
     if len(text) > limit:
         raise ValidationFailed("at most %(max)s characters here", field=field,
                                params={"max": limit})
-    await replies.check_text(session, actor, text, field=field)
+    await replies.check_text(session, actor, text, field=field, extra=extra)
     return text
 
 
@@ -304,9 +310,13 @@ async def perform(session: AsyncSession, action: dict, index: int, firing: Firin
     kind = action["type"]
     if ACTIONS[kind].needs_conversation and conversation is None:
         raise Conflict("this event has no conversation to act on")
+    # What the event offers the texts ({{ order.number }}), filled in the company's language.
+    event = subject.event
+    event_texts = KINDS[event.kind].texts_for(event) if event and event.kind in KINDS else None
     if kind == "send_message":
         message = await inbox.send_automatic(session, conversation,
-                                             MessageSend(body=action["body"]))
+                                             MessageSend(body=action["body"]),
+                                             event_texts=event_texts)
         return "done", f"message {message.id}"
     if kind == "send_template":
         parameters = {key.removeprefix("body."): value
@@ -314,7 +324,7 @@ async def perform(session: AsyncSession, action: dict, index: int, firing: Firin
         message = await inbox.send_automatic(session, conversation, MessageSend(
             content_kind="template", template=TemplateSend(
                 name=action["template_name"], language=action["language"],
-                parameters=parameters)))
+                parameters=parameters)), event_texts=event_texts)
         return "done", f"message {message.id}"
     if kind == "assign":
         return await _assign(session, system, action, conversation)

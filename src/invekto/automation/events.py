@@ -5,8 +5,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from invekto.core.i18n import N_
 
@@ -38,6 +40,16 @@ class EventKind:
     options: tuple[str, ...] = ()
     required: tuple[str, ...] = ()
     about_conversation: bool = True  # False: no conversation (contact events, schedules)
+    # What the texts of a rule's messages may name of the event, beside the contact, agent and
+    # company: ``{"order": ("number", "status")}`` lets a message say ``{{ order.number }}``;
+    # ``text_values(data, language)`` fills those objects from the event's data.
+    text_fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    text_values: Callable[[dict, str], dict[str, dict[str, Any]]] | None = None
+
+    def texts_for(self, event: Event) -> Callable[[str], dict[str, dict[str, Any]]] | None:
+        """The event's objects for a text, once the company's language is known."""
+        fill = self.text_values
+        return None if fill is None else (lambda language: fill(event.data, language))
 
 
 KINDS: dict[str, EventKind] = {}

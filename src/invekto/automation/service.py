@@ -194,7 +194,10 @@ def catalogue() -> dict:
     their operators, action types and their settings, the languages a message may be in."""
     return {
         "events": [{"kind": k.kind, "label": k.label, "options": list(k.options),
-                    "required": list(k.required), "about_conversation": k.about_conversation}
+                    "required": list(k.required), "about_conversation": k.about_conversation,
+                    # What its messages may name beyond the contact: "order.number"...
+                    "variables": [f"{name}.{key}" for name, keys in k.text_fields.items()
+                                  for key in keys]}
                    for k in KINDS.values()],
         "conditions": conditions.catalogue(),
         "actions": [{"type": a.type, "label": a.label, "fields": list(a.fields),
@@ -339,6 +342,9 @@ async def emit(session: AsyncSession, events: list[Event]) -> None:
         return
     tenant_id = events[0].tenant_id
     assert all(e.tenant_id == tenant_id for e in events), "one company's events"
+    from invekto.outgoing_webhooks import service as outgoing_webhooks  # local: it reads KINDS
+
+    await outgoing_webhooks.publish_automation_events(session, events)
     rules = list((await session.scalars(select(AutomationRule).where(
         AutomationRule.tenant_id == tenant_id, AutomationRule.enabled,
         AutomationRule.event.in_({e.kind for e in events})).order_by(

@@ -592,8 +592,17 @@ async def cancel(session: AsyncSession, actor: Actor, campaign_id: uuid.UUID) ->
     campaign.status = "cancelled"
     campaign.finished_at = _now()
     await session.flush()
+    await _publish_finished(session, campaign)
     await _audit(session, actor, "campaign.cancelled", campaign)
     return campaign
+
+
+async def _publish_finished(session: AsyncSession, campaign: Campaign) -> None:
+    """The "campaign.finished" webhook event (completed or cancelled)."""
+    from invekto.outgoing_webhooks import service as outgoing_webhooks  # local: it reads us
+
+    await outgoing_webhooks.publish_campaign_finished(session, campaign.tenant_id, campaign.id,
+                                                      campaign.status)
 
 
 async def _start(session: AsyncSession, campaign: Campaign) -> None:
@@ -661,6 +670,7 @@ async def tick(session: AsyncSession, tenant_id: uuid.UUID, campaign_id: uuid.UU
     if not left:
         campaign.status, campaign.finished_at = "completed", now
         await session.flush()
+        await _publish_finished(session, campaign)
         return "completed"
     if left.get("queued") and not await in_quiet_hours(session, campaign, now):
         await _defer_dispatch(session, campaign)

@@ -211,6 +211,9 @@ async def _emit(session: AsyncSession, kind: str, contact: Contact, data: dict |
 
     await automation.emit(session, [Event(kind, contact.tenant_id, contact_id=contact.id,
                                           data=data or {})])
+    from invekto.integrations import contacts as synced  # the CRMs kept the same (Zoho)
+
+    await synced.contact_changed(session, contact)
 
 
 async def delete_contact(session: AsyncSession, actor: Actor, contact_id: uuid.UUID) -> None:

@@ -87,13 +87,19 @@ async def publish(session: AsyncSession, event: Event) -> None:
     await publish_many(session, [event])
 
 
+_WEBHOOK_TYPES = frozenset({"message.created", "message.status"})
 # NOTIFY payloads must stay under 8,000 bytes; events are packed into JSON arrays up to this.
 _PAYLOAD_BYTES = 7000
 
 
 async def publish_many(session: AsyncSession, events: list[Event]) -> None:
     """Queue ``events``, in order, in one statement (an ingested batch has hundreds), packed a
-    few dozen to a notification: each NOTIFY costs the database about as much as a row."""
+    few dozen to a notification: each NOTIFY costs the database about as much as a row.
+    Messages created and their status changes are also the outgoing webhooks' events."""
+    if any(event.type in _WEBHOOK_TYPES for event in events):
+        from invekto.outgoing_webhooks import service as outgoing_webhooks  # local: a domain
+
+        await outgoing_webhooks.publish_live_events(session, events)
     if events:
         await session.execute(
             text("SELECT pg_notify(:channel, payload) FROM unnest(CAST(:payloads AS text[])) "

@@ -11,6 +11,7 @@ from invekto.ai.models import (
 from invekto.audit.models import AuditEvent
 from invekto.auth.models import (
     ApiKey,
+    ApiRateCounter,
     LoginAttempt,
     PendingLogin,
     RecoveryCode,
@@ -52,7 +53,10 @@ from invekto.inbox.models import (
     StatusBacklog,
 )
 from invekto.integrations.models import Integration, IntegrationEvent
+from invekto.integrations.payment_models import PaymentLinkRecord
+from invekto.integrations.zoho.models import ZohoLink
 from invekto.mail.models import SmtpSettings, SummarySend, SummarySettings
+from invekto.outgoing_webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from invekto.privacy.models import (
     AnonymisedConversation,
     PrivacyRequest,
@@ -82,8 +86,6 @@ from invekto.users.models import (
 )
 
 __all__ = [
-    "Integration",
-    "IntegrationEvent",
     "AISettings",
     "AIUsage",
     "AgentGroup",
@@ -91,6 +93,7 @@ __all__ = [
     "AnonymisedConversation",
     "AnswerMemory",
     "ApiKey",
+    "ApiRateCounter",
     "Attachment",
     "AuditEvent",
     "AutomationRule",
@@ -120,6 +123,8 @@ __all__ = [
     "FollowUpStep",
     "GroupMembership",
     "Holiday",
+    "Integration",
+    "IntegrationEvent",
     "IysPush",
     "IysSettings",
     "KnowledgeArticle",
@@ -130,6 +135,7 @@ __all__ = [
     "MessageTemplate",
     "Note",
     "Notification",
+    "PaymentLinkRecord",
     "PendingLogin",
     "PlatformOperator",
     "PresencePeriod",
@@ -161,7 +167,11 @@ __all__ = [
     "TwoFactor",
     "User",
     "UserSession",
+    "WebhookAttempt",
+    "WebhookDelivery",
     "WebhookEvent",
+    "WebhookSubscription",
+    "ZohoLink",
 ]
 
 

@@ -19,6 +19,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto import runtime
+from invekto.auth import rate_limits
 from invekto.auth import service as auth
 from invekto.core.actor import Actor
 from invekto.core.errors import PermissionDenied, Unauthenticated
@@ -82,6 +83,8 @@ async def _authenticate(request: Request, session: AsyncSession) -> tuple[Actor,
 
 
 async def scoped_context(request: Request) -> AsyncIterator[Context]:
+    # Before the request's own transaction: counted (or refused) in one of its own.
+    await rate_limits.check(request)
     db = runtime.current().db
     async with db.sessionmaker() as session, session.begin():
         actor, secret = await _authenticate(request, session)

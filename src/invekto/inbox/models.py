@@ -37,7 +37,7 @@ DELIVERY_STATUSES = ("pending", "sent", "delivered", "read", "failed")
 PRIORITIES = ("low", "normal", "high", "urgent")
 # What happened to a conversation, shown inline in the thread.
 EVENT_KINDS = ("assigned", "transferred", "closed", "reopened", "tagged", "untagged", "snoozed",
-               "priority", "takeover", "status", "campaign", "bot", "automation")
+               "priority", "takeover", "status", "campaign", "bot", "automation", "payment")
 # Text search configuration created by migration 0003: Turkish stemming over accent-folded words.
 SEARCH_CONFIG = "invekto_turkish"
 

@@ -11,7 +11,9 @@ import dataclasses
 import hashlib
 import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -1609,7 +1611,8 @@ async def text_values(session: AsyncSession, tenant_id: uuid.UUID, contact_id: u
         contact_name=contact.name, contact_phone=contact.phone or "",
         contact_email=contact.email or "", custom=dict(contact.custom_fields or {}),
         agent_name=agent.display_name if agent else "", company_name=tenant.name,
-        today=variables.today_text(datetime.now(ZoneInfo(tenant.timezone)).date()))
+        today=variables.today_text(datetime.now(ZoneInfo(tenant.timezone)).date()),
+        language=tenant.default_language)
 
 
 async def _send_automatic(session: AsyncSession, conversation: Conversation, text_: str
@@ -1619,12 +1622,17 @@ async def _send_automatic(session: AsyncSession, conversation: Conversation, tex
 
 
 async def send_automatic(session: AsyncSession, conversation: Conversation, data: MessageSend,
-                         *, as_bot: bool = False) -> Message:
+                         *, as_bot: bool = False,
+                         event_texts: Callable[[str], dict[str, dict[str, Any]]] | None = None
+                         ) -> Message:
     """A message the company set up, sent by nobody in person, its text's variables filled
     (and its template parameters'); unlike a reply it may go into a closed conversation
-    (follow-ups and surveys after a close). ``as_bot``: a chatbot flow's."""
+    (follow-ups and surveys after a close). ``as_bot``: a chatbot flow's. ``event_texts``:
+    what the event behind it offers the text (an order's number), in the company's language."""
     values = await text_values(session, conversation.tenant_id, conversation.contact_id,
                                conversation.assignee_id)
+    if event_texts is not None:
+        values = dataclasses.replace(values, extra=event_texts(values.language))
     filled = {"body": variables.render(data.body, values)}
     if data.template is not None:
         filled["template"] = data.template.model_copy(update={"parameters": {

@@ -128,7 +128,7 @@ ORDER_STATES = {
     "paid": N_("Paid"),
     "preparing": N_("Being prepared"),
     "shipped": N_("Shipped"),
-    "delivered": N_("Delivered"),
+    "delivered": N_("Delivered to the address"),  # not a message's "Delivered"
     "cancelled": N_("Cancelled"),
     "returned": N_("Returned"),
     "refunded": N_("Refunded"),

@@ -45,4 +45,10 @@ def _load() -> None:
 
 # One line per provider, in the order the settings page lists them.
 PROVIDER_MODULES: tuple[str, ...] = (
+    "invekto.integrations.shopify.adapter",
+    "invekto.integrations.trendyol.adapter",
+    "invekto.integrations.hepsiburada.adapter",
+    "invekto.integrations.iyzico.adapter",
+    "invekto.integrations.paytr.adapter",
+    "invekto.integrations.zoho.adapter",
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -87,12 +88,13 @@ async def delete(session: AsyncSession, actor: Actor, reply_id: uuid.UUID) -> No
 
 
 async def check_text(session: AsyncSession, actor: Actor, text: str, *,
-                     field: str = "body") -> None:
+                     field: str = "body",
+                     extra: Mapping[str, tuple[str, ...]] | None = None) -> None:
     """Refuse a text whose variables would not render (``variables.check``), with this
-    company's custom fields known."""
+    company's custom fields known (and ``extra``: what an automation event offers)."""
     if "{" in text:
         keys = tuple(f.key for f in await contacts.list_custom_fields(session, actor))
-        variables.check(text, keys, field=field)
+        variables.check(text, keys, field=field, extra=extra)
 
 
 def _apply(reply: QuickReply, shortcut: str, body: str) -> None:

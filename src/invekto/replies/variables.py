@@ -14,6 +14,7 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError, nodes
@@ -56,6 +57,9 @@ class Values:
     today: str = ""
     # A campaign's uploaded list: the recipient's row, by column (``{{ row.siparis_no }}``).
     row: Mapping[str, Any] = field(default_factory=dict)
+    # What the event behind an automatic message offers (``{{ order.number }}``), by object.
+    extra: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    language: str = "tr"  # the company's, for what ``extra`` formats
 
     def context(self) -> dict[str, Any]:
         return {
@@ -66,6 +70,8 @@ class Values:
             "company": {"name": self.company_name},
             "today": self.today,
             "row": _EmptyCustom(self.row),
+            # Attributes, not a dict: ``{{ order.items }}`` must not find dict.items.
+            **{name: SimpleNamespace(**values) for name, values in self.extra.items()},
         }
 
 
@@ -74,10 +80,12 @@ def _first(name: str) -> str:
 
 
 def check(text: str, custom_keys: tuple[str, ...] = (), *, field: str = "body",
-          row_keys: tuple[str, ...] | None = None) -> None:
+          row_keys: tuple[str, ...] | None = None,
+          extra: Mapping[str, tuple[str, ...]] | None = None) -> None:
     """Refuse (naming ``field``) a text that would not render: a syntax error, a statement
     (``{% … %}``), or a variable that does not exist (custom fields: the company's keys;
-    ``row``: the uploaded list's columns, when the text is sent to one)."""
+    ``row``: the uploaded list's columns, when the text is sent to one; ``extra``: what the
+    event behind an automatic message offers, ``{"order": ("number", ...)}``)."""
     if "{" not in text:
         return
     try:
@@ -90,7 +98,7 @@ def check(text: str, custom_keys: tuple[str, ...] = (), *, field: str = "body",
                                field=field)
     for found in tree.find_all((nodes.Name, nodes.Getattr, nodes.Getitem)):
         name = _dotted(found)
-        if name is not None and not _known(name, custom_keys, row_keys):
+        if name is not None and not _known(name, custom_keys, row_keys, extra or {}):
             raise ValidationFailed("there is no variable %(name)s", field=field,
                                    params={"name": name})
     if any(True for _ in tree.find_all(nodes.Call)):
@@ -110,10 +118,13 @@ def _dotted(node: nodes.Node) -> str | None:
     return ".".join(reversed(parts))
 
 
-def _known(name: str, custom_keys: tuple[str, ...], row_keys: tuple[str, ...] | None) -> bool:
+def _known(name: str, custom_keys: tuple[str, ...], row_keys: tuple[str, ...] | None,
+           extra: Mapping[str, tuple[str, ...]]) -> bool:
     parts = name.split(".")
     if parts[0] == "row" and row_keys is not None:
         return len(parts) == 1 or (len(parts) == 2 and parts[1] in row_keys)
+    if parts[0] in extra:
+        return len(parts) == 1 or (len(parts) == 2 and parts[1] in extra[parts[0]])
     if parts[0] in GLOBALS:
         return len(parts) == 1
     if parts[0] not in FIELDS:

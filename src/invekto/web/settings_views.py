@@ -64,6 +64,7 @@ from invekto.web import (
     integration_views,
     privacy_views,
     security_views,
+    webhook_views,
 )
 from invekto.web.rendering import (
     Page,
@@ -117,10 +118,12 @@ SECTIONS = (
     Section("csat", Permission.MANAGE_CAMPAIGNS, "ti-mood-smile"),
     Section("email", Permission.MANAGE_SETTINGS, "ti-mail"),
     Section("integrations", Permission.MANAGE_SETTINGS, "ti-puzzle"),
+    Section("webhooks", Permission.MANAGE_SETTINGS, "ti-webhook"),
     Section("iys", Permission.MANAGE_SETTINGS, "ti-shield-check"),
     Section("company", Permission.MANAGE_SETTINGS, "ti-building"),
     Section("privacy", Permission.MANAGE_SECURITY, "ti-shield-lock"),
     Section("security", Permission.MANAGE_SECURITY, "ti-lock"),
+    Section("api-keys", Permission.MANAGE_SECURITY, "ti-key"),
     Section("audit", Permission.MANAGE_SECURITY, "ti-list-search"),
 )
 _BY_SLUG = {section.slug: section for section in SECTIONS}
@@ -338,6 +341,8 @@ _LOADERS: dict[str, Loader] = {
     "csat": _csat, "templates": _templates, "email": _email,
     "iys": consent_views.settings_context,
     "integrations": integration_views.settings_section,
+    "webhooks": webhook_views.webhooks_section,
+    "api-keys": webhook_views.api_keys_section,
     "privacy": privacy_views.privacy_section,
     "security": security_views.security_section,
     "audit": audit_views.audit_section,

@@ -26,7 +26,8 @@ VECTORS = (Path(__file__).resolve().parents[2] / "fixtures" / "providers"
            / "signature_test_vectors.json")
 PHONE = "+905321234567"
 TRACKING = ("Yurtiçi Kargo", "YK123456789", "https://kargo.example/YK123456789")
-CONFIRMATION = "Siparişiniz alındı {{ contact.first_name }} Hanım, teşekkür ederiz!"
+CONFIRMATION = ("Siparişiniz alındı {{ contact.first_name }} Hanım, teşekkür ederiz! "
+                "{{ order.number }}: {{ order.items }}, {{ order.total }} ({{ order.status }})")
 
 
 def test_signature_golden_vector():
@@ -123,8 +124,10 @@ async def test_order_confirmation_reaches_the_customers_thread(home, shop, clien
     order = shop.add_order(shop.add_customer(email="baska@example.com"))
     response = await shop.send_webhook(hook_url(row), "orders/create", order, client=client)
     assert response.status_code == 200, response.text
+    # The order's own values, in the company's language (Turkish: 1.249,90).
     assert await outbound(home, inbound.conversation_id) == [
-        "Siparişiniz alındı Ayşe Hanım, teşekkür ederiz!"]
+        "Siparişiniz alındı Ayşe Hanım, teşekkür ederiz! "
+        "#1001: 1 × Kışlık Mont, 1.249,90 TRY (Ödendi)"]
     (event,) = await rows(home, select(IntegrationEvent))
     assert event.topic == "orders/create" and event.processed_at and event.error is None
     (run,) = await rows(home, select(AutomationRun).where(

@@ -219,6 +219,11 @@
       actions: (data.actions || []).map(actionFromJson),
       events: catalogue.events || [],
       optionsOf(kind) { return (this.events.find((e) => e.kind === kind) || {}).options || []; },
+      // What the chosen event offers its messages beyond the contact ("order.number"...).
+      variablesOf(kind) {
+        return ((this.events.find((e) => e.kind === kind) || {}).variables || [])
+          .map((name) => `{{ ${name} }}`).join(", ");
+      },
       addAction() { this.actions.push(actionFromJson({ type: "send_message" })); },
       typeChanged(action) {
         const fresh = actionFromJson({ type: action.type });
