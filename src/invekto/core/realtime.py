@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,7 +87,18 @@ async def publish(session: AsyncSession, event: Event) -> None:
     await publish_many(session, [event])
 
 
-_WEBHOOK_TYPES = frozenset({"message.created", "message.status"})
+# Domains that also act on some live events (the outgoing webhooks: messages created and their
+# status), registered when they are imported: the core knows no domain.
+Listener = Callable[[AsyncSession, list[Event]], Awaitable[None]]
+_LISTENERS: list[tuple[frozenset[str], Listener]] = []
+
+
+def listen(types: Iterable[str], listener: Listener) -> None:
+    """Have ``listener`` see, in the publishing transaction, each batch holding events of
+    ``types``."""
+    _LISTENERS.append((frozenset(types), listener))
+
+
 # NOTIFY payloads must stay under 8,000 bytes; events are packed into JSON arrays up to this.
 _PAYLOAD_BYTES = 7000
 
@@ -95,11 +106,10 @@ _PAYLOAD_BYTES = 7000
 async def publish_many(session: AsyncSession, events: list[Event]) -> None:
     """Queue ``events``, in order, in one statement (an ingested batch has hundreds), packed a
     few dozen to a notification: each NOTIFY costs the database about as much as a row.
-    Messages created and their status changes are also the outgoing webhooks' events."""
-    if any(event.type in _WEBHOOK_TYPES for event in events):
-        from invekto.outgoing_webhooks import service as outgoing_webhooks  # local: a domain
-
-        await outgoing_webhooks.publish_live_events(session, events)
+    Listeners (``listen``) see the batch first."""
+    for types, listener in _LISTENERS:
+        if any(event.type in types for event in events):
+            await listener(session, events)
     if events:
         await session.execute(
             text("SELECT pg_notify(:channel, payload) FROM unnest(CAST(:payloads AS text[])) "

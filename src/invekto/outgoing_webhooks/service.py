@@ -363,6 +363,9 @@ async def publish_live_events(session: AsyncSession, events: list[realtime.Event
         await _publish(session, tenant_id, pending)
 
 
+realtime.listen(_LIVE_TYPES, publish_live_events)
+
+
 async def publish_campaign_finished(session: AsyncSession, tenant_id: uuid.UUID,
                                     campaign_id: uuid.UUID, status: str) -> None:
     await _publish(session, tenant_id, [_Pending("campaign.finished", {"status": status},
