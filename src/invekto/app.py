@@ -33,8 +33,8 @@ from invekto.http.security_headers import SecurityHeadersMiddleware
 from invekto.http.ws import router as ws_router
 from invekto.inbox.api import router as inbox_router
 from invekto.integrations.api import router as integrations_router
-from invekto.integrations.payment_api import router as payments_router
-from invekto.integrations.payment_views import router as payment_pages
+from invekto.integrations.payments.api import router as payments_router
+from invekto.integrations.payments.views import router as payment_pages
 from invekto.integrations.webhooks import router as integration_hooks_router
 from invekto.integrations.zoho.views import router as zoho_pages
 from invekto.mail.api import router as mail_router

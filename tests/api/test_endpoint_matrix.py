@@ -60,9 +60,9 @@ from invekto.follow_ups import service as follow_ups
 from invekto.follow_ups.schemas import SequenceIn, StepIn
 from invekto.inbox import service as inbox
 from invekto.inbox.models import ScheduledMessage
-from invekto.integrations import payments as payment_links
 from invekto.integrations import service as integrations_service
-from invekto.integrations.payment_schemas import PaymentLinkIn
+from invekto.integrations.payments import service as payment_links
+from invekto.integrations.payments.schemas import PaymentLinkIn
 from invekto.integrations.paytr import simulator as paytr_simulator
 from invekto.mail import service as mail
 from invekto.mail.schemas import SmtpSettingsIn, SummarySettingsIn

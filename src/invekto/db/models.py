@@ -53,7 +53,7 @@ from invekto.inbox.models import (
     StatusBacklog,
 )
 from invekto.integrations.models import Integration, IntegrationEvent
-from invekto.integrations.payment_models import PaymentLinkRecord
+from invekto.integrations.payments.models import PaymentLinkRecord
 from invekto.integrations.zoho.models import ZohoLink
 from invekto.mail.models import SmtpSettings, SummarySend, SummarySettings
 from invekto.outgoing_webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription

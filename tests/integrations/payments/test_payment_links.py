@@ -23,8 +23,8 @@ from invekto.inbox.models import ConversationEvent, Note
 from invekto.integrations import service
 from invekto.integrations.iyzico import simulator as iyzico_sim
 from invekto.integrations.models import IntegrationEvent
-from invekto.integrations.payment_models import PaymentLinkRecord
-from invekto.integrations.payment_views import typed_amount
+from invekto.integrations.payments.models import PaymentLinkRecord
+from invekto.integrations.payments.views import typed_amount
 from invekto.integrations.paytr import simulator as paytr_sim
 from tests.integrations.payments.support import over_http
 from tests.processes import serving

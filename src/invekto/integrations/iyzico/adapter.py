@@ -25,7 +25,7 @@ import structlog
 
 from invekto.core import outbound
 from invekto.core.i18n import N_
-from invekto.integrations import payments, registry, service
+from invekto.integrations import registry, service
 from invekto.integrations.base import (
     BASE_URL,
     Capability,
@@ -46,6 +46,7 @@ from invekto.integrations.base import (
     WebhookReply,
 )
 from invekto.integrations.iyzico import signing
+from invekto.integrations.payments import service as payments
 
 log = structlog.get_logger()
 

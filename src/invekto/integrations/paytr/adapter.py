@@ -23,7 +23,7 @@ import structlog
 
 from invekto.core import outbound
 from invekto.core.i18n import N_
-from invekto.integrations import payments, registry, service
+from invekto.integrations import registry, service
 from invekto.integrations.base import (
     Capability,
     CheckResult,
@@ -41,6 +41,7 @@ from invekto.integrations.base import (
     WebhookRefused,
     WebhookReply,
 )
+from invekto.integrations.payments import service as payments
 from invekto.integrations.paytr import signing
 
 log = structlog.get_logger()

@@ -44,8 +44,8 @@ from invekto.integrations.base import (
     WebhookReply,
 )
 from invekto.integrations.orders import money
-from invekto.integrations.payment_models import PaymentLinkRecord
-from invekto.integrations.payment_schemas import PaymentLinkIn
+from invekto.integrations.payments.models import PaymentLinkRecord
+from invekto.integrations.payments.schemas import PaymentLinkIn
 from invekto.tenants.models import Tenant
 
 log = structlog.get_logger()

@@ -11,9 +11,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from invekto.core.errors import AppError, ValidationFailed
-from invekto.integrations import payments, service
-from invekto.integrations.payment_api import public_url
-from invekto.integrations.payment_schemas import PaymentLinkIn
+from invekto.integrations import service
+from invekto.integrations.payments import service as payments
+from invekto.integrations.payments.api import public_url
+from invekto.integrations.payments.schemas import PaymentLinkIn
 from invekto.web.rendering import WebPage, error_message, parse_form, render_page
 
 router = APIRouter(include_in_schema=False)

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request, Response, status
 
 from invekto import runtime
 from invekto.http.deps import Scoped
-from invekto.integrations import payments
-from invekto.integrations.payment_schemas import PaymentLinkIn, PaymentLinkOut
+from invekto.integrations.payments import service as payments
+from invekto.integrations.payments.schemas import PaymentLinkIn, PaymentLinkOut
 
 router = APIRouter(tags=["payments"])
 
