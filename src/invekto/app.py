@@ -105,8 +105,10 @@ def create_app(rt: runtime.Runtime) -> FastAPI:
         await hub.start()
         app.state.hub = hub
         if rt.settings.demo:
-            # Re-wired on every start: the demo number's provider is this process's simulator.
+            # Re-wired on every start: the demo number's provider is this process's simulator,
+            # and so is the demo company's iyzico.
             await app.state.demo_phone.connect()
+            await app.state.demo_payments.connect()
         async with jobs.opened(to_libpq_url(rt.db.url), max_size=2):
             _freeze_long_lived_objects()
             yield

@@ -213,12 +213,18 @@ def run() -> None:
         migrations.upgrade(url)
         typer.echo(asyncio.run(demo_data.seed_and_describe(settings, url)))
         # Demo mode: the demo's WhatsApp number talks to the simulator in the web process.
-        env = {**os.environ, "INVEKTO_DATABASE_URL": url, "INVEKTO_DEMO": "true"}
+        # Private URLs: the demo's iyzico is a simulator in the web process too, and calls to
+        # payment providers go through the SSRF guard (core.outbound), which refuses this
+        # machine's own address unless allowed. Only this development all-in-one allows it;
+        # production (`invekto serve` / `invekto worker`) never sets it.
+        env = {**os.environ, "INVEKTO_DATABASE_URL": url, "INVEKTO_DEMO": "true",
+               "INVEKTO_ALLOW_PRIVATE_URLS": "true"}
         for command in ("serve", "worker"):
             children.append(subprocess.Popen(  # noqa: S603 - our own entry point
                 [sys.executable, "-m", "invekto", command], env=env))
         typer.echo(f"Write to the demo's WhatsApp as a customer: "
                    f"http://{settings.host}:{settings.port}/demo/phone")
+        typer.echo("Payment links in the demo go to a simulated iyzico: open one, press Pay.")
         typer.echo(f"Invekto is running on http://{settings.host}:{settings.port} "
                    "(Ctrl-C to stop)")
         _wait_for_signal_or_exit(children)

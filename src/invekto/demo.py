@@ -5,7 +5,9 @@ so every later ``make run`` can print them again.
 
 In demo mode the company's WhatsApp number is real as far as the app can tell: it has generated
 credentials, and its provider is the simulator that the web process hosts under
-``PROVIDER_PATH`` (``wire_phone``), whose customer side is the phone at ``/demo/phone``.
+``PROVIDER_PATH`` (``wire_phone``), whose customer side is the phone at ``/demo/phone``. Its
+payment links go to iyzico, which is the simulator the web process hosts under ``IYZICO_PATH``
+(``wire_iyzico``): the link's page has a "Pay" button.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,11 +34,17 @@ from invekto.contacts import service as contacts
 from invekto.contacts.schemas import ContactUpdate, CustomFieldCreate, TagCreate
 from invekto.core import security
 from invekto.core.actor import Actor, Permission
+from invekto.core.errors import ValidationFailed
 from invekto.db.session import Database
 from invekto.flows import service as flows
 from invekto.flows.schemas import FlowCreate, FlowDraft, FlowTriggers
 from invekto.inbox import service as inbox
 from invekto.inbox.schemas import InboundMessage
+from invekto.integrations import events as _payment_events  # noqa: F401 - the rule's event
+from invekto.integrations import service as integrations
+from invekto.integrations.base import BASE_URL
+from invekto.integrations.iyzico import simulator as iyzico_simulator
+from invekto.integrations.models import Integration
 from invekto.provisioning import provision_tenant
 from invekto.replies import service as replies
 from invekto.tenants import service as tenants
@@ -44,10 +53,14 @@ from invekto.users import roles
 from invekto.users import service as users
 from invekto.users.schemas import GroupCreate, RoleIn, UserCreate
 
+log = structlog.get_logger()
+
 SLUG = "demo"
 # The demo WhatsApp number's phone_number_id, and where the web process serves its provider.
 PHONE_NUMBER_ID = "demo-phone-number-id"
 PROVIDER_PATH = "/demo/provider/whatsapp"
+# Where the web process serves the iyzico simulator the demo's payment links go to.
+IYZICO_PATH = "/demo/provider/iyzico"
 
 # (customer name, phone, channel, [(minutes ago, "in"/"out", text)], tags, assignee, status)
 CONVERSATIONS = [
@@ -115,7 +128,8 @@ async def seed(db: Database, settings: Settings) -> bool:
             member_ids=[people["agent1"].id]))
         for name, color, conversion in (("implant", "#0054a6", False), ("fiyat", "#f59f00", False),
                                         ("acil", "#d63939", False), ("turist", "#2fb344", False),
-                                        ("randevu alındı", "#ae3ec9", True)):
+                                        ("randevu alındı", "#ae3ec9", True),
+                                        ("ödendi", "#0ca678", False)):
             await contacts.create_tag(session, owner, TagCreate(
                 name=name, color=color, marks_conversion=conversion))
         await contacts.create_custom_field(session, owner, CustomFieldCreate(
@@ -214,6 +228,13 @@ async def _automations(session: AsyncSession, owner: Actor, whatsapp_id: uuid.UU
         actions=[{"type": "add_tags", "tags": ["acil"]},
                  {"type": "notify", "user_id": str(supervisor_id),
                   "body": "Acil olabilecek bir mesaj: {{ contact.name }}"}]))
+    await automation.create_rule(session, owner, RuleIn(
+        name="Ödeme teşekkürü", description="Ödeme linkini ödeyen hastayı etiketle, teşekkür et",
+        event="payment_received",
+        actions=[{"type": "add_tags", "tags": ["ödendi"]},
+                 {"type": "send_message",
+                  "body": "Ödemeniz alındı ({{ payment.amount }}), teşekkür ederiz! "
+                          "Gülüş Diş Kliniği"}]))
 
 
 @dataclass(frozen=True)
@@ -323,6 +344,35 @@ async def wire_phone(db: Database, settings: Settings) -> PhoneLine | None:
                          channel_name=channel.name, phone_number_id=PHONE_NUMBER_ID,
                          app_secret=credentials["app_secret"],
                          access_token=credentials["access_token"])
+
+
+async def wire_iyzico(db: Database, settings: Settings) -> str | None:
+    """Connect the demo company to iyzico, which is the simulator of the web process described
+    by ``settings`` (with the simulator's keys). Idempotent: saves, and audits, only when the
+    connection differs. Returns the merchant notification URL the simulator posts to; None
+    without the demo company, or when this process may not call its own address (without
+    ``INVEKTO_ALLOW_PRIVATE_URLS``, as in production: then the demo has no payment links)."""
+    tenant = await _demo_tenant(db)
+    if tenant is None:
+        return None
+    wanted = {"api_key": iyzico_simulator.API_KEY, "secret_key": iyzico_simulator.SECRET_KEY,
+              BASE_URL: app_base_url(settings) + IYZICO_PATH}
+    async with db.tenant_session(tenant.id) as session:
+        row = await session.scalar(select(Integration).where(
+            Integration.tenant_id == tenant.id, Integration.kind == "iyzico"))
+        current = None if row is None else integrations.connection_of(row)
+        if current is None or not row.enabled or {
+                "api_key": current.secret("api_key"), "secret_key": current.secret("secret_key"),
+                BASE_URL: current.base_url} != wanted:
+            try:
+                row = await integrations.save_integration(session, Actor.system(tenant.id),
+                                                          "iyzico", wanted)
+            except ValidationFailed as exc:  # the local address is refused
+                log.warning("demo.iyzico_not_wired", error=exc.message,
+                            hint="set INVEKTO_ALLOW_PRIVATE_URLS=true (as `invekto run` does)")
+                return None
+        assert row is not None
+        return integrations.webhook_url(app_base_url(settings), row)
 
 
 DEMO_CONSENT = ("Kişisel verileriniz, 6698 sayılı KVKK kapsamında yalnızca talebinize dönüş "

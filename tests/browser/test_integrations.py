@@ -77,7 +77,7 @@ async def test_an_agent_puts_an_orders_status_in_the_reply_and_sends_it(world, o
         composer = page.locator("#composer-input")
         await expect(composer).to_have_value(re.compile(f"^Sipariş {ORDER}: Kargoya verildi"))
         text = await composer.input_value()
-        assert text.startswith(f"Sipariş {ORDER}: Kargoya verildi\nToplam: 1.249,90 TRY")
+        assert text.startswith(f"Sipariş {ORDER}: Kargoya verildi\nToplam: 1.249,90 TL")
         assert "7330001234567" in text
         await composer.press("Enter")
         sent = page.locator(".msg-outbound[id^=message-]").last

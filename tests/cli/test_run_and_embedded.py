@@ -44,6 +44,7 @@ def test_run_serves_the_demo_and_ctrl_c_stops_everything(tmp_path):
     port = _free_port()
     env = {key: value for key, value in os.environ.items() if key != "INVEKTO_DATABASE_URL"}
     env.pop("INVEKTO_SECRET_KEY")  # generated under the data dir, as on a fresh machine
+    env.pop("INVEKTO_ALLOW_PRIVATE_URLS", None)  # `run` allows them itself (the demo's iyzico)
     env.update({"INVEKTO_DATA_DIR": str(tmp_path / "var"), "INVEKTO_PORT": str(port),
                 "INVEKTO_LOG_LEVEL": "WARNING"})
 
@@ -76,6 +77,8 @@ def test_run_serves_the_demo_and_ctrl_c_stops_everything(tmp_path):
                 assert "Zeynep Arslan" in page.text  # a demo conversation in the list
                 phone = http.get("/demo/phone")  # `run` is demo mode: the customer's phone
                 assert phone.status_code == 200 and "Gülüş Diş Kliniği" in phone.text
+                _a_payment_link_is_paid_on_the_simulated_iyzico(
+                    http, port, login.json()["csrf_token"], conversations)
             assert _postgres_processes(tmp_path / "var" / "postgres")
         finally:
             process.send_signal(signal.SIGINT)
@@ -92,6 +95,39 @@ def test_run_serves_the_demo_and_ctrl_c_stops_everything(tmp_path):
             process.send_signal(signal.SIGINT)
             assert process.wait(timeout=60) == 0
     assert _postgres_processes(tmp_path / "var" / "postgres") == []
+
+
+def _a_payment_link_is_paid_on_the_simulated_iyzico(http: httpx.Client, port: int, csrf: str,
+                                                     conversations: list[dict]) -> None:
+    """The demo's payment links end to end: made with the demo's iyzico (the simulator in the
+    web process), paid on its page, the merchant notification settles the link, the browser's
+    callback shows the customer it was received, and the demo's rule thanks them."""
+    (mehmet,) = [c for c in conversations
+                 if c["last_message_preview"].startswith("İyi günler, diş beyazlatma")]
+    made = http.post(f"/api/v1/conversations/{mehmet['id']}/payment-links",
+                     headers={"x-csrf-token": csrf},
+                     json={"amount": "750", "description": "İlk muayene"})
+    assert made.status_code == 201, made.text
+    link = made.json()
+    assert link["url"].startswith(f"http://127.0.0.1:{port}/demo/provider/iyzico/checkout?token=")
+    page = http.get(link["url"])
+    assert page.status_code == 200 and "750.00 TRY" in page.text and "iyzico-pay" in page.text
+    token = re.search(r"name='token' value='([^']+)'", page.text).group(1)
+    paid = http.post("/demo/provider/iyzico/checkout", data={"token": token,
+                                                              "outcome": "success"})
+    assert "data-status='SUCCESS'" in paid.text
+    assert http.get(f"/api/v1/payment-links/{link['id']}").json()["status"] == "paid"
+    callback = re.search(r"<form method='post' action='([^']+)'>", paid.text).group(1)
+    assert callback.startswith(f"http://127.0.0.1:{port}/hooks/integrations/iyzico/")
+    back = http.post(callback, data={"token": token})
+    assert back.status_code == 200 and "Ödeme alındı" in back.text
+
+    def thanked() -> bool:
+        messages = http.get(f"/api/v1/conversations/{mehmet['id']}/messages").json()["items"]
+        return any("Ödemeniz alındı (750,00 TL)" in m["body"] for m in messages)
+
+    _wait_until(thanked, timeout=60)
+    assert "ödendi" in http.get(f"/api/v1/conversations/{mehmet['id']}").json()["tags"]
 
 
 def _healthy(port: int) -> bool:

@@ -185,7 +185,7 @@ async def test_an_order_by_its_number_with_the_sentence_for_the_customer(world, 
         [order] = (await orders.lookup_order(session, home.tenant_id, "1045")).orders
     assert isinstance(order, Order)
     assert orders.describe(order, "tr") == (
-        "Sipariş 1045: Kargoya verildi\nToplam: 1.249,90 TRY\n"
+        "Sipariş 1045: Kargoya verildi\nToplam: 1.249,90 TL\n"
         "Kargo: Yurtiçi Kargo, takip numarası YK123456\nhttps://kargo.example/YK123456")
     assert orders.describe(order, "en").startswith("Order 1045: Shipped\nTotal: 1,249.90 TRY")
 
@@ -249,7 +249,7 @@ async def test_the_shop_chatbot_answers_where_the_order_is(world, shop):
     await ayse.says("#1045")
     assert await ayse.advance()
     assert (await ayse.heard())[-2] == (
-        "Sipariş 1045: Kargoya verildi\nToplam: 1.249,90 TRY\n"
+        "Sipariş 1045: Kargoya verildi\nToplam: 1.249,90 TL\n"
         "Kargo: Yurtiçi Kargo, takip numarası YK123456\nhttps://kargo.example/YK123456")
     assert (await ayse.session()).end_reason != "handed_off"
     # A number no shop knows goes to a person, with the number in the note.

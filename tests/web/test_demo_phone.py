@@ -28,6 +28,10 @@ from invekto.core import i18n
 from invekto.db.base import new_id
 from invekto.inbox.models import Attachment, Conversation, Message, Notification
 from invekto.inbox.tasks import deliver_message
+from invekto.integrations import service
+from invekto.integrations.iyzico import signing
+from invekto.integrations.iyzico import simulator as iyzico
+from invekto.integrations.models import Integration
 from tests.demo_company import TESTER, DemoCompany, demo_company
 from tests.factories import PASSWORD
 
@@ -163,6 +167,56 @@ async def test_the_demo_number_is_wired_to_the_simulator_of_this_process(demo_ap
     assert account_moved.credentials == account.credentials
     await demo.wire_phone(demo_app.rt.db, demo_app.rt.settings)
     assert (await demo_app.account()).settings == account.settings
+
+
+async def test_the_demo_companys_iyzico_is_the_simulator_of_this_process(demo_app, client):
+    assert (await client.get("/demo/provider/iyzico/checkout?token=x")).status_code == 404
+    payments = demo_app.app.state.demo_payments
+    assert await payments.connect()
+    integrations = select(Integration).where(Integration.tenant_id == demo_app.company.tenant_id,
+                                             Integration.kind == "iyzico")
+    row = await demo_app.scalar(integrations)
+    conn = service.connection_of(row)
+    assert conn.base_url == "http://127.0.0.1:8000/demo/provider/iyzico"
+    assert (conn.secret("api_key"), conn.secret("secret_key")) == (iyzico.API_KEY,
+                                                                   iyzico.SECRET_KEY)
+    # iyzico's notifications come to this process's own hook of that connection.
+    assert payments.simulator.notification_url == (
+        f"http://127.0.0.1:8000/hooks/integrations/iyzico/{row.id}")
+    # The simulator answers there, to requests signed as iyzico's API wants (the path after
+    # the API's address), and refuses others with iyzico's failure.
+    body = '{"locale":"tr","conversationId":"check","binNumber":"552879"}'
+    signed = await demo_app.client.post(
+        "/demo/provider/iyzico/payment/bin/check", content=body, headers={
+            "x-iyzi-rnd": "123", "Authorization": signing.authorization(
+                iyzico.API_KEY, iyzico.SECRET_KEY, "123", "/payment/bin/check", body)})
+    assert signed.json()["status"] == "success", signed.text
+    refused = await demo_app.client.post("/demo/provider/iyzico/payment/bin/check", json={})
+    assert refused.status_code == 200 and refused.json()["errorCode"] == "1000"
+    assert (await demo_app.client.get("/demo/provider/iyzico/checkout?token=x")
+            ).status_code == 404
+
+    # Another port on the next run: re-wired once (audited), the same connection.
+    changes = select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action.in_(["integration.connected", "integration.updated"]),
+        AuditEvent.target_id == row.id)
+    changes_before = await demo_app.scalar(changes)
+    moved = demo_app.rt.settings.model_copy(update={"port": 8123})
+    assert await demo.wire_iyzico(demo_app.rt.db, moved) == (
+        f"http://127.0.0.1:8123/hooks/integrations/iyzico/{row.id}")
+    await demo.wire_iyzico(demo_app.rt.db, moved)
+    assert await demo_app.scalar(changes) == changes_before + 1
+    assert service.connection_of(await demo_app.scalar(integrations)).base_url == (
+        "http://127.0.0.1:8123/demo/provider/iyzico")
+    await demo.wire_iyzico(demo_app.rt.db, demo_app.rt.settings)
+    assert (await demo_app.scalar(integrations)).id == row.id
+
+
+async def test_without_private_urls_the_demo_has_no_iyzico(demo_app, settings, monkeypatch):
+    """As in production: this machine's own address is refused, and the demo still starts."""
+    monkeypatch.setattr(settings, "allow_private_urls", False)
+    moved = demo_app.rt.settings.model_copy(update={"port": 8124})
+    assert await demo.wire_iyzico(demo_app.rt.db, moved) is None
 
 
 async def test_the_provider_api_needs_the_demo_numbers_token(demo_app):

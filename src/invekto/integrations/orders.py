@@ -144,11 +144,13 @@ def _shown(actor: Actor, found: Found) -> Found:
 # ---- telling the customer ----------------------------------------------------------------------
 
 def money(amount: Decimal | None, currency: str | None, language: str) -> str:
+    """1.234,50 TL for a Turkish reader (who writes the lira TL), 1,234.50 TRY in English."""
     if amount is None:
         return ""
     shown = f"{amount:,.2f}"
-    if language == "tr":  # 1.234,50
+    if language == "tr":
         shown = shown.replace(",", " ").replace(".", ",").replace(" ", ".")
+        currency = "TL" if currency == "TRY" else currency
     return f"{shown} {currency or ''}".strip()
 
 

@@ -3,22 +3,28 @@ in demo mode; without it nothing under ``/demo`` exists.
 
 No sign-in: the visitor plays a customer. Everything they do goes to our webhook intake as
 signed provider webhooks of the demo number, and nowhere else.
+
+Also here: iyzico for the demo company's payment links (``DemoPayments``), the simulator's
+API and hosted payment page under ``demo.IYZICO_PATH``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
 from fastapi import APIRouter, FastAPI, Form, Request, UploadFile
 from fastapi.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from invekto import demo, runtime
-from invekto.demo import PROVIDER_PATH
+from invekto.demo import IYZICO_PATH, PROVIDER_PATH
 from invekto.demo_phone import MAX_IMAGE_BYTES, MAX_NAME, MAX_TEXT, Chat, Phone
 from invekto.demo_phone import customer_name as check_name
 from invekto.demo_phone import customer_number as check_number
 from invekto.demo_phone import image as check_image
 from invekto.demo_phone import message_text as check_text
+from invekto.integrations.iyzico.simulator import IyzicoSimulator, create_simulator
 from invekto.runtime import Runtime
 from invekto.web.rendering import language_of, render
 
@@ -27,12 +33,44 @@ router = APIRouter(prefix="/demo", include_in_schema=False)
 DEFAULT_NAMES = ("Deniz Yılmaz", "Selin Kara", "Burak Demir", "Ece Aksoy", "Mert Koç")
 
 
+class DemoPayments:
+    """The iyzico the demo company's payment links go to: a simulator in this process, whose
+    hosted page lets the visitor pay."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.simulator: IyzicoSimulator = create_simulator()
+        self.wired = False
+        self._lock = asyncio.Lock()
+
+    async def connect(self) -> bool:
+        """Connect the demo company to the simulator, once (at start-up, or at the first
+        request if the demo company came later). False while that cannot be done."""
+        if not self.wired:
+            async with self._lock:
+                if not self.wired:
+                    notification_url = await demo.wire_iyzico(self.rt.db, self.rt.settings)
+                    self.simulator.notification_url = notification_url
+                    self.wired = notification_url is not None
+        return self.wired
+
+    async def provider(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI app mounted at ``demo.IYZICO_PATH``."""
+        if scope["type"] == "http":
+            await self.connect()
+        # The simulator builds its page's URL on ``request.base_url``: make that the mount's own.
+        await self.simulator({**scope, "app_root_path": scope.get("root_path", "")},
+                             receive, send)
+
+
 def install(app: FastAPI, rt: Runtime) -> Phone:
-    """The phone's pages and the demo number's provider, on ``app``."""
+    """The phone's pages, the demo number's provider and the demo's iyzico, on ``app``."""
     phone = Phone(rt)
     app.state.demo_phone = phone
+    app.state.demo_payments = DemoPayments(rt)
     app.include_router(router)
     app.mount(PROVIDER_PATH, phone.provider)
+    app.mount(IYZICO_PATH, app.state.demo_payments.provider)
     return phone
 
 

@@ -3,6 +3,7 @@ iyzico's failures (HTTP 200, ``status: failure``) and the checkout result."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import httpx
@@ -86,3 +87,50 @@ async def test_the_retrieved_result_is_checked_and_read():
         simulator.answer_secret = "baska-anahtar"
         with pytest.raises(IntegrationRefused):
             await adapter.retrieve(conn, "IVKTEST000001", token)
+
+
+async def test_a_person_pays_on_the_hosted_page_and_is_sent_back_to_the_merchant():
+    """The page's buttons (the demo): the checkout is settled, the signed notification goes to
+    the merchant, and the answer's button posts the token to the checkout's callbackUrl."""
+    notified: list[httpx.Request] = []
+
+    async def merchant(request: httpx.Request) -> httpx.Response:
+        notified.append(request)
+        return httpx.Response(200, text="OK")
+
+    simulator = create_simulator(notification_url="http://merchant.test/hooks/iyzico/1",
+                                 transport=httpx.MockTransport(merchant))
+    async with serving(simulator) as url, httpx.AsyncClient(base_url=url) as browser:
+        conn = iyzico(url)
+        link = await adapter.create_payment_link(conn, request())
+        token = link.provider_reference
+        page = await browser.get(link.url)
+        assert "<form method='post' action='checkout'>" in page.text
+        assert "value='success' id='iyzico-pay'" in page.text
+        assert "<script" not in page.text
+        assert f"name='token' value='{token}'" in page.text
+
+        failed = await browser.post("/checkout", data={"token": token, "outcome": "failure"})
+        assert failed.status_code == 200 and "Ödeme başarısız" in failed.text
+        assert not (await adapter.retrieve(conn, "IVKTEST000001", token)).paid
+
+        paid = await browser.post("/checkout", data={"token": token, "outcome": "success"})
+        assert paid.status_code == 200 and "data-status='SUCCESS'" in paid.text
+        callback = "http://127.0.0.1:9/hooks/integrations/x/y/callback"
+        assert f"<form method='post' action='{callback}'>" in paid.text
+        assert f"name='token' value='{token}'" in paid.text
+        # The merchant's callback is another origin: the page's policy lets the form go there.
+        assert "form-action 'self' http://127.0.0.1:9" in paid.headers["content-security-policy"]
+        result = await adapter.retrieve(conn, "IVKTEST000001", token)
+        assert result is not None and result.paid and result.amount == Decimal("150.50")
+
+        # One notification per press, each signed with the merchant's secret key.
+        assert [r.url for r in notified] == ["http://merchant.test/hooks/iyzico/1"] * 2
+        body = json.loads(notified[-1].content)
+        assert body["token"] == token and body["status"] == "SUCCESS"
+        assert notified[-1].headers["x-iyz-signature-v3"] == signing.webhook_signature(
+            SECRET_KEY, body)
+        # Paid once: pressing again (a reload) neither pays nor notifies again.
+        again = await browser.post("/checkout", data={"token": token, "outcome": "failure"})
+        assert "data-status='SUCCESS'" in again.text and len(notified) == 2
+        assert (await browser.post("/checkout", data={"token": "nope"})).status_code == 404

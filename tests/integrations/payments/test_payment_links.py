@@ -124,7 +124,7 @@ async def test_iyzico_link_made_sent_and_paid_through_the_browser_callback(world
         assert paid.json()["provider_payment_id"] == simulator.state.checkouts[token].payment_id
         assert TAG in await conversation_tags(home, conversation_id)
         thanked = [b for b in await thread_bodies(home, conversation_id) if "teşekkürler" in b]
-        assert thanked == ["150,00 TRY ödemeniz alındı (Randevu ücreti), teşekkürler!"]
+        assert thanked == ["150,00 TL ödemeniz alındı (Randevu ücreti), teşekkürler!"]
         assert await count(home, ConversationEvent, conversation_id=conversation_id,
                            kind="payment") == 1
         notes = await count(home, Note, conversation_id=conversation_id)

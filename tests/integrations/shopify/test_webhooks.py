@@ -127,7 +127,7 @@ async def test_order_confirmation_reaches_the_customers_thread(home, shop, clien
     # The order's own values, in the company's language (Turkish: 1.249,90).
     assert await outbound(home, inbound.conversation_id) == [
         "Siparişiniz alındı Ayşe Hanım, teşekkür ederiz! "
-        "#1001: 1 × Kışlık Mont, 1.249,90 TRY (Ödendi)"]
+        "#1001: 1 × Kışlık Mont, 1.249,90 TL (Ödendi)"]
     (event,) = await rows(home, select(IntegrationEvent))
     assert event.topic == "orders/create" and event.processed_at and event.error is None
     (run,) = await rows(home, select(AutomationRun).where(

@@ -315,7 +315,7 @@ async def test_a_saved_connection_answers_an_order_number_with_tracking_and_a_se
     sentence = orders.describe(order, "tr")
     assert "10654321987" in sentence and "7330001234567" in sentence
     assert "Yurtiçi Kargo" in sentence and YURTICI + "7330001234567" in sentence
-    assert "1.249,90 TRY" in sentence
+    assert "1.249,90 TL" in sentence
     assert len(simulator.state.requests) == 1  # the second look-up was the cached answer
 
 

@@ -5,6 +5,12 @@ Provider side: ``POST /payment/iyzipos/checkoutform/initialize/ecom`` and
 wrong IYZWSv2 header with iyzico's failure body (HTTP 200, ``status: failure``, errorCode 1000
 "Geçersiz imza"); answers are signed like iyzico's. ``GET /checkout?token=`` is the hosted page.
 
+A person can pay there (the demo): its "Pay" and "Fail" buttons post to ``POST /checkout``,
+which settles the checkout (``pay``), posts the signed merchant notification to
+``notification_url`` when one is set, and answers with a page whose button posts the token to
+the checkout's ``callbackUrl``, as iyzico's page sends the browser back to the merchant. No
+script: in the demo our app serves these pages, under its Content-Security-Policy.
+
 Customer side: ``pay(token, succeed=, paid_price=)`` settles a checkout (as the customer paying
 on the page), then ``browser_callback(token)`` posts the token to its ``callbackUrl`` as the
 browser does, and ``merchant_webhook(token, url)`` posts the X-IYZ-SIGNATURE-V3-signed
@@ -16,14 +22,17 @@ As a server: ``python -m invekto.integrations.iyzico.simulator --port 8031``.
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from html import escape
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+import structlog
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
@@ -38,6 +47,8 @@ REQUIRED = ("locale", "conversationId", "price", "paidPrice", "currency", "baske
             "paymentGroup", "callbackUrl", "buyer", "basketItems")
 BUYER_REQUIRED = ("id", "name", "surname", "email", "identityNumber", "registrationAddress",
                   "ip", "city", "country")
+
+log = structlog.get_logger()
 
 
 @dataclass
@@ -71,10 +82,17 @@ def failure(code: str, message: str, conversation_id: str | None = None) -> dict
 
 
 class IyzicoSimulator:
-    def __init__(self, api_key: str = API_KEY, secret_key: str = SECRET_KEY) -> None:
+    def __init__(self, api_key: str = API_KEY, secret_key: str = SECRET_KEY, *,
+                 notification_url: str | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.api_key = api_key
         self.secret_key = secret_key
         self.state = SimulatorState()
+        # The merchant's notification URL (iyzico's merchant panel setting): where a payment
+        # made on the hosted page is notified. None: nobody is notified.
+        self.notification_url = notification_url
+        # How the simulator's own posts travel (tests: in-process); None: over the network.
+        self.transport = transport
         # Answers signed with another key (a tampered or misrouted answer), when set.
         self.answer_secret: str | None = None
         self._payment_id = 22483977
@@ -85,6 +103,7 @@ class IyzicoSimulator:
                   methods=["POST"]),
             Route("/payment/bin/check", self._bin_check, methods=["POST"]),
             Route("/checkout", self._page, methods=["GET"]),
+            Route("/checkout", self._paid_on_page, methods=["POST"]),
         ])
 
     async def __call__(self, scope, receive, send) -> None:
@@ -101,10 +120,12 @@ class IyzicoSimulator:
         except ValueError:
             body = {}
         conversation_id = body.get("conversationId") if isinstance(body, dict) else None
-        expected = signing.request_signature(self.secret_key, random_key, request.url.path, raw)
+        # The path as the client signs it: after the API's base (where this app is mounted).
+        path = request.url.path.removeprefix(request.scope.get("root_path", ""))
+        expected = signing.request_signature(self.secret_key, random_key, path, raw)
         if (parts is None or parts["apiKey"] != self.api_key or parts["randomKey"] != random_key
                 or parts["signature"] != expected):
-            self.state.refused.append(request.url.path)
+            self.state.refused.append(path)
             return None, JSONResponse(failure("1000", "Geçersiz imza", conversation_id))
         return body, None
 
@@ -175,13 +196,38 @@ class IyzicoSimulator:
     async def _page(self, request: Request):
         checkout = self.state.checkouts.get(request.query_params.get("token", ""))
         if checkout is None:
-            return HTMLResponse("<h1>Geçersiz ödeme</h1>", status_code=404)
+            return _html("<h1>Geçersiz ödeme</h1>", status_code=404)
+        if checkout.payment_status == "SUCCESS":
+            return _result_page(checkout)
         item = checkout.request["basketItems"][0]
-        return HTMLResponse(
-            f"<!doctype html><title>iyzico ile Öde</title><h1>iyzico ile Öde</h1>"
+        # "checkout": this same address (relative to .../checkout), wherever it is mounted.
+        return _html(
+            f"<h1>iyzico ile Öde</h1>"
             f"<p class='item'>{escape(item['name'])}</p>"
             f"<p class='amount'>{escape(checkout.request['paidPrice'])} "
-            f"{escape(checkout.request['currency'])}</p>")
+            f"{escape(checkout.request['currency'])}</p>"
+            f"<p>Bu bir simülatördür: kart bilgisi istenmez, para çekilmez.</p>"
+            f"<form method='post' action='checkout'>"
+            f"<input type='hidden' name='token' value='{escape(checkout.token)}'>"
+            f"<button type='submit' name='outcome' value='success' id='iyzico-pay'>Öde</button> "
+            f"<button type='submit' name='outcome' value='failure' id='iyzico-fail'>"
+            f"Ödeme başarısız olsun</button></form>")
+
+    async def _paid_on_page(self, request: Request):
+        """The person on the hosted page paid (or their card was refused)."""
+        form = await request.form()
+        token = str(form.get("token", ""))
+        checkout = self.state.checkouts.get(token)
+        if checkout is None:
+            return _html("<h1>Geçersiz ödeme</h1>", status_code=404)
+        if checkout.payment_status != "SUCCESS":  # paid once; a failed one may be tried again
+            self.pay(token, succeed=form.get("outcome") != "failure")
+            if self.notification_url:
+                try:
+                    await self.merchant_webhook(token, self.notification_url)
+                except httpx.HTTPError as exc:  # iyzico would retry; the callback still tells
+                    log.warning("iyzico_simulator.notification_failed", error=str(exc))
+        return _result_page(checkout)
 
     # ---- customer side -------------------------------------------------------------------------
 
@@ -196,7 +242,7 @@ class IyzicoSimulator:
         return checkout
 
     async def _post(self, url: str, **kwargs: Any) -> Delivery:
-        async with httpx.AsyncClient(timeout=20) as client:
+        async with httpx.AsyncClient(timeout=20, transport=self.transport) as client:
             response = await client.post(url, **kwargs)
         delivery = Delivery(url, response.status_code, response.text)
         self.state.deliveries.append(delivery)
@@ -223,8 +269,41 @@ class IyzicoSimulator:
                                          "X-IYZ-SIGNATURE-V3": header})
 
 
-def create_simulator(api_key: str = API_KEY, secret_key: str = SECRET_KEY) -> IyzicoSimulator:
-    return IyzicoSimulator(api_key, secret_key)
+def _html(body: str, *, status_code: int = 200, form_action: str = "") -> HTMLResponse:
+    # Its own policy: no script, and forms only to itself and to the merchant's callback (which
+    # may be another origin than the page's: the merchant's own address).
+    policy = ("default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+              f"frame-ancestors 'none'; form-action 'self' {form_action}").strip()
+    return HTMLResponse(f"<!doctype html><html lang='tr'><head><meta charset='utf-8'>"
+                        f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
+                        f"<title>iyzico ile Öde</title></head><body>{body}</body></html>",
+                        status_code=status_code, headers={"Content-Security-Policy": policy})
+
+
+def _result_page(checkout: Checkout) -> HTMLResponse:
+    """What iyzico's page does after the payment: send the browser to the merchant's
+    ``callbackUrl`` with the token (there by a script; here the person presses the button)."""
+    callback = checkout.request["callbackUrl"]
+    parts = urlsplit(callback)
+    paid = checkout.payment_status == "SUCCESS"
+    heading = "Ödeme başarılı" if paid else f"Ödeme başarısız: {checkout.error_message or ''}"
+    return _html(
+        f"<h1 class='result' data-status='{escape(checkout.payment_status)}'>"
+        f"{escape(heading)}</h1>"
+        f"<form method='post' action='{escape(callback)}'>"
+        f"<input type='hidden' name='token' value='{escape(checkout.token)}'>"
+        f"<button type='submit' id='iyzico-return'>Mağazaya dön</button></form>",
+        # Only a plain host[:port] goes into the header (a callbackUrl is the merchant's text).
+        form_action=f"{parts.scheme}://{parts.netloc}"
+        if parts.scheme in ("http", "https") and re.fullmatch(r"[\w.\-:\[\]]+", parts.netloc)
+        else "")
+
+
+def create_simulator(api_key: str = API_KEY, secret_key: str = SECRET_KEY, *,
+                     notification_url: str | None = None,
+                     transport: httpx.AsyncBaseTransport | None = None) -> IyzicoSimulator:
+    return IyzicoSimulator(api_key, secret_key, notification_url=notification_url,
+                           transport=transport)
 
 
 def main() -> None:  # pragma: no cover - manual use

@@ -69,8 +69,8 @@ def new_reference() -> str:
 
 
 def shown_amount(amount: Decimal | None, currency: str, language: str) -> str:
-    """150,00 TL: as a Turkish customer reads it (TRY is written TL)."""
-    return money(amount, "TL" if currency == "TRY" else currency, language)
+    """150,00 TL: as the customer reads it (``orders.money``)."""
+    return money(amount, currency, language)
 
 
 # ---- making one --------------------------------------------------------------------------------
