@@ -74,6 +74,8 @@ async def test_a_customer_pays_a_demo_payment_link(demo_server, browser, artifac
             "750,00 TL (iyzico)")
         await expect(agent.locator("#thread")).to_contain_text(
             "Ödemeniz alındı (750,00 TL), teşekkür ederiz!")
+        # The link under the composer follows the live update (not its 30-second poll).
+        await expect(item).to_have_attribute("data-status", "paid", timeout=5_000)
         await agent.screenshot(path=artifacts / "demo-payment-inbox.png")
     finally:
         await context.close()

@@ -972,6 +972,9 @@
         await loadItem("event", data.event_id);
       }
       if (data.action !== "conversation.read") await refreshHeader(data.conversation_id);
+      // A payment link settled: its list under the composer shows the new status at once.
+      const links = document.getElementById("payment-link-list");
+      if (data.action === "payment" && links) htmx.trigger(links, "payment-settled");
     },
     // A conversation moved to or from this agent by a timer (idle reassignment, an SLA).
     notified: (data) => {
