@@ -11,10 +11,12 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invekto import runtime
 from invekto.audit import service as audit
 from invekto.core import outbound
 from invekto.core.actor import Actor, Permission
@@ -243,12 +245,25 @@ async def settle(session: AsyncSession, conn: Connection, before: str,
     Separate from the call, so that calls to several providers can run at once while the
     session is used by one of them at a time."""
     if isinstance(error, IntegrationAuthFailed):
-        await _set_status(session, conn.integration_id, "failing", error.message)
+        await _remember_failure(conn, error.message)
     if state_fingerprint(conn) != before:
         await session.execute(update(Integration).where(
             Integration.tenant_id == conn.tenant_id,
             Integration.id == conn.integration_id).values(
             state_encrypted=secret_box().encrypt_json(conn.state)))
+
+
+async def _remember_failure(conn: Connection, detail: str) -> None:
+    """Refused credentials, kept in a transaction of their own: the request that met them
+    usually fails and rolls back (a payment link not made), and the settings page must still
+    say the connection is not working. Never waits long on the row: if the request itself
+    holds it, the status is left for the next test of the connection."""
+    try:
+        async with runtime.current().db.tenant_session(conn.tenant_id) as own:
+            await own.execute(text("SET LOCAL lock_timeout = '2s'"))
+            await _set_status(own, conn.integration_id, "failing", detail)
+    except DBAPIError:
+        log.warning("integrations.status_not_kept", kind=conn.kind)
 
 
 async def _set_status(session: AsyncSession, integration_id: uuid.UUID, status: str,

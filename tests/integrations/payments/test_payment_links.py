@@ -301,6 +301,9 @@ async def test_what_is_refused_when_making_a_link(world, ours):
         simulator.merchant_key = "baska"
         upstream = await home.ayla.client.post(url, json={"amount": "10", "description": "X"})
         assert upstream.status_code in (502, 503) and "PayTR" in upstream.text
+        # The request rolled back, yet the settings page says the connection is not working.
+        listed = (await home.ayla.client.get("/api/v1/integrations/paytr")).json()
+        assert listed["status"] == "failing" and "PayTR" in listed["status_detail"]
         async with over_http(home.ayla, ours) as ayla:
             form = await ayla.post(f"/inbox/c/{conversation_id}/payment-links",
                                    data={"amount": "abc", "description": "X"})
