@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import uuid
 
 import procrastinate
 import structlog
+from procrastinate.jobs import Job
 
 from invekto import runtime
 from invekto.channels import pacing
@@ -21,12 +23,38 @@ blueprint = procrastinate.Blueprint()
 
 
 class ProviderUnavailable(Exception):
-    """Raised to have procrastinate retry a send the provider could not take just now."""
+    """Raised to have procrastinate retry a send the provider could not take just now;
+    ``retry_after``: the seconds the provider asked us to wait (Retry-After, Telegram's
+    ``retry_after``), if it said."""
+
+    def __init__(self, reason: str, retry_after: float | None = None):
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+# A provider asking for more than this is not taken at its word: the message would sit unsent.
+MAX_PROVIDER_WAIT_SECONDS = 3600
+
+
+class ProviderPacedRetry(procrastinate.RetryStrategy):
+    """The usual backoff, but never sooner than the provider asked: retrying inside its rate
+    limit's window only spends an attempt (and can lengthen the window)."""
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job
+                           ) -> procrastinate.RetryDecision | None:
+        decision = super().get_retry_decision(exception=exception, job=job)
+        asked = getattr(exception, "retry_after", None)
+        if decision is None or not asked:
+            return decision
+        backoff = (self.wait + self.linear_wait * job.attempts
+                   + self.exponential_wait ** (job.attempts + 1))
+        wait = max(backoff, math.ceil(min(float(asked), MAX_PROVIDER_WAIT_SECONDS)))
+        return procrastinate.RetryDecision(retry_in={"seconds": wait})
 
 
 @blueprint.task(name="deliver_message", queue="outbound",
-                retry=procrastinate.RetryStrategy(max_attempts=8, exponential_wait=2,
-                                                  retry_exceptions={ProviderUnavailable}))
+                retry=ProviderPacedRetry(max_attempts=8, exponential_wait=2,
+                                         retry_exceptions={ProviderUnavailable}))
 async def deliver_message(tenant_id: str, message_id: str) -> None:
     """Send one outbound message through its channel's provider. Safe to run twice: the claim in
     phase 1 commits before the provider is called, and a sent message is never sent again."""
@@ -60,7 +88,7 @@ async def deliver_message(tenant_id: str, message_id: str) -> None:
         await service.record_send_result(session, tenant, message, result)
     if isinstance(result, TemporaryFailure):
         log.info("outbound.retry", message_id=message_id, reason=result.reason)
-        raise ProviderUnavailable(result.reason)
+        raise ProviderUnavailable(result.reason, result.retry_after_seconds)
 
 
 @blueprint.periodic(cron="* * * * *")
