@@ -166,20 +166,21 @@ async def test_another_companys_rules_never_fire(world):
 
 async def test_a_later_module_registers_its_own_event_and_rules_hear_it(world):
     home = world.home
-    events.register(EventKind("order_shipped", "Order shipped", options=("carrier",)))
+    events.register(EventKind("appointment_booked", "Appointment booked",
+                              options=("doctor",)))
     try:
         catalogue = (await home.sevgi.client.get("/api/v1/automation/catalogue")).json()
-        assert "order_shipped" in [e["kind"] for e in catalogue["events"]]
-        rule = await make_rule(home, event="order_shipped",
-                               event_options={"carrier": "yurtici"}, actions=NOTE)
-        message = await home.inbound("Kargom nerede?")
-        for carrier in ("aras", "yurtici"):
+        assert "appointment_booked" in [e["kind"] for e in catalogue["events"]]
+        rule = await make_rule(home, event="appointment_booked",
+                               event_options={"doctor": "ece"}, actions=NOTE)
+        message = await home.inbound("Randevu alabilir miyim?")
+        for doctor in ("can", "ece"):
             async with home.rt.db.tenant_session(home.tenant_id) as session:
                 await automation.emit(session, [Event(
-                    "order_shipped", home.tenant_id, conversation_id=message.conversation_id,
-                    contact_id=message.contact_id, data={"carrier": carrier})])
+                    "appointment_booked", home.tenant_id, conversation_id=message.conversation_id,
+                    contact_id=message.contact_id, data={"doctor": doctor})])
         (run,) = await runs(home, rule["id"])
         assert (run.event, run.conversation_id, run.status) == (
-            "order_shipped", message.conversation_id, "done")
+            "appointment_booked", message.conversation_id, "done")
     finally:
-        events.KINDS.pop("order_shipped")
+        events.KINDS.pop("appointment_booked")

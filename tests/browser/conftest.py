@@ -42,6 +42,11 @@ def live_server(database_url) -> str:
     # without them rather than spend its first minutes, and the machine's CPU, on them.
     with psycopg.connect(to_libpq_url(database_url), autocommit=True) as connection:
         connection.execute("DELETE FROM procrastinate_jobs WHERE status = 'todo'")
+        # Their outgoing webhook deliveries too: with their jobs gone, the worker's sweep would
+        # take them for lost and try each against an address long closed.
+        with connection.transaction():
+            connection.execute("SELECT set_config('app.scope', 'system', true)")
+            connection.execute("DELETE FROM webhook_deliveries WHERE state = 'pending'")
     # The server loads the AI's models as it starts, as in production (tests elsewhere don't).
     with invekto_processes(database_url, servers=1, workers=1,
                            env={"INVEKTO_AI_WARM_UP": "true"}) as (address,):

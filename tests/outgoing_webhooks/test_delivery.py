@@ -494,8 +494,10 @@ async def test_the_sweep_defers_a_delivery_whose_job_was_lost(world):
             {"id": str(delivery.id)})
     later = delivery.created_at + timedelta(minutes=11)
     async with home.rt.db.system_session() as session:
-        stranded = await service.stranded(session, now=later)
-    assert (home.tenant_id, delivery.id) in stranded
+        assert await service.stranded(session, now=later - timedelta(minutes=2),
+                                      tenant_id=home.tenant_id) == []  # not late enough
+        stranded = await service.stranded(session, now=later, tenant_id=home.tenant_id)
+    assert stranded == [(home.tenant_id, delivery.id)]
     async with home.rt.db.tenant_session(home.tenant_id) as session:
         await service.defer_again(session, home.tenant_id, delivery.id)
     assert len(await jobs_for(home, delivery.id)) == 1

@@ -106,7 +106,7 @@ async def test_the_pages_render_for_a_supervisor(world):
     kinds = [k["kind"] for k in data["kinds"]]
     assert kinds[:9] == ["message", "question", "input", "condition", "set", "http", "handoff",
                          "wait", "end"]
-    assert "lookup" not in kinds  # no integration offers a look-up yet
+    assert "lookup" in kinds  # the integrations offer the order look-up
     assert [f["field"] for f in data["catalogue"]["fields"]].count("var.*") == 1
     assert data["choices"]["groups"] == [{"value": str(home.group_id), "label": "Resepsiyon"}]
     assert set(data["labels"]["exits"]) >= {"next", "timeout_next", "error_next", "else_next"}

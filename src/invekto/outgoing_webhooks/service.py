@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 import structlog
-from sqlalchemy import any_, delete, select, update
+from sqlalchemy import any_, delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invekto import runtime
@@ -651,15 +651,26 @@ async def _disable(session: AsyncSession, subscription: WebhookSubscription, rea
 
 # ---- housekeeping ------------------------------------------------------------------------------
 
-async def stranded(session: AsyncSession, *, now: datetime | None = None, limit: int = 500
-                   ) -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """System scope: (tenant, delivery) of pending deliveries overdue by minutes, whose job was
-    lost (the database restored, a job deleted by hand): the sweep defers them again."""
+# A job waiting or running for a delivery: such a delivery is late (the workers are behind),
+# not lost, and deferring it again would only add to the queue.
+_NO_JOB_FOR_DELIVERY = text(
+    "NOT EXISTS (SELECT 1 FROM procrastinate_jobs j WHERE j.status IN ('todo', 'doing') "
+    "AND j.task_name = 'outgoing_webhooks:deliver' "
+    "AND j.args->>'delivery_id' = webhook_deliveries.id::text)")
+
+
+async def stranded(session: AsyncSession, *, now: datetime | None = None, limit: int = 500,
+                   tenant_id: uuid.UUID | None = None) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """System scope: (tenant, delivery) of pending deliveries overdue by minutes with no job
+    waiting or running for them, whose job was lost (the database restored, a job deleted by
+    hand): the sweep defers them again. ``tenant_id``: one company's only."""
     now = now or _now()
-    return [(t, d) for t, d in (await session.execute(select(
-        WebhookDelivery.tenant_id, WebhookDelivery.id).where(
+    query = select(WebhookDelivery.tenant_id, WebhookDelivery.id).where(
         WebhookDelivery.state == "pending",
-        WebhookDelivery.next_attempt_at < now - timedelta(minutes=10)).order_by(
+        WebhookDelivery.next_attempt_at < now - timedelta(minutes=10), _NO_JOB_FOR_DELIVERY)
+    if tenant_id is not None:
+        query = query.where(WebhookDelivery.tenant_id == tenant_id)
+    return [(t, d) for t, d in (await session.execute(query.order_by(
         WebhookDelivery.next_attempt_at).limit(limit))).all()]
 
 
