@@ -306,3 +306,13 @@ async def test_only_order_and_payment_rules_may_name_the_order_or_payment(world)
     catalogue = (await client.get("/api/v1/automation/catalogue")).json()
     shipped = next(e for e in catalogue["events"] if e["kind"] == "order_shipped")
     assert "order.tracking_url" in shipped["variables"]
+
+
+def test_the_kept_answers_stay_bounded(monkeypatch):
+    monkeypatch.setattr(orders, "CACHE_ENTRIES", 3)
+    monkeypatch.setattr(orders, "_cache", {("old",): (0.0, [])})  # long expired
+    for n in range(3):
+        orders._remember((n,), [])
+    assert set(orders._cache) == {(0,), (1,), (2,)}  # the expired one made room
+    orders._remember((3,), [])
+    assert set(orders._cache) == {(3,)}  # none expired: all go

@@ -39,6 +39,8 @@ CACHE_SECONDS = 60.0
 # A shop that has not answered by then is reported as unavailable for this look-up.
 LOOKUP_SECONDS = 8.0
 MAX_ORDERS_PER_SOURCE = 5
+# Answers kept at most; past it the expired ones go, and if that is not enough, all of them.
+CACHE_ENTRIES = 5000
 
 _cache: dict[tuple, tuple[float, list[Order]]] = {}
 
@@ -124,8 +126,18 @@ async def _one(conn: Connection, cache_key: tuple, operation
     except IntegrationError as exc:
         log.warning("integrations.order_lookup_failed", kind=conn.kind, error=exc.message)
         return [], (conn.kind, f"{adapter.label}: {exc.message}"), exc
-    _cache[cache_key] = (time.monotonic() + CACHE_SECONDS, found)
+    _remember(cache_key, found)
     return found, None, None
+
+
+def _remember(key: tuple, found: list[Order]) -> None:
+    now = time.monotonic()
+    if len(_cache) >= CACHE_ENTRIES:
+        for old in [k for k, (until, _) in _cache.items() if until <= now]:
+            del _cache[old]
+        if len(_cache) >= CACHE_ENTRIES:
+            _cache.clear()
+    _cache[key] = (now + CACHE_SECONDS, found)
 
 
 def forget_cached(tenant_id: uuid.UUID) -> None:
