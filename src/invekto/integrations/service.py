@@ -22,6 +22,7 @@ from invekto.core import outbound
 from invekto.core.actor import Actor, Permission
 from invekto.core.crypto import secret_box
 from invekto.core.errors import NotFound, UpstreamUnavailable, ValidationFailed
+from invekto.db.queries import flush_unique
 from invekto.db.session import Database
 from invekto.integrations import registry
 from invekto.integrations.base import (
@@ -134,7 +135,9 @@ async def save_integration(session: AsyncSession, actor: Actor, kind: str,
         # old credentials.
         row.status, row.status_detail, row.checked_at = "unchecked", "", None
         row.state_encrypted = None
-    await session.flush()
+    # Two first connects at once (a double click): the second is a 409, not an error page.
+    await flush_unique(session, "this integration was connected at the same moment; "
+                       "open it again", field="kind")
     # Secrets are named in the record ("credentials_changed"), never shown.
     await audit.record(
         session, actor, "integration.connected" if before is None else "integration.updated",
