@@ -14,6 +14,7 @@ from __future__ import annotations
 import gettext as gettext_module
 import io
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -128,6 +129,10 @@ class Formatter:
 
     def number(self, value: float) -> str:
         return babel_numbers.format_decimal(value, locale=self.locale)
+
+    def amount(self, value: Decimal) -> str:
+        """Money with its two decimals, grouped the reader's way: 1.249,90 / 1,249.90."""
+        return babel_numbers.format_decimal(value, format="#,##0.00", locale=self.locale)
 
     def duration(self, seconds: float | None) -> str:
         """A measured duration in its two largest units: "45 sn", "2 dk 15 sn", "1 sa 5 dk",

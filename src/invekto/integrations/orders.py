@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invekto.contacts import service as contacts
 from invekto.core import masking
 from invekto.core.actor import Actor, Permission
-from invekto.core.i18n import text
+from invekto.core.i18n import Formatter, text
 from invekto.integrations import service
 from invekto.integrations.base import (
     ORDER_STATES,
@@ -159,11 +159,9 @@ def money(amount: Decimal | None, currency: str | None, language: str) -> str:
     """1.234,50 TL for a Turkish reader (who writes the lira TL), 1,234.50 TRY in English."""
     if amount is None:
         return ""
-    shown = f"{amount:,.2f}"
-    if language == "tr":
-        shown = shown.replace(",", " ").replace(".", ",").replace(" ", ".")
-        currency = "TL" if currency == "TRY" else currency
-    return f"{shown} {currency or ''}".strip()
+    if language == "tr" and currency == "TRY":
+        currency = "TL"
+    return f"{Formatter(language).amount(amount)} {currency or ''}".strip()
 
 
 def describe(order: Order, language: str) -> str:

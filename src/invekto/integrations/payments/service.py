@@ -68,11 +68,6 @@ def new_reference() -> str:
     return "IVK" + secrets.token_hex(10).upper()
 
 
-def shown_amount(amount: Decimal | None, currency: str, language: str) -> str:
-    """150,00 TL: as the customer reads it (``orders.money``)."""
-    return money(amount, currency, language)
-
-
 # ---- making one --------------------------------------------------------------------------------
 
 def checked_amount(value: Decimal | str | float) -> Decimal:
@@ -175,7 +170,7 @@ async def create_link(session: AsyncSession, actor: Actor, conversation_id: uuid
 
     language = await _language(session, actor.tenant_id)
     body = text(language, "Your payment link: %(amount)s — %(description)s",
-                amount=shown_amount(amount, currency, language),
+                amount=money(amount, currency, language),
                 description=description) + "\n" + made.url
     message, _ = await inbox.send_message(session, actor, conversation_id, MessageSend(
         body=body, client_message_id=f"payment-link-{link.id}"))
@@ -323,7 +318,7 @@ async def _tell_conversation(session: AsyncSession, link: PaymentLinkRecord, pai
         return
     provider = service.adapter(link.provider).label
     language = await _language(session, link.tenant_id)
-    amount = shown_amount(link.paid_amount if paid else link.amount, link.currency, language)
+    amount = money(link.paid_amount if paid else link.amount, link.currency, language)
     if paid:
         body = text(language, "Payment received: %(amount)s (%(provider)s)", amount=amount,
                     provider=provider)

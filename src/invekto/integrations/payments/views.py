@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from invekto.core.errors import AppError, ValidationFailed
 from invekto.integrations import service
+from invekto.integrations.orders import money
 from invekto.integrations.payments import service as payments
 from invekto.integrations.payments.api import public_url
 from invekto.integrations.payments.schemas import PaymentLinkIn
@@ -47,7 +48,7 @@ async def _part(request: Request, page: WebPage, conversation_id: uuid.UUID, *,
                        conversation_id=conversation_id, links=links, providers=providers,
                        currencies=currencies, error=error, values=values or {},
                        idempotency_key=uuid.uuid4().hex,
-                       shown_amount=payments.shown_amount, only_list=only_list)
+                       money=money, only_list=only_list)
 
 
 @router.get("/inbox/c/{conversation_id}/payment-links")
